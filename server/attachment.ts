@@ -1,0 +1,156 @@
+/**
+ * One WebSocket of a reader: reads its frames (binary = keyboard input, text = control messages),
+ * attaches it to one of the reader's terminals, and relays the terminal's output and events back.
+ * Whatever the client sends, the worst outcome is that this socket is closed with a stable code.
+ */
+import type { Logger } from 'pino';
+import type { RateLimiterMemory } from 'rate-limiter-flexible';
+import type { RawData, WebSocket } from 'ws';
+import {
+	LabError,
+	encodeServerMessage,
+	parseClientMessage,
+	type ClientMessage,
+	type ErrorCode,
+	type ServerMessage,
+} from '../src/protocol.ts';
+import type { Reader, ReaderRegistry } from './readers.ts';
+import type { Terminal, TerminalPeer } from './terminal.ts';
+
+let nextSocketId = 0;
+
+export class Attachment implements TerminalPeer {
+	readonly #socket: WebSocket;
+	readonly #reader: Reader;
+	readonly #readers: ReaderRegistry;
+	readonly #limiter: RateLimiterMemory;
+	readonly #logger: Logger;
+	readonly #key = `socket-${++nextSocketId}`;
+	#terminal: Terminal | null = null;
+	/** Messages that arrived while the terminal was starting; handled once it is attached. */
+	#queued: Array<{ data: RawData; isBinary: boolean }> | null = null;
+	#closed = false;
+
+	constructor(socket: WebSocket, reader: Reader, readers: ReaderRegistry, limiter: RateLimiterMemory, logger: Logger) {
+		this.#socket = socket;
+		this.#reader = reader;
+		this.#readers = readers;
+		this.#limiter = limiter;
+		this.#logger = logger;
+		socket.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
+		socket.on('close', () => this.#onClose());
+		socket.on('error', (error: Error & { code?: string }) => {
+			// ws has already closed the socket with the matching close code (1009 for maxPayload).
+			this.#logger.info({ reader: reader.label, code: error.code }, 'socket error');
+		});
+	}
+
+	output(data: Buffer): void {
+		if (!this.#closed) this.#socket.send(data, { binary: true });
+	}
+
+	message(message: ServerMessage): void {
+		if (!this.#closed) this.#socket.send(encodeServerMessage(message));
+	}
+
+	ended(code: ErrorCode): void {
+		this.#terminal = null;
+		this.#close(new LabError(code));
+	}
+
+	#onFrame(data: RawData, isBinary: boolean): void {
+		if (this.#closed) return;
+		this.#limiter.consume(this.#key).catch(() => this.#close(new LabError('LAB_ERR_RATE')));
+		if (this.#queued) {
+			this.#queued.push({ data, isBinary });
+			return;
+		}
+		try {
+			if (isBinary) this.#onInput(data as Buffer);
+			else this.#onMessage(parseClientMessage(data.toString()));
+		} catch (error) {
+			this.#close(internal(error));
+		}
+	}
+
+	#onInput(data: Buffer): void {
+		if (!this.#terminal) throw new LabError('LAB_ERR_NOT_ATTACHED');
+		this.#terminal.input(data);
+	}
+
+	#onMessage(message: ClientMessage): void {
+		if (message.t === 'attach') {
+			if (this.#terminal) throw new LabError('LAB_ERR_ALREADY_ATTACHED');
+			void this.#attach(message.term, message.since);
+			return;
+		}
+		const terminal = this.#terminal;
+		if (!terminal) throw new LabError('LAB_ERR_NOT_ATTACHED');
+		switch (message.t) {
+			case 'resize':
+				terminal.resize(message.cols, message.rows);
+				break;
+			case 'ack':
+				terminal.ack(this, message.bytes);
+				break;
+			case 'signal':
+				terminal.signal(message.name).catch((error) => this.#close(internal(error)));
+				break;
+			case 'run':
+				terminal
+					.run(message.code, message.block, message.interrupt ?? false)
+					.then((result) => result === 'busy' && this.#error(new LabError('LAB_ERR_BUSY')))
+					.catch((error) => this.#close(internal(error)));
+				break;
+		}
+	}
+
+	async #attach(name: string, since: number): Promise<void> {
+		this.#queued = [];
+		try {
+			const { terminal, created } = await this.#readers.openTerminal(this.#reader, name);
+			if (this.#closed) return;
+			this.#terminal = terminal;
+			terminal.attach(this, since, created);
+		} catch (error) {
+			this.#close(internal(error));
+			return;
+		}
+		const queued = this.#queued;
+		this.#queued = null;
+		for (const { data, isBinary } of queued) {
+			if (this.#closed) return;
+			this.#onFrame(data, isBinary);
+		}
+	}
+
+	/** Tells the client about an error that does not end the socket. */
+	#error(error: LabError): void {
+		this.message({ t: 'error', code: error.code, message: error.message });
+	}
+
+	#close(error: LabError): void {
+		if (this.#closed) return;
+		if (error.code === 'LAB_ERR_INTERNAL') {
+			this.#logger.error({ reader: this.#reader.label, err: error.cause }, 'closing socket after an internal error');
+		} else if (error.code !== 'LAB_ERR_ENDED' && error.code !== 'LAB_ERR_SHUTDOWN') {
+			this.#logger.info({ reader: this.#reader.label, code: error.code, detail: error.message }, 'closing socket');
+		}
+		this.#error(error);
+		this.#closed = true;
+		this.#terminal?.detach(this);
+		this.#terminal = null;
+		this.#socket.close(error.closeCode, error.code);
+	}
+
+	#onClose(): void {
+		this.#closed = true;
+		this.#terminal?.detach(this);
+		this.#terminal = null;
+	}
+}
+
+/** Errors we know become their own code; anything else is ours, not the client's. */
+function internal(error: unknown): LabError {
+	return error instanceof LabError ? error : new LabError('LAB_ERR_INTERNAL', undefined, { cause: error });
+}

@@ -1,0 +1,161 @@
+/**
+ * The `local` backend: each terminal is a bash on the gateway's own machine (the lab VM), started in
+ * its own cgroup when cgroups are writable.
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseEnv } from 'node:util';
+import { spawn, type IPty } from 'node-pty';
+import type { Logger } from 'pino';
+import type { SignalName } from '../../src/protocol.ts';
+import { CgroupManager, type TerminalCgroup } from '../cgroup.ts';
+import { readProcStat, sessionMembers, signalSession } from '../process-tree.ts';
+import type { LabBackend, LabProcess, SpawnRequest } from './backend.ts';
+
+const WRAPPER = fileURLToPath(new URL('./local-shell.sh', import.meta.url));
+const RCFILE = fileURLToPath(new URL('../shell/podlab.bashrc', import.meta.url));
+
+/** Variables of the gateway's environment a lab shell inherits; everything else (secrets!) stays out. */
+const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];
+
+/** How long a hung-up terminal may take to exit before it is killed. */
+const HANGUP_GRACE_MS = 1000;
+
+export interface LocalBackendOptions {
+	workdir: string;
+	labEnvFile: string;
+	memoryLimitBytes: number;
+	pidsLimit: number;
+	cgroups: 'auto' | 'off' | 'required';
+	logger: Logger;
+}
+
+export class LocalBackend implements LabBackend {
+	readonly kind = 'local';
+	readonly #options: LocalBackendOptions;
+	readonly #cgroups: CgroupManager | null;
+	readonly #cgroupProblem: string | null;
+
+	private constructor(options: LocalBackendOptions, cgroups: CgroupManager | null, cgroupProblem: string | null) {
+		this.#options = options;
+		this.#cgroups = cgroups;
+		this.#cgroupProblem = cgroupProblem;
+	}
+
+	/** @throws when `cgroups` is "required" and they cannot be used. */
+	static async create(options: LocalBackendOptions): Promise<LocalBackend> {
+		if (options.cgroups === 'off') return new LocalBackend(options, null, 'disabled by PODLAB_CGROUPS=off');
+		try {
+			const cgroups = await CgroupManager.open({ memoryBytes: options.memoryLimitBytes, pids: options.pidsLimit });
+			return new LocalBackend(options, cgroups, null);
+		} catch (cause) {
+			const reason = (cause as Error).message;
+			if (options.cgroups === 'required') {
+				throw new Error(`PODLAB_CGROUPS=required, but cgroups cannot be used here: ${reason}`, { cause });
+			}
+			options.logger.warn(
+				{ reason },
+				'cgroups are not usable here: terminals run WITHOUT memory and process limits (run the gateway as root on a machine with writable cgroups to contain them)',
+			);
+			return new LocalBackend(options, null, reason);
+		}
+	}
+
+	describe(): Record<string, unknown> {
+		return {
+			backend: this.kind,
+			workdir: this.#options.workdir,
+			containment: this.#cgroups
+				? { cgroup: this.#cgroups.version, memoryLimitBytes: this.#options.memoryLimitBytes, pidsLimit: this.#options.pidsLimit }
+				: { cgroup: null, reason: this.#cgroupProblem },
+		};
+	}
+
+	async spawn(request: SpawnRequest): Promise<LabProcess> {
+		const cgroup = this.#cgroups ? await this.#cgroups.create(request.id) : null;
+		try {
+			const pty = spawn('/bin/sh', [WRAPPER, RCFILE, ...(cgroup?.procsFiles ?? [])], {
+				name: 'xterm-256color',
+				cols: request.cols,
+				rows: request.rows,
+				cwd: this.#options.workdir,
+				env: await this.#environment(request),
+				encoding: null,
+			});
+			return new LocalProcess(pty, cgroup);
+		} catch (cause) {
+			await cgroup?.remove().catch(() => {});
+			throw new Error(`local backend: cannot start a shell in ${this.#options.workdir}: ${(cause as Error).message}`, { cause });
+		}
+	}
+
+	async close(): Promise<void> {
+		await this.#cgroups?.close();
+	}
+
+	async #environment(request: SpawnRequest): Promise<Record<string, string>> {
+		const env: Record<string, string> = {};
+		for (const name of INHERITED_ENV) {
+			const value = process.env[name];
+			if (value !== undefined) env[name] = value;
+		}
+		// Written by `npm run lab:setup` (e.g. CONTAINERS_CONF); read per spawn so a setup after start counts.
+		const labEnv = await readFile(this.#options.labEnvFile, 'utf8').then(parseEnv, () => ({}));
+		return {
+			LANG: 'C.UTF-8',
+			...env,
+			...labEnv,
+			TERM: 'xterm-256color',
+			COLORTERM: 'truecolor',
+			PODLAB: '1',
+			PODLAB_TERM: request.term,
+			PODLAB_NONCE: request.nonce,
+		} as Record<string, string>;
+	}
+}
+
+class LocalProcess implements LabProcess {
+	readonly pty: IPty;
+	readonly #cgroup: TerminalCgroup | null;
+	readonly #exited: Promise<void>;
+	#terminating: Promise<void> | null = null;
+
+	constructor(pty: IPty, cgroup: TerminalCgroup | null) {
+		this.pty = pty;
+		this.#cgroup = cgroup;
+		this.#exited = new Promise((resolve) => pty.onExit(() => resolve()));
+	}
+
+	async signalForeground(name: SignalName): Promise<void> {
+		const session = this.pty.pid;
+		const stat = await readProcStat(session);
+		const foreground = stat?.terminalProcessGroup ?? -1;
+		if (foreground <= 0 || foreground === session) return;
+		// The interactive shell is the wrapper's child; a job control signal must not end it.
+		const shell = (await Promise.all((await sessionMembers(session)).map(readProcStat))).find((member) => member?.parent === session);
+		if (shell && shell.pid === foreground) return;
+		try {
+			process.kill(-foreground, name);
+		} catch {
+			// The job ended meanwhile.
+		}
+	}
+
+	terminate(): Promise<void> {
+		this.#terminating ??= this.#terminate();
+		return this.#terminating;
+	}
+
+	async #terminate(): Promise<void> {
+		const session = this.pty.pid;
+		await signalSession(session, 'SIGHUP');
+		await Promise.race([this.#exited, new Promise((resolve) => setTimeout(resolve, HANGUP_GRACE_MS))]);
+		await signalSession(session, 'SIGKILL');
+		if (this.#cgroup) {
+			// Catches what left the session (setsid, daemons) but not the cgroup.
+			await this.#cgroup.killAll();
+			await this.#cgroup.remove();
+		}
+		await this.#exited;
+	}
+}

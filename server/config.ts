@@ -1,0 +1,178 @@
+/**
+ * Gateway configuration: defaults, an optional JSON file (PODLAB_CONFIG) and environment variables,
+ * in that order of precedence, validated with zod. A bad value stops startup with the setting's
+ * name, what was wrong and how to fix it.
+ */
+import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { z } from 'zod';
+
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
+
+/** "512MiB", "64k", "1048576" → bytes. */
+function parseByteSize(value: unknown): unknown {
+	if (typeof value !== 'string') return value;
+	const match = /^\s*(\d+)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?\s*$/i.exec(value);
+	if (!match) return value;
+	const unit = (match[2] ?? 'b').toLowerCase()[0];
+	const factor = unit === 'k' ? KIB : unit === 'm' ? MIB : unit === 'g' ? GIB : 1;
+	return Number(match[1]) * factor;
+}
+
+const bytes = (min: number, max: number) => z.preprocess(parseByteSize, z.number().int().min(min).max(max));
+const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const list = z.preprocess(
+	(value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value),
+	z.array(z.string().min(1)),
+);
+
+export const configSchema = z.object({
+	/** Address to bind. @default "127.0.0.1" — loopback only; a class server sets it explicitly. */
+	host: z.string().min(1).default('127.0.0.1'),
+	/** TCP port; 0 picks a free one. @default 4321 */
+	port: count(0, 65_535).default(4321),
+	/**
+	 * Origins allowed to open a terminal (exact match, scheme://host[:port]).
+	 * @default the gateway's own origin under its bound address, plus localhost/127.0.0.1 when bound to loopback
+	 */
+	allowedOrigins: list.optional(),
+	/** Host headers accepted (DNS-rebinding guard). @default the hosts of `allowedOrigins` */
+	allowedHosts: list.optional(),
+	/** Built site to serve. @default "dist" */
+	siteDir: z.string().min(1).default('dist'),
+	/** Directory new shells start in ("the lab's working directory"). @default $HOME */
+	workdir: z.string().min(1).default(homedir()),
+	/** Optional env file (KEY=value lines) exported into every lab shell, e.g. CONTAINERS_CONF. @default "/var/lib/podlab/lab.env" */
+	labEnvFile: z.string().min(1).default('/var/lib/podlab/lab.env'),
+	/** How long a terminal with no socket attached lives on. @default 600000 (10 minutes) */
+	graceMs: count(1_000, 7 * 24 * 3_600_000).default(600_000),
+	/** Output kept per terminal for replay on reconnect. @default 2 MiB */
+	scrollbackBytes: bytes(64 * KIB, 256 * MIB).default(2 * MIB),
+	/** Named terminals one reader may have. @default 4 */
+	maxTerminalsPerReader: count(1, 32).default(4),
+	/** Readers (browser sessions) the gateway tracks at once. @default 50 */
+	maxReaders: count(1, 10_000).default(50),
+	/** Largest WebSocket message accepted. @default 64 KiB */
+	maxPayloadBytes: bytes(1 * KIB, 16 * MIB).default(64 * KIB),
+	/** Messages (frames) per second one socket may send, with bursts up to this many. @default 400 */
+	messagesPerSecond: count(10, 100_000).default(400),
+	/** Unacknowledged output above which the pty is paused. @default 256 KiB */
+	highWatermarkBytes: bytes(16 * KIB, 64 * MIB).default(256 * KIB),
+	/** Unacknowledged output below which a paused pty resumes. @default 32 KiB */
+	lowWatermarkBytes: bytes(1 * KIB, 32 * MIB).default(32 * KIB),
+	/** Memory limit of one terminal's cgroup. @default 512 MiB */
+	memoryLimitBytes: bytes(16 * MIB, 1024 * GIB).default(512 * MIB),
+	/** Process limit of one terminal's cgroup. @default 256 */
+	pidsLimit: count(8, 1_000_000).default(256),
+	/** "auto": contain terminals in cgroups where writable; "off": never; "required": refuse to start without. @default "auto" */
+	cgroups: z.enum(['auto', 'off', 'required']).default('auto'),
+	/** pino log level. @default "info" */
+	logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+/** Environment variable for each setting. */
+export const ENV_NAMES = {
+	host: 'HOST',
+	port: 'PORT',
+	allowedOrigins: 'PODLAB_ALLOWED_ORIGINS',
+	allowedHosts: 'PODLAB_ALLOWED_HOSTS',
+	siteDir: 'PODLAB_SITE_DIR',
+	workdir: 'PODLAB_WORKDIR',
+	labEnvFile: 'PODLAB_LAB_ENV_FILE',
+	graceMs: 'PODLAB_GRACE_MS',
+	scrollbackBytes: 'PODLAB_SCROLLBACK_BYTES',
+	maxTerminalsPerReader: 'PODLAB_MAX_TERMINALS',
+	maxReaders: 'PODLAB_MAX_READERS',
+	maxPayloadBytes: 'PODLAB_MAX_PAYLOAD_BYTES',
+	messagesPerSecond: 'PODLAB_MESSAGES_PER_SECOND',
+	highWatermarkBytes: 'PODLAB_HIGH_WATERMARK_BYTES',
+	lowWatermarkBytes: 'PODLAB_LOW_WATERMARK_BYTES',
+	memoryLimitBytes: 'PODLAB_MEMORY_LIMIT',
+	pidsLimit: 'PODLAB_PIDS_LIMIT',
+	cgroups: 'PODLAB_CGROUPS',
+	logLevel: 'PODLAB_LOG_LEVEL',
+} as const satisfies Record<keyof Config, string>;
+
+const HINTS: Partial<Record<keyof Config, string>> = {
+	port: 'use a port number from 0 to 65535',
+	graceMs: 'give milliseconds, e.g. 600000 for ten minutes',
+	scrollbackBytes: 'give bytes or a size such as 2MiB (at least 64KiB)',
+	memoryLimitBytes: 'give bytes or a size such as 512MiB',
+	maxPayloadBytes: 'give bytes or a size such as 64KiB',
+	allowedOrigins: 'give a comma-separated list such as https://lab.example.org',
+	cgroups: 'use auto, off or required',
+};
+
+/** A configuration mistake; its message names the setting and how to fix it. */
+export class ConfigError extends Error {
+	constructor(message: string, options?: ErrorOptions) {
+		super(message, options);
+		this.name = 'ConfigError';
+	}
+}
+
+/**
+ * Load the configuration. `env` defaults to `process.env`; values there override the JSON file named
+ * by PODLAB_CONFIG, which overrides the defaults.
+ * @throws {ConfigError} naming the bad setting and how to fix it.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+	const raw: Record<string, unknown> = env.PODLAB_CONFIG ? readConfigFile(env.PODLAB_CONFIG) : {};
+	for (const [key, name] of Object.entries(ENV_NAMES)) {
+		const value = env[name];
+		if (value !== undefined && value !== '') raw[key] = value;
+	}
+	const parsed = configSchema.safeParse(raw);
+	if (!parsed.success) {
+		const lines = parsed.error.issues.map((issue) => {
+			const key = String(issue.path[0]) as keyof Config;
+			const source = env[ENV_NAMES[key]] !== undefined ? ENV_NAMES[key] : `"${key}" in ${env.PODLAB_CONFIG}`;
+			const hint = HINTS[key] ? ` (${HINTS[key]})` : '';
+			return `${source}: ${issue.message}${hint}`;
+		});
+		throw new ConfigError(`Invalid podlab configuration:\n  ${lines.join('\n  ')}`);
+	}
+	const config = parsed.data;
+	if (config.lowWatermarkBytes >= config.highWatermarkBytes) {
+		throw new ConfigError(
+			`Invalid podlab configuration:\n  ${ENV_NAMES.lowWatermarkBytes}: must be below ${ENV_NAMES.highWatermarkBytes} (${config.highWatermarkBytes})`,
+		);
+	}
+	for (const origin of config.allowedOrigins ?? []) {
+		if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
+			throw new ConfigError(
+				`Invalid podlab configuration:\n  ${ENV_NAMES.allowedOrigins}: "${origin}" is not an origin (${HINTS.allowedOrigins})`,
+			);
+		}
+	}
+	return config;
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+	let text: string;
+	try {
+		text = readFileSync(path, 'utf8');
+	} catch (cause) {
+		throw new ConfigError(`PODLAB_CONFIG: cannot read "${path}" (${(cause as Error).message}); fix the path or unset it`, { cause });
+	}
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch (cause) {
+		throw new ConfigError(`PODLAB_CONFIG: "${path}" is not valid JSON (${(cause as Error).message})`, { cause });
+	}
+	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+		throw new ConfigError(`PODLAB_CONFIG: "${path}" must hold a JSON object of settings`);
+	}
+	const unknown = Object.keys(value).filter((key) => !(key in ENV_NAMES));
+	if (unknown.length > 0) {
+		throw new ConfigError(
+			`PODLAB_CONFIG: unknown setting(s) ${unknown.map((key) => `"${key}"`).join(', ')} in "${path}"; valid settings: ${Object.keys(ENV_NAMES).join(', ')}`,
+		);
+	}
+	return { ...value };
+}

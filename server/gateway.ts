@@ -1,0 +1,188 @@
+/**
+ * The gateway: one HTTP server for the built site, `/api/*` and the `/ws` terminal socket. Every
+ * upgrade is checked (path, Host, Origin, reader cookie) before the WebSocket handshake, so nothing
+ * reaches a shell without passing them.
+ */
+import { existsSync } from 'node:fs';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
+import { parseCookie, stringifySetCookie } from 'cookie';
+import type { Logger } from 'pino';
+import { RateLimiterMemory } from 'rate-limiter-flexible';
+import sirv from 'sirv';
+import { WebSocketServer } from 'ws';
+import { DEFAULT_TERMINAL, ERRORS, type ErrorCode } from '../src/protocol.ts';
+import { Attachment } from './attachment.ts';
+import { LocalBackend } from './backends/local.ts';
+import type { Config } from './config.ts';
+import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
+import { ReaderRegistry } from './readers.ts';
+
+export const READER_COOKIE = 'podlab_reader';
+const VERSION = '0.1.0';
+
+/** Headers on every response: no framing, no sniffing, no referrer leaks. */
+const SECURITY_HEADERS = {
+	'X-Content-Type-Options': 'nosniff',
+	'Referrer-Policy': 'same-origin',
+	'X-Frame-Options': 'DENY',
+	'Content-Security-Policy': "frame-ancestors 'none'",
+};
+
+export interface Gateway {
+	readonly url: URL;
+	readonly readers: ReaderRegistry;
+	readonly policy: OriginPolicy;
+	/** Tells attached clients, ends every terminal, stops listening. */
+	close(): Promise<void>;
+}
+
+export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
+	const backend = await LocalBackend.create({ ...config, logger });
+	const readers = new ReaderRegistry(backend, config, logger);
+	const limiter = new RateLimiterMemory({ points: config.messagesPerSecond, duration: 1 });
+	const sockets = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false });
+	const site = existsSync(config.siteDir)
+		? sirv(config.siteDir, {
+				etag: true,
+				setHeaders: (res, pathname) =>
+					res.setHeader('Cache-Control', pathname.startsWith('/_astro/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
+			})
+		: null;
+	if (!site) logger.warn({ siteDir: config.siteDir }, 'no built site: serving the API and terminals only (run `npm run build`)');
+
+	let policy: OriginPolicy | null = null;
+	const server = createServer((req, res) => {
+		for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+		try {
+			handleRequest(req, res);
+		} catch (error) {
+			logger.error({ err: error, path: req.url }, 'request failed');
+			if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
+		}
+	});
+
+	function handleRequest(req: IncomingMessage, res: ServerResponse): void {
+		if (!policy!.isHostAllowed(req.headers.host)) return sendError(res, 'LAB_ERR_HOST');
+		const { pathname } = new URL(req.url ?? '/', 'http://gateway');
+		if (pathname === '/api/health') return sendJson(res, 200, { ok: true, version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
+		if (pathname === '/api/lab') {
+			return sendJson(res, 200, {
+				...backend.describe(),
+				terminals: { default: DEFAULT_TERMINAL, maxPerReader: config.maxTerminalsPerReader },
+				scrollbackBytes: config.scrollbackBytes,
+				graceMs: config.graceMs,
+			});
+		}
+		if (pathname === '/api/session') return session(req, res);
+		if (pathname.startsWith('/api/')) return sendError(res, 'LAB_ERR_NOT_FOUND');
+		if (site) return site(req, res, () => sendNotFound(res));
+		sendNotFound(res);
+	}
+
+	/** The reader's session: issues the cookie when missing, lists the reader's terminals. */
+	function session(req: IncomingMessage, res: ServerResponse): void {
+		// A foreign page may not even mint a session (the browser would store the cookie).
+		if (req.headers.origin !== undefined && !policy!.isOriginAllowed(req.headers.origin)) return sendError(res, 'LAB_ERR_ORIGIN');
+		let reader = readers.find(readerId(req));
+		if (!reader) {
+			const issued = readers.issue();
+			if (!issued) return sendError(res, 'LAB_ERR_LAB_FULL');
+			reader = issued.reader;
+			res.setHeader(
+				'Set-Cookie',
+				stringifySetCookie({ name: READER_COOKIE, value: issued.id, httpOnly: true, sameSite: 'strict', path: '/', secure: isHttps(req) }),
+			);
+		}
+		res.setHeader('Cache-Control', 'no-store');
+		sendJson(res, 200, {
+			terminals: [...reader.terminals.values()].map((terminal) => ({ name: terminal.name, busy: terminal.busy })),
+		});
+	}
+
+	server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+		socket.on('error', () => socket.destroy());
+		const refuse = (code: ErrorCode) => {
+			logger.info({ code, origin: req.headers.origin, host: req.headers.host }, 'upgrade refused');
+			refuseUpgrade(socket, code);
+		};
+		const { pathname } = new URL(req.url ?? '/', 'http://gateway');
+		if (pathname !== '/ws') return refuse('LAB_ERR_NOT_FOUND');
+		if (!policy!.isHostAllowed(req.headers.host)) return refuse('LAB_ERR_HOST');
+		if (!policy!.isOriginAllowed(req.headers.origin)) return refuse('LAB_ERR_ORIGIN');
+		const reader = readers.find(readerId(req));
+		if (!reader) return refuse('LAB_ERR_NO_READER');
+		if (reader.sockets >= config.maxTerminalsPerReader * 4) return refuse('LAB_ERR_SOCKET_LIMIT');
+		sockets.handleUpgrade(req, socket, head, (ws) => {
+			reader.sockets++;
+			ws.once('close', () => {
+				reader.sockets--;
+				reader.lastSeen = Date.now();
+			});
+			new Attachment(ws, reader, readers, limiter, logger);
+		});
+	});
+
+	server.listen(config.port, config.host);
+	await new Promise<void>((resolve, reject) => {
+		server.once('listening', resolve);
+		server.once('error', (error) => reject(new Error(`cannot listen on ${config.host}:${config.port}: ${error.message}`, { cause: error })));
+	});
+	const address = server.address() as AddressInfo;
+	policy = createOriginPolicy({ bindHost: config.host, port: address.port, allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
+	const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+	const url = new URL(`http://${hostForUrl}:${address.port}/`);
+	logger.info({ url: url.href, allowedOrigins: policy.allowedOrigins, lab: backend.describe() }, 'listening');
+
+	let closing: Promise<void> | null = null;
+	return {
+		url,
+		readers,
+		policy,
+		close: () => (closing ??= shutdown(server, sockets, readers, backend, logger)),
+	};
+}
+
+async function shutdown(server: Server, sockets: WebSocketServer, readers: ReaderRegistry, backend: LocalBackend, logger: Logger): Promise<void> {
+	logger.info('shutting down: ending every terminal');
+	server.close();
+	await readers.close();
+	for (const client of sockets.clients) client.close(ERRORS.LAB_ERR_SHUTDOWN.close, 'LAB_ERR_SHUTDOWN');
+	server.closeAllConnections();
+	await backend.close();
+	logger.info('shut down');
+}
+
+function readerId(req: IncomingMessage): string | undefined {
+	const header = req.headers.cookie;
+	return header ? parseCookie(header)[READER_COOKIE] : undefined;
+}
+
+function isHttps(req: IncomingMessage): boolean {
+	return 'encrypted' in req.socket && Boolean(req.socket.encrypted);
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+	const text = JSON.stringify(body);
+	res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
+	res.end(text);
+}
+
+function sendError(res: ServerResponse, code: ErrorCode): void {
+	sendJson(res, ERRORS[code].http ?? 500, { code, message: ERRORS[code].text });
+}
+
+function sendNotFound(res: ServerResponse): void {
+	sendError(res, 'LAB_ERR_NOT_FOUND');
+}
+
+/** Answers a refused upgrade with a plain HTTP error: no handshake happens. */
+function refuseUpgrade(socket: Duplex, code: ErrorCode): void {
+	const status = ERRORS[code].http ?? 400;
+	const body = JSON.stringify({ code, message: ERRORS[code].text });
+	socket.end(
+		`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+	);
+}
+

@@ -1,0 +1,140 @@
+/**
+ * Readers (browser sessions) and their terminals. A reader is known by a random 128-bit id in an
+ * HttpOnly cookie; the id is a bearer secret, so the registry keys readers by its SHA-256 and never logs it.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { DEFAULT_TERMINAL, LabError } from '../src/protocol.ts';
+import type { LabBackend } from './backends/backend.ts';
+import { Terminal } from './terminal.ts';
+
+export interface ReaderLimits {
+	maxReaders: number;
+	maxTerminalsPerReader: number;
+	graceMs: number;
+	scrollbackBytes: number;
+	highWatermarkBytes: number;
+	lowWatermarkBytes: number;
+}
+
+export class Reader {
+	/** A short, non-secret label for logs and cgroup names. */
+	readonly label: string;
+	readonly terminals = new Map<string, Terminal>();
+	/** Terminals being spawned, so two sockets attaching at once get the same one. */
+	readonly starting = new Map<string, Promise<Terminal>>();
+	/** Open WebSockets, capped so one reader cannot exhaust the gateway's file descriptors. */
+	sockets = 0;
+	lastSeen = Date.now();
+
+	constructor(label: string) {
+		this.label = label;
+	}
+}
+
+export class ReaderRegistry {
+	readonly #readers = new Map<string, Reader>();
+	readonly #backend: LabBackend;
+	readonly #limits: ReaderLimits;
+	readonly #logger: Logger;
+	readonly #sweeper: NodeJS.Timeout;
+	#terminalCount = 0;
+	#closing = false;
+
+	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger) {
+		this.#backend = backend;
+		this.#limits = limits;
+		this.#logger = logger;
+		this.#sweeper = setInterval(() => this.#forgetIdleReaders(), Math.min(60_000, limits.graceMs)).unref();
+	}
+
+	get size(): number {
+		return this.#readers.size;
+	}
+
+	/** A new reader and the cookie value that identifies it; null when the gateway is full. */
+	issue(): { reader: Reader; id: string } | null {
+		if (this.#closing) return null;
+		if (this.#readers.size >= this.#limits.maxReaders) this.#forgetIdleReaders();
+		if (this.#readers.size >= this.#limits.maxReaders) return null;
+		const id = randomBytes(16).toString('base64url');
+		const reader = new Reader(`r${digest(id).slice(0, 8)}`);
+		this.#readers.set(digest(id), reader);
+		this.#logger.info({ reader: reader.label }, 'reader issued');
+		return { reader, id };
+	}
+
+	find(id: string | undefined): Reader | undefined {
+		if (!id || id.length > 64) return undefined;
+		const reader = this.#readers.get(digest(id));
+		if (reader) reader.lastSeen = Date.now();
+		return reader;
+	}
+
+	/** The reader's terminal `name`, started on first use. */
+	async openTerminal(reader: Reader, name: string = DEFAULT_TERMINAL, size = { cols: 80, rows: 24 }): Promise<{ terminal: Terminal; created: boolean }> {
+		const existing = reader.terminals.get(name);
+		if (existing && !existing.ended) return { terminal: existing, created: false };
+		const starting = reader.starting.get(name);
+		if (starting) return { terminal: await starting, created: false };
+		if (this.#closing) throw new LabError('LAB_ERR_SHUTDOWN');
+		if (reader.terminals.size + reader.starting.size >= this.#limits.maxTerminalsPerReader) {
+			throw new LabError('LAB_ERR_TERMINAL_LIMIT', `You may have ${this.#limits.maxTerminalsPerReader} terminals: close one first.`);
+		}
+		const id = `${reader.label}-${name}-${++this.#terminalCount}`;
+		const promise = Terminal.start(
+			this.#backend,
+			{
+				id,
+				name,
+				scrollbackBytes: this.#limits.scrollbackBytes,
+				highWatermarkBytes: this.#limits.highWatermarkBytes,
+				lowWatermarkBytes: this.#limits.lowWatermarkBytes,
+				graceMs: this.#limits.graceMs,
+				logger: this.#logger,
+				onEnd: (terminal) => {
+					if (reader.terminals.get(name) === terminal) reader.terminals.delete(name);
+					reader.lastSeen = Date.now();
+				},
+			},
+			size,
+		);
+		reader.starting.set(name, promise);
+		try {
+			const terminal = await promise;
+			reader.terminals.set(name, terminal);
+			this.#logger.info({ reader: reader.label, terminal: id, pid: terminal.pid }, 'terminal started');
+			return { terminal, created: true };
+		} catch (cause) {
+			this.#logger.error({ reader: reader.label, terminal: id, err: cause }, 'terminal failed to start');
+			throw new LabError('LAB_ERR_SPAWN', undefined, { cause });
+		} finally {
+			reader.starting.delete(name);
+		}
+	}
+
+	/** Every live terminal (for shutdown and tests). */
+	terminals(): Terminal[] {
+		return [...this.#readers.values()].flatMap((reader) => [...reader.terminals.values()]);
+	}
+
+	/** Ends every terminal; no new readers or terminals after this. */
+	async close(): Promise<void> {
+		this.#closing = true;
+		clearInterval(this.#sweeper);
+		const starting = [...this.#readers.values()].flatMap((reader) => [...reader.starting.values()]);
+		await Promise.allSettled(starting);
+		await Promise.all(this.terminals().map((terminal) => terminal.end('shutdown')));
+	}
+
+	#forgetIdleReaders(): void {
+		const cutoff = Date.now() - this.#limits.graceMs;
+		for (const [key, reader] of this.#readers) {
+			if (reader.terminals.size === 0 && reader.starting.size === 0 && reader.sockets === 0 && reader.lastSeen < cutoff) this.#readers.delete(key);
+		}
+	}
+}
+
+function digest(id: string): string {
+	return createHash('sha256').update(id).digest('hex');
+}

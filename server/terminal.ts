@@ -1,0 +1,365 @@
+/**
+ * One named terminal: a pty process from a lab backend, its scrollback addressed by byte offsets, the
+ * sockets attached to it (peers), flow control, and the shell-integration state that turns OSC 133
+ * markers into `status` and `done` messages.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ErrorCode, ServerMessage, SignalName } from '../src/protocol.ts';
+import type { LabBackend, LabProcess } from './backends/backend.ts';
+import { Osc133Parser, type ShellEvent } from './osc133.ts';
+import { Scrollback } from './scrollback.ts';
+
+/** A socket attached to a terminal, as the terminal sees it. */
+export interface TerminalPeer {
+	output(data: Buffer): void;
+	message(message: ServerMessage): void;
+	/** The terminal is gone: tell the client why and close. */
+	ended(code: ErrorCode): void;
+}
+
+export interface TerminalOptions {
+	id: string;
+	name: string;
+	scrollbackBytes: number;
+	highWatermarkBytes: number;
+	lowWatermarkBytes: number;
+	graceMs: number;
+	logger: Logger;
+	/** Called once when the terminal has ended, whatever the reason. */
+	onEnd(terminal: Terminal): void;
+}
+
+export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200, cols: 80, rows: 24 } as const;
+
+/** How long `run` waits for the shell's prompt, and for Ctrl-C to end the running command. */
+const SHELL_READY_TIMEOUT_MS = 15_000;
+const INTERRUPT_TIMEOUT_MS = 2_000;
+
+type EndReason = 'exit' | 'grace' | 'shutdown' | 'closed';
+
+interface PendingRun {
+	block: string;
+	/** Written to the pty yet? Until then prompt markers belong to whatever came before. */
+	typed: boolean;
+	/** Saw the command start (OSC 133 C): without it, nothing ran (an empty block). */
+	started: boolean;
+}
+
+export class Terminal {
+	readonly id: string;
+	readonly name: string;
+	readonly #options: TerminalOptions;
+	readonly #process: LabProcess;
+	readonly #scrollback: Scrollback;
+	readonly #parser: Osc133Parser;
+	/** Bytes sent to each peer and not yet acknowledged. */
+	readonly #peers = new Map<TerminalPeer, { unacked: number }>();
+	#batch: Buffer[] = [];
+	#flushScheduled = false;
+	#paused = false;
+	#busy = false;
+	/** Readline is showing a prompt (OSC 133 A/B seen since the last command): typed text goes to it. */
+	#atPrompt = false;
+	#pendingRun: PendingRun | null = null;
+	#waiters: Array<() => void> = [];
+	#graceTimer: NodeJS.Timeout | null = null;
+	#ending: Promise<void> | null = null;
+	#exitCode: number | null = null;
+	lastActivity = Date.now();
+
+	private constructor(options: TerminalOptions, process: LabProcess, nonce: string) {
+		this.id = options.id;
+		this.name = options.name;
+		this.#options = options;
+		this.#process = process;
+		this.#scrollback = new Scrollback(options.scrollbackBytes);
+		this.#parser = new Osc133Parser(nonce);
+		process.pty.onData((chunk) => this.#onOutput(chunk as unknown as Buffer));
+		process.pty.onExit(({ exitCode }) => {
+			// Normally the shell's exit marker ended us already; this covers a killed wrapper.
+			void this.end('exit', this.#exitCode ?? exitCode);
+		});
+		this.#startGraceTimer();
+	}
+
+	static async start(backend: LabBackend, options: TerminalOptions, size: { cols: number; rows: number }): Promise<Terminal> {
+		const nonce = randomBytes(12).toString('hex');
+		const process = await backend.spawn({ id: options.id, term: options.name, nonce, ...clampSize(size) });
+		return new Terminal(options, process, nonce);
+	}
+
+	get busy(): boolean {
+		return this.#busy;
+	}
+
+	get ended(): boolean {
+		return this.#ending !== null;
+	}
+
+	get pid(): number {
+		return this.#process.pty.pid;
+	}
+
+	/** Offset one past the newest output byte. */
+	get outputOffset(): number {
+		return this.#scrollback.end;
+	}
+
+	get peerCount(): number {
+		return this.#peers.size;
+	}
+
+	/**
+	 * Attach a peer: it gets `ready`, the output after `since` (or all that is held, when `since`
+	 * belongs to an earlier shell), and the busy status.
+	 */
+	attach(peer: TerminalPeer, since: number, created: boolean): void {
+		if (this.ended) {
+			peer.ended('LAB_ERR_ENDED');
+			return;
+		}
+		this.#stopGraceTimer();
+		this.#flush();
+		const from = since > this.#scrollback.end ? 0 : since;
+		const replay = this.#scrollback.readFrom(from);
+		this.#peers.set(peer, { unacked: 0 });
+		peer.message({ t: 'ready', term: this.name, offset: replay.offset, lost: replay.lost, created });
+		if (replay.data.length > 0) this.#send(peer, replay.data);
+		peer.message({ t: 'status', busy: this.#busy });
+		this.#applyBackpressure();
+	}
+
+	detach(peer: TerminalPeer): void {
+		if (!this.#peers.delete(peer)) return;
+		this.#releaseBackpressure();
+		if (this.#peers.size === 0) this.#startGraceTimer();
+	}
+
+	/** Keyboard input from a reader. */
+	input(data: Buffer): void {
+		if (this.ended) return;
+		this.lastActivity = Date.now();
+		this.#process.pty.write(data);
+	}
+
+	resize(cols: number, rows: number): void {
+		if (this.ended) return;
+		const size = clampSize({ cols, rows });
+		this.#process.pty.resize(size.cols, size.rows);
+	}
+
+	/** A peer rendered `bytes` more bytes. */
+	ack(peer: TerminalPeer, bytes: number): void {
+		const state = this.#peers.get(peer);
+		if (!state) return;
+		state.unacked = Math.max(0, state.unacked - bytes);
+		this.#releaseBackpressure();
+	}
+
+	/**
+	 * Types a block into the shell, as if pasted. Returns "busy" when a command is running and
+	 * `interrupt` is not set, or when Ctrl-C did not bring the prompt back.
+	 */
+	async run(code: string, block: string, interrupt: boolean): Promise<'started' | 'busy'> {
+		if (this.ended) return 'busy';
+		this.lastActivity = Date.now();
+		if (this.#busy) {
+			if (!interrupt) return 'busy';
+			this.#process.pty.write('\x03');
+			if (!(await this.#waitFor(() => !this.#busy, INTERRUPT_TIMEOUT_MS)) || this.#busy) return 'busy';
+		}
+		// Claim the terminal before waiting, so a second run in the meantime is told it is busy.
+		const run: PendingRun = { block, typed: false, started: false };
+		this.#pendingRun = run;
+		this.#setBusy(true);
+		if (!(await this.#waitFor(() => this.#atPrompt, SHELL_READY_TIMEOUT_MS)) || this.ended) {
+			if (this.#pendingRun === run) this.#pendingRun = null;
+			this.#setBusy(false);
+			return 'busy';
+		}
+		run.typed = true;
+		this.#process.pty.write(typedForm(code));
+		return 'started';
+	}
+
+	async signal(name: SignalName): Promise<void> {
+		if (this.ended) return;
+		// Ctrl-C goes through the line discipline, exactly as if the reader pressed it: programs in
+		// raw mode (an editor) get the key instead of a signal, as they would in any terminal.
+		if (name === 'SIGINT') this.#process.pty.write('\x03');
+		else await this.#process.signalForeground(name);
+	}
+
+	/**
+	 * Ends the terminal and everything it started. Attached peers are told why (`exit` carries the
+	 * shell's status). Idempotent: later calls wait for the first.
+	 */
+	end(reason: EndReason, exitCode: number | null = null): Promise<void> {
+		if (this.#ending) return this.#ending;
+		this.#stopGraceTimer();
+		this.#flush();
+		this.#exitCode = exitCode;
+		const code: ErrorCode = reason === 'shutdown' ? 'LAB_ERR_SHUTDOWN' : 'LAB_ERR_ENDED';
+		for (const peer of this.#peers.keys()) {
+			if (reason === 'exit') peer.message({ t: 'exit', code: exitCode ?? -1 });
+			peer.ended(code);
+		}
+		this.#peers.clear();
+		this.#options.logger.info({ terminal: this.id, reason, exitCode }, 'terminal ended');
+		this.#ending = this.#process.terminate().finally(() => {
+			this.#wakeWaiters();
+			this.#options.onEnd(this);
+		});
+		return this.#ending;
+	}
+
+	#onOutput(chunk: Buffer): void {
+		if (this.ended) return;
+		this.#scrollback.append(chunk);
+		this.#batch.push(chunk);
+		const events = this.#parser.feed(chunk);
+		if (events.length > 0) {
+			// The client must have the output before it hears that the command finished.
+			this.#flush();
+			for (const event of events) this.#onShellEvent(event);
+		} else if (!this.#flushScheduled) {
+			// Coalesce the pty's small reads into fewer, larger frames.
+			this.#flushScheduled = true;
+			setImmediate(() => this.#flush());
+		}
+	}
+
+	#flush(): void {
+		this.#flushScheduled = false;
+		if (this.#batch.length === 0) return;
+		const data = this.#batch.length === 1 ? this.#batch[0]! : Buffer.concat(this.#batch);
+		this.#batch = [];
+		for (const peer of this.#peers.keys()) this.#send(peer, data);
+		this.#applyBackpressure();
+	}
+
+	#send(peer: TerminalPeer, data: Buffer): void {
+		this.#peers.get(peer)!.unacked += data.length;
+		peer.output(data);
+	}
+
+	#applyBackpressure(): void {
+		if (this.#paused) return;
+		for (const state of this.#peers.values()) {
+			if (state.unacked > this.#options.highWatermarkBytes) {
+				this.#paused = true;
+				this.#process.pty.pause();
+				return;
+			}
+		}
+	}
+
+	#releaseBackpressure(): void {
+		if (!this.#paused) return;
+		for (const state of this.#peers.values()) if (state.unacked > this.#options.lowWatermarkBytes) return;
+		this.#paused = false;
+		this.#process.pty.resume();
+	}
+
+	#onShellEvent(event: ShellEvent): void {
+		switch (event.kind) {
+			case 'prompt-start':
+			case 'prompt-end':
+				this.#atPrompt = true;
+				break;
+			case 'command-start':
+				this.#atPrompt = false;
+				if (this.#pendingRun?.typed) this.#pendingRun.started = true;
+				this.#setBusy(true);
+				break;
+			case 'command-end': {
+				// PROMPT_COMMAND runs before readline takes the terminal: not at the prompt yet.
+				this.#atPrompt = false;
+				const run = this.#pendingRun;
+				if (run && !run.typed) break;
+				if (run) {
+					this.#pendingRun = null;
+					this.#broadcast({ t: 'done', block: run.block, exit: run.started ? event.exit : 0 });
+				}
+				this.#setBusy(false);
+				break;
+			}
+			case 'shell-exit':
+				void this.end('exit', event.exit);
+				return;
+		}
+		this.#wakeWaiters();
+	}
+
+	#setBusy(busy: boolean): void {
+		if (this.#busy === busy) return;
+		this.#busy = busy;
+		this.#broadcast({ t: 'status', busy });
+	}
+
+	#broadcast(message: ServerMessage): void {
+		for (const peer of this.#peers.keys()) peer.message(message);
+	}
+
+	/** Resolves true once `condition` holds (checked on every shell event), false after `timeoutMs` or on end. */
+	#waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+		if (condition()) return Promise.resolve(true);
+		return new Promise((resolve) => {
+			const timer = setTimeout(() => {
+				this.#waiters = this.#waiters.filter((waiter) => waiter !== check);
+				resolve(false);
+			}, timeoutMs);
+			const check = () => {
+				if (!condition() && !this.ended) return;
+				clearTimeout(timer);
+				this.#waiters = this.#waiters.filter((waiter) => waiter !== check);
+				resolve(condition());
+			};
+			this.#waiters.push(check);
+		});
+	}
+
+	#wakeWaiters(): void {
+		for (const waiter of [...this.#waiters]) waiter();
+	}
+
+	#startGraceTimer(): void {
+		this.#stopGraceTimer();
+		this.#graceTimer = setTimeout(() => void this.end('grace'), this.#options.graceMs);
+		this.#graceTimer.unref();
+	}
+
+	#stopGraceTimer(): void {
+		if (this.#graceTimer) clearTimeout(this.#graceTimer);
+		this.#graceTimer = null;
+	}
+}
+
+/** Terminal sizes from clients are clamped, never trusted. */
+export function clampSize(size: { cols: number; rows: number }): { cols: number; rows: number } {
+	const clamp = (value: number, min: number, max: number, fallback: number) =>
+		Number.isFinite(value) ? Math.min(max, Math.max(min, Math.trunc(value))) : fallback;
+	return {
+		cols: clamp(size.cols, TERMINAL_SIZE.minCols, TERMINAL_SIZE.maxCols, TERMINAL_SIZE.cols),
+		rows: clamp(size.rows, TERMINAL_SIZE.minRows, TERMINAL_SIZE.maxRows, TERMINAL_SIZE.rows),
+	};
+}
+
+/**
+ * What the pty receives for a block: one line is typed and entered; several lines go in as one
+ * bracketed paste, so heredocs and continuation lines arrive intact and run as one command line.
+ * First {@link CLEAR_LINE_KEY} clears anything the reader had half-typed at the prompt.
+ */
+export function typedForm(code: string): string {
+	const text = code.replace(/\r\n?/g, '\n').replace(/\n+$/, '');
+	if (!text.includes('\n')) return `${CLEAR_LINE_KEY}${text}\r`;
+	// A paste-end sequence inside the block would end the paste early and run the rest line by line.
+	return `${CLEAR_LINE_KEY}\x1b[200~${text.replaceAll('\x1b[201~', '')}\x1b[201~\r`;
+}
+
+/**
+ * A key sequence no keyboard sends, bound to readline's kill-whole-line by podlab.bashrc (unlike
+ * Ctrl-U, it does not ring the bell on an empty line).
+ */
+export const CLEAR_LINE_KEY = '\x1b[9999~';

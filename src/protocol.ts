@@ -1,0 +1,138 @@
+/**
+ * The podlab wire protocol, shared by the gateway and the browser client.
+ *
+ * - Binary frames carry terminal bytes: client → server is input, server → client is output.
+ * - Text frames carry JSON control messages with a `t` field, validated here with zod.
+ *
+ * This module must stay free of Node imports: the browser bundle imports it as is.
+ */
+import { z } from 'zod';
+
+/** Terminal names: short, lowercase, safe in URLs, tmux session names and cgroup paths. */
+export const terminalName = z
+	.string()
+	.regex(/^[a-z][a-z0-9-]{0,23}$/, 'a terminal name is 1-24 of a-z, 0-9 and "-", starting with a letter');
+
+/** The terminal every reader gets first. */
+export const DEFAULT_TERMINAL = 'main';
+
+/** Signals a client may ask for; all go to the terminal's foreground job, never to the gateway. */
+export const signalName = z.enum(['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGKILL', 'SIGTSTP', 'SIGCONT']);
+
+/** Largest byte offset we accept from a client (2^53 - 1 keeps it exact in JSON). */
+const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** Terminal sizes are clamped by the gateway; the schema only rejects nonsense. */
+const dimension = z.number().int().min(1).max(100_000);
+
+export const clientMessage = z.discriminatedUnion('t', [
+	/** Attach this socket to a terminal (created on first attach). `since`: output offset already rendered. */
+	z.strictObject({ t: z.literal('attach'), term: terminalName, since: offset.default(0) }),
+	z.strictObject({ t: z.literal('resize'), cols: dimension, rows: dimension }),
+	/** Type a block's code into the shell. `interrupt`: send Ctrl-C first if the terminal is busy. */
+	z.strictObject({
+		t: z.literal('run'),
+		code: z.string().min(1).max(60_000),
+		block: z.string().min(1).max(200),
+		interrupt: z.boolean().optional(),
+	}),
+	/** Bytes of output rendered since the previous ack (flow control). */
+	z.strictObject({ t: z.literal('ack'), bytes: offset }),
+	z.strictObject({ t: z.literal('signal'), name: signalName }),
+]);
+
+export const serverMessage = z.discriminatedUnion('t', [
+	/**
+	 * The socket is attached. Output bytes that follow start at `offset`.
+	 * `offset > since`: `lost` bytes fell out of the scrollback. `offset < since`: this is a new shell.
+	 */
+	z.strictObject({ t: z.literal('ready'), term: terminalName, offset, lost: offset, created: z.boolean() }),
+	z.strictObject({ t: z.literal('status'), busy: z.boolean() }),
+	z.strictObject({ t: z.literal('done'), block: z.string(), exit: z.number().int() }),
+	z.strictObject({ t: z.literal('exit'), code: z.number().int() }),
+	z.strictObject({ t: z.literal('error'), code: z.string(), message: z.string() }),
+]);
+
+export type ClientMessage = z.infer<typeof clientMessage>;
+export type ServerMessage = z.infer<typeof serverMessage>;
+export type SignalName = z.infer<typeof signalName>;
+
+/**
+ * Every error a client can receive: stable code, WebSocket close code (or HTTP status for a refused
+ * upgrade), and whether the socket is closed. The same table is rendered in docs/errors.md.
+ */
+export const ERRORS = {
+	LAB_ERR_ORIGIN: { http: 403, close: null, text: 'This page is not allowed to open a terminal here (Origin not allowed).' },
+	LAB_ERR_HOST: { http: 403, close: null, text: 'This address is not allowed to open a terminal here (Host not allowed).' },
+	LAB_ERR_NO_READER: { http: 401, close: null, text: 'No reader session: load the page again to get one.' },
+	LAB_ERR_LAB_FULL: { http: 503, close: null, text: 'The lab has no room for another reader right now.' },
+	LAB_ERR_SOCKET_LIMIT: { http: 429, close: null, text: 'Too many open connections from this reader: close some tabs.' },
+	LAB_ERR_NOT_FOUND: { http: 404, close: null, text: 'There is nothing at this address.' },
+	LAB_ERR_BAD_MESSAGE: { http: null, close: 1007, text: 'The message could not be read.' },
+	LAB_ERR_UNKNOWN_TYPE: { http: null, close: 1008, text: 'The message type is not part of the protocol.' },
+	LAB_ERR_NOT_ATTACHED: { http: null, close: 1008, text: 'Attach to a terminal before sending anything else.' },
+	LAB_ERR_ALREADY_ATTACHED: { http: null, close: 1008, text: 'This socket is already attached to a terminal.' },
+	LAB_ERR_FRAME_TOO_LARGE: { http: null, close: 1009, text: 'The message is larger than the gateway accepts.' },
+	LAB_ERR_RATE: { http: null, close: 1008, text: 'Too many messages: slow down.' },
+	LAB_ERR_TERMINAL_LIMIT: { http: null, close: 4001, text: 'You have as many terminals as allowed: close one first.' },
+	LAB_ERR_SPAWN: { http: null, close: 1011, text: 'The lab could not start a shell.' },
+	LAB_ERR_BUSY: { http: null, close: null, text: 'The terminal is busy: interrupt it first, or run with interrupt.' },
+	LAB_ERR_ENDED: { http: null, close: 4000, text: 'The terminal has ended.' },
+	LAB_ERR_SHUTDOWN: { http: null, close: 1001, text: 'The lab is shutting down.' },
+	LAB_ERR_INTERNAL: { http: null, close: 1011, text: 'The gateway hit an internal error.' },
+} as const satisfies Record<string, { http: number | null; close: number | null; text: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** Parse one text frame. Throws a {@link LabError} whose code says what was wrong. */
+export function parseClientMessage(text: string): ClientMessage {
+	let value: unknown;
+	try {
+		value = JSON.parse(text);
+	} catch {
+		throw new LabError('LAB_ERR_BAD_MESSAGE', 'The message is not valid JSON.');
+	}
+	if (typeof value !== 'object' || value === null || !('t' in value) || typeof value.t !== 'string') {
+		throw new LabError('LAB_ERR_BAD_MESSAGE', 'The message needs a string field "t".');
+	}
+	if (!clientMessage.options.some((option) => option.shape.t.value === value.t)) {
+		throw new LabError('LAB_ERR_UNKNOWN_TYPE', `Unknown message type "${value.t.slice(0, 32)}".`);
+	}
+	const parsed = clientMessage.safeParse(value);
+	if (!parsed.success) {
+		const issue = parsed.error.issues[0];
+		const where = issue?.path.length ? ` at "${issue.path.join('.')}"` : '';
+		throw new LabError('LAB_ERR_BAD_MESSAGE', `Invalid "${value.t}" message${where}: ${issue?.message}.`);
+	}
+	return parsed.data;
+}
+
+/**
+ * An error a client can be told about: a stable code from {@link ERRORS}, a plain-language message,
+ * and the HTTP status or WebSocket close code that goes with it.
+ */
+export class LabError extends Error {
+	readonly code: ErrorCode;
+
+	constructor(code: ErrorCode, message: string = ERRORS[code].text, options?: ErrorOptions) {
+		super(message, options);
+		this.name = 'LabError';
+		this.code = code;
+	}
+
+	get closeCode(): number {
+		return ERRORS[this.code].close ?? 1011;
+	}
+
+	get httpStatus(): number {
+		return ERRORS[this.code].http ?? 500;
+	}
+}
+
+export function encodeServerMessage(message: ServerMessage): string {
+	return JSON.stringify(message);
+}
+
+export function encodeClientMessage(message: ClientMessage): string {
+	return JSON.stringify(message);
+}

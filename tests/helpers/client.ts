@@ -1,0 +1,149 @@
+/**
+ * A protocol client for tests: a real `ws` WebSocket that attaches to a terminal, collects output
+ * (acking it like xterm.js would, unless told not to) and waits for messages.
+ */
+import WebSocket from 'ws';
+import { encodeClientMessage, type ClientMessage, type ServerMessage } from '../../src/protocol.ts';
+import type { RunningGateway } from './gateway.ts';
+
+export interface ClientOptions {
+	term?: string;
+	since?: number;
+	/** Ack output as it arrives (default true); false simulates a stalled browser. */
+	ack?: boolean;
+	cookie?: string;
+	origin?: string;
+}
+
+/** GET /api/session and return the cookie header to send with the upgrade. */
+export async function newReader(gateway: RunningGateway): Promise<string> {
+	const response = await fetch(`${gateway.url}api/session`);
+	if (!response.ok) throw new Error(`session refused: ${response.status} ${await response.text()}`);
+	return response.headers.get('set-cookie')!.split(';')[0]!;
+}
+
+export class TestClient {
+	readonly socket: WebSocket;
+	readonly messages: ServerMessage[] = [];
+	output = Buffer.alloc(0);
+	/** Total output bytes received on this socket. */
+	received = 0;
+	closeCode: number | null = null;
+	closeReason = '';
+	readonly #ack: boolean;
+	#listeners = new Set<() => void>();
+
+	private constructor(socket: WebSocket, ack: boolean) {
+		this.socket = socket;
+		this.#ack = ack;
+		socket.on('message', (data, isBinary) => {
+			if (isBinary) {
+				const chunk = data as Buffer;
+				this.received += chunk.length;
+				this.output = Buffer.concat([this.output, chunk]);
+				if (this.#ack) this.send({ t: 'ack', bytes: chunk.length });
+			} else {
+				this.messages.push(JSON.parse(data.toString()));
+			}
+			this.#notify();
+		});
+		socket.on('close', (code, reason) => {
+			this.closeCode = code;
+			this.closeReason = reason.toString();
+			this.#notify();
+		});
+	}
+
+	/** Opens a socket (with a fresh reader unless a cookie is given) and attaches to a terminal. */
+	static async connect(gateway: RunningGateway, options: ClientOptions = {}): Promise<TestClient> {
+		const cookie = options.cookie ?? (await newReader(gateway));
+		const socket = new WebSocket(gateway.wsUrl, { headers: { cookie, origin: options.origin ?? gateway.origin } });
+		await new Promise((resolve, reject) => {
+			socket.once('open', resolve);
+			socket.once('unexpected-response', (_, response) => reject(new Error(`upgrade refused: ${response.statusCode}`)));
+			socket.once('error', reject);
+		});
+		const client = new TestClient(socket, options.ack ?? true);
+		client.cookie = cookie;
+		client.send({ t: 'attach', term: options.term ?? 'main', since: options.since ?? 0 });
+		await client.waitForMessage('ready');
+		return client;
+	}
+
+	cookie = '';
+
+	send(message: ClientMessage): void {
+		this.socket.send(encodeClientMessage(message));
+	}
+
+	type(text: string): void {
+		this.socket.send(Buffer.from(text), { binary: true });
+	}
+
+	get text(): string {
+		return this.output.toString('utf8');
+	}
+
+	/** Output since the ready message, with terminal escape sequences removed. */
+	get plainText(): string {
+		return this.text.replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, '').replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\r/g, '');
+	}
+
+	/** Resolves when `predicate` holds (checked on every frame), rejects after `timeoutMs`. */
+	waitFor<T>(predicate: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
+		return new Promise((resolve, reject) => {
+			const check = () => {
+				const value = predicate();
+				if (value) {
+					cleanup();
+					resolve(value);
+				}
+			};
+			const timer = setTimeout(() => {
+				cleanup();
+				reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output tail: ${JSON.stringify(this.plainText.slice(-400))}`));
+			}, timeoutMs);
+			const cleanup = () => {
+				clearTimeout(timer);
+				this.#listeners.delete(check);
+			};
+			this.#listeners.add(check);
+			check();
+		});
+	}
+
+	waitForMessage<K extends ServerMessage['t']>(type: K, timeoutMs = 10_000, from = 0): Promise<Extract<ServerMessage, { t: K }>> {
+		return this.waitFor(
+			() => this.messages.slice(from).find((message) => message.t === type) as Extract<ServerMessage, { t: K }> | undefined,
+			timeoutMs,
+			`a "${type}" message`,
+		);
+	}
+
+	waitForText(pattern: string | RegExp, timeoutMs = 10_000): Promise<true> {
+		return this.waitFor(() => (typeof pattern === 'string' ? this.plainText.includes(pattern) : pattern.test(this.plainText)) || undefined, timeoutMs, `output ${pattern}`);
+	}
+
+	waitForClose(timeoutMs = 10_000): Promise<number> {
+		return this.waitFor(() => this.closeCode ?? undefined, timeoutMs, 'close');
+	}
+
+	/** Runs a block and waits for its `done`. */
+	async run(code: string, block = 'b', timeoutMs = 20_000): Promise<Extract<ServerMessage, { t: 'done' }>> {
+		const from = this.messages.length;
+		this.send({ t: 'run', code, block });
+		return this.waitFor(
+			() => this.messages.slice(from).find((message) => message.t === 'done' && message.block === block) as Extract<ServerMessage, { t: 'done' }> | undefined,
+			timeoutMs,
+			`done for block ${block}`,
+		);
+	}
+
+	close(): void {
+		this.socket.close();
+	}
+
+	#notify(): void {
+		for (const listener of [...this.#listeners]) listener();
+	}
+}

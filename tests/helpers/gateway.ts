@@ -1,0 +1,68 @@
+/**
+ * Starts the real gateway (`node server/main.ts`) as a child process on a free port, the way `npm start`
+ * runs it, and hands tests its URL, pid and logs.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** Node 22 from the npm package `node`, whatever the system Node is. */
+export const NODE = `${ROOT}node_modules/.bin/node`;
+
+export interface RunningGateway {
+	url: string;
+	/** ws://…/ws */
+	wsUrl: string;
+	/** The Origin the gateway allows by default. */
+	origin: string;
+	pid: number;
+	process: ChildProcess;
+	/** Everything the gateway logged so far (stdout and stderr). */
+	logs(): string;
+	/** SIGTERM, then wait for the exit code. */
+	stop(): Promise<number | null>;
+}
+
+export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
+	const child = spawn(NODE, ['server/main.ts'], {
+		cwd: ROOT,
+		env: { ...process.env, HOST: '127.0.0.1', PORT: '0', PODLAB_LOG_LEVEL: 'info', ...env },
+		stdio: ['ignore', 'pipe', 'pipe'],
+	});
+	let output = '';
+	child.stdout!.on('data', (chunk) => (output += chunk));
+	child.stderr!.on('data', (chunk) => (output += chunk));
+	const url = await new Promise<string>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`gateway did not start within 15 s:\n${output}`)), 15_000);
+		const onData = () => {
+			for (const line of output.split('\n')) {
+				if (!line.includes('"msg":"listening"')) continue;
+				clearTimeout(timer);
+				child.stdout!.off('data', onData);
+				resolve(JSON.parse(line).url);
+				return;
+			}
+		};
+		child.stdout!.on('data', onData);
+		child.once('exit', (code) => {
+			clearTimeout(timer);
+			reject(new Error(`gateway exited with ${code} before listening:\n${output}`));
+		});
+	});
+	const base = new URL(url);
+	return {
+		url,
+		wsUrl: `ws://${base.host}/ws`,
+		origin: base.origin,
+		pid: child.pid!,
+		process: child,
+		logs: () => output,
+		async stop() {
+			if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;
+			child.kill('SIGTERM');
+			const [code] = (await once(child, 'exit')) as [number | null];
+			return code;
+		},
+	};
+}

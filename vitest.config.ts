@@ -1,0 +1,20 @@
+import { defineConfig } from 'vitest/config';
+
+/**
+ * One run, four kinds of test (see README "Tests"). Files run one after another: the integration,
+ * browser and lab tests start real gateways, shells and containers, and on a 2-core machine running
+ * them side by side would make their latency checks measure each other.
+ */
+export default defineConfig({
+	test: {
+		fileParallelism: false,
+		testTimeout: 60_000,
+		hookTimeout: 120_000,
+		projects: [
+			{ extends: true, test: { name: 'unit', include: ['tests/server/**/*.test.ts', 'tests/src/**/*.test.ts', 'tests/site/**/*.test.ts'] } },
+			{ extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts'] } },
+			{ extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'] } },
+			{ extends: true, test: { name: 'lab', include: ['tests/lab/**/*.test.ts'] } },
+		],
+	},
+});
