@@ -56,12 +56,15 @@ export const configSchema = z.object({
 	maxReaders: count(1, 10_000).default(50),
 	/** Largest WebSocket message accepted. @default 64 KiB */
 	maxPayloadBytes: bytes(1 * KIB, 16 * MIB).default(64 * KIB),
-	/** Messages (frames) per second one socket may send, with bursts up to this many. @default 400 */
-	messagesPerSecond: count(10, 100_000).default(400),
-	/** Unacknowledged output above which the pty is paused. @default 256 KiB */
-	highWatermarkBytes: bytes(16 * KIB, 64 * MIB).default(256 * KIB),
-	/** Unacknowledged output below which a paused pty resumes. @default 32 KiB */
-	lowWatermarkBytes: bytes(1 * KIB, 32 * MIB).default(32 * KIB),
+	/**
+	 * Messages (frames, acks included) per second one socket may send, with bursts up to this many.
+	 * A browser acks once per rendered batch, far below this. @default 1000
+	 */
+	messagesPerSecond: count(10, 100_000).default(1000),
+	/** Unacknowledged output above which the pty is paused (xterm.js suggests at most 500 KB). @default 384 KiB */
+	highWatermarkBytes: bytes(16 * KIB, 64 * MIB).default(384 * KIB),
+	/** Unacknowledged output below which a paused pty resumes. @default 64 KiB */
+	lowWatermarkBytes: bytes(1 * KIB, 32 * MIB).default(64 * KIB),
 	/** Memory limit of one terminal's cgroup. @default 512 MiB */
 	memoryLimitBytes: bytes(16 * MIB, 1024 * GIB).default(512 * MIB),
 	/** Process limit of one terminal's cgroup. @default 256 */

@@ -2,10 +2,13 @@
  * Linux process facts read from /proc: which processes belong to a terminal's session, and which
  * process group is in the terminal's foreground.
  */
+import { readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 
 interface ProcStat {
 	pid: number;
+	/** One letter: R running, S sleeping, Z zombie (exited, not yet reaped), … */
+	state: string;
 	parent: number;
 	processGroup: number;
 	session: number;
@@ -25,6 +28,7 @@ export async function readProcStat(pid: number): Promise<ProcStat | null> {
 	const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
 	return {
 		pid,
+		state: fields[0] ?? '?',
 		parent: Number(fields[1]),
 		processGroup: Number(fields[2]),
 		session: Number(fields[3]),
@@ -32,11 +36,11 @@ export async function readProcStat(pid: number): Promise<ProcStat | null> {
 	};
 }
 
-/** Every live process whose session id is `session` (the terminal's session leader's pid). */
+/** Every live (not zombie) process whose session id is `session` (the terminal's session leader's pid). */
 export async function sessionMembers(session: number): Promise<number[]> {
 	const entries = await readdir('/proc');
 	const stats = await Promise.all(entries.filter((name) => /^\d+$/.test(name)).map((name) => readProcStat(Number(name))));
-	return stats.filter((stat) => stat !== null && stat.session === session).map((stat) => stat!.pid);
+	return stats.filter((stat) => stat !== null && stat.session === session && stat.state !== 'Z').map((stat) => stat!.pid);
 }
 
 /** Sends `signal` to every process in the session; returns how many were signalled. */
@@ -54,11 +58,12 @@ export async function signalSession(session: number, signal: NodeJS.Signals): Pr
 	return signalled;
 }
 
+/** True while the process exists and is not a zombie waiting to be reaped. */
 export function isAlive(pid: number): boolean {
 	try {
-		process.kill(pid, 0);
-		return true;
-	} catch (error) {
-		return (error as NodeJS.ErrnoException).code === 'EPERM';
+		const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+		return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+	} catch {
+		return false;
 	}
 }

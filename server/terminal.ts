@@ -165,7 +165,9 @@ export class Terminal {
 		if (this.ended) return 'busy';
 		this.lastActivity = Date.now();
 		if (this.#busy) {
-			if (!interrupt) return 'busy';
+			// A run still waiting for the prompt is not something Ctrl-C can stop: it would hit the
+			// shell while it starts and could cut its rc file short.
+			if (!interrupt || (this.#pendingRun && !this.#pendingRun.typed)) return 'busy';
 			this.#process.pty.write('\x03');
 			if (!(await this.#waitFor(() => !this.#busy, INTERRUPT_TIMEOUT_MS)) || this.#busy) return 'busy';
 		}

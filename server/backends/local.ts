@@ -150,7 +150,10 @@ class LocalProcess implements LabProcess {
 		const session = this.pty.pid;
 		await signalSession(session, 'SIGHUP');
 		await Promise.race([this.#exited, new Promise((resolve) => setTimeout(resolve, HANGUP_GRACE_MS))]);
-		await signalSession(session, 'SIGKILL');
+		// SIGKILL is delivered at once but a process takes a moment to die: wait, bounded.
+		for (let attempt = 0; attempt < 100 && (await signalSession(session, 'SIGKILL')) > 0; attempt++) {
+			await new Promise((resolve) => setTimeout(resolve, 10));
+		}
 		if (this.#cgroup) {
 			// Catches what left the session (setsid, daemons) but not the cgroup.
 			await this.#cgroup.killAll();

@@ -13,6 +13,10 @@ export interface ClientOptions {
 	ack?: boolean;
 	cookie?: string;
 	origin?: string;
+	/** Keep output for `text` (default true); floods only count it. */
+	keep?: boolean;
+	/** Sees every output chunk as it arrives. */
+	onOutput?: (chunk: Buffer) => void;
 }
 
 /** GET /api/session and return the cookie header to send with the upgrade. */
@@ -25,23 +29,29 @@ export async function newReader(gateway: RunningGateway): Promise<string> {
 export class TestClient {
 	readonly socket: WebSocket;
 	readonly messages: ServerMessage[] = [];
-	output = Buffer.alloc(0);
 	/** Total output bytes received on this socket. */
 	received = 0;
 	closeCode: number | null = null;
 	closeReason = '';
-	readonly #ack: boolean;
+	cookie = '';
+	readonly #options: ClientOptions;
+	#chunks: Buffer[] = [];
+	#text: string | null = '';
 	#listeners = new Set<() => void>();
 
-	private constructor(socket: WebSocket, ack: boolean) {
+	private constructor(socket: WebSocket, options: ClientOptions) {
 		this.socket = socket;
-		this.#ack = ack;
+		this.#options = options;
 		socket.on('message', (data, isBinary) => {
 			if (isBinary) {
 				const chunk = data as Buffer;
 				this.received += chunk.length;
-				this.output = Buffer.concat([this.output, chunk]);
-				if (this.#ack) this.send({ t: 'ack', bytes: chunk.length });
+				if (options.keep ?? true) {
+					this.#chunks.push(chunk);
+					this.#text = null;
+				}
+				options.onOutput?.(chunk);
+				if (options.ack ?? true) this.#ackLater(chunk.length);
 			} else {
 				this.messages.push(JSON.parse(data.toString()));
 			}
@@ -63,14 +73,34 @@ export class TestClient {
 			socket.once('unexpected-response', (_, response) => reject(new Error(`upgrade refused: ${response.statusCode}`)));
 			socket.once('error', reject);
 		});
-		const client = new TestClient(socket, options.ack ?? true);
+		const client = new TestClient(socket, options);
 		client.cookie = cookie;
 		client.send({ t: 'attach', term: options.term ?? 'main', since: options.since ?? 0 });
-		await client.waitForMessage('ready');
+		await client.waitFor(() => client.messages.some((message) => message.t === 'ready') || client.closeCode !== null, 10_000, 'ready');
+		if (client.closeCode !== null) {
+			const error = client.messages.find((message) => message.t === 'error');
+			throw Object.assign(new Error(`attach refused: ${error?.t === 'error' ? error.code : 'no error message'}`), {
+				code: error?.t === 'error' ? error.code : undefined,
+				closeCode: client.closeCode,
+			});
+		}
 		return client;
 	}
 
-	cookie = '';
+	/** Acks are coalesced, as a browser acks per rendered batch rather than per frame. */
+	#unacked = 0;
+	#ackTimer: NodeJS.Timeout | null = null;
+	#ackLater(bytes: number): void {
+		this.#unacked += bytes;
+		const flush = () => {
+			if (this.#ackTimer) clearTimeout(this.#ackTimer);
+			this.#ackTimer = null;
+			if (this.#unacked > 0 && this.socket.readyState === this.socket.OPEN) this.send({ t: 'ack', bytes: this.#unacked });
+			this.#unacked = 0;
+		};
+		if (this.#unacked >= 128 * 1024) flush();
+		else this.#ackTimer ??= setTimeout(flush, 4);
+	}
 
 	send(message: ClientMessage): void {
 		this.socket.send(encodeClientMessage(message));
@@ -80,8 +110,13 @@ export class TestClient {
 		this.socket.send(Buffer.from(text), { binary: true });
 	}
 
+	get output(): Buffer {
+		return Buffer.concat(this.#chunks);
+	}
+
 	get text(): string {
-		return this.output.toString('utf8');
+		this.#text ??= this.output.toString('utf8');
+		return this.#text;
 	}
 
 	/** Output since the ready message, with terminal escape sequences removed. */
@@ -101,7 +136,7 @@ export class TestClient {
 			};
 			const timer = setTimeout(() => {
 				cleanup();
-				reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; output tail: ${JSON.stringify(this.plainText.slice(-400))}`));
+				reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; close code ${this.closeCode}; last message ${JSON.stringify(this.messages.at(-1))}; output tail: ${JSON.stringify(this.plainText.slice(-400))}`));
 			}, timeoutMs);
 			const cleanup = () => {
 				clearTimeout(timer);
