@@ -8,6 +8,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
 	test: {
 		fileParallelism: false,
+		reporters: ['default', './tests/helpers/summary-reporter.ts'],
 		testTimeout: 60_000,
 		hookTimeout: 120_000,
 		projects: [

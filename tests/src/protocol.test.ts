@@ -66,3 +66,13 @@ describe('ERRORS', () => {
 		expect(serverMessage.safeParse({ t: 'done', block: 'b' }).success).toBe(false);
 	});
 });
+
+describe('docs/protocol.md', () => {
+	it('lists every error code with its HTTP status, close code and message', async () => {
+		const { readFileSync } = await import('node:fs');
+		const docs = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
+		for (const [code, entry] of Object.entries(ERRORS)) {
+			expect(docs, code).toContain(`| \`${code}\` | ${entry.http ?? '—'} | ${entry.close ?? '—'} | ${entry.text} |`);
+		}
+	});
+});
