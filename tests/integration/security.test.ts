@@ -163,6 +163,18 @@ describe('a misbehaving client loses only its own socket', () => {
 		await expectClosed(client, 'LAB_ERR_ALREADY_ATTACHED', 1008);
 	});
 
+	it('never logs a reader id', async () => {
+		const cookies = [await newReader(gateway), await newReader(gateway)];
+		const client = await TestClient.connect(gateway, { cookie: cookies[0] });
+		client.socket.send('not json');
+		await client.waitForClose();
+		for (const cookie of cookies) {
+			const id = cookie.split('=')[1]!;
+			expect(id).toMatch(/^[\w-]{22}$/);
+			expect(gateway.logs()).not.toContain(id);
+		}
+	});
+
 	it('is still healthy', async () => {
 		expect(await (await fetch(`${gateway.url}api/health`)).json()).toMatchObject({ ok: true });
 		expect(gateway.process.exitCode).toBeNull();
