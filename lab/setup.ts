@@ -1,0 +1,148 @@
+/**
+ * `npm run lab:setup`: builds the offline podman lab on a Debian machine. Idempotent — every step
+ * checks before it acts, so a second run only re-detects settings and re-runs the smoke check.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { LabError, parseCli, requireRoot, runCli } from './lib/cli.ts';
+import {
+	chooseRuntime,
+	chooseUlimits,
+	probeConmonLimits,
+	renderContainersConf,
+	renderLabEnv,
+	writeFileIfChanged,
+} from './lib/container-settings.ts';
+import { run } from './lib/exec.ts';
+import { detectCgroupLayout, readOsRelease, type CgroupLayout } from './lib/host.ts';
+import { buildImage, labImage, type LabImage } from './lib/images.ts';
+import { findMissingPackages, installPackages, LAB_PACKAGES } from './lib/packages.ts';
+import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_STATE_DIR, LAB_WORK_DIR, SETUP_LOG_PATH } from './lib/paths.ts';
+import { Progress } from './lib/progress.ts';
+import { smokeCheck } from './lib/smoke-check.ts';
+
+const USAGE = `
+Usage: npm run lab:setup [-- --rebuild]
+
+Builds podlab's offline podman lab on this Debian machine (needs root):
+  1. checks the host (Debian packages via apt, cgroups with a memory controller)
+  2. installs the missing Debian packages (apt-get update + install)
+  3-6. builds the images busybox, alpine:3.2 (a busybox stand-in) and nginx:latest
+     locally (no registry), and writes the settings this host needs to
+     ${CONTAINERS_CONF_PATH} and ${LAB_ENV_PATH}
+  7. checks the lab end to end (a pod, a 100 MiB container, a static gcc build)
+
+Safe to run again: built images and installed packages are kept (a second run takes seconds).
+
+Options:
+  --rebuild   rebuild the images even if they are up to date
+  -h, --help  show this help
+
+Full output of the last run: ${SETUP_LOG_PATH}
+`;
+
+function imageStep(image: LabImage, rebuild: boolean, log: (chunk: Buffer) => void) {
+	return async () => {
+		const outcome = await buildImage(image, { force: rebuild, log });
+		return outcome === 'cached' ? `${image.reference}, up to date` : `${image.reference}, built`;
+	};
+}
+
+async function main(): Promise<number> {
+	const options = parseCli(process.argv.slice(2), { rebuild: { type: 'boolean', default: false } }, USAGE);
+	requireRoot('lab:setup', 'it installs Debian packages and builds images in the system\u2019s podman storage');
+
+	await mkdir(LAB_STATE_DIR, { recursive: true });
+	const logFile = createWriteStream(SETUP_LOG_PATH);
+	const log = (chunk: Buffer) => logFile.write(chunk);
+	// Before step 4 writes the podlab containers.conf, use the one from an earlier run if any.
+	const confExists = await readFile(CONTAINERS_CONF_PATH).then(() => true, () => false);
+	if (confExists) process.env.CONTAINERS_CONF = CONTAINERS_CONF_PATH;
+	else delete process.env.CONTAINERS_CONF;
+
+	const [busybox, alpine, nginx] = [labImage('busybox'), labImage('alpine'), labImage('nginx')];
+	const progress = new Progress(7);
+	let cgroupLayout: CgroupLayout = 'none';
+	try {
+		await progress.step('Checking the host', async () => {
+			const os = await readOsRelease();
+			const apt = await run('apt-get', ['--version'], { timeoutMs: 5_000 });
+			if (apt.spawnError) {
+				throw new LabError(
+					'LAB_ERR_UNSUPPORTED_HOST',
+					`the podman lab is built from Debian packages, and this host (${os.PRETTY_NAME ?? 'unknown OS'}) has no apt-get.`,
+					'use a Debian 12 machine for the podman lab, or provision a Kubernetes node with lab/provision/provision-node.sh',
+				);
+			}
+			cgroupLayout = await detectCgroupLayout();
+			const memoryController =
+				cgroupLayout === 'v2'
+					? (await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8').catch(() => '')).split(' ').includes('memory')
+					: await readFile('/sys/fs/cgroup/memory/memory.limit_in_bytes').then(() => true, () => false);
+			if (!memoryController) {
+				throw new LabError(
+					'LAB_ERR_UNSUPPORTED_HOST',
+					`this host has no usable memory cgroup controller (cgroup layout: ${cgroupLayout}), and the article\u2019s memory limits need one.`,
+					'run the lab on a machine (or VM) whose kernel mounts the memory controller, e.g. a stock Debian 12 VM',
+				);
+			}
+			return `${os.PRETTY_NAME ?? 'unknown OS'}, cgroup ${cgroupLayout}`;
+		});
+
+		await progress.step('Installing Debian packages', async () => {
+			const names = LAB_PACKAGES.map((pkg) => pkg.name);
+			const missing = await findMissingPackages(names);
+			if (missing.length === 0) return `all ${names.length} installed`;
+			await installPackages(missing, log);
+			const stillMissing = await findMissingPackages(names);
+			if (stillMissing.length > 0) {
+				throw new LabError(
+					'LAB_ERR_APT',
+					`apt-get finished, but these packages are still not installed: ${stillMissing.join(', ')}`,
+					`run \`apt-get install ${stillMissing.join(' ')}\` by hand to see why, then rerun \`npm run lab:setup\``,
+				);
+			}
+			return `installed ${missing.join(' ')}`;
+		});
+
+		await progress.step(`Image ${busybox.articleName}`, imageStep(busybox, options.rebuild, log));
+
+		await progress.step('Detecting container settings', async () => {
+			const { runtime, reason } = chooseRuntime(cgroupLayout);
+			const conmonLimits = await probeConmonLimits(busybox.reference, runtime);
+			const settings = { cgroupLayout, runtime, runtimeReason: reason, ulimits: chooseUlimits(conmonLimits) };
+			const confChanged = await writeFileIfChanged(CONTAINERS_CONF_PATH, renderContainersConf(settings));
+			const envChanged = await writeFileIfChanged(LAB_ENV_PATH, renderLabEnv());
+			await mkdir(LAB_WORK_DIR, { recursive: true });
+			process.env.CONTAINERS_CONF = CONTAINERS_CONF_PATH;
+			const written = confChanged || envChanged ? 'written' : 'unchanged';
+			return `runtime ${runtime ?? 'default'}, nofile ${settings.ulimits.nofile}, nproc ${settings.ulimits.nproc}; ${written}`;
+		});
+
+		await progress.step(`Image ${alpine.articleName} (stand-in)`, imageStep(alpine, options.rebuild, log));
+		await progress.step(`Image ${nginx.articleName}`, imageStep(nginx, options.rebuild, log));
+		await progress.step('Checking the lab end to end', () => smokeCheck(log));
+	} catch (error) {
+		await new Promise((resolve) => logFile.end(resolve));
+		if (error instanceof LabError) {
+			const tail = (await readFile(SETUP_LOG_PATH, 'utf8').catch(() => '')).trim().split('\n').slice(-15);
+			if (tail.length > 0 && tail[0] !== '') process.stderr.write(`\nLast lines of ${SETUP_LOG_PATH}:\n  ${tail.join('\n  ')}\n`);
+		}
+		throw error;
+	}
+	await new Promise((resolve) => logFile.end(resolve));
+
+	progress.finish('Lab ready');
+	process.stdout.write(
+		[
+			`  containers.conf  ${CONTAINERS_CONF_PATH}`,
+			`  lab shell env    ${LAB_ENV_PATH} (the gateway exports it; by hand: set -a; . ${LAB_ENV_PATH}; set +a)`,
+			'  status           npm run lab:status',
+			'',
+		].join('\n'),
+	);
+	return 0;
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) await runCli(main);
