@@ -4,7 +4,6 @@
  * name, what was wrong and how to fix it.
  */
 import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { z } from 'zod';
 
 const KIB = 1024;
@@ -42,8 +41,12 @@ export const configSchema = z.object({
 	allowedHosts: list.optional(),
 	/** Built site to serve. @default "dist" */
 	siteDir: z.string().min(1).default('dist'),
-	/** Directory new shells start in ("the lab's working directory"). @default $HOME */
-	workdir: z.string().min(1).default(homedir()),
+	/**
+	 * Directory new shells start in ("the lab's working directory", where Write to lab puts files).
+	 * @default PODLAB_LAB_DIR from the lab env file when that directory exists (the podman lab's
+	 * /var/lib/podlab/work, which `lab:reset` empties), else $HOME
+	 */
+	workdir: z.string().min(1).optional(),
 	/** Optional env file (KEY=value lines) exported into every lab shell, e.g. CONTAINERS_CONF. @default "/var/lib/podlab/lab.env" */
 	labEnvFile: z.string().min(1).default('/var/lib/podlab/lab.env'),
 	/** How long a terminal with no socket attached lives on. @default 600000 (10 minutes) */

@@ -16,6 +16,7 @@ import { DEFAULT_TERMINAL, ERRORS, type ErrorCode } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import { LocalBackend } from './backends/local.ts';
 import type { Config } from './config.ts';
+import { cachedLabStatus } from './lab-status.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ReaderRegistry } from './readers.ts';
 
@@ -52,6 +53,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		: null;
 	if (!site) logger.warn({ siteDir: config.siteDir }, 'no built site: serving the API and terminals only (run `npm run build`)');
 
+	const labStatus = cachedLabStatus();
 	let policy: OriginPolicy | null = null;
 	const server = createServer((req, res) => {
 		for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -68,12 +70,19 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		const { pathname } = new URL(req.url ?? '/', 'http://gateway');
 		if (pathname === '/api/health') return sendJson(res, 200, { ok: true, version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
 		if (pathname === '/api/lab') {
-			return sendJson(res, 200, {
-				...backend.describe(),
-				terminals: { default: DEFAULT_TERMINAL, maxPerReader: config.maxTerminalsPerReader },
-				scrollbackBytes: config.scrollbackBytes,
-				graceMs: config.graceMs,
-			});
+			void labStatus().then((lab) =>
+				sendJson(res, 200, {
+					...backend.describe(),
+					profile: lab.profile,
+					ready: lab.ready,
+					summary: lab.summary,
+					terminals: { default: DEFAULT_TERMINAL, maxPerReader: config.maxTerminalsPerReader },
+					scrollbackBytes: config.scrollbackBytes,
+					graceMs: config.graceMs,
+					lab,
+				}),
+			);
+			return;
 		}
 		if (pathname === '/api/session') return session(req, res);
 		if (pathname.startsWith('/api/')) return sendError(res, 'LAB_ERR_NOT_FOUND');

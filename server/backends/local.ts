@@ -2,7 +2,8 @@
  * The `local` backend: each terminal is a bash on the gateway's own machine (the lab VM), started in
  * its own cgroup when cgroups are writable.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
+import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { spawn, type IPty } from 'node-pty';
@@ -22,7 +23,8 @@ const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_A
 const HANGUP_GRACE_MS = 1000;
 
 export interface LocalBackendOptions {
-	workdir: string;
+	/** Unset: the lab env file's PODLAB_LAB_DIR if it exists, else $HOME. */
+	workdir?: string;
 	labEnvFile: string;
 	memoryLimitBytes: number;
 	pidsLimit: number;
@@ -64,7 +66,6 @@ export class LocalBackend implements LabBackend {
 	describe(): Record<string, unknown> {
 		return {
 			backend: this.kind,
-			workdir: this.#options.workdir,
 			containment: this.#cgroups
 				? { cgroup: this.#cgroups.version, memoryLimitBytes: this.#options.memoryLimitBytes, pidsLimit: this.#options.pidsLimit }
 				: { cgroup: null, reason: this.#cgroupProblem },
@@ -72,35 +73,43 @@ export class LocalBackend implements LabBackend {
 	}
 
 	async spawn(request: SpawnRequest): Promise<LabProcess> {
+		// Read per spawn, so a `lab:setup` after the gateway started counts.
+		const labEnv = await readFile(this.#options.labEnvFile, 'utf8').then(parseEnv, () => ({}) as Record<string, string>);
+		const cwd = await this.#workdir(labEnv);
 		const cgroup = this.#cgroups ? await this.#cgroups.create(request.id) : null;
 		try {
 			const pty = spawn('/bin/sh', [WRAPPER, RCFILE, ...(cgroup?.procsFiles ?? [])], {
 				name: 'xterm-256color',
 				cols: request.cols,
 				rows: request.rows,
-				cwd: this.#options.workdir,
-				env: await this.#environment(request),
+				cwd,
+				env: this.#environment(request, labEnv),
 				encoding: null,
 			});
 			return new LocalProcess(pty, cgroup);
 		} catch (cause) {
 			await cgroup?.remove().catch(() => {});
-			throw new Error(`local backend: cannot start a shell in ${this.#options.workdir}: ${(cause as Error).message}`, { cause });
+			throw new Error(`local backend: cannot start a shell in ${cwd}: ${(cause as Error).message}`, { cause });
 		}
+	}
+
+	async #workdir(labEnv: Record<string, string | undefined>): Promise<string> {
+		if (this.#options.workdir) return this.#options.workdir;
+		const labDir = labEnv.PODLAB_LAB_DIR;
+		if (labDir && (await stat(labDir).then((info) => info.isDirectory(), () => false))) return labDir;
+		return homedir();
 	}
 
 	async close(): Promise<void> {
 		await this.#cgroups?.close();
 	}
 
-	async #environment(request: SpawnRequest): Promise<Record<string, string>> {
+	#environment(request: SpawnRequest, labEnv: Record<string, string | undefined>): Record<string, string> {
 		const env: Record<string, string> = {};
 		for (const name of INHERITED_ENV) {
 			const value = process.env[name];
 			if (value !== undefined) env[name] = value;
 		}
-		// Written by `npm run lab:setup` (e.g. CONTAINERS_CONF); read per spawn so a setup after start counts.
-		const labEnv = await readFile(this.#options.labEnvFile, 'utf8').then(parseEnv, () => ({}));
 		return {
 			LANG: 'C.UTF-8',
 			...env,

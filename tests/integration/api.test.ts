@@ -1,0 +1,57 @@
+/** The small JSON API, and how the lab's env file shapes every new shell. */
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestClient } from '../helpers/client.ts';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+
+const labDir = mkdtempSync(join(tmpdir(), 'podlab-lab-'));
+const envFile = join(labDir, 'lab.env');
+writeFileSync(envFile, `# written by lab:setup\nCONTAINERS_CONF=/var/lib/podlab/containers.conf\nPODLAB_LAB_DIR=${labDir}\n`);
+
+let gateway: RunningGateway;
+beforeAll(async () => {
+	gateway = await startGateway({ PODLAB_LAB_ENV_FILE: envFile });
+});
+afterAll(async () => {
+	await gateway?.stop();
+});
+
+describe('GET /api', () => {
+	it('health answers', async () => {
+		const response = await fetch(`${gateway.url}api/health`);
+		expect(response.status).toBe(200);
+		expect(await response.json()).toMatchObject({ ok: true, version: expect.any(String) });
+	});
+
+	it('lab describes backend, profile and terminals', async () => {
+		const lab = await (await fetch(`${gateway.url}api/lab`)).json();
+		expect(lab).toMatchObject({ backend: 'local', terminals: { default: 'main', maxPerReader: 4 }, graceMs: 600_000 });
+		expect(['podman', 'kubernetes', 'none']).toContain(lab.profile);
+		expect(lab.lab.checks.length).toBeGreaterThan(0);
+		if (process.env.CI === 'true' || process.env.REQUIRE_LAB === '1') expect(lab).toMatchObject({ profile: 'podman', ready: true });
+	});
+
+	it('session lists the reader’s terminals', async () => {
+		const client = await TestClient.connect(gateway, { term: 'logs' });
+		const session = await (await fetch(`${gateway.url}api/session`, { headers: { cookie: client.cookie } })).json();
+		expect(session).toEqual({ terminals: [{ name: 'logs', busy: false }] });
+		client.close();
+	});
+
+	it('unknown API paths are 404 with a code', async () => {
+		const response = await fetch(`${gateway.url}api/nope`);
+		expect(response.status).toBe(404);
+		expect(await response.json()).toEqual({ code: 'LAB_ERR_NOT_FOUND', message: 'There is nothing at this address.' });
+	});
+});
+
+describe('lab shells', () => {
+	it('start in the lab directory with the lab env file exported', async () => {
+		const client = await TestClient.connect(gateway);
+		await client.run('echo "cwd=$PWD conf=$CONTAINERS_CONF"', 'where');
+		expect(client.plainText).toContain(`\ncwd=${labDir} conf=/var/lib/podlab/containers.conf\n`);
+		client.close();
+	});
+});
