@@ -12,10 +12,14 @@ export default defineConfig({
 		testTimeout: 60_000,
 		hookTimeout: 120_000,
 		projects: [
-			{ extends: true, test: { name: 'unit', include: ['tests/server/**/*.test.ts', 'tests/src/**/*.test.ts', 'tests/site/**/*.test.ts'] } },
+			{
+				extends: true,
+				test: { name: 'unit', include: ['tests/server/**/*.test.ts', 'tests/src/**/*.test.ts', 'tests/site/**/*.test.ts', 'tests/doctest/**/*.test.ts'] },
+			},
 			{ extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'lab', include: ['tests/lab/**/*.test.ts'] } },
+			{ extends: true, test: { name: 'docs', include: ['tests/docs/**/*.test.ts'] } },
 		],
 	},
 });

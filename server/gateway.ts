@@ -12,7 +12,7 @@ import type { Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
-import { DEFAULT_TERMINAL, ERRORS, type ErrorCode } from '../src/protocol.ts';
+import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse, type SessionResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import { LocalBackend } from './backends/local.ts';
 import type { Config } from './config.ts';
@@ -80,7 +80,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 					scrollbackBytes: config.scrollbackBytes,
 					graceMs: config.graceMs,
 					lab,
-				}),
+				} satisfies LabResponse),
 			);
 			return;
 		}
@@ -107,7 +107,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		res.setHeader('Cache-Control', 'no-store');
 		sendJson(res, 200, {
 			terminals: [...reader.terminals.values()].map((terminal) => ({ name: terminal.name, busy: terminal.busy })),
-		});
+		} satisfies SessionResponse);
 	}
 
 	server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

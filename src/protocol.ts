@@ -53,6 +53,26 @@ export const serverMessage = z.discriminatedUnion('t', [
 	z.strictObject({ t: z.literal('error'), code: z.string(), message: z.string() }),
 ]);
 
+/**
+ * `GET /api/session`: the reader's live terminals (the cookie comes with it). Loose objects: a
+ * newer gateway may add fields, and an older client must still read the answer.
+ */
+export const sessionResponse = z.looseObject({
+	terminals: z.array(z.looseObject({ name: terminalName, busy: z.boolean() })),
+});
+
+/** `GET /api/lab`: where shells run (`backend`), which lab it is (`profile`), the limits that matter to a reader. */
+export const labResponse = z.looseObject({
+	backend: z.string(),
+	profile: z.enum(['podman', 'kubernetes', 'none']).nullish(),
+	ready: z.boolean().optional(),
+	summary: z.string().optional(),
+	terminals: z.looseObject({ default: terminalName, maxPerReader: z.number().int() }).optional(),
+});
+
+export type SessionResponse = z.infer<typeof sessionResponse>;
+export type LabResponse = z.infer<typeof labResponse>;
+
 export type ClientMessage = z.infer<typeof clientMessage>;
 export type ServerMessage = z.infer<typeof serverMessage>;
 export type SignalName = z.infer<typeof signalName>;

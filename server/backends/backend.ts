@@ -26,7 +26,7 @@ export interface LabProcess {
 export interface LabBackend {
 	readonly kind: 'local';
 	/** Facts for `GET /api/lab` and the startup log. */
-	describe(): Record<string, unknown>;
+	describe(): { backend: string } & Record<string, unknown>;
 	spawn(request: SpawnRequest): Promise<LabProcess>;
 	/** Releases what the backend holds (after every terminal is terminated). */
 	close(): Promise<void>;

@@ -63,7 +63,7 @@ export class LocalBackend implements LabBackend {
 		}
 	}
 
-	describe(): Record<string, unknown> {
+	describe(): { backend: string } & Record<string, unknown> {
 		return {
 			backend: this.kind,
 			containment: this.#cgroups

@@ -1,0 +1,15 @@
+/**
+ * `npm start`: builds the site when `dist/` is missing or older than its sources, then runs the
+ * gateway, which serves it next to /api and /ws.
+ */
+import { buildSiteIfStale } from './site-build.ts';
+
+if (!process.argv.includes('--help') && !process.argv.includes('-h')) {
+	try {
+		await buildSiteIfStale();
+	} catch (error) {
+		console.error(`podlab: the site could not be built: ${(error as Error).message}`);
+		process.exit(1);
+	}
+}
+await import('../server/main.ts');

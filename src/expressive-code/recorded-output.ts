@@ -1,0 +1,48 @@
+/**
+ * "Recorded output — podman lab, <date>": what a block printed when the doc-tests last ran it on a
+ * real lab, as a collapsed <details> under the block. Readers without a lab still see the result;
+ * readers with one can compare.
+ */
+import { h } from '@astrojs/starlight/expressive-code/hast';
+import type { RecordedBlock } from '../transcripts.ts';
+
+/** Longest output shown; the rest is summarised, so a flood cannot bloat the page. */
+const MAX_LINES = 60;
+
+export function renderRecordedOutput(recorded: RecordedBlock) {
+	const date = recorded.recordedAt.slice(0, 10);
+	const lines = recorded.output.replace(/\n+$/, '').split('\n');
+	const shown = lines.length > MAX_LINES ? [...lines.slice(0, MAX_LINES / 2), `… ${lines.length - MAX_LINES} more lines …`, ...lines.slice(-MAX_LINES / 2)] : lines;
+	const status = recorded.exit === null ? 'left running' : `exit ${recorded.exit}`;
+	return h('details', { className: ['podlab-recorded'] }, [
+		h('summary', [`Recorded output — ${recorded.profile} lab, `, h('time', { dateTime: recorded.recordedAt }, date), ` (${status})`]),
+		h('pre', { tabIndex: 0 }, [h('code', shown.join('\n') || '(no output)')]),
+	]);
+}
+
+export const recordedOutputStyles = `
+	.podlab-recorded {
+		margin: 0;
+		padding: 0.3rem 1rem 0.5rem;
+		border-top: 1px dashed var(--sl-color-gray-5, #ccc);
+		font-family: var(--__sl-font, system-ui, sans-serif);
+		font-size: 0.8rem;
+
+		summary {
+			cursor: pointer;
+			color: var(--sl-color-gray-3, #666);
+		}
+		summary:focus-visible {
+			outline: 2px solid var(--sl-color-text-accent, #3451b2);
+			outline-offset: 2px;
+		}
+		pre {
+			margin: 0.4rem 0 0;
+			max-height: 20rem;
+			overflow: auto;
+			font-family: var(--__sl-font-mono, ui-monospace, monospace);
+			font-size: 0.8rem;
+			white-space: pre;
+		}
+	}
+`;

@@ -1,0 +1,23 @@
+/**
+ * Is a gateway behind this site? Asked once before the first Run, so that on a plain static host
+ * (or with the gateway stopped) Run copies the command instead of downloading a terminal that has
+ * nothing to talk to. `GET /api/session` also gives the reader their cookie, which the WebSocket
+ * upgrade requires.
+ *
+ * Kept free of zod and the protocol module: this runs before the first Run, where every byte counts.
+ */
+import { apiUrl } from './urls.ts';
+
+export async function gatewayAnswers(timeoutMs = 5_000): Promise<boolean> {
+	try {
+		const response = await fetch(apiUrl('session'), {
+			credentials: 'same-origin',
+			headers: { accept: 'application/json' },
+			signal: AbortSignal.timeout(timeoutMs),
+		});
+		// A static host may answer unknown paths with its index page: only JSON counts.
+		return response.ok && (response.headers.get('content-type') ?? '').includes('application/json');
+	} catch {
+		return false;
+	}
+}

@@ -1,0 +1,42 @@
+/**
+ * The gateway's HTTP API as the panel uses it: `GET /api/session` (sets the reader cookie, lists the
+ * reader's terminals) and `GET /api/lab` (what the lab is). Loaded with the terminal, not before:
+ * the bootstrap only needs to know whether the gateway answers ({@link gatewayAnswers}).
+ */
+import { z } from 'zod';
+import { labResponse, sessionResponse, type LabResponse, type SessionResponse } from '../protocol.ts';
+import { apiUrl } from './urls.ts';
+
+export type ReaderSession = SessionResponse;
+export type LabInfo = LabResponse;
+
+const TIMEOUT_MS = 5_000;
+
+async function getJson<T>(url: string, schema: z.ZodType<T>): Promise<T | null> {
+	try {
+		const response = await fetch(url, {
+			credentials: 'same-origin',
+			headers: { accept: 'application/json' },
+			signal: AbortSignal.timeout(TIMEOUT_MS),
+		});
+		if (!response.ok) return null;
+		const parsed = schema.safeParse(await response.json());
+		if (!parsed.success) {
+			console.warn(`[podlab] unexpected answer from ${url}:`, parsed.error.issues[0]);
+			return null;
+		}
+		return parsed.data;
+	} catch {
+		return null;
+	}
+}
+
+/** The reader's session, or `null` when the gateway does not answer. */
+export function fetchSession(): Promise<ReaderSession | null> {
+	return getJson(apiUrl('session'), sessionResponse);
+}
+
+/** What the lab is, or `null` when the gateway does not answer. */
+export function fetchLab(): Promise<LabInfo | null> {
+	return getJson(apiUrl('lab'), labResponse);
+}

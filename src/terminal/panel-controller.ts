@@ -1,0 +1,406 @@
+/**
+ * The terminal panel once a reader has used it: tabs for named terminals, one xterm view and one
+ * gateway connection per tab, the status line, the busy prompt, resizing, and the ✓/✗ on blocks.
+ *
+ * Loaded by dynamic import from the panel element on the first Run (or on a page load where the
+ * panel was open), together with xterm: pages where nobody runs anything never download it.
+ */
+import { DEFAULT_TERMINAL } from '../protocol.ts';
+import { exitText, setBlockStatus } from './block-status.ts';
+import { copyText } from './clipboard.ts';
+import { gatewayAnswers } from './gateway-probe.ts';
+import { fetchLab, fetchSession, type LabInfo } from './lab-api.ts';
+import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
+import {
+	readPanelHeight,
+	readPanelState,
+	readScreenReaderMode,
+	savePanelHeight,
+	savePanelState,
+	saveScreenReaderMode,
+} from './panel-state.ts';
+import type { RunRequest } from './run-request.ts';
+import {
+	openBrowserSocket,
+	TerminalConnection,
+	type ConnectionStatus,
+	type TerminalRun,
+	type UndeliveredReason,
+} from './terminal-connection.ts';
+import { socketUrl } from './urls.ts';
+import { currentSiteTheme, watchSiteTheme } from './xterm-theme.ts';
+import { TerminalView } from './xterm-view.ts';
+
+interface TerminalTab {
+	name: string;
+	connection: TerminalConnection;
+	view: TerminalView;
+	tab: HTMLButtonElement;
+	panel: HTMLElement;
+	busy: boolean;
+}
+
+/** A run the gateway refused because the terminal was busy, waiting for the reader's decision. */
+interface BusyOffer {
+	term: string;
+	run: TerminalRun;
+}
+
+/** Default height: enough for a command and its output without hiding the page. */
+const DEFAULT_HEIGHT = () => Math.round(Math.min(360, window.innerHeight * 0.4));
+
+function part<T extends HTMLElement>(root: HTMLElement, name: string): T {
+	const element = root.querySelector<T>(`[data-panel-${name}]`);
+	if (!element) throw new Error(`terminal panel: the markup has no [data-panel-${name}] element`);
+	return element;
+}
+
+function describeBytes(bytes: number): string {
+	if (bytes < 1024) return `${bytes} bytes`;
+	if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KiB`;
+	return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function seconds(ms: number): string {
+	return `${Math.max(1, Math.round(ms / 1000))} s`;
+}
+
+export class PanelController {
+	readonly #root: HTMLElement;
+	readonly #tablist: HTMLElement;
+	readonly #terminals: HTMLElement;
+	readonly #status: HTMLElement;
+	readonly #action: HTMLButtonElement;
+	readonly #busy: HTMLElement;
+	readonly #busyText: HTMLElement;
+	readonly #busyInterrupt: HTMLButtonElement;
+	readonly #screenReaderToggle: HTMLButtonElement;
+	readonly #tabs = new Map<string, TerminalTab>();
+	/** The button each block was run from, so focus can go back to it. */
+	readonly #triggers = new Map<string, HTMLElement>();
+	#active = DEFAULT_TERMINAL;
+	#height: number;
+	#screenReaderMode = readScreenReaderMode();
+	#lab: LabInfo | null = null;
+	#busyOffer: BusyOffer | null = null;
+	/** The reader's existing terminals, fetched once when the panel first opens. */
+	#sessionLoaded: Promise<void> | null = null;
+
+	constructor(root: HTMLElement) {
+		this.#root = root;
+		this.#tablist = part(root, 'tabs');
+		this.#terminals = part(root, 'terminals');
+		this.#status = part(root, 'status');
+		this.#action = part(root, 'action');
+		this.#busy = part(root, 'busy');
+		this.#busyText = part(root, 'busy-text');
+		this.#busyInterrupt = part(root, 'busy-interrupt');
+		this.#screenReaderToggle = part(root, 'screen-reader');
+		this.#height = clampPanelHeight(readPanelHeight() ?? DEFAULT_HEIGHT(), window.innerHeight);
+
+		part(root, 'close').addEventListener('click', () => this.close());
+		this.#busyInterrupt.addEventListener('click', () => this.#answerBusyOffer(true));
+		part(root, 'busy-cancel').addEventListener('click', () => this.#answerBusyOffer(false));
+		this.#busy.addEventListener('keydown', (event) => {
+			if (event.key === 'Escape') this.#answerBusyOffer(false);
+		});
+		this.#tablist.addEventListener('keydown', (event) => this.#onTabKey(event));
+		this.#screenReaderToggle.setAttribute('aria-pressed', String(this.#screenReaderMode));
+		this.#screenReaderToggle.addEventListener('click', () => this.#toggleScreenReaderMode());
+
+		attachPanelResize(part(root, 'resize'), () => this.#height, (height, done) => {
+			this.#height = height;
+			document.documentElement.style.setProperty('--podlab-panel-height', `${height}px`);
+			if (done) savePanelHeight(height);
+		});
+		watchSiteTheme((theme) => this.#tabs.forEach(({ view }) => view.setTheme(theme)));
+		void fetchLab().then((lab) => {
+			this.#lab = lab;
+			this.#renderStatus();
+		});
+	}
+
+	/** Reopens the panel as it was on the previous page (the reader had it open). */
+	async restore(): Promise<void> {
+		this.#active = readPanelState().active;
+		await this.open();
+	}
+
+	/** Shows the panel and attaches every tab. */
+	async open(): Promise<void> {
+		this.#root.hidden = false;
+		document.documentElement.dataset.podlabPanel = 'open';
+		this.#sessionLoaded ??= this.#loadSession();
+		await this.#sessionLoaded;
+		this.#ensureTab(this.#active);
+		this.#activate(this.#active, false);
+		// Only detached tabs: an ended or failed one waits for the reader's "Start a new shell".
+		for (const { connection } of this.#tabs.values()) {
+			if (connection.status.state === 'closed') connection.connect();
+		}
+		this.#saveState(true);
+	}
+
+	/**
+	 * Hides the panel and detaches. The shells live on in the gateway (for its grace period), so
+	 * opening the panel again, here or on another page, continues where the reader left off.
+	 */
+	close(): void {
+		const hadFocus = this.#root.contains(document.activeElement);
+		this.#hideBusyOffer();
+		for (const { connection } of this.#tabs.values()) connection.close();
+		this.#root.hidden = true;
+		delete document.documentElement.dataset.podlabPanel;
+		this.#saveState(false);
+		if (hadFocus) this.#lastTrigger()?.focus();
+	}
+
+	/** Carries out a block's Run / Write to lab. */
+	async run(request: RunRequest): Promise<void> {
+		if (request.trigger) this.#triggers.set(request.block, request.trigger);
+		setBlockStatus(request.block, 'running', 'Running…');
+		await this.open();
+		this.#ensureTab(request.term);
+		this.#activate(request.term, false);
+		this.#tabs.get(request.term)!.connection.run({ code: request.code, block: request.block, interrupt: request.interrupt });
+	}
+
+	async #loadSession(): Promise<void> {
+		const session = await fetchSession();
+		// Terminals the reader opened elsewhere (e.g. "logs" on another page) come back as tabs.
+		for (const { name } of session?.terminals ?? []) this.#ensureTab(name);
+		if (!this.#tabs.has(this.#active)) this.#active = DEFAULT_TERMINAL;
+	}
+
+	#ensureTab(name: string): TerminalTab {
+		const existing = this.#tabs.get(name);
+		if (existing) return existing;
+		if (name !== DEFAULT_TERMINAL && !this.#tabs.has(DEFAULT_TERMINAL)) this.#ensureTab(DEFAULT_TERMINAL);
+
+		const tab = document.createElement('button');
+		tab.type = 'button';
+		tab.setAttribute('role', 'tab');
+		tab.id = `podlab-tab-${name}`;
+		tab.className = 'podlab-tab';
+		tab.tabIndex = -1;
+		tab.setAttribute('aria-selected', 'false');
+		tab.setAttribute('aria-controls', `podlab-tabpanel-${name}`);
+		tab.dataset.term = name;
+		tab.innerHTML = '<span class="podlab-tab-dot" aria-hidden="true"></span><span class="podlab-tab-name"></span><span class="podlab-sr-only" data-tab-state></span>';
+		tab.querySelector('.podlab-tab-name')!.textContent = name;
+		tab.addEventListener('click', () => this.#activate(name, true));
+		this.#tablist.append(tab);
+
+		const panel = document.createElement('div');
+		panel.setAttribute('role', 'tabpanel');
+		panel.id = `podlab-tabpanel-${name}`;
+		panel.className = 'podlab-terminal';
+		panel.setAttribute('aria-labelledby', tab.id);
+		panel.setAttribute('aria-describedby', 'podlab-terminal-keys');
+		this.#terminals.append(panel);
+
+		let entry: TerminalTab;
+		const view = new TerminalView(panel, {
+			theme: currentSiteTheme(),
+			screenReaderMode: this.#screenReaderMode,
+			onInput: (bytes) => entry.connection.input(bytes),
+			onResize: (cols, rows) => entry.connection.resize(cols, rows),
+			onLeave: () => tab.focus(),
+		});
+		const connection = new TerminalConnection({
+			term: name,
+			url: socketUrl(),
+			openSocket: openBrowserSocket,
+			probe: () => gatewayAnswers(),
+			listener: {
+				status: (status) => this.#onStatus(entry, status),
+				output: (bytes, rendered) => view.write(bytes, rendered),
+				attached: ({ newShell, lost }) => {
+					if (newShell) {
+						view.reset();
+						view.notice('A new shell: the previous one ended while this page was away.');
+					}
+					if (lost > 0) view.notice(`${describeBytes(lost)} of earlier output are no longer kept.`);
+				},
+				busy: (busy) => {
+					entry.busy = busy;
+					this.#renderTab(entry);
+				},
+				done: (block, exit) => setBlockStatus(block, exit === 0 ? 'ok' : 'fail', exitText(exit)),
+				runRefused: (run) => this.#offerInterrupt(name, run),
+				runUndelivered: (run, reason) => void this.#onUndelivered(run, reason),
+				resultsLost: (blocks) => {
+					for (const block of blocks) setBlockStatus(block, 'unknown', 'Result lost — see the terminal');
+				},
+			},
+		});
+		connection.resize(view.cols, view.rows);
+		entry = { name, connection, view, tab, panel, busy: false };
+		this.#tabs.set(name, entry);
+		this.#renderTab(entry);
+		return entry;
+	}
+
+	#activate(name: string, focusTerminal: boolean): void {
+		const entry = this.#tabs.get(name);
+		if (!entry) return;
+		this.#active = name;
+		for (const other of this.#tabs.values()) {
+			const selected = other === entry;
+			other.tab.setAttribute('aria-selected', String(selected));
+			other.tab.tabIndex = selected ? 0 : -1;
+			other.panel.classList.toggle('podlab-terminal-active', selected);
+			other.panel.inert = !selected;
+		}
+		entry.view.fit();
+		if (focusTerminal) entry.view.focus();
+		this.#renderStatus();
+		if (!this.#root.hidden) this.#saveState(true);
+	}
+
+	/** Tabs pattern: arrows move between tabs (and select), Home/End go to the ends. */
+	#onTabKey(event: KeyboardEvent): void {
+		const names = [...this.#tabs.keys()];
+		const index = names.indexOf(this.#active);
+		const next: Record<string, number> = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: names.length - 1 };
+		const target = next[event.key];
+		if (target === undefined) return;
+		event.preventDefault();
+		const name = names[(target + names.length) % names.length]!;
+		this.#activate(name, false);
+		this.#tabs.get(name)!.tab.focus();
+	}
+
+	#onStatus(entry: TerminalTab, status: ConnectionStatus): void {
+		this.#renderTab(entry);
+		if (entry.name === this.#active) this.#renderStatus();
+		if (status.state === 'ended' || status.state === 'failed') {
+			if (this.#busyOffer?.term === entry.name) this.#hideBusyOffer();
+		}
+	}
+
+	#renderTab(entry: TerminalTab): void {
+		const { state } = entry.connection.status;
+		const shown = state === 'connected' && entry.busy ? 'busy' : state;
+		entry.tab.dataset.state = shown;
+		const words: Record<string, string> = {
+			busy: 'running a command',
+			connected: 'connected',
+			connecting: 'connecting',
+			reconnecting: 'reconnecting',
+			offline: 'lab offline',
+			ended: 'session ended',
+			failed: 'not connected',
+			closed: 'closed',
+		};
+		entry.tab.querySelector('[data-tab-state]')!.textContent = `, ${words[shown] ?? shown}`;
+	}
+
+	/** The status line describes the active tab's connection, with the one action that helps. */
+	#renderStatus(): void {
+		const entry = this.#tabs.get(this.#active);
+		if (!entry) return;
+		const status = entry.connection.status;
+		const lab = this.#lab?.profile ? `the ${this.#lab.profile} lab` : 'the lab';
+		let text: string;
+		let action: { label: string; run: () => void } | null = null;
+		switch (status.state) {
+			case 'connecting':
+				text = `Connecting to ${lab}…`;
+				break;
+			case 'connected':
+				// Busy or not shows on the tab: announcing every command's start and end would be noise.
+				text = `Connected to ${lab}.`;
+				break;
+			case 'reconnecting':
+				text = `${status.cause} — reconnecting in ${seconds(status.retryInMs)}…`;
+				action = { label: 'Reconnect now', run: () => entry.connection.retryNow() };
+				break;
+			case 'offline':
+				text = `Lab is offline — commands are copied instead. Trying again in ${seconds(status.retryInMs)}.`;
+				action = { label: 'Try now', run: () => entry.connection.retryNow() };
+				break;
+			case 'ended':
+				text =
+					status.exitCode === null
+						? `Session ended: the shell in “${entry.name}” is gone.`
+						: `Session ended: the shell in “${entry.name}” exited with status ${status.exitCode}.`;
+				action = { label: 'Start a new shell', run: () => this.#restart(entry) };
+				break;
+			case 'failed':
+				text = status.message;
+				action = { label: 'Try again', run: () => this.#restart(entry) };
+				break;
+			case 'closed':
+				text = '';
+				break;
+		}
+		this.#status.textContent = text;
+		this.#root.dataset.state = status.state;
+		this.#action.hidden = action === null;
+		if (action) {
+			this.#action.textContent = action.label;
+			this.#action.onclick = action.run;
+		}
+	}
+
+	#restart(entry: TerminalTab): void {
+		entry.view.reset();
+		entry.connection.restart();
+		entry.view.focus();
+	}
+
+	#offerInterrupt(term: string, run: TerminalRun): void {
+		setBlockStatus(run.block, 'busy', 'Terminal busy');
+		this.#busyOffer = { term, run };
+		this.#busyText.textContent = `“${term}” is still running a command. Interrupt it (Ctrl-C) and run this block?`;
+		this.#busy.hidden = false;
+		this.#busyInterrupt.focus();
+	}
+
+	#answerBusyOffer(interrupt: boolean): void {
+		const offer = this.#busyOffer;
+		if (!offer) return;
+		this.#hideBusyOffer();
+		if (interrupt) {
+			setBlockStatus(offer.run.block, 'running', 'Running…');
+			this.#tabs.get(offer.term)?.connection.run({ ...offer.run, interrupt: true });
+		} else {
+			setBlockStatus(offer.run.block, null);
+		}
+		this.#triggers.get(offer.run.block)?.focus();
+	}
+
+	#hideBusyOffer(): void {
+		this.#busyOffer = null;
+		this.#busy.hidden = true;
+	}
+
+	async #onUndelivered(run: TerminalRun, reason: UndeliveredReason): Promise<void> {
+		if (reason === 'offline') {
+			const copied = await copyText(run.code);
+			setBlockStatus(run.block, 'offline', copied ? 'Lab offline — command copied' : 'Lab offline — copy it by hand');
+		} else if (reason === 'ended') {
+			setBlockStatus(run.block, 'error', 'Session ended — start a new shell');
+		} else if (reason === 'failed') {
+			setBlockStatus(run.block, 'error', 'Not connected');
+		} else {
+			setBlockStatus(run.block, null);
+		}
+	}
+
+	#toggleScreenReaderMode(): void {
+		this.#screenReaderMode = !this.#screenReaderMode;
+		saveScreenReaderMode(this.#screenReaderMode);
+		this.#screenReaderToggle.setAttribute('aria-pressed', String(this.#screenReaderMode));
+		for (const { view } of this.#tabs.values()) view.setScreenReaderMode(this.#screenReaderMode);
+	}
+
+	#lastTrigger(): HTMLElement | undefined {
+		return [...this.#triggers.values()].reverse().find((trigger) => trigger.isConnected);
+	}
+
+	#saveState(open: boolean): void {
+		savePanelState({ open, active: this.#active });
+	}
+}

@@ -1,0 +1,411 @@
+/**
+ * One named terminal's connection to the gateway: one WebSocket at a time, attached with the byte
+ * offset already shown so a reconnect continues exactly where the screen left off; flow-control
+ * acks; runs queued until the terminal is ready; and reconnecting with backoff, or stopping with a
+ * clear reason when retrying cannot help.
+ *
+ * No DOM and no xterm here: the panel turns the listener's calls into pixels, tests drive it with a
+ * fake socket.
+ */
+import { ERRORS, encodeClientMessage, serverMessage, type ClientMessage, type SignalName } from '../protocol.ts';
+import { AckCoalescer, type Scheduler } from './ack-coalescer.ts';
+import { backoffDelay, type BackoffOptions } from './backoff.ts';
+
+/** A WebSocket reduced to what the connection needs; `openBrowserSocket` adapts the real one. */
+export interface SocketLike {
+	send(data: string | Uint8Array): void;
+	close(code?: number, reason?: string): void;
+}
+
+export interface SocketHandlers {
+	open(): void;
+	/** A text frame arrives as a string, a binary frame as an ArrayBuffer. */
+	message(data: string | ArrayBuffer): void;
+	close(code: number, reason: string): void;
+}
+
+export type OpenSocket = (url: string, handlers: SocketHandlers) => SocketLike;
+
+/** A block to type into the shell. */
+export interface TerminalRun {
+	code: string;
+	block: string;
+	interrupt: boolean;
+}
+
+export type ConnectionStatus =
+	| { state: 'connecting' }
+	| { state: 'connected' }
+	/** The socket dropped; the next attempt is in `retryInMs`. */
+	| { state: 'reconnecting'; retryInMs: number; cause: string }
+	/** The gateway does not answer at all. */
+	| { state: 'offline'; retryInMs: number }
+	/** The shell is gone (it exited, or was ended); a new one needs `restart()`. */
+	| { state: 'ended'; exitCode: number | null }
+	/** Retrying will not help; `code` is a gateway error code or a client-side one. */
+	| { state: 'failed'; code: string; message: string }
+	/** Closed on purpose by `close()`. */
+	| { state: 'closed' };
+
+/** Why a run never reached the shell. */
+export type UndeliveredReason = 'offline' | 'ended' | 'failed' | 'closed';
+
+export interface ConnectionListener {
+	status(status: ConnectionStatus): void;
+	/** Output bytes, in order. Call `rendered` once the terminal has processed them (flow control). */
+	output(bytes: Uint8Array, rendered: () => void): void;
+	/**
+	 * The socket is attached. `newShell`: the shell is not the one on screen (clear the screen).
+	 * `lost`: bytes of earlier output the gateway no longer holds.
+	 */
+	attached(info: { created: boolean; newShell: boolean; lost: number }): void;
+	busy(busy: boolean): void;
+	done(block: string, exit: number): void;
+	/** The terminal was busy and the run was not typed; offer to interrupt. */
+	runRefused(run: TerminalRun): void;
+	runUndelivered(run: TerminalRun, reason: UndeliveredReason): void;
+	/** The socket dropped while these blocks were running: their results will not arrive. */
+	resultsLost(blocks: string[]): void;
+}
+
+export interface TerminalConnectionOptions {
+	term: string;
+	/** The gateway's WebSocket URL (ws:// or wss://…/ws). */
+	url: string;
+	listener: ConnectionListener;
+	openSocket: OpenSocket;
+	/**
+	 * Asks the gateway over HTTP whether it is there (and renews the reader cookie).
+	 * Used when a socket could not even open, to tell "lab offline" from "refused".
+	 */
+	probe: () => Promise<boolean>;
+	backoff?: BackoffOptions;
+	/** When to send coalesced acks; see {@link AckCoalescer}. */
+	ackSchedule?: Scheduler;
+}
+
+/** Largest binary frame sent; the gateway's default `maxPayloadBytes` is 64 KiB. */
+export const INPUT_CHUNK_BYTES = 16 * 1024;
+
+/** Close codes after which reconnecting cannot help (the client or the reader must change something). */
+const PERMANENT_CLOSE_CODES = new Set([1007, 1008, 1009, 4001]);
+/** Consecutive internal errors (1011, e.g. the lab cannot start a shell) before giving up. */
+const MAX_INTERNAL_FAILURES = 4;
+/** Consecutive refused upgrades while the HTTP API answers before giving up. */
+const MAX_REFUSED_UPGRADES = 3;
+
+export class TerminalConnection {
+	readonly term: string;
+	readonly #options: TerminalConnectionOptions;
+	readonly #listener: ConnectionListener;
+	readonly #acks: AckCoalescer;
+	#socket: SocketLike | null = null;
+	/** Incremented per socket, so events and acks of an old socket are recognised and ignored. */
+	#generation = 0;
+	#opened = false;
+	#attached = false;
+	/** Offset of the next output byte: everything before it was handed to the screen. */
+	#offset = 0;
+	/** The `since` sent in the current socket's attach. */
+	#since = 0;
+	#retryAttempt = 0;
+	#refusedUpgrades = 0;
+	#internalFailures = 0;
+	#retryTimer: ReturnType<typeof setTimeout> | null = null;
+	#queued: TerminalRun[] = [];
+	#inFlight = new Map<string, TerminalRun>();
+	/** The latest run sent: the one a LAB_ERR_BUSY answer refers to (the gateway answers runs in order). */
+	#lastRun: TerminalRun | null = null;
+	/** An `error` message explaining the close that follows it. */
+	#lastError: { code: string; message: string } | null = null;
+	#exitCode: number | null = null;
+	#size: { cols: number; rows: number } | null = null;
+	#status: ConnectionStatus = { state: 'closed' };
+
+	constructor(options: TerminalConnectionOptions) {
+		this.term = options.term;
+		this.#options = options;
+		this.#listener = options.listener;
+		this.#acks = new AckCoalescer((bytes) => this.#send({ t: 'ack', bytes }), { schedule: options.ackSchedule });
+	}
+
+	get status(): ConnectionStatus {
+		return this.#status;
+	}
+
+	/** Offset of the next output byte (what a reconnect asks for). */
+	get offset(): number {
+		return this.#offset;
+	}
+
+	/** Opens the socket if there is none. */
+	connect(): void {
+		if (this.#socket) return;
+		this.#clearRetry();
+		const fresh = ['closed', 'ended', 'failed'].includes(this.#status.state);
+		if (fresh) this.#setStatus({ state: 'connecting' });
+		const generation = ++this.#generation;
+		const current = () => generation === this.#generation;
+		this.#opened = false;
+		this.#attached = false;
+		this.#socket = this.#options.openSocket(this.#options.url, {
+			open: () => current() && this.#onOpen(),
+			message: (data) => current() && this.#onMessage(data),
+			close: (code, reason) => current() && this.#onClose(code, reason),
+		});
+	}
+
+	/** Keyboard input, as bytes. Dropped while not attached: there is no shell to type into. */
+	input(bytes: Uint8Array): void {
+		if (!this.#attached) return;
+		for (let start = 0; start < bytes.length; start += INPUT_CHUNK_BYTES) {
+			this.#socket!.send(bytes.subarray(start, start + INPUT_CHUNK_BYTES));
+		}
+	}
+
+	/** The terminal's size on screen; sent now and after every (re)attach. */
+	resize(cols: number, rows: number): void {
+		if (this.#size?.cols === cols && this.#size.rows === rows) return;
+		this.#size = { cols, rows };
+		if (this.#attached) this.#send({ t: 'resize', cols, rows });
+	}
+
+	signal(name: SignalName): void {
+		if (this.#attached) this.#send({ t: 'signal', name });
+	}
+
+	/** Types a block into the shell: now if attached, else once attached. */
+	run(run: TerminalRun): void {
+		const { state } = this.#status;
+		if (state === 'ended' || state === 'failed') {
+			this.#listener.runUndelivered(run, state);
+			return;
+		}
+		if (this.#attached) {
+			this.#sendRun(run);
+			return;
+		}
+		// Clicking the same block twice while connecting runs it once.
+		this.#queued = [...this.#queued.filter((queued) => queued.block !== run.block), run];
+		// While reconnecting or offline, a click also means "try now": if the lab is still offline,
+		// the run comes back undelivered within one probe, and the panel copies it instead.
+		this.#retryAttempt = 0;
+		this.connect();
+	}
+
+	/** Retry at once instead of waiting for the backoff timer. */
+	retryNow(): void {
+		if (this.#status.state === 'reconnecting' || this.#status.state === 'offline') {
+			this.#retryAttempt = 0;
+			this.connect();
+		}
+	}
+
+	/** A new shell after the old one ended (or after a failure the reader fixed). The screen is the caller's to clear. */
+	restart(): void {
+		this.#closeSocket(1000, 'restart');
+		this.#offset = 0;
+		this.#exitCode = null;
+		this.#retryAttempt = 0;
+		this.#refusedUpgrades = 0;
+		this.#internalFailures = 0;
+		this.#setStatus({ state: 'closed' });
+		this.connect();
+	}
+
+	/** Detaches on purpose (the panel was closed). The shell lives on in the gateway for its grace period. */
+	close(): void {
+		this.#clearRetry();
+		this.#closeSocket(1000, 'closed by the reader');
+		this.#setStatus({ state: 'closed' });
+		this.#dropQueued('closed');
+	}
+
+	#onOpen(): void {
+		this.#opened = true;
+		this.#since = this.#offset;
+		this.#send({ t: 'attach', term: this.term, since: this.#since });
+	}
+
+	#onMessage(data: string | ArrayBuffer): void {
+		if (typeof data !== 'string') {
+			const bytes = new Uint8Array(data);
+			this.#offset += bytes.length;
+			const generation = this.#generation;
+			this.#listener.output(bytes, () => {
+				if (generation === this.#generation) this.#acks.rendered(bytes.length);
+			});
+			return;
+		}
+		let parsed;
+		try {
+			parsed = serverMessage.safeParse(JSON.parse(data));
+		} catch {
+			parsed = null;
+		}
+		if (!parsed?.success) {
+			// A gateway from another version; ignoring one message beats dropping the terminal.
+			console.warn('[podlab] ignoring a message the gateway sent:', data.slice(0, 200));
+			return;
+		}
+		const message = parsed.data;
+		switch (message.t) {
+			case 'ready': {
+				this.#attached = true;
+				this.#retryAttempt = 0;
+				this.#refusedUpgrades = 0;
+				this.#internalFailures = 0;
+				const newShell = message.offset < this.#since;
+				const lost = message.offset > this.#since ? message.lost : 0;
+				this.#offset = message.offset;
+				this.#listener.attached({ created: message.created, newShell, lost });
+				this.#setStatus({ state: 'connected' });
+				if (this.#size) this.#send({ t: 'resize', ...this.#size });
+				const queued = this.#queued;
+				this.#queued = [];
+				for (const run of queued) this.#sendRun(run);
+				break;
+			}
+			case 'status':
+				this.#listener.busy(message.busy);
+				break;
+			case 'done':
+				this.#inFlight.delete(message.block);
+				if (this.#lastRun?.block === message.block) this.#lastRun = null;
+				this.#listener.done(message.block, message.exit);
+				break;
+			case 'exit':
+				this.#exitCode = message.code;
+				break;
+			case 'error':
+				if (message.code === 'LAB_ERR_BUSY' && this.#lastRun) {
+					const refused = this.#lastRun;
+					this.#lastRun = null;
+					this.#inFlight.delete(refused.block);
+					this.#listener.runRefused(refused);
+				} else {
+					this.#lastError = { code: message.code, message: message.message };
+				}
+				break;
+		}
+	}
+
+	#onClose(code: number, reason: string): void {
+		const opened = this.#opened;
+		this.#socket = null;
+		this.#opened = false;
+		this.#attached = false;
+		this.#acks.discard();
+		if (this.#inFlight.size > 0) {
+			this.#listener.resultsLost([...this.#inFlight.keys()]);
+			this.#inFlight.clear();
+		}
+		this.#lastRun = null;
+		const error = this.#lastError;
+		this.#lastError = null;
+		const errorCode = error?.code ?? reason;
+
+		if (code === ERRORS.LAB_ERR_ENDED.close || errorCode === 'LAB_ERR_ENDED') {
+			this.#setStatus({ state: 'ended', exitCode: this.#exitCode });
+			this.#dropQueued('ended');
+		} else if (PERMANENT_CLOSE_CODES.has(code) && errorCode !== 'LAB_ERR_RATE') {
+			this.#fail(errorCode || `close ${code}`, error?.message ?? `The connection was closed (code ${code}).`);
+		} else if (!opened) {
+			void this.#afterRefusedUpgrade();
+		} else if (code === 1011 && ++this.#internalFailures > MAX_INTERNAL_FAILURES) {
+			this.#fail(errorCode || 'close 1011', error?.message ?? ERRORS.LAB_ERR_INTERNAL.text);
+		} else {
+			this.#scheduleRetry(code === ERRORS.LAB_ERR_SHUTDOWN.close ? 'The lab is restarting' : 'The connection dropped');
+		}
+	}
+
+	/**
+	 * Browsers do not say why an upgrade failed (401 and 403 look like a network error), so ask the
+	 * HTTP API: no answer means the lab is offline; an answer means the upgrade itself was refused.
+	 */
+	async #afterRefusedUpgrade(): Promise<void> {
+		const generation = this.#generation;
+		const reachable = await this.#options.probe().catch(() => false);
+		// The reader closed the panel or restarted meanwhile.
+		if (generation !== this.#generation || this.#socket || this.#status.state === 'closed') return;
+		if (!reachable) {
+			const retryInMs = backoffDelay(this.#retryAttempt++, { maxMs: 30_000, ...this.#options.backoff });
+			this.#setStatus({ state: 'offline', retryInMs });
+			this.#dropQueued('offline');
+			this.#retryTimer = setTimeout(() => this.connect(), retryInMs);
+			return;
+		}
+		if (++this.#refusedUpgrades >= MAX_REFUSED_UPGRADES) {
+			this.#fail(
+				'refused',
+				'The lab refused the terminal connection. Open the site at the address the trainer gave you, or reload the page.',
+			);
+			return;
+		}
+		this.#scheduleRetry('Connecting');
+	}
+
+	#scheduleRetry(cause: string): void {
+		const retryInMs = backoffDelay(this.#retryAttempt++, this.#options.backoff);
+		this.#setStatus({ state: 'reconnecting', retryInMs, cause });
+		this.#retryTimer = setTimeout(() => this.connect(), retryInMs);
+	}
+
+	#fail(code: string, message: string): void {
+		this.#setStatus({ state: 'failed', code, message });
+		this.#dropQueued('failed');
+	}
+
+	#sendRun(run: TerminalRun): void {
+		this.#inFlight.set(run.block, run);
+		this.#lastRun = run;
+		this.#send({ t: 'run', code: run.code, block: run.block, ...(run.interrupt ? { interrupt: true } : {}) });
+	}
+
+	#dropQueued(reason: UndeliveredReason): void {
+		const queued = this.#queued;
+		this.#queued = [];
+		for (const run of queued) this.#listener.runUndelivered(run, reason);
+	}
+
+	#send(message: ClientMessage): void {
+		this.#socket?.send(encodeClientMessage(message));
+	}
+
+	#closeSocket(code: number, reason: string): void {
+		const socket = this.#socket;
+		this.#socket = null;
+		this.#opened = false;
+		this.#attached = false;
+		this.#acks.discard();
+		// Events of the old socket, including its close, are ignored from here on.
+		this.#generation++;
+		socket?.close(code, reason);
+		if (this.#inFlight.size > 0) this.#listener.resultsLost([...this.#inFlight.keys()]);
+		this.#inFlight.clear();
+		this.#lastRun = null;
+	}
+
+	#clearRetry(): void {
+		if (this.#retryTimer !== null) clearTimeout(this.#retryTimer);
+		this.#retryTimer = null;
+	}
+
+	#setStatus(status: ConnectionStatus): void {
+		this.#status = status;
+		this.#listener.status(status);
+	}
+}
+
+/** Adapts the browser's WebSocket to {@link OpenSocket}. */
+export const openBrowserSocket: OpenSocket = (url, handlers) => {
+	const socket = new WebSocket(url);
+	socket.binaryType = 'arraybuffer';
+	socket.onopen = () => handlers.open();
+	socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => handlers.message(event.data);
+	socket.onclose = (event) => handlers.close(event.code, event.reason);
+	return {
+		send: (data) => socket.send(data),
+		close: (code, reason) => socket.close(code, reason),
+	};
+};

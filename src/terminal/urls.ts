@@ -1,0 +1,18 @@
+/**
+ * The gateway's endpoints. The gateway serves the site, /api and /ws on one origin; they are
+ * resolved against the site's base path so a site published under a prefix (behind a reverse
+ * proxy) still finds its gateway.
+ */
+const base = import.meta.env.BASE_URL.endsWith('/') ? import.meta.env.BASE_URL : `${import.meta.env.BASE_URL}/`;
+
+/** URL of an /api endpoint, e.g. `apiUrl('session')`. */
+export function apiUrl(endpoint: 'session' | 'lab' | 'health'): string {
+	return `${base}api/${endpoint}`;
+}
+
+/** The WebSocket URL, ws:// or wss:// after the page's own scheme. */
+export function socketUrl(): string {
+	const url = new URL(`${base}ws`, location.href);
+	url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+	return url.href;
+}

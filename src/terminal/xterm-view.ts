@@ -1,0 +1,197 @@
+/**
+ * One terminal on screen: an xterm.js instance sized to its container, in the site's theme, with
+ * copy/paste shortcuts and a way out for keyboard users. Bytes in, keystrokes out; it knows nothing
+ * about sockets.
+ */
+import { Terminal } from '@xterm/xterm';
+import { FitAddon } from '@xterm/addon-fit';
+import { WebLinksAddon } from '@xterm/addon-web-links';
+// Inlined into this lazily loaded chunk and injected on first use: Astro does not emit CSS that
+// is imported by a dynamically imported client module, and a page without a terminal needs none.
+import xtermCss from '@xterm/xterm/css/xterm.css?inline';
+import { copyText } from './clipboard.ts';
+import { xtermTheme, type SiteTheme } from './xterm-theme.ts';
+
+export interface TerminalViewOptions {
+	theme: SiteTheme;
+	screenReaderMode: boolean;
+	/** Keystrokes and pastes, as bytes for the pty. */
+	onInput(bytes: Uint8Array): void;
+	/** The terminal's size in cells changed (the pty should follow). */
+	onResize(cols: number, rows: number): void;
+	/** The reader pressed Shift+Tab: move focus out of the terminal, which otherwise keeps Tab for the shell. */
+	onLeave(): void;
+}
+
+/** Lines of history kept in the browser (the gateway keeps its own scrollback for replay). */
+const SCROLLBACK_LINES = 5_000;
+
+function injectXtermStyles(): void {
+	if (document.getElementById('podlab-xterm-styles')) return;
+	const style = document.createElement('style');
+	style.id = 'podlab-xterm-styles';
+	style.textContent = xtermCss;
+	document.head.append(style);
+}
+
+/**
+ * The WebGL renderer sizes its canvas from the browser's device-pixel box, the other layers (such
+ * as the link layer) from xterm's own device pixel ratio. Where those disagree — Chromium's device
+ * emulation, some headless setups — it draws nothing visible at all. They should match to within
+ * rounding.
+ */
+function webglCanvasAgrees(container: HTMLElement): boolean {
+	const canvases = [...container.querySelectorAll<HTMLCanvasElement>('.xterm-screen > canvas')];
+	const linkLayer = canvases.find((canvas) => canvas.classList.contains('xterm-link-layer'));
+	const webgl = canvases.find((canvas) => canvas !== linkLayer);
+	if (!linkLayer || !webgl || linkLayer.width === 0) return true;
+	return Math.abs(webgl.width / linkLayer.width - 1) < 0.1;
+}
+
+const nextFrames = (count: number) =>
+	new Promise<void>((resolve) => {
+		const step = (left: number) => (left === 0 ? resolve() : requestAnimationFrame(() => step(left - 1)));
+		step(count);
+	});
+
+function supportsWebgl2(): boolean {
+	try {
+		return document.createElement('canvas').getContext('webgl2') !== null;
+	} catch {
+		return false;
+	}
+}
+
+export class TerminalView {
+	readonly #terminal: Terminal;
+	readonly #fit = new FitAddon();
+	readonly #container: HTMLElement;
+	readonly #resizeObserver: ResizeObserver;
+	readonly #encoder = new TextEncoder();
+	#fitScheduled = false;
+	#disposed = false;
+
+	constructor(container: HTMLElement, options: TerminalViewOptions) {
+		this.#container = container;
+		injectXtermStyles();
+		const fontFamily = getComputedStyle(document.documentElement).getPropertyValue('--__sl-font-mono').trim();
+		this.#terminal = new Terminal({
+			fontFamily: fontFamily || 'ui-monospace, monospace',
+			fontSize: 14,
+			scrollback: SCROLLBACK_LINES,
+			cursorBlink: true,
+			theme: xtermTheme(options.theme),
+			// Keeps dim and coloured output readable on both themes.
+			minimumContrastRatio: 4.5,
+			screenReaderMode: options.screenReaderMode,
+		});
+		this.#terminal.loadAddon(this.#fit);
+		this.#terminal.loadAddon(new WebLinksAddon());
+		this.#terminal.onData((data) => options.onInput(this.#encoder.encode(data)));
+		// onBinary carries raw bytes as a binary string (one char per byte), e.g. some mouse reports.
+		this.#terminal.onBinary((data) => options.onInput(Uint8Array.from(data, (char) => char.charCodeAt(0) & 0xff)));
+		this.#terminal.onResize(({ cols, rows }) => options.onResize(cols, rows));
+		this.#terminal.attachCustomKeyEventHandler((event) => this.#onKey(event, options));
+		this.#terminal.open(container);
+		this.#resizeObserver = new ResizeObserver(() => this.fit());
+		this.#resizeObserver.observe(container);
+		this.fit();
+		void this.#loadWebgl();
+	}
+
+	get cols(): number {
+		return this.#terminal.cols;
+	}
+
+	get rows(): number {
+		return this.#terminal.rows;
+	}
+
+	/** Writes output; `rendered` runs once xterm has processed it (the flow-control ack). */
+	write(bytes: Uint8Array, rendered: () => void): void {
+		this.#terminal.write(bytes, rendered);
+	}
+
+	/** A dim line from the panel itself (not shell output): replay gaps, new shells. */
+	notice(text: string): void {
+		this.#terminal.write(`\r\n\x1b[2m[${text}]\x1b[0m\r\n`);
+	}
+
+	/** Clears everything: the shell on screen is not the one that continues. */
+	reset(): void {
+		this.#terminal.reset();
+	}
+
+	focus(): void {
+		this.#terminal.focus();
+	}
+
+	setTheme(theme: SiteTheme): void {
+		this.#terminal.options.theme = xtermTheme(theme);
+	}
+
+	setScreenReaderMode(on: boolean): void {
+		this.#terminal.options.screenReaderMode = on;
+	}
+
+	/** Fits the terminal to its container, at most once per frame, and only while it is visible. */
+	fit(): void {
+		if (this.#fitScheduled || this.#disposed) return;
+		this.#fitScheduled = true;
+		requestAnimationFrame(() => {
+			this.#fitScheduled = false;
+			if (this.#disposed || this.#container.clientWidth === 0 || this.#container.clientHeight === 0) return;
+			this.#fit.fit();
+		});
+	}
+
+	dispose(): void {
+		this.#disposed = true;
+		this.#resizeObserver.disconnect();
+		this.#terminal.dispose();
+	}
+
+	#onKey(event: KeyboardEvent, options: TerminalViewOptions): boolean {
+		if (event.type !== 'keydown') return true;
+		const key = event.key.toLowerCase();
+		const modifier = event.ctrlKey || event.metaKey;
+		// Ctrl+Shift+C always copies; plain Ctrl+C copies only a selection, otherwise it is the interrupt.
+		if (modifier && key === 'c' && (event.shiftKey || this.#terminal.hasSelection())) {
+			if (this.#terminal.hasSelection()) void copyText(this.#terminal.getSelection());
+			event.preventDefault();
+			return false;
+		}
+		// Ctrl+Shift+V: let the browser paste (xterm receives the paste event); do not send ^V.
+		if (event.ctrlKey && event.shiftKey && key === 'v') return false;
+		if (event.key === 'Tab' && event.shiftKey && !modifier && !event.altKey) {
+			event.preventDefault();
+			options.onLeave();
+			return false;
+		}
+		return true;
+	}
+
+	/**
+	 * The WebGL renderer is much faster on floods of output; it is optional. Loaded separately, after
+	 * the terminal is usable, and only where WebGL2 exists. Disposing the addon puts xterm back on
+	 * its DOM renderer: done when the GPU context is lost, or when the renderer would draw nothing.
+	 */
+	async #loadWebgl(): Promise<void> {
+		if (!supportsWebgl2()) return;
+		try {
+			const { WebglAddon } = await import('@xterm/addon-webgl');
+			if (this.#disposed) return;
+			const webgl = new WebglAddon();
+			webgl.onContextLoss(() => webgl.dispose());
+			this.#terminal.loadAddon(webgl);
+			// The device-pixel observer reports after layout: give it a few frames before checking.
+			await nextFrames(3);
+			if (!this.#disposed && !webglCanvasAgrees(this.#container)) {
+				console.info('[podlab] the WebGL renderer does not match this display; using the DOM renderer');
+				webgl.dispose();
+			}
+		} catch (error) {
+			console.info('[podlab] WebGL renderer unavailable, using the DOM renderer:', error);
+		}
+	}
+}

@@ -1,0 +1,79 @@
+/**
+ * `npm run docs:test` and `npm run docs:record`: run every runnable block of the chapters, in page
+ * order, through a real gateway, and check (or record) what they do. See `--help`.
+ */
+import { parseArgs } from 'node:util';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { chapterFile, listChapters } from './chapters.ts';
+import { describeLab, resetLab } from './lab-hooks.ts';
+import { runChapters, type ChapterReport } from './run-chapters.ts';
+
+const HELP = `Usage: npm run docs:test   [-- [options] [chapter...]]
+       npm run docs:record [-- [options] [chapter...]]
+
+Runs every runnable block of the chapters (all of them, in sidebar order, or the ones named, such
+as "lab-check" or "chapters/pause") in a fresh reader session per chapter, through the gateway's
+WebSocket protocol, exactly as clicking Run does. Checks each block's exit status (fence meta
+exit=N, default 0), expect="regex" and timeout=N; until="regex" blocks are left running once their
+output matches. docs:record also writes content/transcripts/<chapter>.<profile>.json.
+
+Options:
+  --profile NAME   lab profile whose tabs to run: podman or kubernetes (default: podman)
+  --url URL        use the gateway running at URL instead of starting one (e.g. http://127.0.0.1:4321/)
+  --timeout S      default seconds per block (default 60)
+  --record         write transcripts (what docs:record does)
+  --help           this text
+
+With --profile podman, \`npm run lab:reset\` runs before each chapter, so every chapter starts
+from a clean lab, as it does for a reader who follows it from the top.
+`;
+
+const { values, positionals } = parseArgs({
+	allowPositionals: true,
+	options: {
+		profile: { type: 'string', default: 'podman' },
+		url: { type: 'string' },
+		timeout: { type: 'string', default: '60' },
+		record: { type: 'boolean', default: false },
+		help: { type: 'boolean', default: false },
+	},
+});
+
+if (values.help) {
+	process.stdout.write(HELP);
+	process.exit(0);
+}
+const timeoutSeconds = Number(values.timeout);
+if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
+	console.error(`docs:test: --timeout takes whole seconds, got "${values.timeout}"`);
+	process.exit(2);
+}
+const known = await listChapters();
+const chapters = positionals.length > 0 ? positionals : known;
+const unknown = chapters.filter((chapter) => !known.includes(chapter));
+if (unknown.length > 0) {
+	console.error(`docs:test: no chapter ${unknown.map((name) => `"${name}"`).join(', ')}; chapters: ${known.join(', ')}`);
+	process.exit(2);
+}
+
+let gateway: RunningGateway | null = null;
+let reports: ChapterReport[];
+try {
+	if (!values.url) gateway = await startGateway();
+	reports = await runChapters({
+		gatewayUrl: values.url ?? gateway!.url,
+		chapters: chapters.map((name) => ({ name, file: chapterFile(name) })),
+		profile: values.profile!,
+		timeoutSeconds,
+		record: values.record,
+		log: (line) => console.log(line),
+		beforeChapter: values.profile === 'podman' ? resetLab : undefined,
+		describeLab,
+	});
+} finally {
+	await gateway?.stop();
+}
+const failed = reports.flatMap((report) => report.results.filter((result) => result.problem));
+const total = reports.reduce((sum, report) => sum + report.results.length, 0);
+console.log(`\ndocs: ${total - failed.length} passed, ${failed.length} failed`);
+process.exit(failed.length > 0 ? 1 : 0);

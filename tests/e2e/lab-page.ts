@@ -1,0 +1,62 @@
+/**
+ * How the browser tests use a page: click a block's button, read its ✓/✗, read and type into the
+ * terminal. The terminal's text is read from xterm's accessibility tree (screen reader mode, which
+ * the tests switch on as a reader would): the WebGL renderer draws to a canvas with no text in it.
+ */
+import { expect } from 'vitest';
+import type { BrowserContext, Locator, Page } from 'playwright-core';
+
+/** Makes pages of this context start with the panel's screen reader mode on (its saved preference). */
+export async function readableTerminals(context: BrowserContext): Promise<void> {
+	await context.addInitScript(() => localStorage.setItem('podlab:screen-reader-mode', 'on'));
+}
+
+export function runButton(page: Page, block: string): Locator {
+	return page.locator(`button[data-podlab-block="${block}"]`);
+}
+
+export function blockStatus(page: Page, block: string): Locator {
+	return page.locator(`.podlab-run:has(button[data-podlab-block="${block}"]) [data-podlab-status]`);
+}
+
+/** The text of a terminal's visible rows. */
+export async function terminalText(page: Page, term = 'main'): Promise<string> {
+	const tree = page.locator(`#podlab-tabpanel-${term} .xterm-accessibility-tree`);
+	if ((await tree.count()) === 0) return '';
+	// One list item per row; textContent, because an inactive tab is visibility:hidden (no innerText).
+	const rows = await tree.evaluate((element) => [...element.children].map((row) => row.textContent ?? ''));
+	return rows.join('\n').replace(/\u00a0/g, ' ');
+}
+
+/** Waits until a terminal shows text matching `pattern`. */
+export async function waitForTerminal(page: Page, pattern: RegExp, term = 'main', timeout = 15_000): Promise<string> {
+	let text = '';
+	await expect
+		.poll(
+			async () => {
+				text = await terminalText(page, term);
+				return pattern.test(text);
+			},
+			{ timeout, interval: 100 },
+		)
+		.toBe(true)
+		.catch((error: unknown) => {
+			throw new Error(`terminal "${term}" never showed ${pattern}; it shows:\n${text}`, { cause: error });
+		});
+	return text;
+}
+
+/** Waits for a block's status text. */
+export async function waitForStatus(page: Page, block: string, pattern: RegExp, timeout = 15_000): Promise<string> {
+	const status = blockStatus(page, block);
+	await expect.poll(async () => (await status.textContent()) ?? '', { timeout, interval: 100 }).toMatch(pattern);
+	return (await status.textContent()) ?? '';
+}
+
+/** Types a command into a terminal, as a reader would, and presses Enter. */
+export async function typeCommand(page: Page, command: string, term = 'main'): Promise<void> {
+	await page.locator(`#podlab-tab-${term}`).click();
+	await page.locator(`#podlab-tabpanel-${term} .xterm-helper-textarea`).focus();
+	await page.keyboard.type(command);
+	await page.keyboard.press('Enter');
+}

@@ -1,0 +1,366 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import type { ClientMessage, ServerMessage } from '../../../src/protocol.ts';
+import {
+	INPUT_CHUNK_BYTES,
+	TerminalConnection,
+	type ConnectionListener,
+	type ConnectionStatus,
+	type SocketHandlers,
+	type SocketLike,
+	type TerminalRun,
+} from '../../../src/terminal/terminal-connection.ts';
+
+/** The gateway's end of one socket, driven by the test. */
+class FakeSocket implements SocketLike {
+	readonly frames: Array<string | Uint8Array> = [];
+	closedWith: { code?: number; reason?: string } | null = null;
+	readonly handlers: SocketHandlers;
+	constructor(handlers: SocketHandlers) {
+		this.handlers = handlers;
+	}
+	send(data: string | Uint8Array): void {
+		this.frames.push(typeof data === 'string' ? data : data.slice());
+	}
+	close(code?: number, reason?: string): void {
+		this.closedWith = { code, reason };
+	}
+	/** Control messages the client sent, parsed. */
+	get messages(): ClientMessage[] {
+		return this.frames.filter((frame) => typeof frame === 'string').map((frame) => JSON.parse(frame as string));
+	}
+	get binary(): Uint8Array[] {
+		return this.frames.filter((frame) => typeof frame !== 'string') as Uint8Array[];
+	}
+	open(): void {
+		this.handlers.open();
+	}
+	receive(message: ServerMessage): void {
+		this.handlers.message(JSON.stringify(message));
+	}
+	output(text: string): void {
+		this.handlers.message(new TextEncoder().encode(text).buffer as ArrayBuffer);
+	}
+	drop(code: number, reason = ''): void {
+		this.handlers.close(code, reason);
+	}
+	/** Opens and answers the attach like the gateway. */
+	attach(offset: number, lost = 0, created = false): void {
+		this.open();
+		this.receive({ t: 'ready', term: 'main', offset, lost, created });
+	}
+}
+
+interface Recorded {
+	statuses: ConnectionStatus[];
+	output: string[];
+	/** Call to mark output as rendered, in order. */
+	rendered: Array<() => void>;
+	attached: Array<{ created: boolean; newShell: boolean; lost: number }>;
+	done: Array<[string, number]>;
+	refused: TerminalRun[];
+	undelivered: Array<[string, string]>;
+	lost: string[][];
+}
+
+function setup(probe: () => Promise<boolean> = async () => true) {
+	const sockets: FakeSocket[] = [];
+	const record: Recorded = { statuses: [], output: [], rendered: [], attached: [], done: [], refused: [], undelivered: [], lost: [] };
+	const decoder = new TextDecoder();
+	const listener: ConnectionListener = {
+		status: (status) => record.statuses.push(status),
+		output: (bytes, rendered) => {
+			record.output.push(decoder.decode(bytes));
+			record.rendered.push(rendered);
+		},
+		attached: (info) => record.attached.push(info),
+		busy: () => {},
+		done: (block, exit) => record.done.push([block, exit]),
+		runRefused: (run) => record.refused.push(run),
+		runUndelivered: (run, reason) => record.undelivered.push([run.block, reason]),
+		resultsLost: (blocks) => record.lost.push(blocks),
+	};
+	const flushAcks: Array<() => void> = [];
+	const connection = new TerminalConnection({
+		term: 'main',
+		url: 'ws://lab.test/ws',
+		listener,
+		openSocket: (_url, handlers) => {
+			const socket = new FakeSocket(handlers);
+			sockets.push(socket);
+			return socket;
+		},
+		probe,
+		// No jitter: delays are exactly 500, 1000, 2000… ms.
+		backoff: { random: () => 0.5 },
+		ackSchedule: (callback) => {
+			flushAcks.push(callback);
+			return () => flushAcks.splice(flushAcks.indexOf(callback), 1);
+		},
+	});
+	const last = () => sockets.at(-1)!;
+	const state = () => connection.status.state;
+	const runAcks = () => flushAcks.splice(0).forEach((callback) => callback());
+	return { connection, sockets, last, record, state, runAcks };
+}
+
+const run = (block: string, interrupt = false): TerminalRun => ({ code: `echo ${block}`, block, interrupt });
+
+beforeEach(() => {
+	vi.useFakeTimers();
+});
+afterEach(() => {
+	vi.useRealTimers();
+});
+
+describe('attaching', () => {
+	it('attaches first, then sends the size and the runs that waited', () => {
+		const { connection, last, state } = setup();
+		connection.resize(120, 30);
+		connection.run(run('lab-check:1'));
+		expect(state()).toBe('connecting');
+		last().attach(0, 0, true);
+		expect(last().messages).toEqual([
+			{ t: 'attach', term: 'main', since: 0 },
+			{ t: 'resize', cols: 120, rows: 30 },
+			{ t: 'run', code: 'echo lab-check:1', block: 'lab-check:1' },
+		]);
+		expect(state()).toBe('connected');
+	});
+
+	it('runs a block clicked twice while connecting once', () => {
+		const { connection, last } = setup();
+		connection.run(run('a:1'));
+		connection.run(run('a:1'));
+		last().attach(0);
+		expect(last().messages.filter((message) => message.t === 'run')).toHaveLength(1);
+	});
+
+	it('sends interrupt only when asked', () => {
+		const { connection, last } = setup();
+		connection.connect();
+		last().attach(0);
+		connection.run(run('a:1', true));
+		expect(last().messages.at(-1)).toEqual({ t: 'run', code: 'echo a:1', block: 'a:1', interrupt: true });
+	});
+
+	it('reports a new shell when the gateway is behind what was shown, and a gap when it is ahead', () => {
+		const { connection, sockets, last, record } = setup();
+		connection.connect();
+		last().attach(0);
+		last().output('0123456789');
+		last().drop(1006);
+		vi.advanceTimersByTime(500);
+		expect(sockets).toHaveLength(2);
+		last().attach(0, 0, true);
+		expect(last().messages[0]).toEqual({ t: 'attach', term: 'main', since: 10 });
+		expect(record.attached.at(-1)).toEqual({ created: true, newShell: true, lost: 0 });
+
+		last().output('abc');
+		last().drop(1006);
+		vi.advanceTimersByTime(500);
+		last().attach(1000, 997);
+		expect(last().messages[0]).toEqual({ t: 'attach', term: 'main', since: 3 });
+		expect(record.attached.at(-1)).toEqual({ created: false, newShell: false, lost: 997 });
+		expect(connection.offset).toBe(1000);
+	});
+});
+
+describe('input and flow control', () => {
+	it('sends keystrokes as binary frames no larger than the chunk size, and nothing before attach', () => {
+		const { connection, last } = setup();
+		connection.connect();
+		connection.input(new Uint8Array([1]));
+		last().attach(0);
+		connection.input(new Uint8Array(INPUT_CHUNK_BYTES * 2 + 5));
+		expect(last().binary.map((frame) => frame.length)).toEqual([INPUT_CHUNK_BYTES, INPUT_CHUNK_BYTES, 5]);
+	});
+
+	it('acks rendered bytes, coalesced until the next frame', () => {
+		const { connection, last, record, runAcks } = setup();
+		connection.connect();
+		last().attach(0);
+		last().output('hello');
+		last().output('world!');
+		expect(record.output).toEqual(['hello', 'world!']);
+		record.rendered.forEach((rendered) => rendered());
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([]);
+		runAcks();
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([{ t: 'ack', bytes: 11 }]);
+	});
+
+	it('acks at once past 16 KiB', () => {
+		const { connection, last, record } = setup();
+		connection.connect();
+		last().attach(0);
+		last().output('x'.repeat(16 * 1024));
+		record.rendered[0]!();
+		expect(last().messages.at(-1)).toEqual({ t: 'ack', bytes: 16 * 1024 });
+	});
+
+	it('never acks bytes of an old socket on a new one', () => {
+		const { connection, last, record, runAcks } = setup();
+		connection.connect();
+		last().attach(0);
+		last().output('from the first socket');
+		last().drop(1006);
+		vi.advanceTimersByTime(500);
+		last().attach(21);
+		record.rendered[0]!();
+		runAcks();
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([]);
+	});
+});
+
+describe('runs', () => {
+	it('passes done on, and offers the refused run when the terminal is busy', () => {
+		const { connection, last, record } = setup();
+		connection.connect();
+		last().attach(0);
+		connection.run(run('a:1'));
+		last().receive({ t: 'done', block: 'a:1', exit: 3 });
+		expect(record.done).toEqual([['a:1', 3]]);
+		connection.run(run('a:2'));
+		last().receive({ t: 'error', code: 'LAB_ERR_BUSY', message: 'The terminal is busy' });
+		expect(record.refused).toEqual([run('a:2')]);
+		expect(connection.status.state).toBe('connected');
+	});
+
+	it('says which results were lost when the socket drops mid-run', () => {
+		const { connection, last, record } = setup();
+		connection.connect();
+		last().attach(0);
+		connection.run(run('a:1'));
+		last().drop(1006);
+		expect(record.lost).toEqual([['a:1']]);
+	});
+});
+
+describe('closing and reconnecting', () => {
+	it('reconnects with growing delays after the connection drops', () => {
+		const { connection, sockets, last, record } = setup();
+		connection.connect();
+		last().attach(0);
+		last().drop(1006);
+		expect(record.statuses.at(-1)).toEqual({ state: 'reconnecting', retryInMs: 500, cause: 'The connection dropped' });
+		vi.advanceTimersByTime(499);
+		expect(sockets).toHaveLength(1);
+		vi.advanceTimersByTime(1);
+		expect(sockets).toHaveLength(2);
+		last().open();
+		last().drop(1001, 'LAB_ERR_SHUTDOWN');
+		expect(record.statuses.at(-1)).toEqual({ state: 'reconnecting', retryInMs: 1000, cause: 'The lab is restarting' });
+	});
+
+	it('ends on close code 4000 with the exit status, and starts over on restart', () => {
+		const { connection, last, record, state } = setup();
+		connection.connect();
+		last().attach(0);
+		last().output('bye');
+		last().receive({ t: 'exit', code: 0 });
+		last().receive({ t: 'error', code: 'LAB_ERR_ENDED', message: 'The terminal has ended.' });
+		last().drop(4000, 'LAB_ERR_ENDED');
+		expect(record.statuses.at(-1)).toEqual({ state: 'ended', exitCode: 0 });
+		vi.advanceTimersByTime(60_000);
+		expect(state()).toBe('ended');
+		connection.run(run('a:1'));
+		expect(record.undelivered).toEqual([['a:1', 'ended']]);
+		connection.restart();
+		expect(last().messages).toEqual([]);
+		last().open();
+		expect(last().messages[0]).toEqual({ t: 'attach', term: 'main', since: 0 });
+	});
+
+	it('stops with the gateway\'s message when retrying cannot help', () => {
+		const { connection, last, record } = setup();
+		connection.connect();
+		last().attach(0);
+		last().receive({ t: 'error', code: 'LAB_ERR_TERMINAL_LIMIT', message: 'You have as many terminals as allowed: close one first.' });
+		last().drop(4001, 'LAB_ERR_TERMINAL_LIMIT');
+		expect(record.statuses.at(-1)).toEqual({
+			state: 'failed',
+			code: 'LAB_ERR_TERMINAL_LIMIT',
+			message: 'You have as many terminals as allowed: close one first.',
+		});
+	});
+
+	it('reconnects after being rate limited (1008 with LAB_ERR_RATE)', () => {
+		const { connection, last, state } = setup();
+		connection.connect();
+		last().attach(0);
+		last().receive({ t: 'error', code: 'LAB_ERR_RATE', message: 'Too many messages: slow down.' });
+		last().drop(1008, 'LAB_ERR_RATE');
+		expect(state()).toBe('reconnecting');
+	});
+
+	it('gives up after repeated internal errors', () => {
+		const { connection, last, state } = setup();
+		connection.connect();
+		for (let attempt = 0; attempt < 5; attempt++) {
+			last().open();
+			last().receive({ t: 'error', code: 'LAB_ERR_SPAWN', message: 'The lab could not start a shell.' });
+			last().drop(1011, 'LAB_ERR_SPAWN');
+			vi.runOnlyPendingTimers();
+		}
+		expect(connection.status).toEqual({ state: 'failed', code: 'LAB_ERR_SPAWN', message: 'The lab could not start a shell.' });
+		expect(state()).toBe('failed');
+	});
+
+	it('goes offline when the upgrade fails and the HTTP API does not answer; runs come back to be copied', async () => {
+		const { connection, sockets, last, record, state } = setup(async () => false);
+		connection.run(run('a:1'));
+		last().drop(1006);
+		await vi.waitFor(() => expect(state()).toBe('offline'));
+		expect(record.undelivered).toEqual([['a:1', 'offline']]);
+		vi.advanceTimersByTime(500);
+		expect(sockets).toHaveLength(2);
+	});
+
+	it('treats a run while offline as "try now"', async () => {
+		const { connection, sockets, last, state } = setup(async () => false);
+		connection.connect();
+		last().drop(1006);
+		await vi.waitFor(() => expect(state()).toBe('offline'));
+		connection.run(run('a:1'));
+		expect(sockets).toHaveLength(2);
+		last().attach(0);
+		expect(last().messages.at(-1)).toMatchObject({ t: 'run', block: 'a:1' });
+	});
+
+	it('stops retrying when the API answers but the upgrade keeps being refused', async () => {
+		const { connection, last, state } = setup(async () => true);
+		connection.connect();
+		for (let attempt = 0; attempt < 2; attempt++) {
+			last().drop(1006);
+			await vi.waitFor(() => expect(vi.getTimerCount()).toBe(1));
+			expect(state()).toBe('reconnecting');
+			vi.runOnlyPendingTimers();
+		}
+		last().drop(1006);
+		await vi.waitFor(() => expect(state()).toBe('failed'));
+		expect(connection.status).toMatchObject({ code: 'refused' });
+		expect(vi.getTimerCount()).toBe(0);
+	});
+
+	it('closes on purpose without reconnecting', () => {
+		const { connection, sockets, last, state } = setup();
+		connection.connect();
+		last().attach(0);
+		connection.close();
+		expect(last().closedWith).toEqual({ code: 1000, reason: 'closed by the reader' });
+		last().drop(1000);
+		vi.advanceTimersByTime(60_000);
+		expect(sockets).toHaveLength(1);
+		expect(state()).toBe('closed');
+	});
+
+	it('ignores a message it cannot read', () => {
+		const warn = vi.spyOn(console, 'warn').mockImplementation(() => {});
+		const { connection, last, state } = setup();
+		connection.connect();
+		last().attach(0);
+		last().handlers.message('{"t":"surprise"}');
+		expect(state()).toBe('connected');
+		expect(warn).toHaveBeenCalledOnce();
+		warn.mockRestore();
+	});
+});
