@@ -86,6 +86,7 @@ export class ReaderRegistry {
 			this.#backend,
 			{
 				id,
+				reader: reader.label,
 				name,
 				scrollbackBytes: this.#limits.scrollbackBytes,
 				highWatermarkBytes: this.#limits.highWatermarkBytes,

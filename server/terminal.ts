@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ErrorCode, ServerMessage, SignalName } from '../src/protocol.ts';
-import type { LabBackend, LabProcess } from './backends/backend.ts';
+import type { LabBackend, LabProcess, SpawnRequest } from './backends/backend.ts';
 import { Osc133Parser, type ShellEvent } from './osc133.ts';
 import { Scrollback } from './scrollback.ts';
 
@@ -20,6 +20,8 @@ export interface TerminalPeer {
 
 export interface TerminalOptions {
 	id: string;
+	/** The owning reader's label (see {@link SpawnRequest.reader}). */
+	reader: string;
 	name: string;
 	scrollbackBytes: number;
 	highWatermarkBytes: number;
@@ -85,7 +87,7 @@ export class Terminal {
 
 	static async start(backend: LabBackend, options: TerminalOptions, size: { cols: number; rows: number }): Promise<Terminal> {
 		const nonce = randomBytes(12).toString('hex');
-		const process = await backend.spawn({ id: options.id, term: options.name, nonce, ...clampSize(size) });
+		const process = await backend.spawn({ id: options.id, reader: options.reader, term: options.name, nonce, ...clampSize(size) });
 		return new Terminal(options, process, nonce);
 	}
 

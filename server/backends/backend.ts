@@ -8,6 +8,8 @@ import type { SignalName } from '../../src/protocol.ts';
 export interface SpawnRequest {
 	/** Unique per terminal, safe in paths: e.g. "r1a2b3c4-main-7". */
 	id: string;
+	/** The reader (student) the terminal belongs to: a stable, non-secret label safe in names ("r1a2b3c4"). */
+	reader: string;
 	term: string;
 	/** Marks this terminal's OSC 133 output; the shell must get it in PODLAB_NONCE. */
 	nonce: string;
@@ -24,7 +26,7 @@ export interface LabProcess {
 }
 
 export interface LabBackend {
-	readonly kind: 'local';
+	readonly kind: 'local' | 'ssh';
 	/** Facts for `GET /api/lab` and the startup log. */
 	describe(): { backend: string } & Record<string, unknown>;
 	spawn(request: SpawnRequest): Promise<LabProcess>;
