@@ -4,7 +4,7 @@
  */
 import { buildSiteIfStale } from './site-build.ts';
 
-if (!process.argv.includes('--help') && !process.argv.includes('-h')) {
+if (!['--help', '-h', '--hash-secret'].some((flag) => process.argv.includes(flag))) {
 	try {
 		await buildSiteIfStale();
 	} catch (error) {

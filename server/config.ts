@@ -4,7 +4,10 @@
  * name, what was wrong and how to fix it.
  */
 import { readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { z } from 'zod';
+import { SECRET_HASH_PATTERN } from './auth/secret-hash.ts';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -76,6 +79,29 @@ export const configSchema = z.object({
 	cgroups: z.enum(['auto', 'off', 'required']).default('auto'),
 	/** pino log level. @default "info" */
 	logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+	/**
+	 * "local": one reader, no join step. "class": students join with a code at /join/ and get a signed
+	 * cookie; an instructor token opens the instructor API. @default "local"
+	 */
+	mode: z.enum(['local', 'class']).default('local'),
+	/** Class mode: the code students type at /join/ (environment only; in a file use `joinCodeHash`). */
+	joinCode: z.string().min(4).max(200).optional(),
+	/** Class mode: scrypt hash of the join code (`npm start -- --hash-secret` makes one). */
+	joinCodeHash: z.string().regex(SECRET_HASH_PATTERN, 'not a podlab secret hash').optional(),
+	/** Class mode: the instructor's bearer token, at least 16 characters (environment only; in a file use `instructorTokenHash`). */
+	instructorToken: z.string().min(16).max(200).optional(),
+	/** Class mode: scrypt hash of the instructor token. */
+	instructorTokenHash: z.string().regex(SECRET_HASH_PATTERN, 'not a podlab secret hash').optional(),
+	/** Class mode: students who may join. @default 30 */
+	seats: count(1, 1000).default(30),
+	/** Join attempts per minute from one address. @default 10 */
+	joinAttemptsPerMinute: count(1, 10_000).default(10),
+	/** Class mode: when the class ends; students' sessions stop working then. @default 12 hours after joining */
+	classEndsAt: z.iso.datetime({ offset: true }).optional(),
+	/** Where the gateway keeps its cookie key and the roster. @default ~/.local/state/podlab */
+	stateDir: z.string().min(1).default(join(homedir(), '.local', 'state', 'podlab')),
+	/** Behind a reverse proxy: take the client address from X-Forwarded-For and https from X-Forwarded-Proto. @default false */
+	trustProxy: z.preprocess((value) => (typeof value === 'string' ? ['1', 'true', 'yes'].includes(value.toLowerCase()) : value), z.boolean()).default(false),
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -101,7 +127,20 @@ export const ENV_NAMES = {
 	pidsLimit: 'PODLAB_PIDS_LIMIT',
 	cgroups: 'PODLAB_CGROUPS',
 	logLevel: 'PODLAB_LOG_LEVEL',
+	mode: 'PODLAB_MODE',
+	joinCode: 'PODLAB_JOIN_CODE',
+	joinCodeHash: 'PODLAB_JOIN_CODE_HASH',
+	instructorToken: 'PODLAB_INSTRUCTOR_TOKEN',
+	instructorTokenHash: 'PODLAB_INSTRUCTOR_TOKEN_HASH',
+	seats: 'PODLAB_SEATS',
+	joinAttemptsPerMinute: 'PODLAB_JOIN_ATTEMPTS_PER_MINUTE',
+	classEndsAt: 'PODLAB_CLASS_ENDS_AT',
+	stateDir: 'PODLAB_STATE_DIR',
+	trustProxy: 'PODLAB_TRUST_PROXY',
 } as const satisfies Record<keyof Config, string>;
+
+/** Settings that are secrets: never printed, never accepted in plain text from a file. */
+export const SECRET_SETTINGS = ['joinCode', 'instructorToken'] as const satisfies ReadonlyArray<keyof Config>;
 
 const HINTS: Partial<Record<keyof Config, string>> = {
 	port: 'use a port number from 0 to 65535',
@@ -111,6 +150,9 @@ const HINTS: Partial<Record<keyof Config, string>> = {
 	maxPayloadBytes: 'give bytes or a size such as 64KiB',
 	allowedOrigins: 'give a comma-separated list such as https://lab.example.org',
 	cgroups: 'use auto, off or required',
+	mode: 'use local or class',
+	classEndsAt: 'give a date and time with its offset, e.g. 2026-12-01T17:00:00+01:00',
+	instructorToken: 'use a long random token, e.g. from `openssl rand -base64 24`',
 };
 
 /** A configuration mistake; its message names the setting and how to fix it. */
@@ -148,6 +190,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			`Invalid podlab configuration:\n  ${ENV_NAMES.lowWatermarkBytes}: must be below ${ENV_NAMES.highWatermarkBytes} (${config.highWatermarkBytes})`,
 		);
 	}
+	if (config.mode === 'class') {
+		const missing = [
+			!config.joinCode && !config.joinCodeHash && `${ENV_NAMES.joinCode} (or joinCodeHash in the config file)`,
+			!config.instructorToken && !config.instructorTokenHash && `${ENV_NAMES.instructorToken} (or instructorTokenHash in the config file)`,
+		].filter(Boolean);
+		if (missing.length > 0) {
+			throw new ConfigError(`Invalid podlab configuration:\n  PODLAB_MODE=class needs ${missing.join(' and ')}`);
+		}
+	}
 	for (const origin of config.allowedOrigins ?? []) {
 		if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
 			throw new ConfigError(
@@ -173,6 +224,12 @@ function readConfigFile(path: string): Record<string, unknown> {
 	}
 	if (typeof value !== 'object' || value === null || Array.isArray(value)) {
 		throw new ConfigError(`PODLAB_CONFIG: "${path}" must hold a JSON object of settings`);
+	}
+	const plainSecrets = SECRET_SETTINGS.filter((key) => key in value);
+	if (plainSecrets.length > 0) {
+		throw new ConfigError(
+			`PODLAB_CONFIG: "${path}" holds ${plainSecrets.map((key) => `"${key}"`).join(' and ')} in plain text; store ${plainSecrets.map((key) => `"${key}Hash"`).join(' and ')} instead (\`npm start -- --hash-secret\` prints one), or pass the secret in the environment`,
+		);
 	}
 	const unknown = Object.keys(value).filter((key) => !(key in ENV_NAMES));
 	if (unknown.length > 0) {

@@ -6,6 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { Logger } from 'pino';
@@ -18,7 +19,11 @@ import { LocalBackend } from './backends/local.ts';
 import type { Config } from './config.ts';
 import { cachedLabStatus } from './lab-status.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
-import { ReaderRegistry } from './readers.ts';
+import { ClassApi } from './class/class-api.ts';
+import { Roster } from './class/roster.ts';
+import { isHttps, sendError, sendJson } from './http-util.ts';
+import { ReaderRegistry, type Reader } from './readers.ts';
+import { loadOrCreateKey } from './state.ts';
 
 export const READER_COOKIE = 'podlab_reader';
 const VERSION = '0.1.0';
@@ -41,7 +46,11 @@ export interface Gateway {
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
 	const backend = await LocalBackend.create({ ...config, logger });
-	const readers = new ReaderRegistry(backend, config, logger);
+	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
+	const readers = new ReaderRegistry(backend, config, logger, (reader, block, exit) => roster?.recordRun(reader.label, block, exit));
+	const classApi = roster ? new ClassApi({ config, roster, readers, key: await loadOrCreateKey(config.stateDir), logger }) : null;
+	/** Who is asking: a joined student (class mode) or the holder of a reader cookie (local mode). */
+	const readerFor = (req: IncomingMessage): Reader | undefined => (classApi ? (classApi.readerFor(req) ?? undefined) : readers.find(readerId(req)));
 	const limiter = new RateLimiterMemory({ points: config.messagesPerSecond, duration: 1 });
 	const sockets = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false });
 	const site = existsSync(config.siteDir)
@@ -73,6 +82,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			void labStatus().then((lab) =>
 				sendJson(res, 200, {
 					...backend.describe(),
+					mode: config.mode,
 					profile: lab.profile,
 					ready: lab.ready,
 					summary: lab.summary,
@@ -85,6 +95,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			return;
 		}
 		if (pathname === '/api/session') return session(req, res);
+		if (classApi?.handle(req, res, pathname)) return;
 		if (pathname.startsWith('/api/')) return sendError(res, 'LAB_ERR_NOT_FOUND');
 		if (site) return site(req, res, () => sendNotFound(res));
 		sendNotFound(res);
@@ -94,18 +105,21 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	function session(req: IncomingMessage, res: ServerResponse): void {
 		// A foreign page may not even mint a session (the browser would store the cookie).
 		if (req.headers.origin !== undefined && !policy!.isOriginAllowed(req.headers.origin)) return sendError(res, 'LAB_ERR_ORIGIN');
-		let reader = readers.find(readerId(req));
+		res.setHeader('Cache-Control', 'no-store');
+		let reader = readerFor(req);
+		if (!reader && classApi) return sendError(res, 'LAB_ERR_JOIN_REQUIRED');
 		if (!reader) {
 			const issued = readers.issue();
 			if (!issued) return sendError(res, 'LAB_ERR_LAB_FULL');
 			reader = issued.reader;
 			res.setHeader(
 				'Set-Cookie',
-				stringifySetCookie({ name: READER_COOKIE, value: issued.id, httpOnly: true, sameSite: 'strict', path: '/', secure: isHttps(req) }),
+				stringifySetCookie({ name: READER_COOKIE, value: issued.id, httpOnly: true, sameSite: 'strict', path: '/', secure: isHttps(req, config.trustProxy) }),
 			);
 		}
-		res.setHeader('Cache-Control', 'no-store');
 		sendJson(res, 200, {
+			mode: config.mode,
+			...(classApi ? { student: classApi.studentOf(reader) } : {}),
 			terminals: [...reader.terminals.values()].map((terminal) => ({ name: terminal.name, busy: terminal.busy })),
 		} satisfies SessionResponse);
 	}
@@ -120,8 +134,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		if (pathname !== '/ws') return refuse('LAB_ERR_NOT_FOUND');
 		if (!policy!.isHostAllowed(req.headers.host)) return refuse('LAB_ERR_HOST');
 		if (!policy!.isOriginAllowed(req.headers.origin)) return refuse('LAB_ERR_ORIGIN');
-		const reader = readers.find(readerId(req));
-		if (!reader) return refuse('LAB_ERR_NO_READER');
+		const reader = readerFor(req);
+		if (!reader) return refuse(classApi ? 'LAB_ERR_JOIN_REQUIRED' : 'LAB_ERR_NO_READER');
 		if (reader.sockets >= config.maxTerminalsPerReader * 4) return refuse('LAB_ERR_SOCKET_LIMIT');
 		sockets.handleUpgrade(req, socket, head, (ws) => {
 			reader.sockets++;
@@ -149,7 +163,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		url,
 		readers,
 		policy,
-		close: () => (closing ??= shutdown(server, sockets, readers, backend, logger)),
+		close: () => (closing ??= shutdown(server, sockets, readers, backend, logger).then(() => roster?.flush())),
 	};
 }
 
@@ -166,20 +180,6 @@ async function shutdown(server: Server, sockets: WebSocketServer, readers: Reade
 function readerId(req: IncomingMessage): string | undefined {
 	const header = req.headers.cookie;
 	return header ? parseCookie(header)[READER_COOKIE] : undefined;
-}
-
-function isHttps(req: IncomingMessage): boolean {
-	return 'encrypted' in req.socket && Boolean(req.socket.encrypted);
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-	const text = JSON.stringify(body);
-	res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(text) });
-	res.end(text);
-}
-
-function sendError(res: ServerResponse, code: ErrorCode): void {
-	sendJson(res, ERRORS[code].http ?? 500, { code, message: ERRORS[code].text });
 }
 
 function sendNotFound(res: ServerResponse): void {

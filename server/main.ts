@@ -1,6 +1,7 @@
 /**
  * `npm start`: runs the gateway until SIGTERM or SIGINT, then ends every terminal and exits.
  */
+import { hashSecret } from './auth/secret-hash.ts';
 import { ConfigError, ENV_NAMES, configSchema, loadConfig, type Config } from './config.ts';
 import { startGateway, type Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
@@ -9,16 +10,30 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
 	const defaults = configSchema.parse({});
 	const rows = Object.entries(ENV_NAMES).map(([key, name]) => {
 		const value = defaults[key as keyof typeof defaults];
-		return `  ${name.padEnd(30)} ${value === undefined ? '(derived)' : JSON.stringify(value)}`;
+		return `  ${name.padEnd(32)} ${value === undefined ? '(unset)' : JSON.stringify(value)}`;
 	});
 	console.log(`podlab gateway: serves the site, /api and the /ws terminals.
 
-Usage: npm start            (or: node server/main.ts)
+Usage: npm start                      (or: node server/main.ts)
+       npm start -- --hash-secret     reads a join code or token on stdin, prints the hash for a config file
 
 Settings (environment; a JSON file named by PODLAB_CONFIG may set the same keys):
 ${rows.join('\n')}
 
 See README.md for what each setting does.`);
+	process.exit(0);
+}
+
+if (process.argv.includes('--hash-secret')) {
+	// Reads the secret from stdin, so it never lands in shell history or the process list.
+	const chunks: Buffer[] = [];
+	for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+	const secret = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+	if (secret.length < 4) {
+		console.error('podlab: give the secret on standard input, e.g. `printf %s "$CODE" | npm start -- --hash-secret`');
+		process.exit(2);
+	}
+	console.log(await hashSecret(secret));
 	process.exit(0);
 }
 

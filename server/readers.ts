@@ -41,10 +41,13 @@ export class ReaderRegistry {
 	#terminalCount = 0;
 	#closing = false;
 
-	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger) {
+	readonly #onRun: ((reader: Reader, block: string, exit: number) => void) | undefined;
+
+	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger, onRun?: (reader: Reader, block: string, exit: number) => void) {
 		this.#backend = backend;
 		this.#limits = limits;
 		this.#logger = logger;
+		this.#onRun = onRun;
 		this.#sweeper = setInterval(() => this.#forgetIdleReaders(), Math.min(60_000, limits.graceMs)).unref();
 	}
 
@@ -69,6 +72,34 @@ export class ReaderRegistry {
 		const reader = this.#readers.get(digest(id));
 		if (reader) reader.lastSeen = Date.now();
 		return reader;
+	}
+
+	/**
+	 * The reader under `key`, created when missing. For identities checked elsewhere (a signed
+	 * student cookie): the key is not secret, so it is used as is.
+	 */
+	ensure(key: string, label: string): Reader {
+		let reader = this.#readers.get(key);
+		if (!reader) {
+			reader = new Reader(label);
+			this.#readers.set(key, reader);
+		}
+		reader.lastSeen = Date.now();
+		return reader;
+	}
+
+	/** The reader under `key`, if any, without touching it. */
+	peek(key: string): Reader | undefined {
+		return this.#readers.get(key);
+	}
+
+	/** Ends every terminal of the reader under `key`; returns how many there were. */
+	async endReader(key: string): Promise<number> {
+		const reader = this.#readers.get(key);
+		if (!reader) return 0;
+		const terminals = [...reader.terminals.values()];
+		await Promise.all(terminals.map((terminal) => terminal.end('closed')));
+		return terminals.length;
 	}
 
 	/** The reader's terminal `name`, started on first use. */
@@ -97,6 +128,7 @@ export class ReaderRegistry {
 					if (reader.terminals.get(name) === terminal) reader.terminals.delete(name);
 					reader.lastSeen = Date.now();
 				},
+				onDone: (block, exit) => this.#onRun?.(reader, block, exit),
 			},
 			size,
 		);

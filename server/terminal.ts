@@ -30,6 +30,8 @@ export interface TerminalOptions {
 	logger: Logger;
 	/** Called once when the terminal has ended, whatever the reason. */
 	onEnd(terminal: Terminal): void;
+	/** Called when a run finishes (progress, the instructor's roster). */
+	onDone?(block: string, exit: number): void;
 }
 
 export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200, cols: 80, rows: 24 } as const;
@@ -284,7 +286,9 @@ export class Terminal {
 				if (run && !run.typed) break;
 				if (run) {
 					this.#pendingRun = null;
-					this.#broadcast({ t: 'done', block: run.block, exit: run.started ? event.exit : 0 });
+					const exit = run.started ? event.exit : 0;
+					this.#broadcast({ t: 'done', block: run.block, exit });
+					this.#options.onDone?.(run.block, exit);
 				}
 				this.#setBusy(false);
 				break;

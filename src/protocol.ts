@@ -58,12 +58,17 @@ export const serverMessage = z.discriminatedUnion('t', [
  * newer gateway may add fields, and an older client must still read the answer.
  */
 export const sessionResponse = z.looseObject({
+	/** "class": students join at /join/ first. */
+	mode: z.enum(['local', 'class']).optional(),
+	/** Class mode: who joined in this browser. */
+	student: z.looseObject({ id: z.string(), name: z.string() }).nullish(),
 	terminals: z.array(z.looseObject({ name: terminalName, busy: z.boolean() })),
 });
 
 /** `GET /api/lab`: where shells run (`backend`), which lab it is (`profile`), the limits that matter to a reader. */
 export const labResponse = z.looseObject({
 	backend: z.string(),
+	mode: z.enum(['local', 'class']).optional(),
 	profile: z.enum(['podman', 'kubernetes', 'none']).nullish(),
 	ready: z.boolean().optional(),
 	summary: z.string().optional(),
@@ -88,6 +93,12 @@ export const ERRORS = {
 	LAB_ERR_LAB_FULL: { http: 503, close: null, text: 'The lab has no room for another reader right now.' },
 	LAB_ERR_SOCKET_LIMIT: { http: 429, close: null, text: 'Too many open connections from this reader: close some tabs.' },
 	LAB_ERR_NOT_FOUND: { http: 404, close: null, text: 'There is nothing at this address.' },
+	LAB_ERR_JOIN_REQUIRED: { http: 401, close: null, text: 'Join the class first: open /join/ and enter the code your trainer gave you.' },
+	LAB_ERR_JOIN_CODE: { http: 403, close: null, text: 'That join code is not right: check it with your trainer.' },
+	LAB_ERR_CLASS_FULL: { http: 409, close: null, text: 'The class is full: ask your trainer to free a seat.' },
+	LAB_ERR_JOIN_RATE: { http: 429, close: null, text: 'Too many attempts from this address: try again in a minute.' },
+	LAB_ERR_INSTRUCTOR_AUTH: { http: 401, close: null, text: 'This needs the instructor token in an Authorization: Bearer header.' },
+	LAB_ERR_BAD_REQUEST: { http: 400, close: null, text: 'The request could not be read.' },
 	LAB_ERR_BAD_MESSAGE: { http: null, close: 1007, text: 'The message could not be read.' },
 	LAB_ERR_UNKNOWN_TYPE: { http: null, close: 1008, text: 'The message type is not part of the protocol.' },
 	LAB_ERR_NOT_ATTACHED: { http: null, close: 1008, text: 'Attach to a terminal before sending anything else.' },

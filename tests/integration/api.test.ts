@@ -36,7 +36,7 @@ describe('GET /api', () => {
 	it('session lists the reader’s terminals', async () => {
 		const client = await TestClient.connect(gateway, { term: 'logs' });
 		const session = await (await fetch(`${gateway.url}api/session`, { headers: { cookie: client.cookie } })).json();
-		expect(session).toEqual({ terminals: [{ name: 'logs', busy: false }] });
+		expect(session).toEqual({ mode: 'local', terminals: [{ name: 'logs', busy: false }] });
 		client.close();
 	});
 

@@ -1,0 +1,45 @@
+/**
+ * Signed session tokens for cookies: `<payload>.<HMAC-SHA256>`, both base64url. The gateway keeps no
+ * session table to look them up in, so a student's cookie stays valid across gateway restarts; the
+ * signing key lives in the state directory. Verification is constant-time and rejects expired tokens.
+ */
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { z } from 'zod';
+
+const payloadSchema = z.strictObject({
+	/** Who: a student id. */
+	sub: z.string().min(1).max(64),
+	/** What for, so a token of one kind is never accepted as another ("student", "instructor"). */
+	aud: z.enum(['student', 'instructor']),
+	/** Expiry, epoch milliseconds. */
+	exp: z.number().int(),
+});
+
+export type TokenPayload = z.infer<typeof payloadSchema>;
+
+export function signToken(payload: TokenPayload, key: Buffer): string {
+	const body = Buffer.from(JSON.stringify(payload)).toString('base64url');
+	return `${body}.${mac(body, key).toString('base64url')}`;
+}
+
+/** The payload when the signature, audience and expiry hold; null otherwise. */
+export function verifyToken(token: string | undefined, key: Buffer, audience: TokenPayload['aud'], now = Date.now()): TokenPayload | null {
+	if (!token || token.length > 512) return null;
+	const [body, signature, extra] = token.split('.');
+	if (!body || !signature || extra !== undefined) return null;
+	const expected = mac(body, key);
+	const actual = Buffer.from(signature, 'base64url');
+	if (actual.length !== expected.length || !timingSafeEqual(actual, expected)) return null;
+	let parsed;
+	try {
+		parsed = payloadSchema.safeParse(JSON.parse(Buffer.from(body, 'base64url').toString('utf8')));
+	} catch {
+		return null;
+	}
+	if (!parsed.success || parsed.data.aud !== audience || parsed.data.exp <= now) return null;
+	return parsed.data;
+}
+
+function mac(body: string, key: Buffer): Buffer {
+	return createHmac('sha256', key).update(body).digest();
+}

@@ -1,0 +1,205 @@
+/**
+ * Class mode over HTTP: students join with the class code and get a signed cookie; the instructor
+ * API (bearer token in the Authorization header, never in a URL) lists students and ends their
+ * terminals or frees their seats.
+ *
+ *   POST   /api/join                              {name, code} → sets podlab_student
+ *   GET    /api/instructor/students               roster with terminals, lab host, activity, last run
+ *   DELETE /api/instructor/students/:id/terminals  end the student's terminals
+ *   DELETE /api/instructor/students/:id           free the seat (terminals end, the cookie stops working)
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parseCookie, stringifySetCookie } from 'cookie';
+import type { Logger } from 'pino';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { z } from 'zod';
+import { hashSecret, verifySecret } from '../auth/secret-hash.ts';
+import { signToken, verifyToken } from '../auth/signed-token.ts';
+import type { Config } from '../config.ts';
+import type { Reader, ReaderRegistry } from '../readers.ts';
+import { displayName, type Roster } from './roster.ts';
+import { clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
+
+export const STUDENT_COOKIE = 'podlab_student';
+const DEFAULT_SESSION_MS = 12 * 3_600_000;
+
+const joinRequest = z.strictObject({ name: displayName, code: z.string().min(1).max(200) });
+
+export interface ClassApiOptions {
+	config: Config;
+	roster: Roster;
+	readers: ReaderRegistry;
+	/** Signs student cookies (from the state directory, so cookies survive restarts). */
+	key: Buffer;
+	logger: Logger;
+	/** The lab host a student's terminals run on, when the backend assigns hosts. */
+	hostOf?: (studentId: string) => string | null;
+}
+
+export class ClassApi {
+	readonly #options: ClassApiOptions;
+	readonly #joinCodeHash: Promise<string>;
+	readonly #instructorTokenHash: Promise<string>;
+	/** Failed joins, per client address (in memory: a restart forgets them). */
+	readonly #attempts: RateLimiterMemory;
+	/** Failed instructor tokens, per client address, counted apart so they cannot lock students out. */
+	readonly #instructorAttempts: RateLimiterMemory;
+
+	constructor(options: ClassApiOptions) {
+		this.#options = options;
+		const { config } = options;
+		// Secrets given in plain text (environment) are hashed once, so every check takes the same path.
+		this.#joinCodeHash = config.joinCodeHash ? Promise.resolve(config.joinCodeHash) : hashSecret(config.joinCode!);
+		this.#instructorTokenHash = config.instructorTokenHash ? Promise.resolve(config.instructorTokenHash) : hashSecret(config.instructorToken!);
+		this.#attempts = new RateLimiterMemory({ points: config.joinAttemptsPerMinute, duration: 60 });
+		this.#instructorAttempts = new RateLimiterMemory({ points: config.joinAttemptsPerMinute, duration: 60 });
+	}
+
+	/** The joined student's reader for this request, or null (no cookie, forged, expired, or seat freed). */
+	readerFor(req: IncomingMessage): Reader | null {
+		const token = parseCookie(req.headers.cookie ?? '')[STUDENT_COOKIE];
+		const payload = verifyToken(token, this.#options.key, 'student');
+		if (!payload) return null;
+		const student = this.#options.roster.get(payload.sub);
+		if (!student) return null;
+		this.#options.roster.seen(student.id);
+		return this.#options.readers.ensure(`student:${student.id}`, student.id);
+	}
+
+	/** The display name of a reader's student, for /api/session. */
+	studentOf(reader: Reader): { id: string; name: string } | null {
+		const student = this.#options.roster.get(reader.label);
+		return student ? { id: student.id, name: student.name } : null;
+	}
+
+	/** Handles /api/join and /api/instructor/*; false for any other path. */
+	handle(req: IncomingMessage, res: ServerResponse, pathname: string): boolean {
+		if (pathname === '/api/join') {
+			void this.#join(req, res).catch((error) => this.#fail(res, error));
+			return true;
+		}
+		if (pathname.startsWith('/api/instructor/')) {
+			void this.#instructor(req, res, pathname).catch((error) => this.#fail(res, error));
+			return true;
+		}
+		return false;
+	}
+
+	async #join(req: IncomingMessage, res: ServerResponse): Promise<void> {
+		if (req.method !== 'POST') return sendError(res, 'LAB_ERR_NOT_FOUND');
+		const body = joinRequest.safeParse(await readJsonBody(req));
+		if (!body.success) {
+			const issue = body.error.issues[0];
+			return sendJson(res, 400, { code: 'LAB_ERR_BAD_REQUEST', message: `${issue?.path.join('.') || 'request'}: ${issue?.message}` });
+		}
+		const address = clientAddress(req, this.#options.config.trustProxy);
+		const existing = this.readerFor(req);
+		if (existing) return sendJson(res, 200, this.studentOf(existing));
+		// Only failures count: a whole class often joins from one address (the school's NAT).
+		const blocked = await this.#attempts.get(address);
+		if (blocked && blocked.remainingPoints <= 0) return this.#tooMany(res, blocked.msBeforeNext);
+		if (!(await verifySecret(body.data.code, await this.#joinCodeHash))) {
+			const retryIn = await this.#countFailure(this.#attempts, address);
+			this.#options.logger.info({ address, reason: 'code' }, 'join refused');
+			if (retryIn !== null) return this.#tooMany(res, retryIn);
+			return sendError(res, 'LAB_ERR_JOIN_CODE');
+		}
+		const student = this.#options.roster.join(body.data.name);
+		if (!student) {
+			this.#options.logger.info({ address, reason: 'full', seats: this.#options.roster.seats }, 'join refused');
+			return sendError(res, 'LAB_ERR_CLASS_FULL');
+		}
+		const expires = this.#sessionEnd(student.joinedAt);
+		res.setHeader(
+			'Set-Cookie',
+			stringifySetCookie({
+				name: STUDENT_COOKIE,
+				value: signToken({ sub: student.id, aud: 'student', exp: expires }, this.#options.key),
+				httpOnly: true,
+				sameSite: 'strict',
+				secure: isHttps(req, this.#options.config.trustProxy),
+				path: '/',
+				expires: new Date(expires),
+			}),
+		);
+		this.#options.logger.info({ student: student.id, seats: `${this.#options.roster.size}/${this.#options.roster.seats}` }, 'student joined');
+		sendJson(res, 200, { id: student.id, name: student.name });
+	}
+
+	async #instructor(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+		const address = clientAddress(req, this.#options.config.trustProxy);
+		const blocked = await this.#instructorAttempts.get(address);
+		if (blocked && blocked.remainingPoints <= 0) return this.#tooMany(res, blocked.msBeforeNext);
+		const header = req.headers.authorization ?? '';
+		const token = /^Bearer (\S{1,200})$/.exec(header)?.[1];
+		if (!token || !(await verifySecret(token, await this.#instructorTokenHash))) {
+			this.#options.logger.info({ address }, 'instructor authentication refused');
+			// Only a wrong token counts: a missing header is a browser that was not signed in.
+			const retryIn = token ? await this.#countFailure(this.#instructorAttempts, address) : null;
+			if (retryIn !== null) return this.#tooMany(res, retryIn);
+			res.setHeader('WWW-Authenticate', 'Bearer realm="podlab instructor"');
+			return sendError(res, 'LAB_ERR_INSTRUCTOR_AUTH');
+		}
+		res.setHeader('Cache-Control', 'no-store');
+		const { roster, readers } = this.#options;
+		if (pathname === '/api/instructor/students' && req.method === 'GET') {
+			return sendJson(res, 200, {
+				seats: { taken: roster.size, total: roster.seats },
+				students: roster.list().map((student) => {
+					const reader = readers.peek(`student:${student.id}`);
+					return {
+						id: student.id,
+						name: student.name,
+						joinedAt: new Date(student.joinedAt).toISOString(),
+						lastActivity: new Date(Math.max(student.lastSeen, reader?.lastSeen ?? 0)).toISOString(),
+						lastRun: student.lastRun && { ...student.lastRun, at: new Date(student.lastRun.at).toISOString() },
+						labHost: this.#options.hostOf?.(student.id) ?? null,
+						connected: (reader?.sockets ?? 0) > 0,
+						terminals: reader ? [...reader.terminals.values()].map((terminal) => ({ name: terminal.name, busy: terminal.busy })) : [],
+					};
+				}),
+			});
+		}
+		const match = /^\/api\/instructor\/students\/(s[0-9a-f]{12})(\/terminals)?$/.exec(pathname);
+		if (match && req.method === 'DELETE') {
+			const student = roster.get(match[1]!);
+			if (!student) return sendError(res, 'LAB_ERR_NOT_FOUND');
+			const ended = await readers.endReader(`student:${student.id}`);
+			if (!match[2]) roster.remove(student.id);
+			this.#options.logger.info({ student: student.id, action: match[2] ? 'end terminals' : 'free seat', ended }, 'instructor action');
+			return sendJson(res, 200, { id: student.id, terminalsEnded: ended, seatFreed: !match[2] });
+		}
+		sendError(res, 'LAB_ERR_NOT_FOUND');
+	}
+
+	/** Counts a failed attempt; returns ms until the address may try again once it has none left. */
+	async #countFailure(limiter: RateLimiterMemory, address: string): Promise<number | null> {
+		try {
+			await limiter.consume(address);
+			return null;
+		} catch (rejection) {
+			if (rejection instanceof RateLimiterRes) return rejection.msBeforeNext;
+			throw rejection;
+		}
+	}
+
+	#tooMany(res: ServerResponse, retryInMs: number): void {
+		const seconds = Math.max(1, Math.ceil(retryInMs / 1000));
+		res.setHeader('Retry-After', String(seconds));
+		sendJson(res, 429, { code: 'LAB_ERR_JOIN_RATE', message: `Too many attempts from this address: try again in ${seconds} s.`, retryAfterSeconds: seconds });
+	}
+
+	#sessionEnd(joinedAt: number): number {
+		const classEnd = this.#options.config.classEndsAt ? Date.parse(this.#options.config.classEndsAt) : Number.POSITIVE_INFINITY;
+		return Math.min(joinedAt + DEFAULT_SESSION_MS, classEnd);
+	}
+
+	#fail(res: ServerResponse, error: unknown): void {
+		if ((error as { code?: string }).code === 'LAB_ERR_BAD_REQUEST') {
+			if (!res.headersSent) sendError(res, 'LAB_ERR_BAD_REQUEST');
+			return;
+		}
+		this.#options.logger.error({ err: error }, 'class API request failed');
+		if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
+	}
+}
