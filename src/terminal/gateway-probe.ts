@@ -8,7 +8,10 @@
  */
 import { apiUrl } from './urls.ts';
 
-export async function gatewayAnswers(timeoutMs = 5_000): Promise<boolean> {
+export type GatewayState = 'ready' | 'join' | 'offline';
+
+/** "ready": a gateway answered; "join": a class-mode gateway wants the reader to join first; "offline": none. */
+export async function gatewayAnswers(timeoutMs = 5_000): Promise<GatewayState> {
 	try {
 		const response = await fetch(apiUrl('session'), {
 			credentials: 'same-origin',
@@ -16,8 +19,15 @@ export async function gatewayAnswers(timeoutMs = 5_000): Promise<boolean> {
 			signal: AbortSignal.timeout(timeoutMs),
 		});
 		// A static host may answer unknown paths with its index page: only JSON counts.
-		return response.ok && (response.headers.get('content-type') ?? '').includes('application/json');
+		if (!(response.headers.get('content-type') ?? '').includes('application/json')) return 'offline';
+		if (response.status === 401) return 'join';
+		return response.ok ? 'ready' : 'offline';
 	} catch {
-		return false;
+		return 'offline';
 	}
+}
+
+/** Where a class-mode reader joins, coming back to this page afterwards. */
+export function joinUrl(): string {
+	return `${apiUrl('session').replace(/api\/session$/, 'join/')}?return=${encodeURIComponent(location.pathname)}`;
 }

@@ -211,7 +211,7 @@ export class PanelController {
 			term: name,
 			url: socketUrl(),
 			openSocket: openBrowserSocket,
-			probe: () => gatewayAnswers(),
+			probe: async () => (await gatewayAnswers()) === 'ready',
 			listener: {
 				status: (status) => this.#onStatus(entry, status),
 				output: (bytes, rendered) => view.write(bytes, rendered),

@@ -8,7 +8,7 @@
  */
 import { setBlockStatus } from './block-status.ts';
 import { copyText } from './clipboard.ts';
-import { gatewayAnswers } from './gateway-probe.ts';
+import { gatewayAnswers, joinUrl } from './gateway-probe.ts';
 import type { PanelController } from './panel-controller.ts';
 import { readPanelState } from './panel-state.ts';
 import { RUN_EVENT, type RunRequest } from './run-request.ts';
@@ -39,7 +39,13 @@ export class TerminalPanelElement extends HTMLElement {
 	async #run(request: RunRequest): Promise<void> {
 		if (!this.#controller) {
 			setBlockStatus(request.block, 'running', 'Connecting…');
-			if (!(await gatewayAnswers())) {
+			const gateway = await gatewayAnswers();
+			if (gateway === 'join') {
+				setBlockStatus(request.block, 'offline', 'Join the class first — opening the join page…');
+				location.assign(joinUrl());
+				return;
+			}
+			if (gateway === 'offline') {
 				await this.#copyInstead(request, 'Lab offline');
 				return;
 			}
