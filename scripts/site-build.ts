@@ -116,7 +116,9 @@ function runAstroBuild(root: string): Promise<void> {
 	return new Promise((resolve, reject) => {
 		const child = spawn(process.execPath, [astro, 'build'], {
 			cwd: root,
-			env: { ...process.env, ASTRO_TELEMETRY_DISABLED: '1', NO_COLOR: '1', FORCE_COLOR: '0' },
+			// NODE_ENV=production always: under vitest it is "test", and Astro would then build a site
+			// with dev-only behaviour (Starlight's search says it only works in production builds).
+			env: { ...process.env, NODE_ENV: 'production', ASTRO_TELEMETRY_DISABLED: '1', NO_COLOR: '1', FORCE_COLOR: '0' },
 			stdio: ['ignore', 'pipe', 'pipe'],
 		});
 		let output = '';

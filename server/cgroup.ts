@@ -66,7 +66,9 @@ export class CgroupManager {
 		const pids = v1('pids');
 		if (memory && pids) {
 			const parents = new Map<string, string>();
-			for (const [controller, mount] of [['memory', memory], ['pids', pids], ['freezer', v1('freezer')]] as const) {
+			// Freezer first: a gateway killed while ending a terminal may have left it frozen, and
+			// frozen processes cannot die until thawed.
+			for (const [controller, mount] of [['freezer', v1('freezer')], ['memory', memory], ['pids', pids]] as const) {
 				if (!mount) continue;
 				const own = membership.get(controller) ?? '/';
 				const base = join(mount.mountPoint, relativeTo(own, mount.root));
@@ -149,9 +151,13 @@ class V1TerminalCgroup implements TerminalCgroup {
 			// Freezing first stops a fork bomb from refilling the slots that the kill frees.
 			const state = join(freezer, 'freezer.state');
 			await writeFile(state, 'FROZEN').catch(() => {});
-			for (let i = 0; i < 50 && (await readFile(state, 'utf8').catch(() => 'FROZEN')).trim() !== 'FROZEN'; i++) await sleep(10);
-			killEach(await this.pids());
-			await writeFile(state, 'THAWED').catch(() => {});
+			try {
+				for (let i = 0; i < 50 && (await readFile(state, 'utf8').catch(() => 'FROZEN')).trim() !== 'FROZEN'; i++) await sleep(10);
+				killEach(await this.pids());
+			} finally {
+				// Killed tasks die only once thawed; a gateway that stops here is cleaned up at its next start.
+				await writeFile(state, 'THAWED').catch(() => {});
+			}
 		}
 		await killUntilEmpty(() => this.pids());
 	}
@@ -240,6 +246,7 @@ async function removeStaleParents(base: string): Promise<void> {
 		for (const child of await readdir(parent, { withFileTypes: true }).catch(() => [])) {
 			if (!child.isDirectory()) continue;
 			const dir = join(parent, child.name);
+			await writeFile(join(dir, 'freezer.state'), 'THAWED').catch(() => {});
 			await killUntilEmpty(() => readPids(join(dir, 'cgroup.procs')));
 			await rmdirRetry(dir).catch(() => {});
 		}

@@ -17,6 +17,7 @@ import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse, type Sessio
 import { Attachment } from './attachment.ts';
 import { LocalBackend } from './backends/local.ts';
 import type { Config } from './config.ts';
+import { API_CSP, ASSET_CSP, siteCsp } from './csp.ts';
 import { cachedLabStatus } from './lab-status.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ClassApi } from './class/class-api.ts';
@@ -28,12 +29,11 @@ import { loadOrCreateKey } from './state.ts';
 export const READER_COOKIE = 'podlab_reader';
 const VERSION = '0.1.0';
 
-/** Headers on every response: no framing, no sniffing, no referrer leaks. */
+/** Headers on every response: no framing, no sniffing, no referrer leaks. CSP: see csp.ts. */
 const SECURITY_HEADERS = {
 	'X-Content-Type-Options': 'nosniff',
 	'Referrer-Policy': 'same-origin',
 	'X-Frame-Options': 'DENY',
-	'Content-Security-Policy': "frame-ancestors 'none'",
 };
 
 export interface Gateway {
@@ -53,6 +53,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const readerFor = (req: IncomingMessage): Reader | undefined => (classApi ? (classApi.readerFor(req) ?? undefined) : readers.find(readerId(req)));
 	const limiter = new RateLimiterMemory({ points: config.messagesPerSecond, duration: 1 });
 	const sockets = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false });
+	const pagePolicies = existsSync(config.siteDir) ? await siteCsp(config.siteDir) : new Map<string, string>();
 	const site = existsSync(config.siteDir)
 		? sirv(config.siteDir, {
 				etag: true,
@@ -66,6 +67,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	let policy: OriginPolicy | null = null;
 	const server = createServer((req, res) => {
 		for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+		if (isHttps(req, config.trustProxy)) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
 		try {
 			handleRequest(req, res);
 		} catch (error) {
@@ -75,8 +77,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	});
 
 	function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-		if (!policy!.isHostAllowed(req.headers.host)) return sendError(res, 'LAB_ERR_HOST');
 		const { pathname } = new URL(req.url ?? '/', 'http://gateway');
+		// Set before sirv answers: a 304 also carries it, and the browser keeps the headers of a 304.
+		res.setHeader('Content-Security-Policy', pathname.startsWith('/api/') ? API_CSP : (pagePolicies.get(pathname) ?? ASSET_CSP));
+		if (!policy!.isHostAllowed(req.headers.host)) return sendError(res, 'LAB_ERR_HOST');
 		if (pathname === '/api/health') return sendJson(res, 200, { ok: true, version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
 		if (pathname === '/api/lab') {
 			void labStatus().then((lab) =>

@@ -5,6 +5,8 @@
  * Loaded by dynamic import from the panel element on the first Run (or on a page load where the
  * panel was open), together with xterm: pages where nobody runs anything never download it.
  */
+// First: it configures zod before the protocol's schemas are created.
+import './zod-without-eval.ts';
 import { DEFAULT_TERMINAL } from '../protocol.ts';
 import { exitText, setBlockStatus } from './block-status.ts';
 import { copyText } from './clipboard.ts';

@@ -24,12 +24,12 @@ export const CHROMIUM_ARGS = [
  * removes it on close; each test then opens its own context (cookies, storage).
  * @throws {Error} naming the Debian package when Chromium is missing — a failure, not a skip.
  */
-export async function launchChromium(): Promise<Browser> {
+export async function launchChromium(extraArgs: readonly string[] = []): Promise<Browser> {
 	if (!existsSync(CHROMIUM_PATH)) {
 		throw new Error(
 			`Chromium not found at ${CHROMIUM_PATH}. Browser tests need Debian's "chromium" package: ` +
 				'sudo apt-get install chromium (or set PODLAB_CHROMIUM to another Chromium binary).',
 		);
 	}
-	return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+	return chromium.launch({ executablePath: CHROMIUM_PATH, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }

@@ -59,6 +59,16 @@ describe('joining', () => {
 		expect(terminalPids(gateway)).toEqual([]);
 	});
 
+	it('refuses a foreign origin at the upgrade, even with a valid student cookie', async () => {
+		const { cookie } = await joinClass('Eve');
+		const studentCookie = cookie!.split(';')[0]!;
+		const refused = await TestClient.connect(gateway, { cookie: studentCookie, origin: 'https://podlab.example.evil' }).catch((error: Error) => error);
+		expect(String(refused)).toContain('upgrade refused: 403');
+		const { students } = await (await instructor('students')).json();
+		await instructor(`students/${students.find((student: { name: string }) => student.name === 'Eve').id}`, { method: 'DELETE' });
+		expect(terminalPids(gateway)).toEqual([]);
+	});
+
 	it('refuses a wrong code', async () => {
 		const result = await joinClass('Ada', 'kube-pods-2025');
 		expect(result).toMatchObject({ status: 403, body: { code: 'LAB_ERR_JOIN_CODE' }, cookie: null });

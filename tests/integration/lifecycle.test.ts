@@ -2,7 +2,7 @@
  * Terminals end completely: after the grace period without a socket, and when the gateway shuts
  * down, no process of theirs is left, not even one that left the session.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
@@ -73,4 +73,23 @@ describe('terminal lifetime', () => {
 		await gateway.stop();
 		expect(existsSync(dir.replace(/\/[^/]+$/, ''))).toBe(false);
 	});
+
+	it('after a crash, the next gateway ends what the dead one left, even frozen', async () => {
+		if (process.getuid?.() !== 0) return;
+		const crashed = await startGateway();
+		const client = await TestClient.connect(crashed);
+		const [, survivor] = await startStragglers(client);
+		await client.run('grep -E "^[0-9]+:freezer:" /proc/self/cgroup', 'where');
+		const freezer = `/sys/fs/cgroup/freezer${/\n\d+:freezer:(\S+)/.exec(client.plainText)![1]}`;
+		// As if the gateway died in the middle of ending the terminal: frozen, then SIGKILL.
+		writeFileSync(`${freezer}/freezer.state`, 'FROZEN');
+		crashed.process.kill('SIGKILL');
+		await new Promise((resolve) => crashed.process.once('exit', resolve));
+		expect(isAlive(survivor!)).toBe(true);
+
+		gateway = await startGateway();
+		await eventually(() => !isAlive(survivor!), 5000, 'the orphan killed by the next gateway');
+		expect(existsSync(freezer)).toBe(false);
+	});
 });
+
