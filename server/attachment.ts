@@ -75,6 +75,7 @@ export class Attachment implements TerminalPeer {
 
 	#onInput(data: Buffer): void {
 		if (!this.#terminal) throw new LabError('LAB_ERR_NOT_ATTACHED');
+		this.#reader.lastActivity = Date.now();
 		this.#terminal.input(data);
 	}
 
@@ -96,7 +97,11 @@ export class Attachment implements TerminalPeer {
 			case 'signal':
 				terminal.signal(message.name).catch((error) => this.#close(internal(error)));
 				break;
+			case 'extend':
+				this.#reader.lastActivity = Date.now();
+				break;
 			case 'run':
+				this.#reader.lastActivity = Date.now();
 				terminal
 					.run(message.code, message.block, message.interrupt ?? false)
 					.then((result) => result === 'busy' && this.#error(new LabError('LAB_ERR_BUSY')))

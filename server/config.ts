@@ -98,6 +98,10 @@ export const configSchema = z.object({
 	joinAttemptsPerMinute: count(1, 10_000).default(10),
 	/** Class mode: when the class ends; students' sessions stop working then. @default 12 hours after joining */
 	classEndsAt: z.iso.datetime({ offset: true }).optional(),
+	/** Class mode: a student's terminals end after this long without input or runs. @default 1800000 (30 minutes) */
+	idleMs: count(10_000, 7 * 24 * 3_600_000).default(1_800_000),
+	/** Class mode: how long before the idle limit (or the class end) the panel warns, with a button to stay. @default 120000 */
+	idleWarningMs: count(1_000, 3_600_000).default(120_000),
 	/** Where the gateway keeps its cookie key and the roster. @default ~/.local/state/podlab */
 	stateDir: z.string().min(1).default(join(homedir(), '.local', 'state', 'podlab')),
 	/** Behind a reverse proxy: take the client address from X-Forwarded-For and https from X-Forwarded-Proto. @default false */
@@ -135,6 +139,8 @@ export const ENV_NAMES = {
 	seats: 'PODLAB_SEATS',
 	joinAttemptsPerMinute: 'PODLAB_JOIN_ATTEMPTS_PER_MINUTE',
 	classEndsAt: 'PODLAB_CLASS_ENDS_AT',
+	idleMs: 'PODLAB_IDLE_MS',
+	idleWarningMs: 'PODLAB_IDLE_WARNING_MS',
 	stateDir: 'PODLAB_STATE_DIR',
 	trustProxy: 'PODLAB_TRUST_PROXY',
 } as const satisfies Record<keyof Config, string>;

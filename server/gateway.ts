@@ -21,6 +21,7 @@ import { API_CSP, ASSET_CSP, siteCsp } from './csp.ts';
 import { cachedLabStatus } from './lab-status.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ClassApi } from './class/class-api.ts';
+import { watchLifetimes } from './class/lifetime.ts';
 import { Roster } from './class/roster.ts';
 import { isHttps, sendError, sendJson } from './http-util.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
@@ -49,6 +50,15 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
 	const readers = new ReaderRegistry(backend, config, logger, (reader, block, exit) => roster?.recordRun(reader.label, block, exit));
 	const classApi = roster ? new ClassApi({ config, roster, readers, key: await loadOrCreateKey(config.stateDir), logger }) : null;
+	const stopLifetimes = roster
+		? watchLifetimes({
+				readers,
+				idleMs: config.idleMs,
+				warningMs: config.idleWarningMs,
+				endsAt: config.classEndsAt ? Date.parse(config.classEndsAt) : null,
+				logger,
+			})
+		: () => {};
 	/** Who is asking: a joined student (class mode) or the holder of a reader cookie (local mode). */
 	const readerFor = (req: IncomingMessage): Reader | undefined => (classApi ? (classApi.readerFor(req) ?? undefined) : readers.find(readerId(req)));
 	const limiter = new RateLimiterMemory({ points: config.messagesPerSecond, duration: 1 });
@@ -167,7 +177,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		url,
 		readers,
 		policy,
-		close: () => (closing ??= shutdown(server, sockets, readers, backend, logger).then(() => roster?.flush())),
+		close: () => {
+			stopLifetimes();
+			return (closing ??= shutdown(server, sockets, readers, backend, logger).then(() => roster?.flush()));
+		},
 	};
 }
 

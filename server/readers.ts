@@ -4,7 +4,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { DEFAULT_TERMINAL, LabError } from '../src/protocol.ts';
+import { DEFAULT_TERMINAL, LabError, type ServerMessage } from '../src/protocol.ts';
 import type { LabBackend } from './backends/backend.ts';
 import { Terminal } from './terminal.ts';
 
@@ -26,6 +26,16 @@ export class Reader {
 	/** Open WebSockets, capped so one reader cannot exhaust the gateway's file descriptors. */
 	sockets = 0;
 	lastSeen = Date.now();
+	/** Last keystroke, run or "still here" (class mode's idle limit counts from it). */
+	lastActivity = Date.now();
+	/** The idle deadline the reader was last warned about, so each is announced once. */
+	warnedIdleAt = 0;
+	warnedDeadline = false;
+
+	/** Sends a control message to every socket of every terminal of this reader. */
+	notify(message: ServerMessage): void {
+		for (const terminal of this.terminals.values()) terminal.notify(message);
+	}
 
 	constructor(label: string) {
 		this.label = label;
@@ -94,12 +104,9 @@ export class ReaderRegistry {
 	}
 
 	/** Ends every terminal of the reader under `key`; returns how many there were. */
-	async endReader(key: string): Promise<number> {
+	async endReader(key: string, reason: 'closed' | 'idle' | 'deadline' = 'closed'): Promise<number> {
 		const reader = this.#readers.get(key);
-		if (!reader) return 0;
-		const terminals = [...reader.terminals.values()];
-		await Promise.all(terminals.map((terminal) => terminal.end('closed')));
-		return terminals.length;
+		return reader ? endTerminals(reader, reason) : 0;
 	}
 
 	/** The reader's terminal `name`, started on first use. */
@@ -146,6 +153,11 @@ export class ReaderRegistry {
 		}
 	}
 
+	/** Every reader (class mode's lifetime checks). */
+	all(): Reader[] {
+		return [...this.#readers.values()];
+	}
+
 	/** Every live terminal (for shutdown and tests). */
 	terminals(): Terminal[] {
 		return [...this.#readers.values()].flatMap((reader) => [...reader.terminals.values()]);
@@ -170,4 +182,11 @@ export class ReaderRegistry {
 
 function digest(id: string): string {
 	return createHash('sha256').update(id).digest('hex');
+}
+
+/** Ends every terminal of `reader`; returns how many there were. */
+export async function endTerminals(reader: Reader, reason: 'closed' | 'idle' | 'deadline'): Promise<number> {
+	const terminals = [...reader.terminals.values()];
+	await Promise.all(terminals.map((terminal) => terminal.end(reason)));
+	return terminals.length;
 }

@@ -40,7 +40,17 @@ export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 20
 const SHELL_READY_TIMEOUT_MS = 15_000;
 const INTERRUPT_TIMEOUT_MS = 2_000;
 
-type EndReason = 'exit' | 'grace' | 'shutdown' | 'closed';
+type EndReason = 'exit' | 'grace' | 'shutdown' | 'closed' | 'idle' | 'deadline';
+
+/** What attached clients are told for each way a terminal can end. */
+const END_CODES: Record<EndReason, ErrorCode> = {
+	exit: 'LAB_ERR_ENDED',
+	grace: 'LAB_ERR_ENDED',
+	closed: 'LAB_ERR_ENDED',
+	shutdown: 'LAB_ERR_SHUTDOWN',
+	idle: 'LAB_ERR_IDLE',
+	deadline: 'LAB_ERR_CLASS_OVER',
+};
 
 interface PendingRun {
 	block: string;
@@ -206,7 +216,7 @@ export class Terminal {
 		this.#stopGraceTimer();
 		this.#flush();
 		this.#exitCode = exitCode;
-		const code: ErrorCode = reason === 'shutdown' ? 'LAB_ERR_SHUTDOWN' : 'LAB_ERR_ENDED';
+		const code = END_CODES[reason];
 		for (const peer of this.#peers.keys()) {
 			if (reason === 'exit') peer.message({ t: 'exit', code: exitCode ?? -1 });
 			peer.ended(code);
@@ -304,6 +314,11 @@ export class Terminal {
 		if (this.#busy === busy) return;
 		this.#busy = busy;
 		this.#broadcast({ t: 'status', busy });
+	}
+
+	/** A control message to every attached socket (e.g. a session-expiry warning). */
+	notify(message: ServerMessage): void {
+		this.#broadcast(message);
 	}
 
 	#broadcast(message: ServerMessage): void {

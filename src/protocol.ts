@@ -39,6 +39,8 @@ export const clientMessage = z.discriminatedUnion('t', [
 	/** Bytes of output rendered since the previous ack (flow control). */
 	z.strictObject({ t: z.literal('ack'), bytes: offset }),
 	z.strictObject({ t: z.literal('signal'), name: signalName }),
+	/** "I am still here": resets the idle limit after an `expiry` warning. */
+	z.strictObject({ t: z.literal('extend') }),
 ]);
 
 export const serverMessage = z.discriminatedUnion('t', [
@@ -51,6 +53,11 @@ export const serverMessage = z.discriminatedUnion('t', [
 	z.strictObject({ t: z.literal('done'), block: z.string(), exit: z.number().int() }),
 	z.strictObject({ t: z.literal('exit'), code: z.number().int() }),
 	z.strictObject({ t: z.literal('error'), code: z.string(), message: z.string() }),
+	/**
+	 * Class mode: the reader's terminals will be ended at `at` (epoch ms) for `reason`; for "idle",
+	 * any input or an `extend` moves it back.
+	 */
+	z.strictObject({ t: z.literal('expiry'), reason: z.enum(['idle', 'deadline']), at: z.number().int() }),
 ]);
 
 /**
@@ -109,6 +116,8 @@ export const ERRORS = {
 	LAB_ERR_SPAWN: { http: null, close: 1011, text: 'The lab could not start a shell.' },
 	LAB_ERR_BUSY: { http: null, close: null, text: 'The terminal is busy: interrupt it first, or run with interrupt.' },
 	LAB_ERR_ENDED: { http: null, close: 4000, text: 'The terminal has ended.' },
+	LAB_ERR_IDLE: { http: null, close: 4002, text: 'Your lab session ended after a long time without activity: start a new shell to go on.' },
+	LAB_ERR_CLASS_OVER: { http: null, close: 4003, text: 'The class is over: its lab sessions have ended.' },
 	LAB_ERR_SHUTDOWN: { http: null, close: 1001, text: 'The lab is shutting down.' },
 	LAB_ERR_INTERNAL: { http: null, close: 1011, text: 'The gateway hit an internal error.' },
 } as const satisfies Record<string, { http: number | null; close: number | null; text: string }>;

@@ -84,6 +84,8 @@ export class PanelController {
 	#height: number;
 	#screenReaderMode = readScreenReaderMode();
 	#lab: LabInfo | null = null;
+	/** Class mode: the gateway ends this reader's shells at `at` unless they stay (idle) or the class ends. */
+	#expiry: { reason: 'idle' | 'deadline'; at: number } | null = null;
 	#busyOffer: BusyOffer | null = null;
 	/** The reader's existing terminals, fetched once when the panel first opens. */
 	#sessionLoaded: Promise<void> | null = null;
@@ -205,7 +207,14 @@ export class PanelController {
 		const view = new TerminalView(panel, {
 			theme: currentSiteTheme(),
 			screenReaderMode: this.#screenReaderMode,
-			onInput: (bytes) => entry.connection.input(bytes),
+			onInput: (bytes) => {
+				entry.connection.input(bytes);
+				// Typing is activity: the gateway moves the idle limit, so the warning is void.
+				if (this.#expiry?.reason === 'idle') {
+					this.#expiry = null;
+					this.#renderStatus();
+				}
+			},
 			onResize: (cols, rows) => entry.connection.resize(cols, rows),
 			onLeave: () => tab.focus(),
 		});
@@ -233,6 +242,10 @@ export class PanelController {
 				runUndelivered: (run, reason) => void this.#onUndelivered(run, reason),
 				resultsLost: (blocks) => {
 					for (const block of blocks) setBlockStatus(block, 'unknown', 'Result lost — see the terminal');
+				},
+				expiry: (reason, at) => {
+					this.#expiry = { reason, at };
+					this.#renderStatus();
 				},
 			},
 		});
@@ -313,6 +326,22 @@ export class PanelController {
 			case 'connected':
 				// Busy or not shows on the tab: announcing every command's start and end would be noise.
 				text = `Connected to ${lab}.`;
+				if (this.#expiry && this.#expiry.at > Date.now()) {
+					const time = new Date(this.#expiry.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+					if (this.#expiry.reason === 'deadline') {
+						text = `The class ends at ${time}: your shells close then.`;
+					} else {
+						text = `No activity for a while: your shells close at ${time}.`;
+						action = {
+							label: 'Stay',
+							run: () => {
+								entry.connection.extend();
+								this.#expiry = null;
+								this.#renderStatus();
+							},
+						};
+					}
+				}
 				break;
 			case 'reconnecting':
 				text = `${status.cause} — reconnecting in ${seconds(status.retryInMs)}…`;
@@ -323,8 +352,9 @@ export class PanelController {
 				action = { label: 'Try now', run: () => entry.connection.retryNow() };
 				break;
 			case 'ended':
-				text =
-					status.exitCode === null
+				text = status.reason
+					? status.reason
+					: status.exitCode === null
 						? `Session ended: the shell in “${entry.name}” is gone.`
 						: `Session ended: the shell in “${entry.name}” exited with status ${status.exitCode}.`;
 				action = { label: 'Start a new shell', run: () => this.#restart(entry) };

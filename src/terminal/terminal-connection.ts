@@ -41,7 +41,8 @@ export type ConnectionStatus =
 	/** The gateway does not answer at all. */
 	| { state: 'offline'; retryInMs: number }
 	/** The shell is gone (it exited, or was ended); a new one needs `restart()`. */
-	| { state: 'ended'; exitCode: number | null }
+	/** `reason`: why the gateway ended it, when it says (idle limit, class over). */
+	| { state: 'ended'; exitCode: number | null; reason?: string }
 	/** Retrying will not help; `code` is a gateway error code or a client-side one. */
 	| { state: 'failed'; code: string; message: string }
 	/** Closed on purpose by `close()`. */
@@ -66,6 +67,8 @@ export interface ConnectionListener {
 	runUndelivered(run: TerminalRun, reason: UndeliveredReason): void;
 	/** The socket dropped while these blocks were running: their results will not arrive. */
 	resultsLost(blocks: string[]): void;
+	/** Class mode: the gateway will end this reader's terminals at `at` (epoch ms) unless they stay. */
+	expiry?(reason: 'idle' | 'deadline', at: number): void;
 }
 
 export interface TerminalConnectionOptions {
@@ -174,6 +177,11 @@ export class TerminalConnection {
 		if (this.#attached) this.#send({ t: 'signal', name });
 	}
 
+	/** "Still here": resets the class-mode idle limit after an expiry warning. */
+	extend(): void {
+		if (this.#attached) this.#send({ t: 'extend' });
+	}
+
 	/** Types a block into the shell: now if attached, else once attached. */
 	run(run: TerminalRun): void {
 		const { state } = this.#status;
@@ -277,6 +285,9 @@ export class TerminalConnection {
 			case 'exit':
 				this.#exitCode = message.code;
 				break;
+			case 'expiry':
+				this.#listener.expiry?.(message.reason, message.at);
+				break;
 			case 'error':
 				if (message.code === 'LAB_ERR_BUSY' && this.#lastRun) {
 					const refused = this.#lastRun;
@@ -307,6 +318,9 @@ export class TerminalConnection {
 
 		if (code === ERRORS.LAB_ERR_ENDED.close || errorCode === 'LAB_ERR_ENDED') {
 			this.#setStatus({ state: 'ended', exitCode: this.#exitCode });
+			this.#dropQueued('ended');
+		} else if (code === ERRORS.LAB_ERR_IDLE.close || code === ERRORS.LAB_ERR_CLASS_OVER.close) {
+			this.#setStatus({ state: 'ended', exitCode: null, reason: error?.message ?? ERRORS.LAB_ERR_IDLE.text });
 			this.#dropQueued('ended');
 		} else if (PERMANENT_CLOSE_CODES.has(code) && errorCode !== 'LAB_ERR_RATE') {
 			this.#fail(errorCode || `close ${code}`, error?.message ?? `The connection was closed (code ${code}).`);

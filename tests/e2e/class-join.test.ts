@@ -24,6 +24,8 @@ beforeAll(async () => {
 		PODLAB_INSTRUCTOR_TOKEN: 'e2e-instructor-token-0123456789',
 		PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-e2e-class-')),
 		PODLAB_WORKDIR: mkdtempSync(join(tmpdir(), 'podlab-e2e-work-')),
+		PODLAB_IDLE_MS: '10000',
+		PODLAB_IDLE_WARNING_MS: '8000',
 	});
 });
 
@@ -55,6 +57,12 @@ describe('a student in class mode', () => {
 		await waitForTerminal(page, /Linux /);
 		const roster = await (await fetch(`${gateway.url}api/instructor/students`, { headers: { authorization: 'Bearer e2e-instructor-token-0123456789' } })).json();
 		expect(roster.students).toMatchObject([{ name: 'Ada', lastRun: { block: 'lab-check:1', exit: 0 }, connected: true }]);
+
+		// Idle: the panel warns with one button that keeps the session.
+		const status = page.locator('[data-panel-status]');
+		await expect.poll(() => status.textContent(), { timeout: 10_000 }).toMatch(/^No activity for a while: your shells close at /);
+		await page.getByRole('button', { name: 'Stay' }).click();
+		await expect.poll(() => status.textContent()).toMatch(/^Connected to /);
 		await context.close();
 	});
 });

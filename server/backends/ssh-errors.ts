@@ -1,0 +1,84 @@
+/**
+ * Why a lab host could not give a student a terminal, read from what OpenSSH's client printed. The
+ * student gets a plain sentence naming their host; logs and the instructor get ssh's own words.
+ */
+import type { SshHost } from './ssh-settings.ts';
+
+export type LabHostProblem = 'unreachable' | 'host-key' | 'auth' | 'setup';
+
+/** The stable error code of each problem (for the protocol's error table). */
+export const LAB_HOST_ERROR_CODES = {
+	unreachable: 'LAB_ERR_HOST_UNREACHABLE',
+	'host-key': 'LAB_ERR_HOST_KEY',
+	auth: 'LAB_ERR_HOST_AUTH',
+	setup: 'LAB_ERR_HOST_SETUP',
+} as const satisfies Record<LabHostProblem, string>;
+
+export type LabHostErrorCode = (typeof LAB_HOST_ERROR_CODES)[LabHostProblem];
+
+/** A lab host that cannot be used right now; `message` is for the student. */
+export class LabHostError extends Error {
+	readonly code: LabHostErrorCode;
+	readonly problem: LabHostProblem;
+	/** `host:port`. */
+	readonly host: string;
+	/** What ssh or the host said, for logs and the instructor; never shown to the student. */
+	readonly detail: string;
+
+	constructor(problem: LabHostProblem, host: SshHost, message: string, detail: string, options?: ErrorOptions) {
+		super(message, options);
+		this.name = 'LabHostError';
+		this.code = LAB_HOST_ERROR_CODES[problem];
+		this.problem = problem;
+		this.host = host.label;
+		this.detail = detail;
+	}
+}
+
+/** Why a connection failed, from the words of ssh's `connect to host … port …: <reason>` line. */
+const CONNECT_FAILURES: Array<[RegExp, string]> = [
+	[/Connection refused/i, 'it refuses connections on port {port}: is sshd running?'],
+	[/timed out/i, 'no answer within {timeout}: it may be down'],
+	[/No route to host|Network is unreachable|Host is unreachable/i, 'there is no route to it: it may be down'],
+	[/Could not resolve hostname|Name or service not known|Temporary failure in name resolution/i, 'its name does not resolve'],
+	[/Connection (closed|reset)|kex_exchange_identification|Broken pipe/i, 'it closed the connection before login'],
+];
+
+/**
+ * Turns a failed ssh run (exit status 255) into a {@link LabHostError}.
+ * @param stderr everything ssh printed on stderr
+ */
+export function sshFailure(stderr: string, host: SshHost, connectTimeoutMs: number): LabHostError {
+	const detail = stderr
+		.split(/\r?\n/)
+		.map((line) => line.trim())
+		.filter((line) => line && !/^@+$/.test(line))
+		.join('\n');
+	const where = `Your lab host ${host.label}`;
+	if (/REMOTE HOST IDENTIFICATION HAS CHANGED|Host key for .* has changed/i.test(stderr)) {
+		return new LabHostError(
+			'host-key',
+			host,
+			`${where} presented a host key that does not match the one podlab knows, so podlab refused to connect (it may not be your lab host). Tell your instructor.`,
+			detail,
+		);
+	}
+	if (/host key is known for|Host key verification failed/i.test(stderr)) {
+		return new LabHostError('host-key', host, `podlab has no host key for ${host.label} in its known_hosts file, so it refused to connect. Tell your instructor.`, detail);
+	}
+	if (/Permission denied|Too many authentication failures|No more authentication methods/i.test(stderr)) {
+		return new LabHostError('auth', host, `${where} refused podlab's key for the user ${host.user}. Tell your instructor.`, detail);
+	}
+	const seconds = `${Math.round(connectTimeoutMs / 100) / 10} s`;
+	for (const [pattern, reason] of CONNECT_FAILURES) {
+		if (pattern.test(stderr)) {
+			return new LabHostError(
+				'unreachable',
+				host,
+				`${where} cannot be reached: ${reason.replace('{port}', String(host.port)).replace('{timeout}', seconds)}. Tell your instructor.`,
+				detail,
+			);
+		}
+	}
+	return new LabHostError('unreachable', host, `${where} cannot be reached. Tell your instructor.`, detail || 'ssh failed without saying why');
+}

@@ -1,0 +1,287 @@
+/**
+ * The gateway's end of a tmux control-mode client (`tmux -C`) running on a lab host over ssh,
+ * presented to the gateway as a pty (node-pty's IPty), so that Terminal works with it unchanged.
+ *
+ * Why control mode rather than a plain `tmux attach` inside `ssh -tt`:
+ * - A plain client gets tmux's redrawing of its screen, not the program's output: lines that scroll
+ *   by within one read never reach the browser's scrollback. tmux (3.3) also drops the OSC 133
+ *   markers, and the DCS passthrough that could carry them is dropped too whenever the client has a
+ *   redraw pending — at attach, and after tmux discarded output for a client that fell behind — so a
+ *   Run could wait forever for its `done`.
+ * - Control mode hands over the pane's bytes exactly as written (`%output`), and while the client
+ *   does not read, tmux stops reading the pane: the same backpressure as a local pty.
+ *
+ * Keyboard input becomes `send-keys -H` (the bytes as they are), a resize `refresh-client -C`.
+ * podlab-host.sh adds a line of its own, `%podlab-busy` (the shell being reattached runs a command),
+ * which becomes the shell-integration marker it stands for, with this terminal's nonce.
+ */
+import type { ChildProcessWithoutNullStreams } from 'node:child_process';
+import { constants } from 'node:os';
+import type { IDisposable, IEvent, IPty } from 'node-pty';
+
+export type ControlEvent =
+	/** Bytes the pane's programs wrote. */
+	| { kind: 'output'; data: Buffer }
+	/** The reply to one command: its lines, between `%begin` and `%end` (or `%error`). */
+	| { kind: 'reply'; lines: Buffer[]; error: boolean }
+	/** A `%podlab-NAME VALUE` line from podlab-host.sh. */
+	| { kind: 'podlab'; name: string; value: string }
+	/** A line outside the protocol: something podlab-host.sh said. */
+	| { kind: 'text'; data: Buffer }
+	/** tmux's client is leaving. */
+	| { kind: 'exit' };
+
+const NEWLINE = 0x0a;
+const BACKSLASH = 0x5c;
+
+/** Splits tmux's control-mode output into events. Feed it raw bytes as they come. */
+export class ControlModeParser {
+	#pending: Buffer | null = null;
+	/** The reply being read: its command number and lines. */
+	#reply: { number: string; lines: Buffer[] } | null = null;
+
+	feed(chunk: Buffer): ControlEvent[] {
+		const data = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
+		this.#pending = null;
+		const events: ControlEvent[] = [];
+		let start = 0;
+		for (let end = data.indexOf(NEWLINE); end >= 0; end = data.indexOf(NEWLINE, start)) {
+			const event = this.#line(data.subarray(start, end));
+			if (event) events.push(event);
+			start = end + 1;
+		}
+		if (start < data.length) this.#pending = Buffer.from(data.subarray(start));
+		return events;
+	}
+
+	#line(line: Buffer): ControlEvent | null {
+		if (this.#reply) {
+			// A reply line may be anything the command printed; only its own guard ends it.
+			const guard = /^%(end|error) \d+ (\d+) \d+$/.exec(line.toString('latin1'));
+			if (guard && guard[2] === this.#reply.number) {
+				const { lines } = this.#reply;
+				this.#reply = null;
+				return { kind: 'reply', lines, error: guard[1] === 'error' };
+			}
+			this.#reply.lines.push(Buffer.from(line));
+			return null;
+		}
+		if (line[0] !== 0x25 /* % */) return { kind: 'text', data: Buffer.from(line) };
+		const space = line.indexOf(0x20);
+		const word = line.toString('latin1', 1, space < 0 ? line.length : space);
+		switch (word) {
+			case 'output': {
+				// %output %<pane> <data>
+				const dataStart = line.indexOf(0x20, space + 1);
+				return dataStart < 0 ? null : { kind: 'output', data: decodeOutput(line.subarray(dataStart + 1)) };
+			}
+			case 'begin': {
+				const number = line.toString('latin1').split(' ')[2];
+				if (number) this.#reply = { number, lines: [] };
+				return null;
+			}
+			case 'exit':
+				return { kind: 'exit' };
+			default:
+				if (word.startsWith('podlab-')) {
+					return { kind: 'podlab', name: word.slice('podlab-'.length), value: space < 0 ? '' : line.toString('utf8', space + 1) };
+				}
+				// Notifications (%session-changed, %layout-change, …): nothing a terminal needs.
+				return null;
+		}
+	}
+}
+
+/** Undoes tmux's escaping of `%output` data: bytes below 32 and the backslash come as \ooo (octal). */
+export function decodeOutput(data: Buffer): Buffer {
+	if (!data.includes(BACKSLASH)) return Buffer.from(data);
+	const decoded = Buffer.allocUnsafe(data.length);
+	let length = 0;
+	for (let index = 0; index < data.length; index++) {
+		const byte = data[index]!;
+		if (byte === BACKSLASH && isOctal(data[index + 1]) && isOctal(data[index + 2]) && isOctal(data[index + 3])) {
+			decoded[length++] = ((data[index + 1]! - 48) << 6) | ((data[index + 2]! - 48) << 3) | (data[index + 3]! - 48);
+			index += 3;
+		} else {
+			decoded[length++] = byte;
+		}
+	}
+	return decoded.subarray(0, length);
+}
+
+function isOctal(byte: number | undefined): boolean {
+	return byte !== undefined && byte >= 0x30 && byte <= 0x37;
+}
+
+/** Bytes per `send-keys` command: keeps each command line short (three characters a byte). */
+const KEYS_PER_COMMAND = 256;
+
+/** The `send-keys` commands that type `bytes` into `target` exactly, one key per byte. */
+export function sendKeysCommands(target: string, bytes: Buffer): string[] {
+	const commands: string[] = [];
+	for (let at = 0; at < bytes.length; at += KEYS_PER_COMMAND) {
+		const hex = [...bytes.subarray(at, at + KEYS_PER_COMMAND)].map((byte) => byte.toString(16).padStart(2, '0'));
+		commands.push(`send-keys -t ${target} -H ${hex.join(' ')}`);
+	}
+	return commands;
+}
+
+/**
+ * What the browser needs to show a reattached pane: its history and screen as tmux captured them
+ * (`capture-pane -e`), then the cursor, moved relative to the last line since the browser's
+ * terminal may be taller than the pane.
+ */
+export function replayScreen(lines: Buffer[], cursor: { x: number; y: number; height: number }): Buffer {
+	const up = Math.max(0, cursor.height - 1 - cursor.y);
+	const parts: Buffer[] = [Buffer.from('\x1b[m')];
+	lines.forEach((line, index) => parts.push(index === 0 ? line : Buffer.concat([Buffer.from('\r\n'), line])));
+	parts.push(Buffer.from(`\x1b[m${up > 0 ? `\x1b[${up}A` : ''}\x1b[${cursor.x + 1}G`));
+	return Buffer.concat(parts);
+}
+
+export interface TmuxControlOptions {
+	/** tmux target of the terminal's pane, e.g. "=podlab-alice-main:". */
+	target: string;
+	/** The terminal's shell-integration nonce, for the markers podlab-host.sh reports. */
+	nonce: string;
+	cols: number;
+	rows: number;
+}
+
+/** node-pty's event shape: call with a listener, get something to dispose of. */
+class Emitter<T> {
+	readonly #listeners = new Set<(value: T) => void>();
+	readonly event = (listener: (value: T) => void): IDisposable => {
+		this.#listeners.add(listener);
+		return { dispose: () => this.#listeners.delete(listener) };
+	};
+
+	fire(value: T): void {
+		for (const listener of [...this.#listeners]) listener(value);
+	}
+}
+
+export class TmuxControlPty implements IPty {
+	readonly pid: number;
+	readonly process = 'ssh';
+	handleFlowControl = false;
+	readonly #child: ChildProcessWithoutNullStreams;
+	readonly #options: TmuxControlOptions;
+	readonly #parser = new ControlModeParser();
+	readonly #data = new Emitter<Buffer>();
+	readonly #exit = new Emitter<{ exitCode: number; signal?: number }>();
+	#cols: number;
+	#rows: number;
+	/** Set by the `podlab-cursor` reply of a reattach: the next reply is the screen to replay. */
+	#cursor: { x: number; y: number; height: number } | null = null;
+	/**
+	 * Commands held until tmux answered the first of the attach commands: one that tmux runs before
+	 * this client is attached (refresh-client) would act on another client (another terminal).
+	 */
+	#held: string[] | null = [];
+
+	constructor(child: ChildProcessWithoutNullStreams, options: TmuxControlOptions) {
+		if (child.pid === undefined) throw new Error('tmux control: the ssh process did not start');
+		this.pid = child.pid;
+		this.#child = child;
+		this.#options = options;
+		this.#cols = options.cols;
+		this.#rows = options.rows;
+		child.stdout.on('data', (chunk: Buffer) => {
+			for (const event of this.#parser.feed(chunk)) this.#onEvent(event);
+		});
+		// ssh's own complaints ("Connection … closed") and podlab-host.sh's: the student should see them.
+		child.stderr.on('data', (chunk: Buffer) => this.#data.fire(Buffer.from(chunk.toString('utf8').replace(/\r?\n/g, '\r\n'))));
+		// ssh gone: its exit says the rest.
+		child.stdin.on('error', () => {});
+		// 'close', not 'exit': it comes after the last byte of output was read, however long that was paused.
+		child.once('close', (code, signal) => {
+			this.#exit.fire({ exitCode: code ?? -1, signal: signal ? constants.signals[signal] : undefined });
+		});
+	}
+
+	/** Output bytes, as Buffers: node-pty's type says string, but Terminal asks for raw bytes. */
+	get onData(): IEvent<string> {
+		return this.#data.event as unknown as IEvent<string>;
+	}
+
+	get onExit(): IEvent<{ exitCode: number; signal?: number }> {
+		return this.#exit.event;
+	}
+
+	get cols(): number {
+		return this.#cols;
+	}
+
+	get rows(): number {
+		return this.#rows;
+	}
+
+	write(data: string | Buffer): void {
+		const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+		for (const command of sendKeysCommands(this.#options.target, bytes)) this.command(command);
+	}
+
+	resize(cols: number, rows: number): void {
+		this.#cols = cols;
+		this.#rows = rows;
+		this.command(`refresh-client -C ${cols}x${rows}`);
+	}
+
+	/** Stops reading: ssh, then tmux's client, then tmux's reading of the pane block in turn. */
+	pause(): void {
+		this.#child.stdout.pause();
+	}
+
+	resume(): void {
+		this.#child.stdout.resume();
+	}
+
+	kill(signal: string = 'SIGHUP'): void {
+		this.#child.kill(signal as NodeJS.Signals);
+	}
+
+	/** Only meaningful on Windows in node-pty. */
+	clear(): void {}
+
+	/** Runs a tmux command on the host; its reply is not awaited. */
+	command(line: string): void {
+		if (this.#held) this.#held.push(line);
+		else if (this.#child.stdin.writable) this.#child.stdin.write(`${line}\n`);
+	}
+
+	#onEvent(event: ControlEvent): void {
+		switch (event.kind) {
+			case 'output':
+				this.#data.fire(event.data);
+				break;
+			case 'reply':
+				this.#onReply(event.lines, event.error);
+				break;
+			case 'podlab':
+				if (event.name === 'busy') this.#data.fire(Buffer.from(`\x1b]133;C;nonce=${this.#options.nonce}\x07`));
+				break;
+			case 'text':
+				this.#data.fire(Buffer.concat([event.data, Buffer.from('\r\n')]));
+				break;
+			case 'exit':
+				break;
+		}
+	}
+
+	#onReply(lines: Buffer[], error: boolean): void {
+		if (this.#held) {
+			const held = this.#held;
+			this.#held = null;
+			for (const line of held) this.command(line);
+		}
+		if (this.#cursor) {
+			const cursor = this.#cursor;
+			this.#cursor = null;
+			if (!error) this.#data.fire(replayScreen(lines, cursor));
+			return;
+		}
+		const cursor = lines.length === 1 ? /^podlab-cursor (\d+) (\d+) (\d+)$/.exec(lines[0]!.toString('latin1')) : null;
+		if (cursor) this.#cursor = { x: Number(cursor[1]), y: Number(cursor[2]), height: Number(cursor[3]) };
+	}
+}
