@@ -6,8 +6,6 @@
  * a style cannot run code.
  */
 import { createHash } from 'node:crypto';
-import { readdir, readFile } from 'node:fs/promises';
-import { join, relative, sep } from 'node:path';
 
 /** Everything but the page's scripts; `'wasm-unsafe-eval'` lets Pagefind's search index run (no JS eval). */
 const PAGE_DIRECTIVES = [
@@ -44,24 +42,4 @@ export function inlineScripts(html: string): string[] {
 export function pageCsp(html: string): string {
 	const hashes = [...new Set(inlineScripts(html).map((script) => `'sha256-${createHash('sha256').update(script).digest('base64')}'`))];
 	return [`script-src 'self' 'wasm-unsafe-eval' ${hashes.join(' ')}`.trimEnd(), ...PAGE_DIRECTIVES].join('; ');
-}
-
-/**
- * CSP per HTML file of `siteDir`, under every request path that serves the file: "/lab-check/",
- * "/lab-check" and "/lab-check/index.html" (sirv reports the request's path, not the file's).
- */
-export async function siteCsp(siteDir: string): Promise<Map<string, string>> {
-	const policies = new Map<string, string>();
-	const files = (await readdir(siteDir, { recursive: true, encoding: 'utf8' })).filter((file) => file.endsWith('.html'));
-	await Promise.all(
-		files.map(async (file) => {
-			const policy = pageCsp(await readFile(join(siteDir, file), 'utf8'));
-			const path = `/${relative(siteDir, join(siteDir, file)).split(sep).join('/')}`;
-			const withoutIndex = path.replace(/index\.html$/, '');
-			for (const alias of new Set([path, withoutIndex, withoutIndex.replace(/(.)\/$/, '$1'), path.replace(/\.html$/, '')])) {
-				policies.set(alias, policy);
-			}
-		}),
-	);
-	return policies;
 }

@@ -11,13 +11,12 @@ import type { Duplex } from 'node:stream';
 import { parseCookie, stringifySetCookie } from 'cookie';
 import type { Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
-import sirv from 'sirv';
 import { WebSocketServer } from 'ws';
 import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse, type SessionResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import { LocalBackend } from './backends/local.ts';
 import type { Config } from './config.ts';
-import { API_CSP, ASSET_CSP, siteCsp } from './csp.ts';
+import { API_CSP } from './csp.ts';
 import { cachedLabStatus } from './lab-status.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ClassApi } from './class/class-api.ts';
@@ -25,6 +24,7 @@ import { watchLifetimes } from './class/lifetime.ts';
 import { Roster } from './class/roster.ts';
 import { isHttps, sendError, sendJson } from './http-util.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
+import { createStaticSite } from './static-site.ts';
 import { loadOrCreateKey } from './state.ts';
 
 export const READER_COOKIE = 'podlab_reader';
@@ -63,14 +63,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const readerFor = (req: IncomingMessage): Reader | undefined => (classApi ? (classApi.readerFor(req) ?? undefined) : readers.find(readerId(req)));
 	const limiter = new RateLimiterMemory({ points: config.messagesPerSecond, duration: 1 });
 	const sockets = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false });
-	const pagePolicies = existsSync(config.siteDir) ? await siteCsp(config.siteDir) : new Map<string, string>();
-	const site = existsSync(config.siteDir)
-		? sirv(config.siteDir, {
-				etag: true,
-				setHeaders: (res, pathname) =>
-					res.setHeader('Cache-Control', pathname.startsWith('/_astro/') ? 'public, max-age=31536000, immutable' : 'no-cache'),
-			})
-		: null;
+	const site = existsSync(config.siteDir) ? createStaticSite(config.siteDir) : null;
 	if (!site) logger.warn({ siteDir: config.siteDir }, 'no built site: serving the API and terminals only (run `npm run build`)');
 
 	const labStatus = cachedLabStatus();
@@ -88,8 +81,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
 	function handleRequest(req: IncomingMessage, res: ServerResponse): void {
 		const { pathname } = new URL(req.url ?? '/', 'http://gateway');
-		// Set before sirv answers: a 304 also carries it, and the browser keeps the headers of a 304.
-		res.setHeader('Content-Security-Policy', pathname.startsWith('/api/') ? API_CSP : (pagePolicies.get(pathname) ?? ASSET_CSP));
+		// The site's pages replace it with their own (static-site.ts); API answers keep it.
+		res.setHeader('Content-Security-Policy', API_CSP);
 		if (!policy!.isHostAllowed(req.headers.host)) return sendError(res, 'LAB_ERR_HOST');
 		if (pathname === '/api/health') return sendJson(res, 200, { ok: true, version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
 		if (pathname === '/api/lab') {
@@ -111,7 +104,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		if (pathname === '/api/session') return session(req, res);
 		if (classApi?.handle(req, res, pathname)) return;
 		if (pathname.startsWith('/api/')) return sendError(res, 'LAB_ERR_NOT_FOUND');
-		if (site) return site(req, res, () => sendNotFound(res));
+		if (site) {
+			return site(req, res, (error) => {
+				if (error) logger.warn({ err: error, path: pathname }, 'static file failed');
+				if (!res.headersSent) sendNotFound(res);
+				else res.destroy();
+			});
+		}
 		sendNotFound(res);
 	}
 

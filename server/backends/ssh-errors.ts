@@ -35,13 +35,13 @@ export class LabHostError extends Error {
 	}
 }
 
-/** Why a connection failed, from the words of ssh's `connect to host … port …: <reason>` line. */
-const CONNECT_FAILURES: Array<[RegExp, string]> = [
-	[/Connection refused/i, 'it refuses connections on port {port}: is sshd running?'],
-	[/timed out/i, 'no answer within {timeout}: it may be down'],
-	[/No route to host|Network is unreachable|Host is unreachable/i, 'there is no route to it: it may be down'],
-	[/Could not resolve hostname|Name or service not known|Temporary failure in name resolution/i, 'its name does not resolve'],
-	[/Connection (closed|reset)|kex_exchange_identification|Broken pipe/i, 'it closed the connection before login'],
+/** What a student is told when ssh could not connect, by the words of its `connect to host …: <reason>` line. */
+const CONNECT_FAILURES: Array<[RegExp, (host: string, timeout: string) => string]> = [
+	[/Connection refused/i, (host) => `Your lab host ${host} refuses connections (is its sshd running?)`],
+	[/timed out/i, (host, timeout) => `Your lab host ${host} did not answer within ${timeout}: it may be down`],
+	[/No route to host|Network is unreachable|Host is unreachable/i, (host) => `Your lab host ${host} cannot be reached (no route to it): it may be down`],
+	[/Could not resolve hostname|Name or service not known|Temporary failure in name resolution/i, (host) => `The name of your lab host ${host} does not resolve`],
+	[/Connection (closed|reset)|kex_exchange_identification|Broken pipe/i, (host) => `Your lab host ${host} closed the connection before login`],
 ];
 
 /**
@@ -69,16 +69,9 @@ export function sshFailure(stderr: string, host: SshHost, connectTimeoutMs: numb
 	if (/Permission denied|Too many authentication failures|No more authentication methods/i.test(stderr)) {
 		return new LabHostError('auth', host, `${where} refused podlab's key for the user ${host.user}. Tell your instructor.`, detail);
 	}
-	const seconds = `${Math.round(connectTimeoutMs / 100) / 10} s`;
-	for (const [pattern, reason] of CONNECT_FAILURES) {
-		if (pattern.test(stderr)) {
-			return new LabHostError(
-				'unreachable',
-				host,
-				`${where} cannot be reached: ${reason.replace('{port}', String(host.port)).replace('{timeout}', seconds)}. Tell your instructor.`,
-				detail,
-			);
-		}
+	const timeout = `${Math.round(connectTimeoutMs / 100) / 10} s`;
+	for (const [pattern, sentence] of CONNECT_FAILURES) {
+		if (pattern.test(stderr)) return new LabHostError('unreachable', host, `${sentence(host.label, timeout)}. Tell your instructor.`, detail);
 	}
 	return new LabHostError('unreachable', host, `${where} cannot be reached. Tell your instructor.`, detail || 'ssh failed without saying why');
 }

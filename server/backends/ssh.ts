@@ -155,8 +155,8 @@ export class SshBackend implements LabBackend {
 	}
 
 	/**
-	 * Ends every terminal of a student on their host for good (tmux sessions included), whether or not
-	 * this gateway has them open; open ones then end with the shell's exit status.
+	 * Ends every terminal of a student on their host for good (tmux sessions, and what their shells
+	 * left running), whether or not this gateway has them open; open ones end with a line saying so.
 	 */
 	async endStudent(student: string): Promise<void> {
 		if (!STUDENT_LABEL.test(student)) throw new Error(`ssh backend: "${student}" is not a student label`);
@@ -240,7 +240,6 @@ export class SshBackend implements LabBackend {
 	#sshArgs(host: SshHost): string[] {
 		const { identityFile, knownHostsFile, connectTimeoutMs } = this.#options;
 		const options = [
-			// No ~/.ssh/config or /etc/ssh/ssh_config: nothing may loosen what follows.
 			'IdentitiesOnly=yes',
 			'IdentityAgent=none',
 			'BatchMode=yes',
@@ -258,6 +257,7 @@ export class SshBackend implements LabBackend {
 			'ForwardX11=no',
 			'LogLevel=ERROR',
 		];
+		// -F none: no ~/.ssh/config or /etc/ssh/ssh_config, nothing may loosen these options.
 		// -e none: "~." typed at the start of a line must reach the shell, not end the connection.
 		return ['-F', 'none', '-e', 'none', '-i', identityFile, '-l', host.user, '-p', String(host.port), ...options.flatMap((option) => ['-o', option])];
 	}
@@ -268,7 +268,7 @@ export class SshBackend implements LabBackend {
 			const value = process.env[name];
 			if (value !== undefined) env[name] = value;
 		}
-		return { ...env, LANG: 'C.UTF-8', TERM: 'xterm-256color' };
+		return env;
 	}
 }
 
@@ -294,8 +294,7 @@ export class SshProcess implements LabProcess {
 	 * in raw mode instead). SIGINT does not come here: the gateway types Ctrl-C, as for `local`.
 	 */
 	async signalForeground(name: SignalName): Promise<void> {
-		const signal = name.replace(/^SIG/, '');
-		this.pty.command(`run-shell -b 'sh "$HOME/.podlab/podlab-host.sh" signal ${this.#session} ${signal} >/dev/null 2>&1'`);
+		this.pty.command(`run-shell -b 'sh "$HOME/.podlab/podlab-host.sh" signal ${this.#session} ${name.replace(/^SIG/, '')} >/dev/null 2>&1'`);
 	}
 
 	/** Detaches: ends the ssh client only; the tmux session and its shell stay on the host. Idempotent. */

@@ -49,7 +49,7 @@ export class DocTestSession {
 		const started = performance.now();
 		const outcome = await terminal.run(block, timeoutMs);
 		const durationMs = performance.now() - started;
-		const output = plainText(block.test.until ? outcome.raw.slice(outcome.raw.search(/\x1b\]133;C;/)) : commandOutput(outcome.raw));
+		const output = block.test.until ? afterCommandStart(outcome.raw) : plainText(commandOutput(outcome.raw));
 		const result: BlockResult = { block, exit: outcome.exit, output, durationMs };
 		if (outcome.problem) result.problem = outcome.problem;
 		else if (!block.test.until && outcome.exit !== block.test.exit) result.problem = `exit status ${outcome.exit}, expected ${block.test.exit}`;
@@ -129,7 +129,8 @@ class TerminalSocket {
 		const finished = await this.#until(() => {
 			if (this.closed) return true;
 			if (this.#messages.some((message) => message.t === 'error' || (message.t === 'done' && message.block === block.id))) return true;
-			return until !== null && until.test(plainText(this.#raw.slice(Math.max(0, this.#raw.search(/\x1b\]133;C;/)))));
+			// Only what the command printed counts: before OSC 133 C there is only its echo.
+			return until !== null && until.test(afterCommandStart(this.#raw));
 		}, timeoutMs);
 		const raw = this.#raw;
 		const error = this.#messages.find((message) => message.t === 'error');
@@ -176,4 +177,10 @@ class TerminalSocket {
 			this.#onEvent();
 		});
 	}
+}
+
+/** Plain text of what a still-running command printed so far: after OSC 133 C, or nothing before it. */
+function afterCommandStart(raw: string): string {
+	const start = raw.search(/\x1b\]133;C;/);
+	return start < 0 ? '' : plainText(raw.slice(raw.indexOf('\x07', start) + 1));
 }

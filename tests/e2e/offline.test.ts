@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import sirv from 'sirv';
+import serveStatic from 'serve-static';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildSiteIfStale } from '../../scripts/site-build.ts';
 import { startGateway } from '../helpers/gateway.ts';
@@ -48,8 +48,14 @@ describe('on a plain static host', () => {
 	let origin: string;
 
 	beforeAll(async () => {
-		// Any static file server will do; this one is the gateway's own, without the gateway.
-		server = createServer(sirv(DIST, { dev: false }));
+		// Any static file server will do; this is the one the gateway uses, without the gateway.
+		const files = serveStatic(DIST, { extensions: ['html'] });
+		server = createServer((req, res) =>
+			files(req, res, () => {
+				res.statusCode = 404;
+				res.end('not found');
+			}),
+		);
 		await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 		origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 	});

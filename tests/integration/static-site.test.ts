@@ -1,0 +1,57 @@
+/**
+ * The site as the gateway serves it from disk: each page's CSP follows its current inline scripts,
+ * and files that vanish (a rebuild under a running gateway) are a 404, never a crash.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+
+const site = mkdtempSync(join(tmpdir(), 'podlab-site-'));
+const page = (script: string) => `<!doctype html><title>t</title><script>${script}</script><script src="/app.js"></script>`;
+const hash = (script: string) => `'sha256-${createHash('sha256').update(script).digest('base64')}'`;
+
+let gateway: RunningGateway;
+beforeAll(async () => {
+	mkdirSync(join(site, 'chapter'));
+	writeFileSync(join(site, 'chapter', 'index.html'), page('window.version = 1'));
+	writeFileSync(join(site, 'app.js'), 'console.log(1)');
+	gateway = await startGateway({ PODLAB_SITE_DIR: site });
+});
+afterAll(async () => {
+	await gateway?.stop();
+});
+
+describe('the static site', () => {
+	it('allows exactly the page’s inline scripts, and follows a rebuild', async () => {
+		const first = (await fetch(`${gateway.url}chapter/`)).headers.get('content-security-policy')!;
+		expect(first).toContain(`script-src 'self' 'wasm-unsafe-eval' ${hash('window.version = 1')};`);
+		writeFileSync(join(site, 'chapter', 'index.html'), page('window.version = 22'));
+		const second = (await fetch(`${gateway.url}chapter/`)).headers.get('content-security-policy')!;
+		expect(second).toContain(hash('window.version = 22'));
+		expect(second).not.toContain(hash('window.version = 1'));
+	});
+
+	it('gives assets a self-only policy and redirects a folder without its slash', async () => {
+		const asset = await fetch(`${gateway.url}app.js`);
+		expect(asset.headers.get('content-security-policy')).toBe("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; object-src 'none'; frame-ancestors 'none'");
+		const folder = await fetch(`${gateway.url}chapter`, { redirect: 'manual' });
+		expect([folder.status, folder.headers.get('location')]).toEqual([301, '/chapter/']);
+	});
+
+	it('answers 404 for a file deleted under it, and keeps running', async () => {
+		expect((await fetch(`${gateway.url}app.js`)).status).toBe(200);
+		rmSync(join(site, 'app.js'));
+		const gone = await fetch(`${gateway.url}app.js`);
+		expect(gone.status).toBe(404);
+		expect(await gone.json()).toMatchObject({ code: 'LAB_ERR_NOT_FOUND' });
+		expect((await fetch(`${gateway.url}api/health`)).status).toBe(200);
+	});
+
+	it('does not serve outside the site', async () => {
+		const response = await fetch(`${gateway.url}..%2f..%2fetc%2fpasswd`);
+		expect(response.status).not.toBe(200);
+	});
+});
