@@ -17,6 +17,16 @@ type SidebarEntry = (PageLink & { label: string }) | { label: string; items: Pag
 
 export const sidebar = [
 	{ label: 'Check your lab', slug: 'lab-check' },
-	{ label: 'Chapters', items: [{ slug: 'chapters/namespaces' }] },
+	{
+		label: 'Chapters',
+		items: [
+			{ slug: 'chapters/introduction' },
+			{ slug: 'chapters/namespaces' },
+			{ slug: 'chapters/pause' },
+			{ slug: 'chapters/sidecar' },
+			{ slug: 'chapters/resources' },
+			{ slug: 'chapters/oom' },
+		],
+	},
 	{ label: 'Reference', items: [{ slug: 'reference/terminal' }, { slug: 'reference/code-blocks' }] },
 ] as const satisfies readonly SidebarEntry[] & StarlightUserConfig['sidebar'];

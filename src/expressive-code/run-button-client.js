@@ -9,7 +9,7 @@
  *
  * @param {{
  *   eventName: string,
- *   attributes: { action: string, code: string, block: string, term: string, interrupt: string },
+ *   attributes: { action: string, code: string, block: string, term: string, interrupt: string, until: string },
  *   statusAttribute: string,
  *   encodedNewline: string,
  * }} config
@@ -51,6 +51,7 @@ function installRunButtons(config) {
 			block: button.getAttribute(attributes.block) ?? '',
 			term: button.getAttribute(attributes.term) ?? 'main',
 			interrupt: button.hasAttribute(attributes.interrupt),
+			until: button.getAttribute(attributes.until) ?? undefined,
 			trigger: button,
 		};
 		const unhandled = button.dispatchEvent(new CustomEvent(config.eventName, { bubbles: true, cancelable: true, detail }));

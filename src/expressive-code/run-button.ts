@@ -105,6 +105,7 @@ function renderToolbar(run: RenderedRun) {
 				[RUN_ATTRIBUTES.block]: run.block,
 				[RUN_ATTRIBUTES.term]: run.term,
 				...(run.interrupt ? { [RUN_ATTRIBUTES.interrupt]: '' } : {}),
+				...(run.test.until ? { [RUN_ATTRIBUTES.until]: run.test.until } : {}),
 			},
 			[
 				icon(run.action),

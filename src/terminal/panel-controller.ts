@@ -84,6 +84,8 @@ export class PanelController {
 	#height: number;
 	#screenReaderMode = readScreenReaderMode();
 	#lab: LabInfo | null = null;
+	/** Blocks that keep running (`until`), waiting for their output to match. */
+	readonly #untilWatches = new Map<string, { term: string; pattern: RegExp; text: string; decoder: TextDecoder }>();
 	/** Class mode: the gateway ends this reader's shells at `at` unless they stay (idle) or the class ends. */
 	#expiry: { reason: 'idle' | 'deadline'; at: number } | null = null;
 	#busyOffer: BusyOffer | null = null;
@@ -163,10 +165,37 @@ export class PanelController {
 	async run(request: RunRequest): Promise<void> {
 		if (request.trigger) this.#triggers.set(request.block, request.trigger);
 		setBlockStatus(request.block, 'running', 'Running…');
+		if (request.until) this.#watchUntil(request.term, request.block, request.until);
 		await this.open();
 		this.#ensureTab(request.term);
 		this.#activate(request.term, false);
 		this.#tabs.get(request.term)!.connection.run({ code: request.code, block: request.block, interrupt: request.interrupt });
+	}
+
+	/**
+	 * A block that keeps running (`until`) never reports `done`; it counts as working once its output
+	 * matches. Only output after the click is read, as plain text (escape sequences removed).
+	 */
+	#watchUntil(term: string, block: string, source: string): void {
+		let pattern: RegExp;
+		try {
+			pattern = new RegExp(source, 'm');
+		} catch {
+			return;
+		}
+		this.#untilWatches.set(block, { term, pattern, text: '', decoder: new TextDecoder() });
+	}
+
+	#checkUntil(term: string, bytes: Uint8Array): void {
+		for (const [block, watch] of this.#untilWatches) {
+			if (watch.term !== term) continue;
+			// Keep a bounded tail: a flood must not make every check slower.
+			watch.text = (watch.text + watch.decoder.decode(bytes, { stream: true })).slice(-65_536);
+			const plain = watch.text.replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\r/g, '');
+			if (!watch.pattern.test(plain)) continue;
+			this.#untilWatches.delete(block);
+			setBlockStatus(block, 'ok', '✓ running');
+		}
 	}
 
 	async #loadSession(): Promise<void> {
@@ -225,7 +254,10 @@ export class PanelController {
 			probe: async () => (await gatewayAnswers()) === 'ready',
 			listener: {
 				status: (status) => this.#onStatus(entry, status),
-				output: (bytes, rendered) => view.write(bytes, rendered),
+				output: (bytes, rendered) => {
+					view.write(bytes, rendered);
+					if (this.#untilWatches.size > 0) this.#checkUntil(name, bytes);
+				},
 				attached: ({ newShell, lost }) => {
 					if (newShell) {
 						view.reset();
@@ -237,7 +269,10 @@ export class PanelController {
 					entry.busy = busy;
 					this.#renderTab(entry);
 				},
-				done: (block, exit) => setBlockStatus(block, exit === 0 ? 'ok' : 'fail', exitText(exit)),
+				done: (block, exit) => {
+					this.#untilWatches.delete(block);
+					setBlockStatus(block, exit === 0 ? 'ok' : 'fail', exitText(exit));
+				},
 				runRefused: (run) => this.#offerInterrupt(name, run),
 				runUndelivered: (run, reason) => void this.#onUndelivered(run, reason),
 				resultsLost: (blocks) => {

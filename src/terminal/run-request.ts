@@ -16,6 +16,8 @@ export const RUN_ATTRIBUTES = {
 	term: 'data-podlab-term',
 	/** Present when the block asks for Ctrl-C first. */
 	interrupt: 'data-podlab-interrupt',
+	/** A block that keeps running (`until="regex"`): its output matching the regex counts as ✓. */
+	until: 'data-podlab-until',
 } as const;
 
 /** Marks the element that shows a block's result (✓/✗, running, offline). */
@@ -39,6 +41,8 @@ export interface RunRequest {
 	term: string;
 	/** Send Ctrl-C first if the terminal is busy. */
 	interrupt: boolean;
+	/** For a block that keeps running (`dmesg -W`): a regular expression its output matches once it works. */
+	until?: string;
 	/** The button that asked, so focus can return to it. */
 	trigger: HTMLElement | null;
 }

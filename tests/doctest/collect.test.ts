@@ -40,3 +40,15 @@ describe('terminal text', () => {
 		expect(plainText(commandOutput(raw))).toBe('dir  file\nprogress 100%\n');
 	});
 });
+
+describe('the chapters', () => {
+	it('show lab/memstress.c exactly as the lab has it', async () => {
+		const { readFile } = await import('node:fs/promises');
+		const { chapterFile, DOCS_DIR } = await import('./chapters.ts');
+		const blocks = await collectBlocks(chapterFile('chapters/oom'), DOCS_DIR, 'podman');
+		const write = blocks.find((block) => block.action === 'write' && block.file === 'memstress.c');
+		expect(write, 'a Write to lab block for memstress.c').toBeDefined();
+		// Write to lab ends the file with a newline, as lab/memstress.c does.
+		expect(`${write!.source}\n`).toBe(await readFile(new URL('../../lab/memstress.c', import.meta.url), 'utf8'));
+	});
+});

@@ -27,7 +27,8 @@ export interface DocBlock extends RunnableBlock {
 	source: string;
 	/** null: every profile. */
 	profile: string | null;
-	file: string;
+	/** The chapter's MDX file and the block's line in it (for reports). */
+	page: string;
 	line: number;
 }
 
@@ -56,7 +57,7 @@ export async function collectBlocks(file: string, docsDir: string, profile: stri
 			code: runnable.action === 'write' ? writeFileCommand(runnable.file!, node.value) : node.value.trimEnd(),
 			source: node.value,
 			profile: blockProfile,
-			file,
+			page: file,
 			line: node.position?.start.line ?? 0,
 		});
 	});

@@ -77,7 +77,7 @@ export function describeFailure(chapter: string, result: BlockResult): string {
 		.join(', ');
 	const lastLines = result.output.trimEnd().split('\n').slice(-15);
 	return [
-		`✗ ${chapter}, block ${block.id} (${block.file}:${block.line}), terminal "${block.term}": ${result.problem}`,
+		`✗ ${chapter}, block ${block.id} (${block.page}:${block.line}), terminal "${block.term}": ${result.problem}`,
 		'  command:',
 		...block.source.trimEnd().split('\n').map((line) => `    $ ${line}`),
 		`  expected: ${expected}`,
