@@ -17,24 +17,17 @@
 function installRunButtons(config) {
 	const { attributes } = config;
 
-	/** @param {string} text */
+	/**
+	 * Only the async Clipboard API: this runs when the panel (which also knows the older fallback)
+	 * could not load, and then a plain message is enough.
+	 * @param {string} text
+	 */
 	async function copy(text) {
 		try {
 			await navigator.clipboard.writeText(text);
 			return true;
 		} catch {
-			// No clipboard API (plain http on another host) or no permission: fall back to a selection.
-			const scratch = document.createElement('textarea');
-			scratch.value = text;
-			scratch.setAttribute('readonly', '');
-			scratch.style.cssText = 'position:fixed;opacity:0;pointer-events:none';
-			document.body.append(scratch);
-			scratch.select();
-			try {
-				return document.execCommand('copy');
-			} finally {
-				scratch.remove();
-			}
+			return false;
 		}
 	}
 

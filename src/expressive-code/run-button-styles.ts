@@ -92,16 +92,5 @@ export function runButtonStyles({ cssVar }: ResolverContext): string {
 		}
 	}
 
-	.podlab-sr-only {
-		position: absolute;
-		width: 1px;
-		height: 1px;
-		padding: 0;
-		margin: -1px;
-		overflow: hidden;
-		clip: rect(0, 0, 0, 0);
-		white-space: nowrap;
-		border: 0;
-	}
 	`;
 }
