@@ -110,15 +110,24 @@ async function withBuildLock<T>(root: string, task: () => Promise<T>): Promise<T
 	}
 }
 
+/** The variables a build needs from ours: where tools and home are, locale, temp dir, proxies. */
+function buildEnvironment(): Record<string, string> {
+	const kept: Record<string, string> = {};
+	for (const [name, value] of Object.entries(process.env)) {
+		if (value !== undefined && /^(PATH|HOME|USER|LANG|LC_\w+|TZ|TMPDIR|TEMP|TMP|SHELL|(HTTPS?|NO)_PROXY|NODE_EXTRA_CA_CERTS)$/i.test(name)) kept[name] = value;
+	}
+	return kept;
+}
+
 /** Runs `astro build` on this Node (npm scripts run on the pinned Node 22), output captured. */
 function runAstroBuild(root: string): Promise<void> {
 	const astro = join(root, 'node_modules', 'astro', 'bin', 'astro.mjs');
 	return new Promise((resolve, reject) => {
 		const child = spawn(process.execPath, [astro, 'build'], {
 			cwd: root,
-			// NODE_ENV=production always: under vitest it is "test", and Astro would then build a site
-			// with dev-only behaviour (Starlight's search says it only works in production builds).
-			env: { ...process.env, NODE_ENV: 'production', ASTRO_TELEMETRY_DISABLED: '1', NO_COLOR: '1', FORCE_COLOR: '0' },
+			// A clean environment: under vitest the inherited one makes Astro build a development-
+			// flavoured site (Starlight's search then says it only works in production builds).
+			env: { ...buildEnvironment(), NODE_ENV: 'production', ASTRO_TELEMETRY_DISABLED: '1', NO_COLOR: '1', FORCE_COLOR: '0' },
 			stdio: ['ignore', 'pipe', 'pipe'],
 		});
 		let output = '';
