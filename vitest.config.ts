@@ -20,6 +20,7 @@ export default defineConfig({
 			{ extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'lab', include: ['tests/lab/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'docs', include: ['tests/docs/**/*.test.ts'] } },
+			{ extends: true, test: { name: 'bench', include: ['tests/bench/**/*.test.ts'] } },
 		],
 	},
 });

@@ -1,0 +1,92 @@
+/**
+ * The goals of issue 7, checked against the figures of this run. A goal whose figures are missing
+ * (a benchmark skipped or failed, or `--only`) is "not measured", with the reason — never "met".
+ */
+import type { BenchResult } from './report.ts';
+
+interface Goal {
+	text: string;
+	unit: string;
+	check(results: readonly BenchResult[]): { value: number; limit: number; met: boolean; measured: string; n: number } | { why: string };
+}
+
+const find = (results: readonly BenchResult[], predicate: (result: BenchResult) => boolean) =>
+	results.find((result) => predicate(result) && !result.skipped && !result.error);
+
+const echoAt = (results: readonly BenchResult[], target: string, terminals: number) =>
+	find(results, (result) => result.bench === 'echo' && result.target === target && result.terminals === terminals);
+
+function echoRatio(percentile: 'p50' | 'p99'): Goal {
+	return {
+		text: `echo ${percentile} within 2× the network floor at 100 terminals`,
+		unit: '×',
+		check(results) {
+			const podlab = echoAt(results, 'podlab', 100);
+			const floor = echoAt(results, 'network-floor', 100);
+			if (!podlab?.[percentile] || !floor?.[percentile]) return { why: 'no echo figures at 100 terminals for podlab and the network floor' };
+			const value = podlab[percentile] / floor[percentile];
+			const wetty = echoAt(results, 'wetty', 100);
+			const peer = wetty?.[percentile] ? `; wetty ${(wetty[percentile] / floor[percentile]).toFixed(1)}×` : '';
+			return { value, limit: 2, met: value <= 2, n: podlab.n, measured: `${value.toFixed(1)}× (${podlab[percentile]} ms vs ${floor[percentile]} ms${peer})` };
+		},
+	};
+}
+
+function throughputShare(terminals: number): Goal {
+	return {
+		text: `throughput at least 85 % of the pty floor, ${terminals === 1 ? '1 terminal' : `${terminals} terminals (aggregate)`}`,
+		unit: '%',
+		check(results) {
+			const podlab = find(results, (result) => result.bench === 'throughput' && result.target === 'podlab' && result.ack === 'xterm' && result.terminals === terminals);
+			if (typeof podlab?.ofPtyFloor !== 'number') return { why: 'no podlab and pty-floor throughput figures' };
+			const value = podlab.ofPtyFloor * 100;
+			const wetty = find(results, (result) => result.bench === 'throughput' && result.target === 'wetty' && result.terminals === terminals);
+			const peer = typeof wetty?.ofPtyFloor === 'number' ? `; wetty ${Math.round(wetty.ofPtyFloor * 100)} %` : '';
+			return { value, limit: 85, met: value >= 85, n: podlab.n, measured: `${Math.round(value)} % (${podlab.value} MB/s${peer})` };
+		},
+	};
+}
+
+const capacity: Goal = {
+	text: 'at least 500 attached terminals with echo p99 under 50 ms',
+	unit: 'ms',
+	check(results) {
+		const podlab = echoAt(results, 'podlab', 500);
+		if (podlab?.p99 == null) return { why: 'no echo figures at 500 terminals' };
+		return { value: podlab.p99, limit: 50, met: podlab.p99 < 50, n: podlab.n, measured: `p99 ${podlab.p99} ms at 500 active terminals` };
+	},
+};
+
+function click(mode: 'warm' | 'cold', limit: number): Goal {
+	return {
+		text: `${mode} click-to-output under ${limit} ms (median)`,
+		unit: 'ms',
+		check(results) {
+			const result = find(results, (candidate) => candidate.bench === 'click-to-output' && candidate.mode === mode);
+			if (result?.p50 == null) return { why: 'click-to-output was not measured' };
+			return { value: result.p50, limit, met: result.p50 < limit, n: result.n, measured: `p50 ${result.p50} ms, p99 ${result.p99} ms` };
+		},
+	};
+}
+
+const pageWeight: Goal = {
+	text: 'a chapter page loads under 60 KB of JavaScript (gzip) before the first Run',
+	unit: 'KB',
+	check(results) {
+		const result = find(results, (candidate) => candidate.bench === 'page-weight' && candidate.kind === 'js' && candidate.phase === 'before');
+		if (typeof result?.value !== 'number') return { why: 'page weight was not measured' };
+		return { value: result.value, limit: 60, met: result.value < 60, n: result.n, measured: `${result.value} KB in ${result.n} files` };
+	},
+};
+
+export const GOALS: readonly Goal[] = [echoRatio('p50'), echoRatio('p99'), throughputShare(1), throughputShare(10), capacity, click('warm', 50), click('cold', 400), pageWeight];
+
+/** One result line per goal: `met` true/false, or null with `why` when it could not be checked. */
+export function evaluateGoals(results: readonly BenchResult[]): BenchResult[] {
+	return GOALS.map((goal) => {
+		const outcome = goal.check(results);
+		const base = { bench: 'goal', target: 'podlab', case: goal.text, p50: null, p99: null, unit: goal.unit };
+		if ('why' in outcome) return { ...base, n: 0, value: null, met: null, why: outcome.why };
+		return { ...base, n: outcome.n, value: outcome.value, limit: outcome.limit, met: outcome.met, measured: outcome.measured };
+	});
+}

@@ -1,0 +1,65 @@
+/** Process facts from /proc: memory, open file descriptors, CPU time and children of a server. */
+import { readdirSync, readFileSync } from 'node:fs';
+
+/** Linux's USER_HZ, the unit of the times in /proc/PID/stat; 100 on every mainstream platform. */
+const CLOCK_TICKS = 100;
+
+/** Resident memory of one process, in bytes. */
+export function rssBytes(pid: number): number {
+	const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+	return Number(match?.[1] ?? 0) * 1024;
+}
+
+/**
+ * Proportional memory of a process (shared pages divided among their users), in bytes: summed over
+ * many shells it counts shared libraries once, where RSS would count them in every shell.
+ */
+export function pssBytes(pid: number): number {
+	try {
+		const match = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+		return Number(match?.[1] ?? 0) * 1024;
+	} catch {
+		return 0;
+	}
+}
+
+export function openFds(pid: number): number {
+	return readdirSync(`/proc/${pid}/fd`).length;
+}
+
+/** User + system CPU time of one process, in seconds. */
+export function cpuSeconds(pid: number): number {
+	const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+	// Fields 14 and 15 of stat(5) (utime, stime), counted from after the command name.
+	return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+}
+
+/** Every live descendant of `pid` (children, their children, …). */
+export function descendants(pid: number): number[] {
+	const children = new Map<number, number[]>();
+	for (const name of readdirSync('/proc')) {
+		if (!/^\d+$/.test(name)) continue;
+		let stat: string;
+		try {
+			stat = readFileSync(`/proc/${name}/stat`, 'latin1');
+		} catch {
+			continue;
+		}
+		const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+		if (fields[0] === 'Z') continue;
+		const parent = Number(fields[1]);
+		const siblings = children.get(parent) ?? [];
+		siblings.push(Number(name));
+		children.set(parent, siblings);
+	}
+	const found: number[] = [];
+	const queue = [pid];
+	while (queue.length > 0) {
+		for (const child of children.get(queue.shift()!) ?? []) {
+			found.push(child);
+			queue.push(child);
+		}
+	}
+	return found;
+}

@@ -1,0 +1,344 @@
+/**
+ * Benchmark 2, output throughput: terminals each print a flood (`head -c N /dev/zero | tr '\0' y`)
+ * and the client measures megabytes per second between two markers, with flow control on and acks
+ * sent as a browser would. 1 terminal (several runs) and 10 terminals at once (aggregate), for:
+ * - pty-floor: node-pty reading the same command in this process, no network: the physical limit;
+ * - network-floor: a minimal `ws` server sending the same number of bytes, no pty;
+ * - podlab: the gateway, client acking as xterm.js's flow-control guide does;
+ * - wetty: the peer, client committing as its own browser client does;
+ * - podlab with the site's client ack policy (src/terminal/ack-coalescer.ts defaults), 1 terminal.
+ */
+import { spawn as spawnPty, type IPty } from 'node-pty';
+import type { RunningGateway } from '../tests/helpers/gateway.ts';
+import type { Benchmark, BenchContext } from './lib/context.ts';
+import { FloodMeter, floodCommand, type FloodTiming } from './lib/flood.ts';
+import { FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
+import { PodlabTerminal, startPodlab, type AckPolicy } from './lib/podlab.ts';
+import { cpuSeconds } from './lib/proc.ts';
+import { summarize } from './lib/stats.ts';
+import { inBatches } from './lib/in-batches.ts';
+import { waitForQuiet, type BenchTerminal } from './lib/terminal.ts';
+import { WettyTerminal, startWetty, wettyUnavailable } from './lib/wetty.ts';
+
+/** Frame size of the network floor's flood. */
+const FLOOR_FRAME_BYTES = 64 * 1024;
+const MB = 1e6;
+
+interface Sizes {
+	/** One terminal: `runs` floods of `bytes`, one after the other. */
+	single: { bytes: number; runs: number };
+	/** `terminals` floods of `bytes` each, at once. */
+	parallel: { bytes: number; terminals: number };
+	warmupBytes: number;
+	siteAckBytes: number;
+}
+
+const FULL: Sizes = { single: { bytes: 200 * MB, runs: 3 }, parallel: { bytes: 100 * MB, terminals: 10 }, warmupBytes: 10 * MB, siteAckBytes: 50 * MB };
+const QUICK: Sizes = { single: { bytes: 2 * MB, runs: 1 }, parallel: { bytes: 1 * MB, terminals: 2 }, warmupBytes: MB / 2, siteAckBytes: 2 * MB };
+
+/** A target opened for flooding: its terminals and what starts a flood in one of them. */
+interface FloodTarget {
+	name: string;
+	/** Process whose CPU time is charged to the target (the server), if any. */
+	serverPid: number | null;
+	open(count: number): Promise<FloodTerminal[]>;
+}
+
+interface FloodTerminal {
+	/** Starts a flood of `bytes`; resolves when its last byte arrived. */
+	flood(bytes: number): Promise<FloodTiming>;
+	/** Output frames received, bytes, and acks sent so far (for framing and ack overhead). */
+	counters(): { frames: number; bytes: number; acks: number } | null;
+	close(): void;
+}
+
+export const throughput: Benchmark = {
+	name: 'throughput',
+	description: 'output MB/s of a flood, 1 and 10 terminals: pty floor, network floor, podlab, wetty',
+	async run(context) {
+		const sizes = context.quick ? QUICK : FULL;
+		const floors = new Map<string, { single: number; parallel: number }>();
+		let gateway: RunningGateway | null = null;
+		const podlabGateway = async () => (gateway ??= await startPodlab({ cleanup: context.cleanup }));
+
+		const targets: Array<{ name: string; start: () => Promise<FloodTarget>; skip?: string | null }> = [
+			{ name: 'pty-floor', start: async () => ptyFloor() },
+			{ name: 'network-floor', start: () => networkFloor(context) },
+			{ name: 'podlab', start: async () => podlab(await podlabGateway(), 'xterm') },
+			{ name: 'wetty', start: () => wetty(context), skip: wettyUnavailable() },
+		];
+		for (const { name, start, skip } of targets) {
+			if (skip) {
+				for (const what of caseNames(sizes)) context.report.add({ bench: 'throughput', target: name, case: what, n: 0, p50: null, p99: null, unit: 'MB/s', skipped: skip });
+				continue;
+			}
+			try {
+				const target = await start();
+				const rates = await measureTarget(context, target, sizes, floors.get('pty-floor'), floors.get('network-floor'));
+				floors.set(name, rates);
+			} catch (error) {
+				context.report.add({ bench: 'throughput', target: name, case: caseNames(sizes)[0]!, n: 0, p50: null, p99: null, unit: 'MB/s', error: (error as Error).message });
+			}
+		}
+		await siteClientAcks(context, await podlabGateway(), sizes, floors.get('pty-floor'));
+	},
+};
+
+function caseNames(sizes: Sizes): [string, string] {
+	return [`1 terminal, ${sizes.single.bytes / MB} MB`, `${sizes.parallel.terminals} terminals, ${sizes.parallel.bytes / MB} MB each`];
+}
+
+async function measureTarget(
+	context: BenchContext,
+	target: FloodTarget,
+	sizes: Sizes,
+	ptyFloor: { single: number; parallel: number } | undefined,
+	networkFloor: { single: number; parallel: number } | undefined,
+): Promise<{ single: number; parallel: number }> {
+	const [singleCase, parallelCase] = caseNames(sizes);
+	const step = `throughput · ${target.name}`;
+	const terminals = await target.open(sizes.parallel.terminals);
+	try {
+		context.progress.step(step, `warm-up flood of ${sizes.warmupBytes / MB} MB`);
+		await terminals[0]!.flood(sizes.warmupBytes);
+
+		const single: FloodTiming[] = [];
+		const cpuBefore = target.serverPid ? cpuSeconds(target.serverPid) : 0;
+		const countersBefore = terminals[0]!.counters();
+		for (let run = 1; run <= sizes.single.runs; run++) {
+			context.progress.step(step, `1 terminal, run ${run}/${sizes.single.runs}: ${sizes.single.bytes / MB} MB`);
+			single.push(await terminals[0]!.flood(sizes.single.bytes));
+		}
+		const singleRate = aggregate(single);
+		context.report.add({
+			bench: 'throughput',
+			target: target.name,
+			case: singleCase,
+			terminals: 1,
+			...(target.name === 'podlab' ? { ack: 'xterm' } : {}),
+			...rateFields(single),
+			...overhead(target, terminals[0]!, countersBefore, cpuBefore, single),
+			...(target.name.endsWith('floor') ? {} : ratios(singleRate, ptyFloor?.single, networkFloor?.single)),
+		});
+
+		context.progress.step(step, `${sizes.parallel.terminals} terminals at once: ${sizes.parallel.bytes / MB} MB each`);
+		const parallel = await Promise.all(terminals.map((terminal) => terminal.flood(sizes.parallel.bytes)));
+		const parallelRate = aggregate(parallel);
+		context.report.add({
+			bench: 'throughput',
+			target: target.name,
+			case: parallelCase,
+			terminals: sizes.parallel.terminals,
+			...(target.name === 'podlab' ? { ack: 'xterm' } : {}),
+			...rateFields(parallel),
+			...(target.name.endsWith('floor') ? {} : ratios(parallelRate, ptyFloor?.parallel, networkFloor?.parallel)),
+		});
+		return { single: singleRate, parallel: parallelRate };
+	} finally {
+		for (const terminal of terminals) terminal.close();
+	}
+}
+
+/** Total bytes over the wall-clock time from the first flood's start to the last one's end (MB/s). */
+function aggregate(timings: readonly FloodTiming[]): number {
+	const bytes = timings.reduce((total, timing) => total + timing.bytes, 0);
+	// Sequential runs: the sum of their durations; parallel ones: first start to last end.
+	const overlapping = timings.length > 1 && timings.some((timing, index) => index > 0 && timing.startedAt < timings[index - 1]!.endedAt);
+	const seconds = overlapping
+		? (Math.max(...timings.map((timing) => timing.endedAt)) - Math.min(...timings.map((timing) => timing.startedAt))) / 1000
+		: timings.reduce((total, timing) => total + timing.seconds, 0);
+	return bytes / MB / seconds;
+}
+
+/** `value`: aggregate MB/s; `p50`: the median of the single transfers' rates (p99 means nothing for a handful of runs). */
+function rateFields(timings: readonly FloodTiming[]) {
+	const rates = summarize(timings.map((timing) => timing.rate))!;
+	return { n: timings.length, p50: rates.p50, p99: null, unit: 'MB/s', value: aggregate(timings), min: rates.min, max: rates.max };
+}
+
+function ratios(rate: number, ptyFloor: number | undefined, networkFloor: number | undefined) {
+	if (ptyFloor === undefined) return {};
+	const ofPtyFloor = rate / ptyFloor;
+	const ofNetworkFloor = networkFloor === undefined ? undefined : rate / networkFloor;
+	return { ofPtyFloor, ...(ofNetworkFloor === undefined ? {} : { ofNetworkFloor }), vsFloor: `${Math.round(ofPtyFloor * 100)} % of pty floor` };
+}
+
+/** Framing, ack and CPU cost per megabyte of flood, for targets that have a server and counters. */
+function overhead(
+	target: FloodTarget,
+	terminal: FloodTerminal,
+	before: { frames: number; bytes: number; acks: number } | null,
+	cpuBefore: number,
+	timings: readonly FloodTiming[],
+) {
+	const after = terminal.counters();
+	const megabytes = timings.reduce((total, timing) => total + timing.bytes, 0) / MB;
+	const fields: Record<string, number> = {};
+	if (before && after) {
+		const frames = after.frames - before.frames;
+		fields.framesPerMB = frames / megabytes;
+		fields.meanFrameBytes = (after.bytes - before.bytes) / frames;
+		fields.acksPerMB = (after.acks - before.acks) / megabytes;
+	}
+	if (target.serverPid) fields.serverCpuMsPerMB = ((cpuSeconds(target.serverPid) - cpuBefore) * 1000) / megabytes;
+	return fields;
+}
+
+/** Waits for a flood, failing early when the connection ends, and after a generous timeout. */
+async function awaitFlood(meter: FloodMeter, terminal: BenchTerminal, bytes: number): Promise<FloodTiming> {
+	const timeoutMs = 60_000 + bytes / 1000; // at least 1 MB/s
+	const result = meter.attach(terminal);
+	const started = performance.now();
+	while (true) {
+		const done = await Promise.race([result, new Promise<null>((resolve) => setTimeout(() => resolve(null), 100))]);
+		if (done) {
+			if (done.bytes !== bytes) throw new Error(`the flood delivered ${done.bytes} bytes instead of ${bytes}`);
+			return done;
+		}
+		if (terminal.failure) throw new Error(`${terminal.failure} during the flood`);
+		if (performance.now() - started > timeoutMs) throw new Error(`the flood of ${bytes / MB} MB did not finish within ${Math.round(timeoutMs / 1000)} s`);
+	}
+}
+
+/** A shell target's terminal: type the flood command, meter the output. */
+function shellFlood(terminal: BenchTerminal & { frames: number; bytes: number; acks: number }): FloodTerminal {
+	return {
+		flood(bytes) {
+			const meter = new FloodMeter(bytes);
+			const done = awaitFlood(meter, terminal, bytes);
+			const before = terminal.bytes;
+			terminal.type(`${floodCommand(bytes)}\r`);
+			return done.then(async (timing) => {
+				// Let the prompt come back before the next flood is typed.
+				await waitForQuiet(terminal, 100, 30_000, before);
+				return timing;
+			});
+		},
+		counters: () => ({ frames: terminal.frames, bytes: terminal.bytes, acks: terminal.acks }),
+		close: () => terminal.close(),
+	};
+}
+
+function ptyFloor(): FloodTarget {
+	const env: Record<string, string> = { LANG: 'C.UTF-8', PATH: process.env.PATH ?? '/usr/bin:/bin' };
+	return {
+		name: 'pty-floor',
+		serverPid: null,
+		async open(count) {
+			return Array.from({ length: count }, () => {
+				let pty: IPty | null = null;
+				return {
+					flood(bytes: number) {
+						const meter = new FloodMeter(bytes);
+						// `sleep` keeps the pty open until the last byte is read (node-pty may drop output that
+						// arrives after the process exits); the pty is killed once the end marker is in.
+						pty = spawnPty('/bin/sh', ['-c', `${floodCommand(bytes)}; exec sleep 60`], { name: 'xterm-256color', cols: 80, rows: 24, env, encoding: null });
+						const current = pty;
+						const terminal: BenchTerminal = {
+							bytes: 0,
+							failure: null,
+							type: () => {},
+							onOutput: (listener) => {
+								const subscription = current.onData((data) => listener(data as unknown as Buffer));
+								return () => subscription.dispose();
+							},
+							close: () => current.kill('SIGKILL'),
+						};
+						return awaitFlood(meter, terminal, bytes).finally(() => current.kill('SIGKILL'));
+					},
+					counters: () => null,
+					close: () => pty?.kill('SIGKILL'),
+				};
+			});
+		},
+	};
+}
+
+async function networkFloor(context: BenchContext): Promise<FloodTarget> {
+	const floor = await startNetworkFloor(context.cleanup);
+	return {
+		name: 'network-floor',
+		serverPid: floor.pid,
+		async open(count) {
+			const terminals = await Promise.all(Array.from({ length: count }, () => FloorTerminal.open(floor)));
+			return terminals.map((terminal) => ({
+				flood(bytes: number) {
+					const meter = new FloodMeter(bytes, { markers: false });
+					const done = awaitFlood(meter, terminal, bytes);
+					terminal.requestFlood(bytes, FLOOR_FRAME_BYTES);
+					return done;
+				},
+				counters: () => null,
+				close: () => terminal.close(),
+			}));
+		},
+	};
+}
+
+function podlab(gateway: RunningGateway, ack: AckPolicy): FloodTarget {
+	return {
+		name: 'podlab',
+		serverPid: gateway.pid,
+		async open(count) {
+			const terminals = await inBatches(count, 4, async () => {
+				const terminal = await PodlabTerminal.open(gateway, { ack });
+				await waitForQuiet(terminal, 200, 30_000);
+				return terminal;
+			});
+			return terminals.map(shellFlood);
+		},
+	};
+}
+
+async function wetty(context: BenchContext): Promise<FloodTarget> {
+	const running = await startWetty(context.cleanup);
+	return {
+		name: 'wetty',
+		serverPid: running.pid,
+		async open(count) {
+			const terminals = await inBatches(count, 4, async () => {
+				const terminal = await WettyTerminal.open(running);
+				await waitForQuiet(terminal, 200, 30_000);
+				return terminal;
+			});
+			return terminals.map(shellFlood);
+		},
+	};
+}
+
+/**
+ * The site's own ack policy against the gateway's message rate limit: one flood on one terminal. A
+ * close (LAB_ERR_RATE) is the finding, reported as an error with how far the flood got.
+ */
+async function siteClientAcks(context: BenchContext, gateway: RunningGateway, sizes: Sizes, ptyFloorRates: { single: number } | undefined): Promise<void> {
+	const what = `1 terminal, ${sizes.siteAckBytes / MB} MB, site client acks`;
+	context.progress.step('throughput · podlab (site client acks)', `${sizes.siteAckBytes / MB} MB`);
+	const terminal = await PodlabTerminal.open(gateway, { ack: 'site' });
+	try {
+		await waitForQuiet(terminal, 200, 30_000);
+		const timing = await shellFlood(terminal).flood(sizes.siteAckBytes);
+		context.report.add({
+			bench: 'throughput',
+			target: 'podlab',
+			case: what,
+			terminals: 1,
+			ack: 'site',
+			...rateFields([timing]),
+			acksPerMB: terminal.acks / (terminal.bytes / MB),
+			...ratios(timing.rate, ptyFloorRates?.single, undefined),
+		});
+	} catch (error) {
+		context.report.add({
+			bench: 'throughput',
+			target: 'podlab',
+			case: what,
+			n: 0,
+			p50: null,
+			p99: null,
+			unit: 'MB/s',
+			error: `${(error as Error).message}, after ${(terminal.bytes / MB).toFixed(1)} MB in ${terminal.frames} frames with ${terminal.acks} acks`,
+		});
+	} finally {
+		terminal.close();
+	}
+}

@@ -1,0 +1,42 @@
+/**
+ * Keeps the benchmarks working: runs the smoke variant (`npm run bench -- --quick`) against the real
+ * gateway and checks that every benchmark printed well-formed result lines. It asserts nothing about
+ * speed: the quick sizes are far too small for the figures to mean anything.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { expect, it } from 'vitest';
+import { NODE } from '../helpers/gateway.ts';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+/** The `bench` field of the result lines: echo-capacity prints both echo and capacity results. */
+const BENCHES = ['echo', 'capacity', 'throughput', 'click-to-output', 'page-weight'];
+
+it('prints one well-formed JSON result per line for every benchmark (npm run bench -- --quick)', async () => {
+	const child = spawn(NODE, ['bench/run.ts', '--quick'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+	let stdout = '';
+	let stderr = '';
+	child.stdout.on('data', (chunk) => (stdout += chunk));
+	child.stderr.on('data', (chunk) => (stderr += chunk));
+	const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+	expect(exitCode, `bench exited with ${exitCode}; its log:\n${stderr}`).toBe(0);
+
+	const lines = stdout.trim().split('\n');
+	const results = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
+	for (const result of results) {
+		expect(Object.keys(result).slice(0, 7)).toEqual(['bench', 'target', 'case', 'n', 'p50', 'p99', 'unit']);
+		expect(typeof result.bench).toBe('string');
+		expect(typeof result.target).toBe('string');
+		expect(typeof result.case).toBe('string');
+		expect(Number.isFinite(result.n)).toBe(true);
+		for (const key of ['p50', 'p99']) expect(result[key] === null || Number.isFinite(result[key])).toBe(true);
+		expect(typeof result.unit).toBe('string');
+		expect(result.error, `${result.bench} ${result.target} ${result.case}`).toBeUndefined();
+		if (result.p50 !== null && result.p99 !== null) expect(result.p99 as number).toBeGreaterThanOrEqual(result.p50 as number);
+	}
+	for (const bench of BENCHES) expect(results.some((result) => result.bench === bench), `no result from ${bench}`).toBe(true);
+	expect(results.filter((result) => result.bench === 'machine')).toHaveLength(1);
+	expect(results.filter((result) => result.bench === 'goal').length).toBeGreaterThan(0);
+	// The readable table goes to stderr, after the results.
+	expect(stderr).toContain('| bench | case | target |');
+}, 300_000);
