@@ -60,17 +60,28 @@ export class Attachment implements TerminalPeer {
 
 	#onFrame(data: RawData, isBinary: boolean): void {
 		if (this.#closed) return;
-		this.#limiter.consume(this.#key).catch(() => this.#close(new LabError('LAB_ERR_RATE')));
 		if (this.#queued) {
 			this.#queued.push({ data, isBinary });
 			return;
 		}
 		try {
-			if (isBinary) this.#onInput(data as Buffer);
-			else this.#onMessage(parseClientMessage(data.toString()));
+			if (isBinary) {
+				this.#countAgainstRate();
+				this.#onInput(data as Buffer);
+				return;
+			}
+			const message = parseClientMessage(data.toString());
+			// An ack of output still owed is flow control doing its job, at whatever rate the output
+			// flows: only acks beyond what was sent count against the message rate.
+			if (message.t !== 'ack' || !this.#terminal?.owes(this)) this.#countAgainstRate();
+			this.#onMessage(message);
 		} catch (error) {
 			this.#close(internal(error));
 		}
+	}
+
+	#countAgainstRate(): void {
+		this.#limiter.consume(this.#key).catch(() => this.#close(new LabError('LAB_ERR_RATE')));
 	}
 
 	#onInput(data: Buffer): void {

@@ -163,6 +163,11 @@ export class Terminal {
 		this.#process.pty.resize(size.cols, size.rows);
 	}
 
+	/** Whether `peer` has output it has not acknowledged yet. */
+	owes(peer: TerminalPeer): boolean {
+		return (this.#peers.get(peer)?.unacked ?? 0) > 0;
+	}
+
 	/** A peer rendered `bytes` more bytes. */
 	ack(peer: TerminalPeer, bytes: number): void {
 		const state = this.#peers.get(peer);

@@ -11,7 +11,11 @@
 export type Scheduler = (callback: () => void) => () => void;
 
 export interface AckCoalescerOptions {
-	/** Send immediately once this many bytes are waiting. @default 16384 */
+	/**
+	 * Send immediately once this many bytes are waiting. Large enough that a flood costs few acks
+	 * (the xterm.js flow-control guide suggests ~100 KB), well below the gateway's pause watermark.
+	 * @default 131072
+	 */
 	thresholdBytes?: number;
 	/** When to send a smaller batch. @default the next animation frame (a timer while the tab is hidden) */
 	schedule?: Scheduler;
@@ -40,7 +44,7 @@ export class AckCoalescer {
 	/** @param send sends one `ack {bytes}` */
 	constructor(send: (bytes: number) => void, options: AckCoalescerOptions = {}) {
 		this.#send = send;
-		this.#thresholdBytes = options.thresholdBytes ?? 16 * 1024;
+		this.#thresholdBytes = options.thresholdBytes ?? 128 * 1024;
 		this.#schedule = options.schedule ?? nextFrame;
 	}
 

@@ -4,6 +4,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -24,10 +27,21 @@ export interface RunningGateway {
 	stop(): Promise<number | null>;
 }
 
+/**
+ * A home of its own for the gateway's shells, with a small ~/.bashrc: the machine's own (pyenv and
+ * friends here) makes every shell start slowly, and hangs them all once a killed shell leaves a
+ * stale lock behind, which tests that kill shells on purpose do.
+ */
+function testHome(): string {
+	const home = mkdtempSync(join(tmpdir(), 'podlab-home-'));
+	writeFileSync(join(home, '.bashrc'), "# the test reader's ~/.bashrc\nexport PODLAB_TEST_BASHRC=loaded\n");
+	return home;
+}
+
 export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
 	const child = spawn(NODE, ['server/main.ts'], {
 		cwd: ROOT,
-		env: { ...process.env, HOST: '127.0.0.1', PORT: '0', PODLAB_LOG_LEVEL: 'info', ...env },
+		env: { ...process.env, HOME: testHome(), HOST: '127.0.0.1', PORT: '0', PODLAB_LOG_LEVEL: 'info', ...env },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});
 	let output = '';

@@ -83,3 +83,32 @@ describe('no lost output', () => {
 		}
 	});
 });
+
+describe('acks and the message rate', () => {
+	it('lets a client ack every 16 KiB of a fast flood (far past the message rate) without closing it', async () => {
+		const acks = { sent: 0 };
+		const client = await TestClient.connect(gateway, { keep: false, ack: false });
+		client.socket.on('message', (data, isBinary) => {
+			if (!isBinary) return;
+			// A deliberately chatty client: one ack per 16 KiB, like an eager browser.
+			for (let left = (data as Buffer).length; left > 0; left -= 16 * 1024) {
+				client.send({ t: 'ack', bytes: Math.min(left, 16 * 1024) });
+				acks.sent++;
+			}
+		});
+		client.send({ t: 'run', code: "head -c 40000000 /dev/zero | tr '\\0' '@'; echo", block: 'chatty' });
+		await client.waitForMessage('done', 60_000);
+		expect(client.closeCode).toBeNull();
+		expect(acks.sent).toBeGreaterThan(2000);
+		client.close();
+	});
+
+	it('still closes a socket that floods acks it does not owe', async () => {
+		const client = await TestClient.connect(gateway);
+		await client.waitFor(() => client.received > 0 || undefined, 5000, 'the prompt');
+		await new Promise((resolve) => setTimeout(resolve, 200));
+		for (let i = 0; i < 3000; i++) client.send({ t: 'ack', bytes: 1 });
+		expect(await client.waitForClose()).toBe(1008);
+		expect(client.closeReason).toBe('LAB_ERR_RATE');
+	});
+});

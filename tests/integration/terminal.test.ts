@@ -47,6 +47,13 @@ describe('running blocks', () => {
 		client.close();
 	});
 
+	it('loads the reader’s own ~/.bashrc', async () => {
+		const client = await TestClient.connect(gateway);
+		await client.run('echo "bashrc: $PODLAB_TEST_BASHRC"', 'rc');
+		expect(client.plainText).toContain('\nbashrc: loaded\n');
+		client.close();
+	});
+
 	it('does not pass the gateway environment to the shell', async () => {
 		const client = await TestClient.connect(gateway);
 		await client.run('env | grep -c -e PODLAB_TEST_SECRET -e PODLAB_NONCE; echo "TERM=$TERM"', 'env');

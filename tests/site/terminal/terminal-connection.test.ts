@@ -188,13 +188,13 @@ describe('input and flow control', () => {
 		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([{ t: 'ack', bytes: 11 }]);
 	});
 
-	it('acks at once past 16 KiB', () => {
+	it('acks at once past 128 KiB', () => {
 		const { connection, last, record } = setup();
 		connection.connect();
 		last().attach(0);
-		last().output('x'.repeat(16 * 1024));
+		last().output('x'.repeat(128 * 1024));
 		record.rendered[0]!();
-		expect(last().messages.at(-1)).toEqual({ t: 'ack', bytes: 16 * 1024 });
+		expect(last().messages.at(-1)).toEqual({ t: 'ack', bytes: 128 * 1024 });
 	});
 
 	it('never acks bytes of an old socket on a new one', () => {
