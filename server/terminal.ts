@@ -36,6 +36,13 @@ export interface TerminalOptions {
 
 export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200, cols: 80, rows: 24 } as const;
 
+/** Output frames are at most this large (a flood is cut into frames of this size). */
+const MAX_FRAME_BYTES = 64 * 1024;
+/** Output arriving within this long of the previous frame counts as a flood and is gathered… */
+const FLOOD_GAP_MS = 2;
+/** …for this long at most. */
+const FLOOD_DELAY_MS = 2;
+
 /** How long `run` waits for the shell's prompt, and for Ctrl-C to end the running command. */
 const SHELL_READY_TIMEOUT_MS = 15_000;
 const INTERRUPT_TIMEOUT_MS = 2_000;
@@ -70,7 +77,10 @@ export class Terminal {
 	/** Bytes sent to each peer and not yet acknowledged. */
 	readonly #peers = new Map<TerminalPeer, { unacked: number }>();
 	#batch: Buffer[] = [];
+	#batchBytes = 0;
 	#flushScheduled = false;
+	#flushTimer: NodeJS.Timeout | null = null;
+	#lastFlushAt = 0;
 	#paused = false;
 	#busy = false;
 	/** Readline is showing a prompt (OSC 133 A/B seen since the last command): typed text goes to it. */
@@ -239,23 +249,33 @@ export class Terminal {
 		if (this.ended) return;
 		this.#scrollback.append(chunk);
 		this.#batch.push(chunk);
+		this.#batchBytes += chunk.length;
 		const events = this.#parser.feed(chunk);
 		if (events.length > 0) {
 			// The client must have the output before it hears that the command finished.
 			this.#flush();
 			for (const event of events) this.#onShellEvent(event);
+		} else if (this.#batchBytes >= MAX_FRAME_BYTES) {
+			this.#flush();
 		} else if (!this.#flushScheduled) {
-			// Coalesce the pty's small reads into fewer, larger frames.
 			this.#flushScheduled = true;
-			setImmediate(() => this.#flush());
+			// A key's echo after a quiet spell goes out at once; during a flood (each ~4 KiB pty read
+			// in its own event-loop turn) reads are gathered for a moment into frames of up to
+			// MAX_FRAME_BYTES: ~15 frames per MB instead of ~240, each costing a syscall and a client event.
+			if (performance.now() - this.#lastFlushAt < FLOOD_GAP_MS) this.#flushTimer = setTimeout(() => this.#flush(), FLOOD_DELAY_MS);
+			else setImmediate(() => this.#flush());
 		}
 	}
 
 	#flush(): void {
 		this.#flushScheduled = false;
+		if (this.#flushTimer) clearTimeout(this.#flushTimer);
+		this.#flushTimer = null;
+		this.#lastFlushAt = performance.now();
 		if (this.#batch.length === 0) return;
-		const data = this.#batch.length === 1 ? this.#batch[0]! : Buffer.concat(this.#batch);
+		const data = this.#batch.length === 1 ? this.#batch[0]! : Buffer.concat(this.#batch, this.#batchBytes);
 		this.#batch = [];
+		this.#batchBytes = 0;
 		for (const peer of this.#peers.keys()) this.#send(peer, data);
 		this.#applyBackpressure();
 	}
