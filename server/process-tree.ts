@@ -18,12 +18,28 @@ interface ProcStat {
 
 /** Fields of /proc/PID/stat; null when the process is gone. */
 export async function readProcStat(pid: number): Promise<ProcStat | null> {
-	let text: string;
+	return parseProcStat(pid, await readFile(`/proc/${pid}/stat`, 'latin1').catch(gone));
+}
+
+function readProcStatSync(pid: number): ProcStat | null {
+	let text: string | null;
 	try {
-		text = await readFile(`/proc/${pid}/stat`, 'latin1');
-	} catch {
-		return null;
+		text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+	} catch (error) {
+		text = gone(error);
 	}
+	return parseProcStat(pid, text);
+}
+
+/** A process that exited between listing and reading is no error; anything else is. */
+function gone(error: unknown): null {
+	const code = (error as NodeJS.ErrnoException).code;
+	if (code === 'ENOENT' || code === 'ESRCH') return null;
+	throw error;
+}
+
+function parseProcStat(pid: number, text: string | null): ProcStat | null {
+	if (text === null) return null;
 	// The command name may contain spaces and parentheses: the fields start after the last ")".
 	const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
 	return {
@@ -36,26 +52,19 @@ export async function readProcStat(pid: number): Promise<ProcStat | null> {
 	};
 }
 
-/** Every live (not zombie) process whose session id is `session` (the terminal's session leader's pid). */
+/**
+ * Every live (not zombie) process whose session id is `session` (the terminal's session leader's
+ * pid). Read synchronously, one small file at a time: many terminals ending at once must not open
+ * thousands of files together (a concurrent scan per terminal ran into the descriptor limit).
+ */
 export async function sessionMembers(session: number): Promise<number[]> {
-	const entries = await readdir('/proc');
-	const stats = await Promise.all(entries.filter((name) => /^\d+$/.test(name)).map((name) => readProcStat(Number(name))));
-	return stats.filter((stat) => stat !== null && stat.session === session && stat.state !== 'Z').map((stat) => stat!.pid);
-}
-
-/** Sends `signal` to every process in the session; returns how many were signalled. */
-export async function signalSession(session: number, signal: NodeJS.Signals): Promise<number> {
-	const members = await sessionMembers(session);
-	let signalled = 0;
-	for (const pid of members) {
-		try {
-			process.kill(pid, signal);
-			signalled++;
-		} catch {
-			// Already gone: that is what we wanted.
-		}
+	const members: number[] = [];
+	for (const name of await readdir('/proc')) {
+		if (!/^\d+$/.test(name)) continue;
+		const stat = readProcStatSync(Number(name));
+		if (stat && stat.session === session && stat.state !== 'Z') members.push(stat.pid);
 	}
-	return signalled;
+	return members;
 }
 
 /** True while the process exists and is not a zombie waiting to be reaped. */

@@ -10,7 +10,7 @@ import { spawn, type IPty } from 'node-pty';
 import type { Logger } from 'pino';
 import type { SignalName } from '../../src/protocol.ts';
 import { CgroupManager, type TerminalCgroup } from '../cgroup.ts';
-import { readProcStat, sessionMembers, signalSession } from '../process-tree.ts';
+import { readProcStat, sessionMembers } from '../process-tree.ts';
 import type { LabBackend, LabProcess, SpawnRequest } from './backend.ts';
 
 const WRAPPER = fileURLToPath(new URL('./local-shell.sh', import.meta.url));
@@ -21,6 +21,8 @@ const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_A
 
 /** How long a hung-up terminal may take to exit before it is killed. */
 const HANGUP_GRACE_MS = 1000;
+/** How long, after the kill, to wait for node-pty to report the exit. */
+const EXIT_WAIT_MS = 2000;
 
 export interface LocalBackendOptions {
 	/** Unset: the lab env file's PODLAB_LAB_DIR if it exists, else $HOME. */
@@ -157,17 +159,40 @@ class LocalProcess implements LabProcess {
 
 	async #terminate(): Promise<void> {
 		const session = this.pty.pid;
-		await signalSession(session, 'SIGHUP');
-		await Promise.race([this.#exited, new Promise((resolve) => setTimeout(resolve, HANGUP_GRACE_MS))]);
-		// SIGKILL is delivered at once but a process takes a moment to die: wait, bounded.
-		for (let attempt = 0; attempt < 100 && (await signalSession(session, 'SIGKILL')) > 0; attempt++) {
-			await new Promise((resolve) => setTimeout(resolve, 10));
-		}
+		// With a cgroup, its member list is one small file; without, the session is found in /proc.
+		const members = () => (this.#cgroup ? this.#cgroup.pids() : sessionMembers(session));
+		signalEach(await members(), 'SIGHUP');
+		await within(this.#exited, HANGUP_GRACE_MS);
 		if (this.#cgroup) {
-			// Catches what left the session (setsid, daemons) but not the cgroup.
+			// Freezes, kills and waits until empty: also what left the session (setsid, daemons).
 			await this.#cgroup.killAll();
 			await this.#cgroup.remove();
+		} else {
+			// SIGKILL is delivered at once but a process takes a moment to die: wait, bounded.
+			for (let attempt = 0; attempt < 100; attempt++) {
+				const left = await sessionMembers(session);
+				if (left.length === 0) break;
+				signalEach(left, 'SIGKILL');
+				await new Promise((resolve) => setTimeout(resolve, 10));
+			}
 		}
-		await this.#exited;
+		// node-pty reports the exit once the last holder of the pty is gone: bounded all the same.
+		await within(this.#exited, EXIT_WAIT_MS);
 	}
+}
+
+function signalEach(pids: number[], signal: NodeJS.Signals): void {
+	for (const pid of pids) {
+		try {
+			process.kill(pid, signal);
+		} catch {
+			// Gone already.
+		}
+	}
+}
+
+/** Waits for `promise`, but at most `ms`. */
+function within(promise: Promise<unknown>, ms: number): Promise<unknown> {
+	let timer: NodeJS.Timeout | undefined;
+	return Promise.race([promise, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]).finally(() => clearTimeout(timer));
 }
