@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SECRET_HASH_PATTERN } from './auth/secret-hash.ts';
+import { LAB_BACKEND_ENV_NAMES, LAB_BACKEND_HINTS, labBackendProblems, labBackendSettings } from './backends/ssh-settings.ts';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -106,6 +107,7 @@ export const configSchema = z.object({
 	stateDir: z.string().min(1).default(join(homedir(), '.local', 'state', 'podlab')),
 	/** Behind a reverse proxy: take the client address from X-Forwarded-For and https from X-Forwarded-Proto. @default false */
 	trustProxy: z.preprocess((value) => (typeof value === 'string' ? ['1', 'true', 'yes'].includes(value.toLowerCase()) : value), z.boolean()).default(false),
+	...labBackendSettings,
 });
 
 export type Config = z.infer<typeof configSchema>;
@@ -143,6 +145,7 @@ export const ENV_NAMES = {
 	idleWarningMs: 'PODLAB_IDLE_WARNING_MS',
 	stateDir: 'PODLAB_STATE_DIR',
 	trustProxy: 'PODLAB_TRUST_PROXY',
+	...LAB_BACKEND_ENV_NAMES,
 } as const satisfies Record<keyof Config, string>;
 
 /** Settings that are secrets: never printed, never accepted in plain text from a file. */
@@ -159,6 +162,7 @@ const HINTS: Partial<Record<keyof Config, string>> = {
 	mode: 'use local or class',
 	classEndsAt: 'give a date and time with its offset, e.g. 2026-12-01T17:00:00+01:00',
 	instructorToken: 'use a long random token, e.g. from `openssl rand -base64 24`',
+	...LAB_BACKEND_HINTS,
 };
 
 /** A configuration mistake; its message names the setting and how to fix it. */
@@ -205,6 +209,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 			throw new ConfigError(`Invalid podlab configuration:\n  PODLAB_MODE=class needs ${missing.join(' and ')}`);
 		}
 	}
+	const backendProblems = labBackendProblems(config);
+	if (backendProblems.length > 0) throw new ConfigError(`Invalid podlab configuration:\n  ${backendProblems.join('\n  ')}`);
 	for (const origin of config.allowedOrigins ?? []) {
 		if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
 			throw new ConfigError(

@@ -14,7 +14,9 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer } from 'ws';
 import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse, type SessionResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
+import type { LabBackend } from './backends/backend.ts';
 import { LocalBackend } from './backends/local.ts';
+import { SshBackend } from './backends/ssh.ts';
 import type { Config } from './config.ts';
 import { API_CSP } from './csp.ts';
 import { cachedLabStatus } from './lab-status.ts';
@@ -46,10 +48,29 @@ export interface Gateway {
 }
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
-	const backend = await LocalBackend.create({ ...config, logger });
+	const backend = config.labBackend === 'ssh' ? await createSshBackend(config, logger) : await LocalBackend.create({ ...config, logger });
 	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
 	const readers = new ReaderRegistry(backend, config, logger, (reader, block, exit) => roster?.recordRun(reader.label, block, exit));
-	const classApi = roster ? new ClassApi({ config, roster, readers, key: await loadOrCreateKey(config.stateDir), logger }) : null;
+	const classApi = roster
+		? new ClassApi({
+				config,
+				roster,
+				readers,
+				key: await loadOrCreateKey(config.stateDir),
+				logger,
+				// With lab hosts, a seat is a host: taken at join (a full pool says so there), given back with the seat.
+				...(backend instanceof SshBackend
+					? {
+							hostOf: (student: string) => backend.hostOf(student) ?? null,
+							assignHost: (student: string) => backend.assignHost(student).then(() => {}),
+							releaseHost: async (student: string) => {
+								await backend.endStudent(student);
+								await backend.releaseStudent(student);
+							},
+						}
+					: {}),
+			})
+		: null;
 	const stopLifetimes = roster
 		? watchLifetimes({
 				readers,
@@ -183,7 +204,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	};
 }
 
-async function shutdown(server: Server, sockets: WebSocketServer, readers: ReaderRegistry, backend: LocalBackend, logger: Logger): Promise<void> {
+async function shutdown(server: Server, sockets: WebSocketServer, readers: ReaderRegistry, backend: LabBackend, logger: Logger): Promise<void> {
 	logger.info('shutting down: ending every terminal');
 	server.close();
 	await readers.close();
@@ -211,3 +232,14 @@ function refuseUpgrade(socket: Duplex, code: ErrorCode): void {
 	);
 }
 
+function createSshBackend(config: Config, logger: Logger): Promise<SshBackend> {
+	return SshBackend.create({
+		hosts: config.sshHosts!,
+		identityFile: config.sshIdentityFile!,
+		knownHostsFile: config.sshKnownHostsFile!,
+		assignmentsFile: config.sshAssignmentsFile ?? join(config.stateDir, 'host-assignments.json'),
+		connectTimeoutMs: config.sshConnectTimeoutMs,
+		studentsPerHost: config.sshStudentsPerHost,
+		logger,
+	});
+}

@@ -1,14 +1,14 @@
 /**
  * Sticky student → lab host assignments for the ssh backend. A student keeps their host for as long
  * as it stays in the pool, across reconnects and gateway restarts: their tmux shells live there. The
- * assignments are a small JSON file, replaced atomically on every change, so a crash or power cut
+ * assignments are a small JSON file, replaced atomically on every change (state.ts), so a crash
  * leaves either the old file or the new one, never half of one.
  */
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from './state.ts';
 
 const assignmentsFile = z.strictObject({
 	version: z.literal(1),
@@ -80,7 +80,7 @@ export class HostAssignments {
 		}
 		const directory = dirname(file);
 		try {
-			await mkdir(directory, { recursive: true });
+			await mkdir(directory, { recursive: true, mode: 0o700 });
 			await access(directory, constants.W_OK);
 		} catch (cause) {
 			throw new Error(`host assignments: cannot write to ${directory} (${(cause as Error).message}); choose another file or fix the directory's permissions`, {
@@ -160,33 +160,5 @@ export class HostAssignments {
 	#serialize(): string {
 		const assignments = Object.fromEntries([...this.#assignments].sort(([a], [b]) => a.localeCompare(b)));
 		return `${JSON.stringify({ version: 1, assignments } satisfies z.infer<typeof assignmentsFile>, null, '\t')}\n`;
-	}
-}
-
-/**
- * Replaces `file` with `text` atomically: write a temporary file in the same directory, fsync it,
- * rename it over the file, fsync the directory (so the rename itself is durable).
- */
-export async function writeFileAtomic(file: string, text: string): Promise<void> {
-	const directory = dirname(file);
-	const temporary = join(directory, `.${basename(file)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
-	try {
-		const handle = await open(temporary, 'wx', 0o600);
-		try {
-			await handle.writeFile(text);
-			await handle.sync();
-		} finally {
-			await handle.close();
-		}
-		await rename(temporary, file);
-	} catch (error) {
-		await rm(temporary, { force: true });
-		throw error;
-	}
-	const handle = await open(directory, 'r');
-	try {
-		await handle.sync();
-	} finally {
-		await handle.close();
 	}
 }

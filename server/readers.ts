@@ -6,6 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DEFAULT_TERMINAL, LabError, type ServerMessage } from '../src/protocol.ts';
 import type { LabBackend } from './backends/backend.ts';
+import { LabHostError } from './backends/ssh-errors.ts';
+import { PoolFullError } from './host-assignments.ts';
 import { Terminal } from './terminal.ts';
 
 export interface ReaderLimits {
@@ -147,6 +149,8 @@ export class ReaderRegistry {
 			return { terminal, created: true };
 		} catch (cause) {
 			this.#logger.error({ reader: reader.label, terminal: id, err: cause }, 'terminal failed to start');
+			// A lab host's own problem (unreachable, wrong key, pool full) has a code and a sentence for the student.
+			if (cause instanceof LabHostError || cause instanceof PoolFullError) throw new LabError(cause.code, cause.message, { cause });
 			throw new LabError('LAB_ERR_SPAWN', undefined, { cause });
 		} finally {
 			reader.starting.delete(name);

@@ -238,7 +238,10 @@ export class Terminal {
 		}
 		this.#peers.clear();
 		this.#options.logger.info({ terminal: this.id, reason, exitCode }, 'terminal ended');
-		this.#ending = this.#process.terminate().finally(() => {
+		// A gateway stopping, or a shell that exited, lets go (an ssh lab host keeps its tmux session);
+		// everything else ends the terminal for good.
+		const ending = reason === 'shutdown' || reason === 'exit' ? this.#process.terminate() : this.#process.destroy();
+		this.#ending = ending.finally(() => {
 			this.#wakeWaiters();
 			this.#options.onEnd(this);
 		});

@@ -118,6 +118,11 @@ export const ERRORS = {
 	LAB_ERR_ENDED: { http: null, close: 4000, text: 'The terminal has ended.' },
 	LAB_ERR_IDLE: { http: null, close: 4002, text: 'Your lab session ended after a long time without activity: start a new shell to go on.' },
 	LAB_ERR_CLASS_OVER: { http: null, close: 4003, text: 'The class is over: its lab sessions have ended.' },
+	LAB_ERR_POOL_FULL: { http: 503, close: 4004, text: 'Every lab host is taken: there are more students than lab hosts. Tell your instructor.' },
+	LAB_ERR_HOST_UNREACHABLE: { http: null, close: 4005, text: 'Your lab host does not answer: tell your instructor.' },
+	LAB_ERR_HOST_KEY: { http: null, close: 4005, text: 'Your lab host presented an unknown key, so podlab did not connect: tell your instructor.' },
+	LAB_ERR_HOST_AUTH: { http: null, close: 4005, text: 'Your lab host did not accept podlab’s key: tell your instructor.' },
+	LAB_ERR_HOST_SETUP: { http: null, close: 4005, text: 'Your lab host is missing something podlab needs (tmux 3.3 or later): tell your instructor.' },
 	LAB_ERR_SHUTDOWN: { http: null, close: 1001, text: 'The lab is shutting down.' },
 	LAB_ERR_INTERNAL: { http: null, close: 1011, text: 'The gateway hit an internal error.' },
 } as const satisfies Record<string, { http: number | null; close: number | null; text: string }>;

@@ -21,8 +21,13 @@ export interface LabProcess {
 	readonly pty: IPty;
 	/** Sends a signal to the terminal's foreground job (never to the shell itself). */
 	signalForeground(name: SignalName): Promise<void>;
-	/** Ends everything the terminal started: hang up, then kill what is left. Idempotent. */
+	/**
+	 * Lets go of the terminal because the gateway stops or the shell exited: for `local` that ends
+	 * everything it started; an `ssh` lab host keeps its tmux session for the next gateway. Idempotent.
+	 */
 	terminate(): Promise<void>;
+	/** Ends the terminal for good (grace expired, instructor, idle, class over): everything it started, on any backend. */
+	destroy(): Promise<void>;
 }
 
 export interface LabBackend {

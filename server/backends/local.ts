@@ -157,6 +157,11 @@ class LocalProcess implements LabProcess {
 		return this.#terminating;
 	}
 
+	/** On this machine, letting go and ending for good are the same. */
+	destroy(): Promise<void> {
+		return this.terminate();
+	}
+
 	async #terminate(): Promise<void> {
 		const session = this.pty.pid;
 		// With a cgroup, its member list is one small file; without, the session is found in /proc.

@@ -71,8 +71,8 @@ export const labBackendSettings = {
 	 * key is refused. Fill it with `ssh-keyscan -p PORT HOST` after checking the fingerprints.
 	 */
 	sshKnownHostsFile: z.string().min(1).optional(),
-	/** Where the sticky student → host assignments are kept (written atomically). @default "/var/lib/podlab/host-assignments.json" */
-	sshAssignmentsFile: z.string().min(1).default('/var/lib/podlab/host-assignments.json'),
+	/** Where the sticky student → host assignments are kept (written atomically). @default "<PODLAB_STATE_DIR>/host-assignments.json" */
+	sshAssignmentsFile: z.string().min(1).optional(),
 	/** How long to wait for a lab host to answer before telling the student it is unreachable. @default 5000 */
 	sshConnectTimeoutMs: z.coerce.number().int().min(1_000).max(120_000).default(5_000),
 	/** Students sharing one lab host. 1 is the isolated setup: one host per student. @default 1 */

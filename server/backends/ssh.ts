@@ -131,6 +131,16 @@ export class SshBackend implements LabBackend {
 		return new SshProcess(pty, session, () => this.#track(this.#end(host, session)));
 	}
 
+	/**
+	 * Gives the student their lab host now (the first terminal would anyway), so that joining a class
+	 * can say at once that every host is taken. Sticky: the same host every time.
+	 * @throws {PoolFullError} when no host has room.
+	 */
+	assignHost(student: string): Promise<string> {
+		if (!STUDENT_LABEL.test(student)) throw new Error(`ssh backend: "${student}" is not a student label`);
+		return this.#assignments.assign(student);
+	}
+
 	/** The student's lab host (`user@host:port`), if they have one. */
 	hostOf(student: string): string | undefined {
 		return this.#assignments.hostOf(student);

@@ -17,6 +17,7 @@ import { hashSecret, verifySecret } from '../auth/secret-hash.ts';
 import { signToken, verifyToken } from '../auth/signed-token.ts';
 import type { Config } from '../config.ts';
 import type { Reader, ReaderRegistry } from '../readers.ts';
+import { PoolFullError } from '../host-assignments.ts';
 import { displayName, type Roster } from './roster.ts';
 import { clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
 
@@ -34,6 +35,10 @@ export interface ClassApiOptions {
 	logger: Logger;
 	/** The lab host a student's terminals run on, when the backend assigns hosts. */
 	hostOf?: (studentId: string) => string | null;
+	/** Gives a joining student their lab host. @throws when none is left (a PoolFullError). */
+	assignHost?: (studentId: string) => Promise<void>;
+	/** Ends a student's sessions on their host and gives the host back (when their seat is freed). */
+	releaseHost?: (studentId: string) => Promise<void>;
 }
 
 export class ClassApi {
@@ -109,6 +114,14 @@ export class ClassApi {
 			this.#options.logger.info({ address, reason: 'full', seats: this.#options.roster.seats }, 'join refused');
 			return sendError(res, 'LAB_ERR_CLASS_FULL');
 		}
+		try {
+			await this.#options.assignHost?.(student.id);
+		} catch (error) {
+			this.#options.roster.remove(student.id);
+			if (!(error instanceof PoolFullError)) throw error;
+			this.#options.logger.info({ address, reason: 'pool full' }, 'join refused');
+			return sendJson(res, 503, { code: error.code, message: error.message });
+		}
 		const expires = this.#sessionEnd(student.joinedAt);
 		res.setHeader(
 			'Set-Cookie',
@@ -165,7 +178,10 @@ export class ClassApi {
 			const student = roster.get(match[1]!);
 			if (!student) return sendError(res, 'LAB_ERR_NOT_FOUND');
 			const ended = await readers.endReader(`student:${student.id}`);
-			if (!match[2]) roster.remove(student.id);
+			if (!match[2]) {
+				await this.#options.releaseHost?.(student.id);
+				roster.remove(student.id);
+			}
 			this.#options.logger.info({ student: student.id, action: match[2] ? 'end terminals' : 'free seat', ended }, 'instructor action');
 			return sendJson(res, 200, { id: student.id, terminalsEnded: ended, seatFreed: !match[2] });
 		}

@@ -1,0 +1,508 @@
+/**
+ * The ssh backend against real lab hosts: sshd (Debian's openssh-server) in network and UTS
+ * namespaces that the tests create (tests/helpers/lab-hosts.ts), real tmux on them, and a gateway
+ * process in front (tests/helpers/ssh-gateway.ts) driven over the WebSocket protocol by `ws`
+ * clients. Students land on hosts of their own, keep their shells across gateway restarts and
+ * crashes, and get a typed, plain error when their host cannot be used.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { SshBackend, type SshBackendOptions, type SshProcess } from '../../server/backends/ssh.ts';
+import { LabHostError } from '../../server/backends/ssh-errors.ts';
+import { PoolFullError } from '../../server/host-assignments.ts';
+import { Osc133Parser, type ShellEvent } from '../../server/osc133.ts';
+import { isAlive } from '../../server/process-tree.ts';
+import { TestClient } from '../helpers/client.ts';
+import { createLabHosts, requireLabHosts, type LabHost, type LabHosts } from '../helpers/lab-hosts.ts';
+import { eventually, logEntries, rssBytes, sessionProcessesNamed } from '../helpers/processes.ts';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+
+/** The real gateway in class mode, plus a crash (SIGKILL: it dies without ending anything). */
+interface SshGateway extends RunningGateway {
+	crash(): Promise<void>;
+	/** State directory: the roster and signing key, shared by a restarted gateway with the same settings. */
+	stateDir: string;
+}
+
+const JOIN_CODE = 'ssh-lab-hosts';
+
+const { skip } = requireLabHosts();
+let lab: LabHosts;
+let gateways: SshGateway[] = [];
+let backends: SshBackend[] = [];
+let assignmentsCount = 0;
+
+beforeAll(async () => {
+	if (!skip) lab = await createLabHosts(2);
+});
+afterEach(async () => {
+	await Promise.all([...gateways.map((gateway) => gateway.stop()), ...backends.map((labBackend) => labBackend.close())]);
+	gateways = [];
+	backends = [];
+});
+afterAll(async () => {
+	await lab?.close();
+});
+
+/** Settings of a test gateway on the given hosts, with an assignments file of its own unless overridden. */
+function settings(hosts: LabHost[], overrides: Record<string, string> = {}): Record<string, string> {
+	return {
+		PODLAB_LAB_BACKEND: 'ssh',
+		PODLAB_SSH_HOSTS: hosts.map((host) => host.spec).join(','),
+		PODLAB_SSH_IDENTITY_FILE: lab.identityFile,
+		PODLAB_SSH_KNOWN_HOSTS: lab.knownHostsFile,
+		PODLAB_SSH_ASSIGNMENTS_FILE: join(lab.dir, `assignments-${++assignmentsCount}.json`),
+		// A restarted gateway with the same settings keeps the roster and the students' cookies.
+		PODLAB_STATE_DIR: join(lab.dir, `state-${assignmentsCount}`),
+		PODLAB_SSH_CONNECT_TIMEOUT_MS: '2000',
+		...overrides,
+	};
+}
+
+async function startSshGateway(env: Record<string, string>): Promise<SshGateway> {
+	const gateway = await startGateway({
+		PODLAB_MODE: 'class',
+		PODLAB_JOIN_CODE: JOIN_CODE,
+		PODLAB_INSTRUCTOR_TOKEN: 'ssh-tests-instructor-token',
+		...env,
+	});
+	return {
+		...gateway,
+		stateDir: env.PODLAB_STATE_DIR!,
+		async crash() {
+			if (gateway.process.exitCode !== null || gateway.process.signalCode !== null) return;
+			gateway.process.kill('SIGKILL');
+			await new Promise((resolve) => gateway.process.once('exit', resolve));
+		},
+	};
+}
+
+async function gatewayWith(env: Record<string, string>): Promise<SshGateway> {
+	const gateway = await startSshGateway(env);
+	gateways.push(gateway);
+	return gateway;
+}
+
+/** Each test student's cookie and roster id, per state directory (a restart with it keeps both). */
+const joined = new Map<string, { cookie: string; id: string }>();
+
+/** Joins the class as `student` (once per state directory), as a browser does at /join/. */
+async function joinClass(gateway: SshGateway, student: string): Promise<{ cookie: string; id: string }> {
+	const key = `${gateway.stateDir}/${student}`;
+	const known = joined.get(key);
+	if (known) return known;
+	const response = await fetch(`${gateway.url}api/join`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ name: student, code: JOIN_CODE }),
+	});
+	const body = await response.json();
+	if (!response.ok) throw Object.assign(new Error(`join refused: ${body.code}`), { code: body.code, status: response.status });
+	const entry = { cookie: response.headers.get('set-cookie')!.split(';')[0]!, id: body.id as string };
+	joined.set(key, entry);
+	return entry;
+}
+
+async function connect(gateway: SshGateway, student: string, options: { since?: number; term?: string; ack?: boolean; keep?: boolean } = {}): Promise<TestClient> {
+	return TestClient.connect(gateway, { cookie: (await joinClass(gateway, student)).cookie, ...options });
+}
+
+/** The lab host a student was given (their tmux sessions, named after their roster id, live there). */
+async function hostOf(student: string): Promise<LabHost> {
+	const ids = [...joined].filter(([key]) => key.endsWith(`/${student}`)).map(([, entry]) => entry.id);
+	for (const host of lab.hosts) {
+		const sessions = (await host.tmux('list-sessions', '-F', '#{session_name}')).stdout;
+		if (sessions.split('\n').some((name) => ids.some((id) => name.startsWith(`podlab-${id}-`)))) return host;
+	}
+	throw new Error(`no lab host has a tmux session of ${student}`);
+}
+
+/** Waits for the first prompt: the shell has read its rc and readline is up. */
+async function prompt(client: TestClient): Promise<void> {
+	await client.run('true', `ready-${client.messages.length}`, 20_000);
+}
+
+/** A backend in this process, for what the gateway does not show (typed errors, ending terminals). */
+async function backend(hosts: LabHost[], overrides: Partial<SshBackendOptions> = {}): Promise<SshBackend> {
+	const labBackend = await SshBackend.create({
+		hosts: hosts.map((host) => host.spec),
+		identityFile: lab.identityFile,
+		knownHostsFile: lab.knownHostsFile,
+		assignmentsFile: join(lab.dir, `assignments-${++assignmentsCount}.json`),
+		connectTimeoutMs: 2000,
+		studentsPerHost: 1,
+		logger: pino({ level: 'silent' }),
+		...overrides,
+	});
+	backends.push(labBackend);
+	return labBackend;
+}
+
+function spawnRequest(student: string, term = 'main') {
+	return { id: `${student}-${term}`, reader: student, term, nonce: `nonce${student}`, cols: 80, rows: 24 };
+}
+
+/** Resolves with the spawn's rejection and how long it took. */
+async function failedSpawn(labBackend: SshBackend, student: string): Promise<{ error: LabHostError; ms: number }> {
+	const started = performance.now();
+	const error = await labBackend.spawn(spawnRequest(student)).then(
+		() => {
+			throw new Error('the spawn succeeded');
+		},
+		(error: LabHostError) => error,
+	);
+	return { error, ms: performance.now() - started };
+}
+
+/** Waits for the shell's prompt in a terminal started in this process. */
+async function promptOf(terminal: SshProcess, nonce: string): Promise<void> {
+	const parser = new Osc133Parser(nonce);
+	await new Promise<void>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error('no prompt within 10 s')), 10_000);
+		const listener = terminal.pty.onData((chunk) => {
+			if (!parser.feed(chunk as unknown as Buffer).some((event: ShellEvent) => event.kind === 'prompt-end')) return;
+			clearTimeout(timer);
+			listener.dispose();
+			resolve();
+		});
+	});
+}
+
+describe.skipIf(skip)('ssh backend: students and hosts', () => {
+	it('puts two students on different hosts, each in a tmux session of their own', async () => {
+		const env = settings(lab.hosts);
+		const gateway = await gatewayWith(env);
+		const alice = await connect(gateway, 'alice');
+		const bob = await connect(gateway, 'bob');
+		expect(await alice.run('echo "on $(hostname)"', 'where')).toEqual({ t: 'done', block: 'where', exit: 0 });
+		expect(await bob.run('echo "on $(hostname)"', 'where')).toEqual({ t: 'done', block: 'where', exit: 0 });
+		const aliceHost = /\non (lab-\d)\n/.exec(alice.plainText)?.[1];
+		const bobHost = /\non (lab-\d)\n/.exec(bob.plainText)?.[1];
+		expect(aliceHost).toMatch(/^lab-\d$/);
+		expect(bobHost).toMatch(/^lab-\d$/);
+		expect(aliceHost).not.toBe(bobHost);
+
+		// Sessions are named after the students' roster ids (their names are not safe in names).
+		const ids = { alice: (await joinClass(gateway, 'alice')).id, bob: (await joinClass(gateway, 'bob')).id };
+		const [first, second] = lab.hosts;
+		expect((await first!.tmux('list-sessions', '-F', '#{session_name}')).stdout).toBe(`podlab-${aliceHost === 'lab-1' ? ids.alice : ids.bob}-main\n`);
+		expect((await second!.tmux('list-sessions', '-F', '#{session_name}')).stdout).toBe(`podlab-${aliceHost === 'lab-2' ? ids.alice : ids.bob}-main\n`);
+		const saved = JSON.parse(readFileSync(env.PODLAB_SSH_ASSIGNMENTS_FILE!, 'utf8'));
+		expect(Object.keys(saved.assignments).sort()).toEqual([ids.alice, ids.bob].sort());
+		// The instructor sees each student's lab host.
+		const roster = await (await fetch(`${gateway.url}api/instructor/students`, { headers: { authorization: 'Bearer ssh-tests-instructor-token' } })).json();
+		expect(roster.students.map((student: { labHost: string }) => student.labHost).sort()).toEqual(lab.hosts.map((host) => host.spec).sort());
+		alice.close();
+		bob.close();
+	});
+});
+
+describe.skipIf(skip)('ssh backend: running blocks', () => {
+	let gateway: SshGateway;
+	beforeAll(async () => {
+		gateway = await startSshGateway(settings(lab.hosts));
+	});
+	afterAll(async () => {
+		await gateway?.stop();
+	});
+
+	it('reports exit statuses, delivers heredocs intact and keeps shell state between blocks', async () => {
+		const client = await connect(gateway, 'carol');
+		expect(client.messages[0]).toEqual({ t: 'ready', term: 'main', offset: 0, lost: 0, created: true });
+		expect(await client.run('echo "podlab says $((6 * 7))"', 'answer')).toEqual({ t: 'done', block: 'answer', exit: 0 });
+		expect(client.plainText).toContain('podlab says 42\n');
+		expect(await client.run('(exit 3)', 'three')).toEqual({ t: 'done', block: 'three', exit: 3 });
+		const heredoc = ["cat <<'EOF' | tr a-z A-Z", 'first line', '  indented $HOME stays literal', '', 'EOF', 'echo "after: $?"'].join('\n');
+		expect(await client.run(heredoc, 'heredoc')).toMatchObject({ exit: 0 });
+		expect(client.plainText).toContain('FIRST LINE\n  INDENTED $HOME STAYS LITERAL\n\nafter: 0\n');
+		await client.run('export LAB_ANSWER=42 && cd /tmp', 'set');
+		await client.run('echo "$LAB_ANSWER in $PWD, TERM=$TERM, $PODLAB_TERM"; env | grep -c PODLAB_SESSION', 'get');
+		expect(client.plainText).toContain('42 in /tmp, TERM=xterm-256color, main\n0\n');
+		client.close();
+	});
+
+	it('says busy while a command runs, interrupts on request, and signals only the foreground job', async () => {
+		const client = await connect(gateway, 'carol', { term: 'busy' });
+		client.send({ t: 'run', code: 'sleep 30', block: 'sleeper' });
+		await client.waitForText('sleep 30\n');
+		const before = client.messages.length;
+		client.send({ t: 'run', code: 'echo second', block: 'second' });
+		expect(await client.waitForMessage('error', 5000, before)).toMatchObject({ t: 'error', code: 'LAB_ERR_BUSY' });
+		client.send({ t: 'run', code: 'echo third', block: 'third', interrupt: true });
+		await client.waitFor(() => client.messages.find((m) => m.t === 'done' && m.block === 'third'), 5000, 'third done');
+		expect(client.messages.filter((m) => m.t === 'done')).toEqual([
+			{ t: 'done', block: 'sleeper', exit: 130 },
+			{ t: 'done', block: 'third', exit: 0 },
+		]);
+
+		client.send({ t: 'run', code: 'sleep 31', block: 'terminated' });
+		await client.waitForText('sleep 31\n');
+		client.send({ t: 'signal', name: 'SIGTERM' });
+		expect(await client.waitFor(() => client.messages.find((m) => m.t === 'done' && m.block === 'terminated'), 5000, 'terminated done')).toEqual({
+			t: 'done',
+			block: 'terminated',
+			exit: 143,
+		});
+		// The shell itself is never the target: at the prompt, the signal goes nowhere.
+		client.send({ t: 'signal', name: 'SIGKILL' });
+		expect(await client.run('echo still here', 'alive')).toMatchObject({ exit: 0 });
+		client.close();
+	});
+
+	it('lets tmux alone answer terminal queries, so that no second answer is typed into the shell', async () => {
+		const client = await connect(gateway, 'olga', { term: 'queries' });
+		// Device attributes: tmux answers for the pane; the browser's terminal must not see the question.
+		await client.run("stty raw -echo; printf '\\033[c'; sleep 0.3; dd if=/dev/tty iflag=nonblock bs=64 count=1 2>/dev/null | od -An -tx1; stty sane", 'ask');
+		expect(client.text).not.toContain('\x1b[c');
+		expect(client.plainText).toContain(' 1b 5b 3f 31 3b 32 63\n');
+		client.close();
+	});
+
+	it('follows a resize', async () => {
+		const client = await connect(gateway, 'olga', { term: 'size' });
+		client.send({ t: 'resize', cols: 132, rows: 43 });
+		// tmux applies a pane's new size on its next round, not at once: ask until it has.
+		let asked = 0;
+		await eventually(async () => {
+			await client.run('stty size', `size-${++asked}`);
+			return client.plainText.includes('\n43 132\n');
+		}, 5000, 'the shell sees 132 x 43');
+		client.close();
+	});
+
+	it('ends the terminal with the exit status of the shell, after its last output, and its tmux session too', async () => {
+		const client = await connect(gateway, 'carol', { term: 'bye' });
+		await prompt(client);
+		client.send({ t: 'run', code: 'echo last words; exit 5', block: 'bye' });
+		expect(await client.waitForMessage('exit')).toEqual({ t: 'exit', code: 5 });
+		expect(client.plainText, JSON.stringify(client.text)).toContain('last words\n');
+		expect(await client.waitForClose()).toBe(4000);
+		const host = await hostOf('carol');
+		await eventually(async () => (await host.tmux('has-session', '-t', `=podlab-${(await joinClass(gateway, 'carol')).id}-bye`)).code !== 0, 5000, 'the tmux session ended');
+	});
+});
+
+describe.skipIf(skip)('ssh backend: a shell outlives its gateway', () => {
+	it('keeps the shell, its variables and its output across a gateway restart', async () => {
+		const env = settings(lab.hosts);
+		const first = await gatewayWith(env);
+		const before = await connect(first, 'dave');
+		await before.run('export LAB_ANSWER=42 && cd /tmp && echo "written before the restart"', 'before');
+		expect(await first.stop()).toBe(0);
+		expect(await before.waitForClose()).toBe(1001);
+
+		const second = await gatewayWith(env);
+		const after = await connect(second, 'dave', { since: before.received });
+		// A new gateway means a new terminal to the browser (offset 0), holding the shell's history.
+		expect(after.messages[0]).toMatchObject({ t: 'ready', offset: 0, created: true });
+		await after.waitForText('written before the restart');
+		expect(await after.run('echo "$LAB_ANSWER in $PWD"', 'after')).toEqual({ t: 'done', block: 'after', exit: 0 });
+		expect(after.plainText).toContain('42 in /tmp\n');
+		after.close();
+	});
+
+	it('keeps a running command across a gateway crash, says busy, then done for the next run', async () => {
+		const env = settings(lab.hosts);
+		const first = await gatewayWith(env);
+		const before = await connect(first, 'erin');
+		await before.run('SECRET_OF_ERIN=kept', 'set');
+		// The command runs until the test lets it finish (the hosts share this machine's files).
+		const gate = join(lab.dir, 'erin-may-go');
+		before.send({ t: 'run', code: `until [ -e ${gate} ]; do sleep 0.1; done; echo "slept through it"`, block: 'long' });
+		await before.waitForText('echo "slept through it"\n');
+		const sshClients = logEntries(first)
+			.filter((entry) => entry.msg === 'ssh terminal connecting')
+			.map((entry) => entry.pid as number);
+		await first.crash();
+		// Orphaned, the crashed gateway's ssh clients see their input end and leave; the shell stays.
+		await eventually(() => !sshClients.some(isAlive), 5000, 'no ssh client of the crashed gateway left');
+
+		const second = await gatewayWith(env);
+		const after = await connect(second, 'erin');
+		await after.waitFor(() => after.messages.some((m) => m.t === 'status' && m.busy) || undefined, 5000, 'status busy after reattaching');
+		writeFileSync(gate, '');
+		await after.waitFor(() => after.messages.some((m, index) => index > 1 && m.t === 'status' && !m.busy) || undefined, 10_000, 'status idle once the command ends');
+		expect(after.plainText).toContain('slept through it\n');
+		expect(await after.run('echo "$SECRET_OF_ERIN"', 'next')).toEqual({ t: 'done', block: 'next', exit: 0 });
+		expect(after.plainText).toContain('\nkept\n');
+		after.close();
+	});
+});
+
+describe.skipIf(skip)('ssh backend: output under pressure', () => {
+	let gateway: SshGateway;
+	beforeAll(async () => {
+		gateway = await startSshGateway(settings(lab.hosts));
+	});
+	afterAll(async () => {
+		await gateway?.stop();
+	});
+
+	it('keeps the gateway bounded under `yes` into a client that never acks, and Ctrl-C stops it within 1 s', async () => {
+		const client = await connect(gateway, 'frank', { ack: false, keep: false });
+		await client.waitFor(() => client.received > 0 || undefined, 10_000, 'the prompt');
+		const baseline = rssBytes(gateway.pid);
+		client.send({ t: 'run', code: 'yes podlab', block: 'yes' });
+		await eventually(() => client.received > 256 * 1024, 10_000, '`yes` output arriving');
+		const samples: number[] = [];
+		for (let i = 0; i < 6; i++) {
+			await new Promise((resolve) => setTimeout(resolve, 500));
+			samples.push(rssBytes(gateway.pid) - baseline);
+		}
+		const receivedWhilePaused = client.received;
+		await new Promise((resolve) => setTimeout(resolve, 500));
+		expect(client.received).toBe(receivedWhilePaused);
+		expect(receivedWhilePaused).toBeLessThan(1024 * 1024);
+		expect(Math.max(...samples)).toBeLessThan(32 * 1024 * 1024);
+		console.info(`ssh: gateway RSS growth under yes (stalled client): max ${(Math.max(...samples) / 1048576).toFixed(1)} MiB; client received ${receivedWhilePaused} bytes`);
+
+		// Output is paused, input is not: Ctrl-C reaches the host, where `yes` runs (same pid namespace).
+		const host = await hostOf('frank');
+		const pane = Number((await host.tmux('display-message', '-p', '-t', `=podlab-${(await joinClass(gateway, 'frank')).id}-main:`, '#{pane_pid}')).stdout);
+		expect(await sessionProcessesNamed(pane, 'yes')).toHaveLength(1);
+		client.type('\x03');
+		const took = await eventually(async () => (await sessionProcessesNamed(pane, 'yes')).length === 0, 1000, '`yes` ended by Ctrl-C');
+		console.info(`ssh: Ctrl-C stopped yes in ${took.toFixed(0)} ms`);
+		client.close();
+	});
+
+	it('delivers every byte of a flood that ends with the shell', async () => {
+		let flood = 0;
+		let started = false;
+		let pending = '';
+		const client = await connect(gateway, 'grace', {
+			keep: false,
+		});
+		client.socket.on('message', (data, isBinary) => {
+			if (!isBinary) return;
+			let text = (data as Buffer).toString('latin1');
+			if (!started) {
+				pending += text;
+				const at = pending.indexOf('START\r\n');
+				if (at < 0) return;
+				started = true;
+				text = pending.slice(at + 7);
+			}
+			for (let i = text.indexOf('@'); i >= 0; i = text.indexOf('@', i + 1)) flood++;
+		});
+		await prompt(client);
+		const began = performance.now();
+		client.send({ t: 'run', code: `echo ST""ART; head -c 20000000 /dev/zero | tr '\\0' '@'; exit 7`, block: 'flood' });
+		expect(await client.waitForMessage('exit', 60_000)).toEqual({ t: 'exit', code: 7 });
+		const seconds = (performance.now() - began) / 1000;
+		expect(flood).toBe(20_000_000);
+		console.info(`ssh: 20,000,000 bytes in ${seconds.toFixed(2)} s (${(20 / seconds).toFixed(0)} MB/s)`);
+	});
+});
+
+describe.skipIf(skip)('ssh backend: hosts that cannot be used', () => {
+	it('refuses a host whose key does not match known_hosts, and tells the student plainly', async () => {
+		const [, wrong] = lab.hosts;
+		const knownHosts = lab.knownHostsWithWrongKeyFor(wrong!);
+		const { error, ms } = await failedSpawn(await backend([wrong!], { knownHostsFile: knownHosts }), 'heidi');
+		expect(error).toBeInstanceOf(LabHostError);
+		expect(error).toMatchObject({ code: 'LAB_ERR_HOST_KEY', problem: 'host-key', host: `${wrong!.address}:${wrong!.port}` });
+		expect(error.message).toBe(
+			`Your lab host ${wrong!.address}:${wrong!.port} presented a host key that does not match the one podlab knows, so podlab refused to connect (it may not be your lab host). Tell your instructor.`,
+		);
+		expect(error.detail).toContain('REMOTE HOST IDENTIFICATION HAS CHANGED');
+		expect(ms).toBeLessThan(3000);
+
+		// Through the gateway: the socket closes with the spawn error, and the log has the host's problem.
+		const gateway = await gatewayWith(settings([wrong!], { PODLAB_SSH_KNOWN_HOSTS: knownHosts }));
+		const refused = await connect(gateway, 'heidi').catch((error: Error) => error);
+		expect(refused).toMatchObject({ code: 'LAB_ERR_HOST_KEY', closeCode: 4005 });
+		expect(gateway.logs()).toContain('"code":"LAB_ERR_HOST_KEY"');
+	});
+
+	it('refuses a host that does not accept podlab key', async () => {
+		const { error } = await failedSpawn(await backend([lab.hosts[0]!], { identityFile: lab.strangerIdentityFile }), 'ivan');
+		expect(error).toMatchObject({
+			code: 'LAB_ERR_HOST_AUTH',
+			message: `Your lab host ${lab.hosts[0]!.address}:${lab.hosts[0]!.port} refused podlab's key for the user root. Tell your instructor.`,
+		});
+		expect(error.detail).toContain('Permission denied (publickey)');
+	});
+
+	it('says at once that a host refuses connections, and within the connect timeout that it is down', async () => {
+		const host = lab.hosts[1]!;
+		const labBackend = await backend([host]);
+		try {
+			await host.stopSshd();
+			const refused = await failedSpawn(labBackend, 'judy');
+			expect(refused.error).toMatchObject({
+				code: 'LAB_ERR_HOST_UNREACHABLE',
+				message: `Your lab host ${host.address}:${host.port} refuses connections (is its sshd running?). Tell your instructor.`,
+			});
+			expect(refused.ms).toBeLessThan(1000);
+
+			await host.setLink('down');
+			const silent = await failedSpawn(labBackend, 'judy');
+			expect(silent.error).toMatchObject({ code: 'LAB_ERR_HOST_UNREACHABLE', problem: 'unreachable' });
+			expect(silent.error.message).toMatch(/^Your lab host \S+ (did not answer within 2 s|cannot be reached \(no route to it\)): it may be down\. Tell your instructor\.$/);
+			expect(silent.ms).toBeLessThan(4000);
+			console.info(`ssh: refused in ${refused.ms.toFixed(0)} ms, down host reported in ${silent.ms.toFixed(0)} ms`);
+			expect(labBackend.hostStatus()).toEqual([
+				expect.objectContaining({ host: host.spec, students: ['judy'], state: 'down', problem: 'unreachable', message: silent.error.message }),
+			]);
+		} finally {
+			await host.setLink('up');
+			await host.startSshd();
+		}
+		expect(await labBackend.checkHosts()).toEqual([expect.objectContaining({ host: host.spec, state: 'up' })]);
+	});
+
+	it('says so when every host is taken, at join time or at the first terminal', async () => {
+		const labBackend = await backend([lab.hosts[0]!]);
+		expect(await labBackend.assignHost('kate')).toBe(lab.hosts[0]!.spec);
+		await expect(labBackend.assignHost('liam')).rejects.toThrow(PoolFullError);
+		const error = await labBackend.spawn(spawnRequest('liam')).catch((error: Error) => error);
+		expect(error).toBeInstanceOf(PoolFullError);
+		expect(error).toMatchObject({ code: 'LAB_ERR_POOL_FULL', message: 'Every lab host is taken: there are more students than lab hosts. Tell your instructor.' });
+		const kate = await labBackend.spawn(spawnRequest('kate'));
+		await promptOf(kate, 'noncekate');
+		await kate.destroy();
+	});
+});
+
+describe.skipIf(skip)('ssh backend: ending terminals', () => {
+	it('detaches on terminate(), leaving the tmux session for the next gateway; destroy() ends it', async () => {
+		const host = lab.hosts[0]!;
+		const labBackend = await backend([host]);
+		const first = await labBackend.spawn(spawnRequest('mia'));
+		await promptOf(first, 'noncemia');
+		await first.terminate();
+		expect((await host.tmux('has-session', '-t', '=podlab-mia-main')).code).toBe(0);
+
+		const again = await labBackend.spawn({ ...spawnRequest('mia'), nonce: 'noncemia2' });
+		// A reattach to an idle shell is announced with the new nonce.
+		await promptOf(again, 'noncemia2');
+		await again.destroy();
+		expect((await host.tmux('has-session', '-t', '=podlab-mia-main')).code).not.toBe(0);
+	});
+
+	it('ends every terminal of a student, and what their shells left running, when asked', async () => {
+		const host = lab.hosts[0]!;
+		const labBackend = await backend([host]);
+		const terminals: SshProcess[] = [];
+		for (const term of ['main', 'logs']) {
+			const terminal = await labBackend.spawn(spawnRequest('noah', term));
+			await promptOf(terminal, 'noncenoah');
+			terminals.push(terminal);
+		}
+		const pane = Number((await host.tmux('display-message', '-p', '-t', '=podlab-noah-logs:', '#{pane_pid}')).stdout);
+		terminals[1]!.pty.write('nohup sleep 300 >/dev/null 2>&1 &\r');
+		await eventually(async () => (await sessionProcessesNamed(pane, 'sleep')).length === 1, 5000, 'the nohup job running');
+
+		const exits = terminals.map((terminal) => new Promise((resolve) => terminal.pty.onExit(resolve)));
+		await labBackend.endStudent('noah');
+		expect((await host.tmux('list-sessions', '-F', '#{session_name}')).stdout).not.toContain('podlab-noah-');
+		expect(await sessionProcessesNamed(pane, 'sleep')).toEqual([]);
+		// The open terminals end on their own: tmux leaves, then ssh.
+		await Promise.all(exits);
+		expect(await labBackend.releaseStudent('noah')).toBe(true);
+		expect(labBackend.hostOf('noah')).toBeUndefined();
+	});
+});

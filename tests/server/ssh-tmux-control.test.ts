@@ -1,0 +1,95 @@
+/**
+ * tmux control mode as tmux 3.3 writes it (lines captured from `tmux -C`), parsed without a network.
+ */
+import { describe, expect, it } from 'vitest';
+import { ControlModeParser, TmuxAnsweredQueries, decodeOutput, replayScreen, sendKeysCommands } from '../../server/backends/ssh-tmux-control.ts';
+
+const bytes = (text: string) => Buffer.from(text, 'latin1');
+
+describe('ControlModeParser', () => {
+	it('turns %output into the bytes the pane wrote, and skips notifications', () => {
+		const parser = new ControlModeParser();
+		const events = parser.feed(
+			bytes(
+				'%session-changed $0 podlab-alice-main\n%layout-change @0 b25d,80x24,0,0,0 b25d,80x24,0,0,0 *\n' +
+					'%output %0 \\033]133;A;nonce=n1\\007bash-5.2# \n%output %0 echo hi\\015\\012\\033[?2004l\\015hi\\015\\012\n',
+			),
+		);
+		expect(events).toEqual([
+			{ kind: 'output', data: bytes('\x1b]133;A;nonce=n1\x07bash-5.2# ') },
+			{ kind: 'output', data: bytes('echo hi\r\n\x1b[?2004l\rhi\r\n') },
+		]);
+	});
+
+	it('keeps a line cut across reads whole, and UTF-8 as it is', () => {
+		const parser = new ControlModeParser();
+		const line = Buffer.from('%output %3 grüße \\134 done\\015\\012\n');
+		const events = [...parser.feed(line.subarray(0, 12)), ...parser.feed(line.subarray(12, 20)), ...parser.feed(line.subarray(20))];
+		expect(events).toEqual([{ kind: 'output', data: Buffer.from('grüße \\ done\r\n') }]);
+	});
+
+	it('collects a reply up to its own %end, whatever the lines inside say', () => {
+		const parser = new ControlModeParser();
+		const events = parser.feed(
+			bytes('%begin 1795718246 269 0\npodlab-cursor 10 5 6\n%end 1795718246 269 0\n%begin 1795718246 270 0\n%end 1 999 0\n%output %0 not output\n%end 1795718246 270 0\n'),
+		);
+		expect(events).toEqual([
+			{ kind: 'reply', lines: [bytes('podlab-cursor 10 5 6')], error: false },
+			{ kind: 'reply', lines: [bytes('%end 1 999 0'), bytes('%output %0 not output')], error: false },
+		]);
+		expect(parser.feed(bytes("%begin 1 5 1\ncan't find session: =podlab-x-main\n%error 1 5 1\n"))).toEqual([
+			{ kind: 'reply', lines: [bytes("can't find session: =podlab-x-main")], error: true },
+		]);
+	});
+
+	it('passes podlab-host.sh lines, plain text and the exit on', () => {
+		const parser = new ControlModeParser();
+		expect(parser.feed(bytes('%podlab-busy\npodlab: this terminal was ended on the lab host.\n%exit\n'))).toEqual([
+			{ kind: 'podlab', name: 'busy', value: '' },
+			{ kind: 'text', data: bytes('podlab: this terminal was ended on the lab host.') },
+			{ kind: 'exit' },
+		]);
+	});
+});
+
+describe('decodeOutput', () => {
+	it('undoes the octal escapes and nothing else', () => {
+		expect(decodeOutput(bytes('a\\134b\\033[1m\\007\\12x\\'))).toEqual(bytes('a\\b\x1b[1m\x07\\12x\\'));
+	});
+});
+
+describe('sendKeysCommands', () => {
+	it('types any byte as it is, in commands of bounded length', () => {
+		expect(sendKeysCommands('=podlab-alice-main:', bytes('\x1b[200~ls\x1b[201~\r'))).toEqual([
+			'send-keys -t =podlab-alice-main: -H 1b 5b 32 30 30 7e 6c 73 1b 5b 32 30 31 7e 0d',
+		]);
+		const commands = sendKeysCommands('=s:', Buffer.alloc(600, 0xff));
+		expect(commands).toHaveLength(3);
+		expect(commands.map((command) => command.split(' ').length - 4)).toEqual([256, 256, 88]);
+	});
+});
+
+describe('replayScreen', () => {
+	it('prints history and screen, then puts the cursor back relative to the last line', () => {
+		const lines = ['$ for i in 1 2 3; do echo $i; done', '1', '2', '3', '$ ', '', ''].map(bytes);
+		expect(replayScreen(lines, { x: 2, y: 3, height: 6 }).toString('latin1')).toBe('\x1b[m$ for i in 1 2 3; do echo $i; done\r\n1\r\n2\r\n3\r\n$ \r\n\r\n\x1b[m\x1b[2A\x1b[3G');
+		expect(replayScreen([bytes('$ ')], { x: 2, y: 0, height: 1 }).toString('latin1')).toBe('\x1b[m$ \x1b[m\x1b[3G');
+	});
+});
+
+describe('TmuxAnsweredQueries', () => {
+	it('takes out the queries tmux answers, and nothing else', () => {
+		const queries = new TmuxAnsweredQueries();
+		const output = 'a\x1b[cb\x1b[>0cc\x1b[6nd\x1b[5ne\x1b[>qf\x1b[18tg\x1b[?6n\x1b[14t\x1b[1;31mred\x1b[0m\x1b]11;?\x07\x1b[2J';
+		expect(queries.filter(bytes(output)).toString('latin1')).toBe('abcdefg\x1b[?6n\x1b[14t\x1b[1;31mred\x1b[0m\x1b]11;?\x07\x1b[2J');
+	});
+
+	it('finds a query cut between two outputs, holding back only the unfinished sequence', () => {
+		const queries = new TmuxAnsweredQueries();
+		expect(queries.filter(bytes('before\x1b')).toString('latin1')).toBe('before');
+		expect(queries.filter(bytes('[>')).toString('latin1')).toBe('');
+		expect(queries.filter(bytes('cafter\x1b[1')).toString('latin1')).toBe('after');
+		expect(queries.filter(bytes('2;1H')).toString('latin1')).toBe('\x1b[12;1H');
+		expect(queries.filter(bytes('\x1b]133;A;nonce=n1\x07')).toString('latin1')).toBe('\x1b]133;A;nonce=n1\x07');
+	});
+});
