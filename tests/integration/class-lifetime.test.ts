@@ -41,8 +41,8 @@ describe('session lifetime', () => {
 		expect(first.at).toBeGreaterThanOrEqual(activeAt + 10_000);
 		expect(first.at).toBeLessThan(Date.now() + 10_000);
 
-		client.send({ t: 'extend' });
 		const stayedAt = Date.now();
+		client.send({ t: 'extend' });
 		const second = await client.waitFor(
 			() => client.messages.filter((message) => message.t === 'expiry').at(1) as { at: number } | undefined,
 			10_000,
