@@ -28,5 +28,5 @@ export const sidebar = [
 			{ slug: 'chapters/oom' },
 		],
 	},
-	{ label: 'Reference', items: [{ slug: 'reference/terminal' }, { slug: 'reference/code-blocks' }] },
+	{ label: 'Reference', items: [{ slug: 'reference/terminal' }, { slug: 'reference/code-blocks' }, { slug: 'reference/performance' }] },
 ] as const satisfies readonly SidebarEntry[] & StarlightUserConfig['sidebar'];

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 /** What the site is built from. Directories count too: deleting a chapter changes its folder's mtime. */
-export const SITE_SOURCES = ['astro.config.mjs', 'src', 'content', 'public', 'package-lock.json'];
+export const SITE_SOURCES = ['astro.config.mjs', 'src', 'content', 'public', 'docs', 'package-lock.json'];
 
 /** Written into dist/ after a successful build; its mtime is the build's. Sirv does not serve dotfiles. */
 const STAMP = '.podlab-build';

@@ -20,7 +20,7 @@ import type { BenchTerminal, OutputChunk } from './terminal.ts';
  * How the client acknowledges output.
  * - `xterm`: as the xterm.js flow-control guide (and ttyd) do it: one write callback, hence one ack,
  *   per 100,000 bytes processed, and the remainder on the next animation frame (16 ms).
- * - `site`: the site's own client (src/terminal/ack-coalescer.ts with its defaults: an ack once 16 KiB
+ * - `site`: the site's own client (src/terminal/ack-coalescer.ts with its defaults: an ack once 128 KiB
  *   are rendered, else on the next frame), rendering instantly.
  */
 export type AckPolicy = 'xterm' | 'site';
