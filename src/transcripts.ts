@@ -4,7 +4,7 @@
  * Build-time and tooling code (Node), never shipped to the browser.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { z } from 'zod';
 
@@ -37,11 +37,6 @@ export async function writeTranscript(path: string, transcript: Transcript): Pro
 	const temporary = `${path}.${process.pid}.tmp`;
 	await writeFile(temporary, `${JSON.stringify(transcriptSchema.parse(transcript), null, '\t')}\n`);
 	await rename(temporary, path);
-}
-
-export async function readTranscript(path: string): Promise<Transcript | null> {
-	const text = await readFile(path, 'utf8').catch(() => null);
-	return text === null ? null : transcriptSchema.parse(JSON.parse(text));
 }
 
 /** One block's recorded run, as the page shows it. */
