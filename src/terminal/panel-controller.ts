@@ -123,6 +123,7 @@ export class PanelController {
 		void fetchLab().then((lab) => {
 			this.#lab = lab;
 			this.#renderStatus();
+			if (lab?.profile === 'podman' || lab?.profile === 'kubernetes') showLabTabs(lab.profile);
 		});
 	}
 
@@ -470,4 +471,23 @@ export class PanelController {
 	#saveState(open: boolean): void {
 		savePanelState({ open, active: this.#active });
 	}
+}
+
+/** Starlight keeps the reader's choice of synced tabs under this key (see its Tabs component). */
+const LAB_TABS_STORAGE_KEY = 'starlight-synced-tabs__lab';
+
+/**
+ * Shows the chapters' tabs of the lab this gateway has (podman or kubernetes), unless the reader
+ * chose a tab themselves: clicking one tab makes Starlight switch every synced tab and remember it.
+ */
+function showLabTabs(profile: 'podman' | 'kubernetes'): void {
+	try {
+		if (localStorage.getItem(LAB_TABS_STORAGE_KEY) !== null) return;
+	} catch {
+		return;
+	}
+	const tab = [...document.querySelectorAll<HTMLElement>('starlight-tabs[data-sync-key="lab"] [role="tab"]')].find(
+		(candidate) => candidate.textContent?.trim() === profile,
+	);
+	tab?.click();
 }

@@ -1,0 +1,55 @@
+/**
+ * Chapters show the tabs of the lab the gateway has: on a podman lab, the podman commands, once the
+ * panel knows the lab — unless the reader picked a tab themselves.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildSiteIfStale } from '../../scripts/site-build.ts';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { assertLabUsable, podmanLabProblem, skipReason } from '../lab/lab-required.ts';
+import { launchChromium } from './browser.ts';
+import { runButton, waitForStatus } from './lab-page.ts';
+
+const problem = await podmanLabProblem();
+const skip = skipReason(problem);
+if (skip) console.info(`skipping the lab-tabs test: ${skip}`);
+
+let browser: Browser;
+let gateway: RunningGateway;
+
+beforeAll(async () => {
+	if (skip) return;
+	assertLabUsable(problem);
+	await buildSiteIfStale();
+	browser = await launchChromium();
+	gateway = await startGateway({ PODLAB_WORKDIR: mkdtempSync(join(tmpdir(), 'podlab-e2e-tabs-')) });
+});
+
+afterAll(async () => {
+	await browser?.close();
+	await gateway?.stop();
+});
+
+describe.skipIf(skip !== null)('lab tabs', () => {
+	it('switch to the podman tabs once the panel knows the lab, and keep a reader’s own choice', async () => {
+		const context = await browser.newContext();
+		const page = await context.newPage();
+		const selected = () => page.locator('starlight-tabs[data-sync-key="lab"] [role="tab"][aria-selected="true"]').first().textContent();
+		await page.goto(`${gateway.url}chapters/pause/`);
+		expect((await selected())?.trim()).toBe('kubernetes');
+		await page.goto(`${gateway.url}lab-check/`);
+		await runButton(page, 'lab-check:1').click();
+		await waitForStatus(page, 'lab-check:1', /✓ exit 0/);
+		await page.goto(`${gateway.url}chapters/pause/`);
+		expect((await selected())?.trim()).toBe('podman');
+
+		// The reader's own choice wins over the lab's.
+		await page.getByRole('tab', { name: 'kubernetes' }).first().click();
+		await page.reload();
+		expect((await selected())?.trim()).toBe('kubernetes');
+		await context.close();
+	});
+});
