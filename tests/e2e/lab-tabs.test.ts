@@ -44,11 +44,14 @@ describe.skipIf(skip !== null)('lab tabs', () => {
 		await runButton(page, 'lab-check:1').click();
 		await waitForStatus(page, 'lab-check:1', /✓ exit 0/);
 		await page.goto(`${gateway.url}chapters/pause/`);
-		expect((await selected())?.trim()).toBe('podman');
+		// The panel reopens by itself on this page and asks the gateway which lab it is.
+		await expect.poll(async () => (await selected())?.trim(), { timeout: 10_000 }).toBe('podman');
 
 		// The reader's own choice wins over the lab's.
 		await page.getByRole('tab', { name: 'kubernetes' }).first().click();
 		await page.reload();
+		await page.waitForSelector('podlab-terminal-panel .xterm', { timeout: 10_000 });
+		await page.waitForTimeout(500);
 		expect((await selected())?.trim()).toBe('kubernetes');
 		await context.close();
 	});
