@@ -107,6 +107,11 @@ export const configSchema = z.object({
 	stateDir: z.string().min(1).default(join(homedir(), '.local', 'state', 'podlab')),
 	/** Behind a reverse proxy: take the client address from X-Forwarded-For and https from X-Forwarded-Proto. @default false */
 	trustProxy: z.preprocess((value) => (typeof value === 'string' ? ['1', 'true', 'yes'].includes(value.toLowerCase()) : value), z.boolean()).default(false),
+	/**
+	 * Bearer token that may read `GET /metrics` (Prometheus). Unset: /metrics answers only to the
+	 * instructor token (class mode), or not at all. At least 16 characters.
+	 */
+	metricsToken: z.string().min(16).max(200).optional(),
 	...labBackendSettings,
 });
 
@@ -145,6 +150,7 @@ export const ENV_NAMES = {
 	idleWarningMs: 'PODLAB_IDLE_WARNING_MS',
 	stateDir: 'PODLAB_STATE_DIR',
 	trustProxy: 'PODLAB_TRUST_PROXY',
+	metricsToken: 'PODLAB_METRICS_TOKEN',
 	...LAB_BACKEND_ENV_NAMES,
 } as const satisfies Record<keyof Config, string>;
 

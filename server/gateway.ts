@@ -3,6 +3,7 @@
  * upgrade is checked (path, Host, Origin, reader cookie) before the WebSocket handshake, so nothing
  * reaches a shell without passing them.
  */
+import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -16,6 +17,7 @@ import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse, type Sessio
 import { Attachment } from './attachment.ts';
 import type { LabBackend } from './backends/backend.ts';
 import { LocalBackend } from './backends/local.ts';
+import { Metrics } from './metrics.ts';
 import { SshBackend } from './backends/ssh.ts';
 import type { Config } from './config.ts';
 import { API_CSP } from './csp.ts';
@@ -50,7 +52,17 @@ export interface Gateway {
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
 	const backend = config.labBackend === 'ssh' ? await createSshBackend(config, logger) : await LocalBackend.create({ ...config, logger });
 	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
-	const readers = new ReaderRegistry(backend, config, logger, (reader, block, exit) => roster?.recordRun(reader.label, block, exit));
+	let metrics: Metrics | null = null;
+	const readers = new ReaderRegistry(backend, config, logger, {
+		onRun: (reader, block, exit) => {
+			roster?.recordRun(reader.label, block, exit);
+			metrics?.runs.inc({ outcome: exit === 0 ? 'ok' : 'fail' });
+		},
+		onOutputBytes: (bytes) => metrics?.outputBytes.inc(bytes),
+		onInputBytes: (bytes) => metrics?.inputBytes.inc(bytes),
+	});
+	metrics = new Metrics(readers);
+	const metricsTokenDigest = config.metricsToken ? digestOf(config.metricsToken) : null;
 	const classApi = roster
 		? new ClassApi({
 				config,
@@ -58,6 +70,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 				readers,
 				key: await loadOrCreateKey(config.stateDir),
 				logger,
+				onJoinRefused: (reason) => metrics?.joinsRefused.inc({ reason }),
 				// With lab hosts, a seat is a host: taken at join (a full pool says so there), given back with the seat.
 				...(backend instanceof SshBackend
 					? {
@@ -123,6 +136,13 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			return;
 		}
 		if (pathname === '/api/session') return session(req, res);
+		if (pathname === '/metrics') {
+			void serveMetrics(req, res).catch((error) => {
+				logger.error({ err: error }, 'metrics failed');
+				if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
+			});
+			return;
+		}
 		if (classApi?.handle(req, res, pathname)) return;
 		if (pathname.startsWith('/api/')) return sendError(res, 'LAB_ERR_NOT_FOUND');
 		if (site) {
@@ -133,6 +153,22 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			});
 		}
 		sendNotFound(res);
+	}
+
+	/** Prometheus metrics, for the metrics token or the instructor's; absent when neither is configured. */
+	async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
+		if (!metricsTokenDigest && !classApi) return sendError(res, 'LAB_ERR_NOT_FOUND');
+		const token = /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '')?.[1];
+		const allowed =
+			(token !== undefined && metricsTokenDigest !== null && timingSafeEqual(digestOf(token), metricsTokenDigest)) ||
+			(classApi !== null && (await classApi.isInstructor(req)));
+		if (!allowed) {
+			res.setHeader('WWW-Authenticate', 'Bearer realm="podlab metrics"');
+			return sendError(res, 'LAB_ERR_INSTRUCTOR_AUTH');
+		}
+		const text = await metrics!.registry.metrics();
+		res.writeHead(200, { 'Content-Type': metrics!.registry.contentType, 'Cache-Control': 'no-store' });
+		res.end(text);
 	}
 
 	/** The reader's session: issues the cookie when missing, lists the reader's terminals. */
@@ -173,7 +209,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		if (reader.sockets >= config.maxTerminalsPerReader * 4) return refuse('LAB_ERR_SOCKET_LIMIT');
 		sockets.handleUpgrade(req, socket, head, (ws) => {
 			reader.sockets++;
-			ws.once('close', () => {
+			ws.once('close', (code) => {
+				metrics?.socketCloses.inc({ code: String(code) });
 				reader.sockets--;
 				reader.lastSeen = Date.now();
 			});
@@ -242,4 +279,9 @@ function createSshBackend(config: Config, logger: Logger): Promise<SshBackend> {
 		studentsPerHost: config.sshStudentsPerHost,
 		logger,
 	});
+}
+
+/** Fixed-length digests, so tokens of any length compare in constant time. */
+function digestOf(token: string): Buffer {
+	return createHash('sha256').update(token).digest();
 }

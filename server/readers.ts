@@ -19,6 +19,13 @@ export interface ReaderLimits {
 	lowWatermarkBytes: number;
 }
 
+/** What the gateway wants to hear about its terminals (the roster's last run, metrics). */
+export interface ReaderHooks {
+	onRun?(reader: Reader, block: string, exit: number): void;
+	onOutputBytes?(bytes: number): void;
+	onInputBytes?(bytes: number): void;
+}
+
 export class Reader {
 	/** A short, non-secret label for logs and cgroup names. */
 	readonly label: string;
@@ -53,13 +60,13 @@ export class ReaderRegistry {
 	#terminalCount = 0;
 	#closing = false;
 
-	readonly #onRun: ((reader: Reader, block: string, exit: number) => void) | undefined;
+	readonly #hooks: ReaderHooks;
 
-	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger, onRun?: (reader: Reader, block: string, exit: number) => void) {
+	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger, hooks: ReaderHooks = {}) {
 		this.#backend = backend;
 		this.#limits = limits;
 		this.#logger = logger;
-		this.#onRun = onRun;
+		this.#hooks = hooks;
 		this.#sweeper = setInterval(() => this.#forgetIdleReaders(), Math.min(60_000, limits.graceMs)).unref();
 	}
 
@@ -137,7 +144,9 @@ export class ReaderRegistry {
 					if (reader.terminals.get(name) === terminal) reader.terminals.delete(name);
 					reader.lastSeen = Date.now();
 				},
-				onDone: (block, exit) => this.#onRun?.(reader, block, exit),
+				onDone: (block, exit) => this.#hooks.onRun?.(reader, block, exit),
+				onOutputBytes: this.#hooks.onOutputBytes,
+				onInputBytes: this.#hooks.onInputBytes,
 			},
 			size,
 		);

@@ -32,6 +32,9 @@ export interface TerminalOptions {
 	onEnd(terminal: Terminal): void;
 	/** Called when a run finishes (progress, the instructor's roster). */
 	onDone?(block: string, exit: number): void;
+	/** Counts output read from the pty and input written to it (metrics). */
+	onOutputBytes?(bytes: number): void;
+	onInputBytes?(bytes: number): void;
 }
 
 export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200, cols: 80, rows: 24 } as const;
@@ -164,6 +167,7 @@ export class Terminal {
 	input(data: Buffer): void {
 		if (this.ended) return;
 		this.lastActivity = Date.now();
+		this.#options.onInputBytes?.(data.length);
 		this.#process.pty.write(data);
 	}
 
@@ -250,6 +254,7 @@ export class Terminal {
 
 	#onOutput(chunk: Buffer): void {
 		if (this.ended) return;
+		this.#options.onOutputBytes?.(chunk.length);
 		this.#scrollback.append(chunk);
 		this.#batch.push(chunk);
 		this.#batchBytes += chunk.length;

@@ -39,6 +39,8 @@ export interface ClassApiOptions {
 	assignHost?: (studentId: string) => Promise<void>;
 	/** Ends a student's sessions on their host and gives the host back (when their seat is freed). */
 	releaseHost?: (studentId: string) => Promise<void>;
+	/** Told of every refused join (metrics). */
+	onJoinRefused?: (reason: 'code' | 'rate' | 'full' | 'pool') => void;
 }
 
 export class ClassApi {
@@ -77,6 +79,12 @@ export class ClassApi {
 		return student ? { id: student.id, name: student.name } : null;
 	}
 
+	/** Whether the request carries the instructor token (for /metrics). */
+	async isInstructor(req: IncomingMessage): Promise<boolean> {
+		const token = /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '')?.[1];
+		return token !== undefined && verifySecret(token, await this.#instructorTokenHash);
+	}
+
 	/** Handles /api/join and /api/instructor/*; false for any other path. */
 	handle(req: IncomingMessage, res: ServerResponse, pathname: string): boolean {
 		if (pathname === '/api/join') {
@@ -102,8 +110,12 @@ export class ClassApi {
 		if (existing) return sendJson(res, 200, this.studentOf(existing));
 		// Only failures count: a whole class often joins from one address (the school's NAT).
 		const blocked = await this.#attempts.get(address);
-		if (blocked && blocked.remainingPoints <= 0) return this.#tooMany(res, blocked.msBeforeNext);
+		if (blocked && blocked.remainingPoints <= 0) {
+			this.#options.onJoinRefused?.('rate');
+			return this.#tooMany(res, blocked.msBeforeNext);
+		}
 		if (!(await verifySecret(body.data.code, await this.#joinCodeHash))) {
+			this.#options.onJoinRefused?.('code');
 			const retryIn = await this.#countFailure(this.#attempts, address);
 			this.#options.logger.info({ address, reason: 'code' }, 'join refused');
 			if (retryIn !== null) return this.#tooMany(res, retryIn);
@@ -112,6 +124,7 @@ export class ClassApi {
 		const student = this.#options.roster.join(body.data.name);
 		if (!student) {
 			this.#options.logger.info({ address, reason: 'full', seats: this.#options.roster.seats }, 'join refused');
+			this.#options.onJoinRefused?.('full');
 			return sendError(res, 'LAB_ERR_CLASS_FULL');
 		}
 		try {
@@ -120,6 +133,7 @@ export class ClassApi {
 			this.#options.roster.remove(student.id);
 			if (!(error instanceof PoolFullError)) throw error;
 			this.#options.logger.info({ address, reason: 'pool full' }, 'join refused');
+			this.#options.onJoinRefused?.('pool');
 			return sendJson(res, 503, { code: error.code, message: error.message });
 		}
 		const expires = this.#sessionEnd(student.joinedAt);

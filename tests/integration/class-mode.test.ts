@@ -181,6 +181,14 @@ describe('the join rate limit', () => {
 		expect((await joinClass('Mallory', JOIN_CODE)).status).toBe(429);
 	});
 
+	it('counts the refused joins by reason in /metrics, for the instructor token only', async () => {
+		expect((await fetch(`${gateway.url}metrics`)).status).toBe(401);
+		const text = await (await fetch(`${gateway.url}metrics`, { headers: { authorization: `Bearer ${TOKEN}` } })).text();
+		// Since the restart: four wrong codes, then three attempts while blocked.
+		expect(text).toMatch(/^podlab_joins_refused_total\{reason="code"\} 4$/m);
+		expect(text).toMatch(/^podlab_joins_refused_total\{reason="rate"\} 3$/m);
+	});
+
 	it('never wrote a secret to the logs', () => {
 		const logs = allLogs.join('\n') + gateway.logs();
 		expect(logs).toContain('student joined');
