@@ -27,11 +27,16 @@ export class Attachment implements TerminalPeer {
 	readonly #logger: Logger;
 	readonly #key = `socket-${++nextSocketId}`;
 	#terminal: Terminal | null = null;
+	/** An instructor's socket: it may only watch a student's terminal, and type once it takes over. */
+	readonly #instructor: boolean;
+	#viewing = false;
+	#controlling = false;
 	/** Messages that arrived while the terminal was starting; handled once it is attached. */
 	#queued: Array<{ data: RawData; isBinary: boolean }> | null = null;
 	#closed = false;
 
-	constructor(socket: WebSocket, reader: Reader, readers: ReaderRegistry, limiter: RateLimiterMemory, logger: Logger) {
+	constructor(socket: WebSocket, reader: Reader, readers: ReaderRegistry, limiter: RateLimiterMemory, logger: Logger, instructor = false) {
+		this.#instructor = instructor;
 		this.#socket = socket;
 		this.#reader = reader;
 		this.#readers = readers;
@@ -86,6 +91,7 @@ export class Attachment implements TerminalPeer {
 
 	#onInput(data: Buffer): void {
 		if (!this.#terminal) throw new LabError('LAB_ERR_NOT_ATTACHED');
+		if (this.#viewing && !this.#controlling) return this.#error(new LabError('LAB_ERR_READ_ONLY'));
 		this.#reader.lastActivity = Date.now();
 		this.#terminal.input(data);
 	}
@@ -93,12 +99,32 @@ export class Attachment implements TerminalPeer {
 	#onMessage(message: ClientMessage): void {
 		if (message.t === 'attach') {
 			if (this.#terminal) throw new LabError('LAB_ERR_ALREADY_ATTACHED');
-			void this.#attach(message.term, message.since);
+			if (message.student !== undefined && !this.#instructor) throw new LabError('LAB_ERR_FORBIDDEN');
+			if (this.#instructor && message.student === undefined) {
+				throw new LabError('LAB_ERR_BAD_MESSAGE', 'An instructor socket attaches to a student’s terminal: give "student".');
+			}
+			if (message.student !== undefined) this.#watch(message.student, message.term, message.since);
+			else void this.#attach(message.term, message.since);
 			return;
 		}
 		const terminal = this.#terminal;
 		if (!terminal) throw new LabError('LAB_ERR_NOT_ATTACHED');
+		if (this.#viewing) {
+			// Watching: only taking over, and acks; typing once taken over (see #onInput).
+			if (message.t === 'takeover') {
+				this.#controlling = message.on;
+				terminal.notify({ t: 'takeover', on: message.on });
+				this.#logger.info({ terminal: terminal.id, on: message.on }, 'instructor take-over');
+			} else if (message.t === 'ack') {
+				terminal.ack(this, message.bytes);
+			} else {
+				this.#error(new LabError('LAB_ERR_READ_ONLY'));
+			}
+			return;
+		}
 		switch (message.t) {
+			case 'takeover':
+				throw new LabError('LAB_ERR_FORBIDDEN');
 			case 'resize':
 				terminal.resize(message.cols, message.rows);
 				break;
@@ -140,6 +166,15 @@ export class Attachment implements TerminalPeer {
 		}
 	}
 
+	/** An instructor watches a student's existing terminal; watching never starts one. */
+	#watch(student: string, name: string, since: number): void {
+		const terminal = this.#readers.peek(`student:${student}`)?.terminals.get(name);
+		if (!terminal || terminal.ended) throw new LabError('LAB_ERR_NO_SUCH_TERMINAL');
+		this.#terminal = terminal;
+		this.#viewing = true;
+		terminal.attach(this, since, false, 'viewer');
+	}
+
 	/** Tells the client about an error that does not end the socket. */
 	#error(error: LabError): void {
 		this.message({ t: 'error', code: error.code, message: error.message });
@@ -154,6 +189,7 @@ export class Attachment implements TerminalPeer {
 		}
 		this.#error(error);
 		this.#closed = true;
+		this.#releaseControl();
 		this.#terminal?.detach(this);
 		this.#terminal = null;
 		this.#socket.close(error.closeCode, error.code);
@@ -161,8 +197,16 @@ export class Attachment implements TerminalPeer {
 
 	#onClose(): void {
 		this.#closed = true;
+		this.#releaseControl();
 		this.#terminal?.detach(this);
 		this.#terminal = null;
+	}
+
+	/** An instructor who leaves while typing gives the terminal back. */
+	#releaseControl(): void {
+		if (!this.#controlling) return;
+		this.#controlling = false;
+		this.#terminal?.notify({ t: 'takeover', on: false });
 	}
 }
 

@@ -204,9 +204,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		if (pathname !== '/ws') return refuse('LAB_ERR_NOT_FOUND');
 		if (!policy!.isHostAllowed(req.headers.host)) return refuse('LAB_ERR_HOST');
 		if (!policy!.isOriginAllowed(req.headers.origin)) return refuse('LAB_ERR_ORIGIN');
-		const reader = readerFor(req);
+		// The instructor (class mode, signed in) watches students' terminals; everyone else is a reader.
+		const instructor = classApi?.hasInstructorCookie(req) ?? false;
+		const reader = instructor ? readers.ensure('instructor', 'instructor') : readerFor(req);
 		if (!reader) return refuse(classApi ? 'LAB_ERR_JOIN_REQUIRED' : 'LAB_ERR_NO_READER');
-		if (reader.sockets >= config.maxTerminalsPerReader * 4) return refuse('LAB_ERR_SOCKET_LIMIT');
+		if (!instructor && reader.sockets >= config.maxTerminalsPerReader * 4) return refuse('LAB_ERR_SOCKET_LIMIT');
 		sockets.handleUpgrade(req, socket, head, (ws) => {
 			reader.sockets++;
 			ws.once('close', (code) => {
@@ -214,7 +216,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 				reader.sockets--;
 				reader.lastSeen = Date.now();
 			});
-			new Attachment(ws, reader, readers, limiter, logger);
+			new Attachment(ws, reader, readers, limiter, logger, instructor);
 		});
 	});
 

@@ -39,6 +39,8 @@ export interface TerminalOptions {
 
 export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200, cols: 80, rows: 24 } as const;
 
+/** How far a viewer may fall behind before it is dropped (it reconnects and catches up from the scrollback). */
+const VIEWER_MAX_BEHIND_BYTES = 4 * 1024 * 1024;
 /** Output frames are at most this large (a flood is cut into frames of this size). */
 const MAX_FRAME_BYTES = 64 * 1024;
 /** Output arriving within this long of the previous frame counts as a flood and is gathered… */
@@ -77,8 +79,11 @@ export class Terminal {
 	readonly #process: LabProcess;
 	readonly #scrollback: Scrollback;
 	readonly #parser: Osc133Parser;
-	/** Bytes sent to each peer and not yet acknowledged. */
-	readonly #peers = new Map<TerminalPeer, { unacked: number }>();
+	/**
+	 * Bytes sent to each peer and not yet acknowledged. A viewer (the instructor watching) never
+	 * holds the shell back: it is dropped instead when it falls too far behind.
+	 */
+	readonly #peers = new Map<TerminalPeer, { unacked: number; viewer: boolean }>();
 	#batch: Buffer[] = [];
 	#batchBytes = 0;
 	#flushScheduled = false;
@@ -141,16 +146,16 @@ export class Terminal {
 	 * Attach a peer: it gets `ready`, the output after `since` (or all that is held, when `since`
 	 * belongs to an earlier shell), and the busy status.
 	 */
-	attach(peer: TerminalPeer, since: number, created: boolean): void {
+	attach(peer: TerminalPeer, since: number, created: boolean, role: 'reader' | 'viewer' = 'reader'): void {
 		if (this.ended) {
 			peer.ended('LAB_ERR_ENDED');
 			return;
 		}
-		this.#stopGraceTimer();
+		if (role === 'reader') this.#stopGraceTimer();
 		this.#flush();
 		const from = since > this.#scrollback.end ? 0 : since;
 		const replay = this.#scrollback.readFrom(from);
-		this.#peers.set(peer, { unacked: 0 });
+		this.#peers.set(peer, { unacked: 0, viewer: role === 'viewer' });
 		peer.message({ t: 'ready', term: this.name, offset: replay.offset, lost: replay.lost, created });
 		if (replay.data.length > 0) this.#send(peer, replay.data);
 		peer.message({ t: 'status', busy: this.#busy });
@@ -160,7 +165,8 @@ export class Terminal {
 	detach(peer: TerminalPeer): void {
 		if (!this.#peers.delete(peer)) return;
 		this.#releaseBackpressure();
-		if (this.#peers.size === 0) this.#startGraceTimer();
+		// Only the reader keeps a terminal alive; someone watching does not.
+		if (![...this.#peers.values()].some((state) => !state.viewer) && !this.#graceTimer) this.#startGraceTimer();
 	}
 
 	/** Keyboard input from a reader. */
@@ -289,14 +295,20 @@ export class Terminal {
 	}
 
 	#send(peer: TerminalPeer, data: Buffer): void {
-		this.#peers.get(peer)!.unacked += data.length;
+		const state = this.#peers.get(peer)!;
+		if (state.viewer && state.unacked > VIEWER_MAX_BEHIND_BYTES) {
+			this.#peers.delete(peer);
+			peer.ended('LAB_ERR_VIEWER_BEHIND');
+			return;
+		}
+		state.unacked += data.length;
 		peer.output(data);
 	}
 
 	#applyBackpressure(): void {
 		if (this.#paused) return;
 		for (const state of this.#peers.values()) {
-			if (state.unacked > this.#options.highWatermarkBytes) {
+			if (!state.viewer && state.unacked > this.#options.highWatermarkBytes) {
 				this.#paused = true;
 				this.#process.pty.pause();
 				return;
@@ -306,7 +318,7 @@ export class Terminal {
 
 	#releaseBackpressure(): void {
 		if (!this.#paused) return;
-		for (const state of this.#peers.values()) if (state.unacked > this.#options.lowWatermarkBytes) return;
+		for (const state of this.#peers.values()) if (!state.viewer && state.unacked > this.#options.lowWatermarkBytes) return;
 		this.#paused = false;
 		this.#process.pty.resume();
 	}

@@ -27,7 +27,13 @@ const dimension = z.number().int().min(1).max(100_000);
 
 export const clientMessage = z.discriminatedUnion('t', [
 	/** Attach this socket to a terminal (created on first attach). `since`: output offset already rendered. */
-	z.strictObject({ t: z.literal('attach'), term: terminalName, since: offset.default(0) }),
+	z.strictObject({
+		t: z.literal('attach'),
+		term: terminalName,
+		since: offset.default(0),
+		/** Instructor sockets only: watch this student's terminal (read-only unless taken over). */
+		student: z.string().regex(/^s[0-9a-f]{12}$/, 'a student id').optional(),
+	}),
 	z.strictObject({ t: z.literal('resize'), cols: dimension, rows: dimension }),
 	/** Type a block's code into the shell. `interrupt`: send Ctrl-C first if the terminal is busy. */
 	z.strictObject({
@@ -41,6 +47,8 @@ export const clientMessage = z.discriminatedUnion('t', [
 	z.strictObject({ t: z.literal('signal'), name: signalName }),
 	/** "I am still here": resets the idle limit after an `expiry` warning. */
 	z.strictObject({ t: z.literal('extend') }),
+	/** Instructor viewers only: start or stop typing into the student's terminal. */
+	z.strictObject({ t: z.literal('takeover'), on: z.boolean() }),
 ]);
 
 export const serverMessage = z.discriminatedUnion('t', [
@@ -58,6 +66,10 @@ export const serverMessage = z.discriminatedUnion('t', [
 	 * any input or an `extend` moves it back.
 	 */
 	z.strictObject({ t: z.literal('expiry'), reason: z.enum(['idle', 'deadline']), at: z.number().int() }),
+	/** The instructor started (`on`) or stopped typing into this terminal. */
+	z.strictObject({ t: z.literal('takeover'), on: z.boolean() }),
+	/** A message from the instructor to the whole class. */
+	z.strictObject({ t: z.literal('notice'), text: z.string() }),
 ]);
 
 /**
@@ -118,6 +130,10 @@ export const ERRORS = {
 	LAB_ERR_ENDED: { http: null, close: 4000, text: 'The terminal has ended.' },
 	LAB_ERR_IDLE: { http: null, close: 4002, text: 'Your lab session ended after a long time without activity: start a new shell to go on.' },
 	LAB_ERR_CLASS_OVER: { http: null, close: 4003, text: 'The class is over: its lab sessions have ended.' },
+	LAB_ERR_READ_ONLY: { http: null, close: null, text: 'You are watching this terminal: take over to type into it.' },
+	LAB_ERR_FORBIDDEN: { http: null, close: 1008, text: 'Only the instructor may watch another student’s terminal.' },
+	LAB_ERR_NO_SUCH_TERMINAL: { http: null, close: 4006, text: 'The student has no terminal by that name (yet).' },
+	LAB_ERR_VIEWER_BEHIND: { http: null, close: 1013, text: 'This view fell too far behind the terminal: reconnect to catch up.' },
 	LAB_ERR_POOL_FULL: { http: 503, close: 4004, text: 'Every lab host is taken: there are more students than lab hosts. Tell your instructor.' },
 	LAB_ERR_HOST_UNREACHABLE: { http: null, close: 4005, text: 'Your lab host does not answer: tell your instructor.' },
 	LAB_ERR_HOST_KEY: { http: null, close: 4005, text: 'Your lab host presented an unknown key, so podlab did not connect: tell your instructor.' },

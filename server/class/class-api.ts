@@ -22,6 +22,7 @@ import { displayName, type Roster } from './roster.ts';
 import { clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
 
 export const STUDENT_COOKIE = 'podlab_student';
+export const INSTRUCTOR_COOKIE = 'podlab_instructor';
 const DEFAULT_SESSION_MS = 12 * 3_600_000;
 
 const joinRequest = z.strictObject({ name: displayName, code: z.string().min(1).max(200) });
@@ -83,6 +84,11 @@ export class ClassApi {
 	async isInstructor(req: IncomingMessage): Promise<boolean> {
 		const token = /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '')?.[1];
 		return token !== undefined && verifySecret(token, await this.#instructorTokenHash);
+	}
+
+	/** Whether the request carries the instructor's signed cookie (from POST /api/instructor/session). */
+	hasInstructorCookie(req: IncomingMessage): boolean {
+		return verifyToken(parseCookie(req.headers.cookie ?? '')[INSTRUCTOR_COOKIE], this.#options.key, 'instructor') !== null;
 	}
 
 	/** Handles /api/join and /api/instructor/*; false for any other path. */
@@ -159,7 +165,8 @@ export class ClassApi {
 		if (blocked && blocked.remainingPoints <= 0) return this.#tooMany(res, blocked.msBeforeNext);
 		const header = req.headers.authorization ?? '';
 		const token = /^Bearer (\S{1,200})$/.exec(header)?.[1];
-		if (!token || !(await verifySecret(token, await this.#instructorTokenHash))) {
+		const signedIn = !token && this.hasInstructorCookie(req);
+		if (!signedIn && (!token || !(await verifySecret(token, await this.#instructorTokenHash)))) {
 			this.#options.logger.info({ address }, 'instructor authentication refused');
 			// Only a wrong token counts: a missing header is a browser that was not signed in.
 			const retryIn = token ? await this.#countFailure(this.#instructorAttempts, address) : null;
@@ -169,6 +176,35 @@ export class ClassApi {
 		}
 		res.setHeader('Cache-Control', 'no-store');
 		const { roster, readers } = this.#options;
+		if (pathname === '/api/instructor/session' && req.method === 'POST') {
+			// The token once, for an HttpOnly cookie: the instructor page never keeps the token itself.
+			res.setHeader(
+				'Set-Cookie',
+				stringifySetCookie({
+					name: INSTRUCTOR_COOKIE,
+					value: signToken({ sub: 'instructor', aud: 'instructor', exp: Date.now() + DEFAULT_SESSION_MS }, this.#options.key),
+					httpOnly: true,
+					sameSite: 'strict',
+					secure: isHttps(req, this.#options.config.trustProxy),
+					path: '/',
+				}),
+			);
+			this.#options.logger.info({ address }, 'instructor signed in');
+			return sendJson(res, 200, { signedIn: true });
+		}
+		if (pathname === '/api/instructor/broadcast' && req.method === 'POST') {
+			const body = z.strictObject({ text: z.string().trim().min(1).max(500) }).safeParse(await readJsonBody(req));
+			if (!body.success) return sendJson(res, 400, { code: 'LAB_ERR_BAD_REQUEST', message: 'Send {"text": "…"} (1–500 characters).' });
+			let delivered = 0;
+			for (const student of roster.list()) {
+				const reader = readers.peek(`student:${student.id}`);
+				if (!reader || reader.terminals.size === 0) continue;
+				reader.notify({ t: 'notice', text: body.data.text });
+				delivered++;
+			}
+			this.#options.logger.info({ delivered }, 'broadcast');
+			return sendJson(res, 200, { delivered });
+		}
 		if (pathname === '/api/instructor/students' && req.method === 'GET') {
 			return sendJson(res, 200, {
 				seats: { taken: roster.size, total: roster.seats },

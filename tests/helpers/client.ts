@@ -17,6 +17,8 @@ export interface ClientOptions {
 	keep?: boolean;
 	/** Sees every output chunk as it arrives. */
 	onOutput?: (chunk: Buffer) => void;
+	/** Extra fields of the attach message (an instructor's `student`). */
+	attach?: { student?: string; term?: string };
 }
 
 /** GET /api/session and return the cookie header to send with the upgrade. */
@@ -75,7 +77,7 @@ export class TestClient {
 		});
 		const client = new TestClient(socket, options);
 		client.cookie = cookie;
-		client.send({ t: 'attach', term: options.term ?? 'main', since: options.since ?? 0 });
+		client.send({ t: 'attach', term: options.attach?.term ?? options.term ?? 'main', since: options.since ?? 0, ...(options.attach?.student ? { student: options.attach.student } : {}) });
 		await client.waitFor(() => client.messages.some((message) => message.t === 'ready') || client.closeCode !== null, 10_000, 'ready');
 		if (client.closeCode !== null) {
 			const error = client.messages.find((message) => message.t === 'error');

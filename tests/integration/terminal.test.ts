@@ -113,7 +113,7 @@ describe('resume and sharing', () => {
 		await resumed.waitForText('two\n');
 		const whole = await TestClient.connect(gateway, { cookie: first.cookie, since: 0 });
 		const stitched = Buffer.concat([first.output, resumed.output]);
-		await whole.waitFor(() => whole.received >= stitched.length || undefined, 5000, 'full replay');
+		await whole.waitFor(() => whole.received >= stitched.length || undefined, 15_000, 'full replay');
 		expect(stitched.equals(whole.output.subarray(0, stitched.length))).toBe(true);
 		expect(stitched.toString()).toMatch(/one\r\n[^]*two\r\n/);
 		resumed.close();

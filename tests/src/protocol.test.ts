@@ -57,7 +57,7 @@ describe('parseClientMessage', () => {
 describe('ERRORS', () => {
 	it('gives every code an HTTP status or a close code', () => {
 		for (const [code, entry] of Object.entries(ERRORS)) {
-			expect(entry.http !== null || entry.close !== null || code === 'LAB_ERR_BUSY', code).toBe(true);
+			expect(entry.http !== null || entry.close !== null || ['LAB_ERR_BUSY', 'LAB_ERR_READ_ONLY'].includes(code), code).toBe(true);
 		}
 	});
 
