@@ -86,6 +86,10 @@ export class PanelController {
 	#lab: LabInfo | null = null;
 	/** Blocks that keep running (`until`), waiting for their output to match. */
 	readonly #untilWatches = new Map<string, { term: string; pattern: RegExp; text: string; decoder: TextDecoder }>();
+	/** Class mode: the instructor is typing into one of this reader's terminals. */
+	#instructorTyping = false;
+	/** Class mode: the instructor's latest message, until the reader dismisses it. */
+	#notice: string | null = null;
 	/** Class mode: the gateway ends this reader's shells at `at` unless they stay (idle) or the class ends. */
 	#expiry: { reason: 'idle' | 'deadline'; at: number } | null = null;
 	#busyOffer: BusyOffer | null = null;
@@ -283,6 +287,14 @@ export class PanelController {
 					this.#expiry = { reason, at };
 					this.#renderStatus();
 				},
+				takeover: (on) => {
+					this.#instructorTyping = on;
+					this.#renderStatus();
+				},
+				notice: (text) => {
+					this.#notice = text;
+					this.#renderStatus();
+				},
 			},
 		});
 		connection.resize(view.cols, view.rows);
@@ -402,6 +414,20 @@ export class PanelController {
 			case 'closed':
 				text = '';
 				break;
+		}
+		// The instructor's voice comes first: a message, or that they are typing here.
+		if (this.#notice !== null && status.state !== 'closed') {
+			text = `Message from your instructor: ${this.#notice}`;
+			action = {
+				label: 'Dismiss',
+				run: () => {
+					this.#notice = null;
+					this.#renderStatus();
+				},
+			};
+		} else if (this.#instructorTyping && status.state === 'connected') {
+			text = 'Your instructor is typing in this terminal.';
+			action = null;
 		}
 		this.#status.textContent = text;
 		this.#root.dataset.state = status.state;

@@ -69,6 +69,10 @@ export interface ConnectionListener {
 	resultsLost(blocks: string[]): void;
 	/** Class mode: the gateway will end this reader's terminals at `at` (epoch ms) unless they stay. */
 	expiry?(reason: 'idle' | 'deadline', at: number): void;
+	/** Class mode: the instructor started or stopped typing into this terminal. */
+	takeover?(on: boolean): void;
+	/** Class mode: a message from the instructor. */
+	notice?(text: string): void;
 }
 
 export interface TerminalConnectionOptions {
@@ -287,6 +291,12 @@ export class TerminalConnection {
 				break;
 			case 'expiry':
 				this.#listener.expiry?.(message.reason, message.at);
+				break;
+			case 'takeover':
+				this.#listener.takeover?.(message.on);
+				break;
+			case 'notice':
+				this.#listener.notice?.(message.text);
 				break;
 			case 'error':
 				if (message.code === 'LAB_ERR_BUSY' && this.#lastRun) {
