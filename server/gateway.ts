@@ -26,6 +26,7 @@ import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ClassApi } from './class/class-api.ts';
 import { watchLifetimes } from './class/lifetime.ts';
 import { Roster } from './class/roster.ts';
+import { RunLog } from './class/run-log.ts';
 import { isHttps, sendError, sendJson } from './http-util.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
 import { createStaticSite } from './static-site.ts';
@@ -52,10 +53,14 @@ export interface Gateway {
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
 	const backend = config.labBackend === 'ssh' ? await createSshBackend(config, logger) : await LocalBackend.create({ ...config, logger });
 	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
+	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl')) : null;
 	let metrics: Metrics | null = null;
 	const readers = new ReaderRegistry(backend, config, logger, {
-		onRun: (reader, block, exit) => {
-			roster?.recordRun(reader.label, block, exit);
+		onRun: (reader, block, exit, term) => {
+			if (roster?.get(reader.label)) {
+				roster.recordRun(reader.label, block, exit);
+				runLog?.record({ student: reader.label, block, term, exit, at: Date.now() });
+			}
 			metrics?.runs.inc({ outcome: exit === 0 ? 'ok' : 'fail' });
 		},
 		onOutputBytes: (bytes) => metrics?.outputBytes.inc(bytes),
@@ -70,6 +75,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 				readers,
 				key: await loadOrCreateKey(config.stateDir),
 				logger,
+				runLog: runLog!,
 				onJoinRefused: (reason) => metrics?.joinsRefused.inc({ reason }),
 				// With lab hosts, a seat is a host: taken at join (a full pool says so there), given back with the seat.
 				...(backend instanceof SshBackend
@@ -238,7 +244,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		policy,
 		close: () => {
 			stopLifetimes();
-			return (closing ??= shutdown(server, sockets, readers, backend, logger).then(() => roster?.flush()));
+			return (closing ??= shutdown(server, sockets, readers, backend, logger).then(async () => {
+				await roster?.flush();
+				await runLog?.flush();
+			}));
 		},
 	};
 }

@@ -21,7 +21,7 @@ export interface ReaderLimits {
 
 /** What the gateway wants to hear about its terminals (the roster's last run, metrics). */
 export interface ReaderHooks {
-	onRun?(reader: Reader, block: string, exit: number): void;
+	onRun?(reader: Reader, block: string, exit: number, term: string): void;
 	onOutputBytes?(bytes: number): void;
 	onInputBytes?(bytes: number): void;
 }
@@ -144,7 +144,7 @@ export class ReaderRegistry {
 					if (reader.terminals.get(name) === terminal) reader.terminals.delete(name);
 					reader.lastSeen = Date.now();
 				},
-				onDone: (block, exit) => this.#hooks.onRun?.(reader, block, exit),
+				onDone: (block, exit) => this.#hooks.onRun?.(reader, block, exit, name),
 				onOutputBytes: this.#hooks.onOutputBytes,
 				onInputBytes: this.#hooks.onInputBytes,
 			},

@@ -19,6 +19,7 @@ import type { Config } from '../config.ts';
 import type { Reader, ReaderRegistry } from '../readers.ts';
 import { PoolFullError } from '../host-assignments.ts';
 import { displayName, type Roster } from './roster.ts';
+import { transcriptCsv, type RunLog } from './run-log.ts';
 import { clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
 
 export const STUDENT_COOKIE = 'podlab_student';
@@ -40,6 +41,8 @@ export interface ClassApiOptions {
 	assignHost?: (studentId: string) => Promise<void>;
 	/** Ends a student's sessions on their host and gives the host back (when their seat is freed). */
 	releaseHost?: (studentId: string) => Promise<void>;
+	/** Every run of every student, for the progress board and transcripts. */
+	runLog: RunLog;
 	/** Told of every refused join (metrics). */
 	onJoinRefused?: (reason: 'code' | 'rate' | 'full' | 'pool') => void;
 }
@@ -222,6 +225,32 @@ export class ClassApi {
 					};
 				}),
 			});
+		}
+		if (pathname === '/api/instructor/progress' && req.method === 'GET') {
+			const board = this.#options.runLog.progress();
+			return sendJson(res, 200, {
+				students: roster.list().map((student) => ({
+					id: student.id,
+					name: student.name,
+					blocks: Object.fromEntries(
+						[...(board.get(student.id) ?? new Map<string, { exit: number; at: number }>())].map(([block, run]) => [block, { exit: run.exit, at: new Date(run.at).toISOString() }]),
+					),
+				})),
+			});
+		}
+		const transcript = /^\/api\/instructor\/students\/(s[0-9a-f]{12})\/transcript\.(json|csv)$/.exec(pathname);
+		if (transcript && req.method === 'GET') {
+			const student = roster.get(transcript[1]!);
+			if (!student) return sendError(res, 'LAB_ERR_NOT_FOUND');
+			const runs = this.#options.runLog.of(student.id);
+			const filename = `podlab-${student.name.replace(/[^\w.-]+/g, '_')}.${transcript[2]}`;
+			res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+			if (transcript[2] === 'json') {
+				return sendJson(res, 200, { student: { id: student.id, name: student.name }, runs: runs.map((run) => ({ ...run, at: new Date(run.at).toISOString() })) });
+			}
+			const csv = transcriptCsv(runs);
+			res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Length': Buffer.byteLength(csv) });
+			return void res.end(csv);
 		}
 		const match = /^\/api\/instructor\/students\/(s[0-9a-f]{12})(\/terminals)?$/.exec(pathname);
 		if (match && req.method === 'DELETE') {

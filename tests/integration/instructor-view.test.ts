@@ -15,13 +15,15 @@ let student: TestClient;
 let studentId: string;
 let instructorCookie: string;
 
+const env = {
+	PODLAB_MODE: 'class',
+	PODLAB_JOIN_CODE: 'watch-me',
+	PODLAB_INSTRUCTOR_TOKEN: TOKEN,
+	PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-view-')),
+};
+
 beforeAll(async () => {
-	gateway = await startGateway({
-		PODLAB_MODE: 'class',
-		PODLAB_JOIN_CODE: 'watch-me',
-		PODLAB_INSTRUCTOR_TOKEN: TOKEN,
-		PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-view-')),
-	});
+	gateway = await startGateway(env);
 	const joined = await fetch(`${gateway.url}api/join`, {
 		method: 'POST',
 		headers: { 'content-type': 'application/json' },
@@ -119,3 +121,25 @@ describe('the instructor', () => {
 	});
 });
 
+describe('progress and transcripts', () => {
+	const asInstructor = { headers: { authorization: `Bearer ${TOKEN}` } };
+
+	it('show every block a student ran, with its exit status', async () => {
+		await student.run('(exit 4)', 'chapters/pause:2');
+		const { students } = await (await fetch(`${gateway.url}api/instructor/progress`, asInstructor)).json();
+		const ada = students.find((entry: { id: string }) => entry.id === studentId);
+		expect(ada.blocks).toMatchObject({ r: { exit: 0 }, size: { exit: 0 }, 'chapters/pause:2': { exit: 4 } });
+		const csv = await (await fetch(`${gateway.url}api/instructor/students/${studentId}/transcript.csv`, asInstructor)).text();
+		expect(csv.split('\n')[0]).toBe('time,block,terminal,exit');
+		expect(csv).toMatch(/^\d{4}-\d\d-\d\dT[^,]+,chapters\/pause:2,main,4$/m);
+		const json = await (await fetch(`${gateway.url}api/instructor/students/${studentId}/transcript.json`, asInstructor)).json();
+		expect(json.runs.map((run: { block: string }) => run.block)).toEqual(['r', 'size', 'chapters/pause:2']);
+	});
+
+	it('survive a gateway restart', async () => {
+		await gateway.stop();
+		gateway = await startGateway(env);
+		const { students } = await (await fetch(`${gateway.url}api/instructor/progress`, asInstructor)).json();
+		expect(students.find((entry: { id: string }) => entry.id === studentId).blocks['chapters/pause:2']).toMatchObject({ exit: 4 });
+	});
+});
