@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSiteIfStale } from '../../scripts/site-build.ts';
-import { TestClient } from '../helpers/client.ts';
+import { joinClass, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { launchChromium } from './browser.ts';
 import { readableTerminals, runButton, waitForStatus, waitForTerminal } from './lab-page.ts';
@@ -36,13 +36,9 @@ afterAll(async () => {
 
 describe('the student’s panel in class mode', () => {
 	it('shows the instructor’s broadcast and take-over', async () => {
-		const joined = await fetch(`${gateway.url}api/join`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify({ name: 'Ada', code: 'notices' }),
-		});
-		const studentId = (await joined.json()).id as string;
-		const [name, value] = joined.headers.get('set-cookie')!.split(';')[0]!.split('=');
+		const joined = await joinClass(gateway, 'Ada', 'notices');
+		const studentId = joined.body.id!;
+		const [name, value] = joined.cookie!.split('=');
 		const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 		await context.addCookies([{ name: name!, value: value!, url: gateway.url, httpOnly: true, sameSite: 'Strict' }]);
 		await readableTerminals(context);

@@ -184,3 +184,25 @@ export class TestClient {
 		for (const listener of [...this.#listeners]) listener();
 	}
 }
+
+export interface JoinResult {
+	status: number;
+	/** The gateway's JSON answer: `{id, name}`, or `{code, message}`. */
+	body: Record<string, unknown> & { id?: string; code?: string; message?: string };
+	/** The Set-Cookie header as sent, or null. */
+	setCookie: string | null;
+	/** `podlab_student=…`, ready for a Cookie header, or null when refused. */
+	cookie: string | null;
+	headers: Headers;
+}
+
+/** Joins a class-mode gateway as `name`, the way /join/ does. */
+export async function joinClass(gateway: RunningGateway, name: string, code: string, headers: Record<string, string> = {}): Promise<JoinResult> {
+	const response = await fetch(`${gateway.url}api/join`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json', origin: gateway.origin, ...headers },
+		body: JSON.stringify({ name, code }),
+	});
+	const setCookie = response.headers.get('set-cookie');
+	return { status: response.status, body: await response.json(), setCookie, cookie: setCookie?.split(';')[0] ?? null, headers: response.headers };
+}

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TestClient } from '../helpers/client.ts';
+import { joinClass, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 let gateway: RunningGateway | undefined;
@@ -23,12 +23,7 @@ async function student(env: Record<string, string>): Promise<TestClient> {
 		PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-lifetime-')),
 		...env,
 	});
-	const response = await fetch(`${gateway.url}api/join`, {
-		method: 'POST',
-		headers: { 'content-type': 'application/json' },
-		body: JSON.stringify({ name: 'Ada', code: 'lifetime' }),
-	});
-	return TestClient.connect(gateway, { cookie: response.headers.get('set-cookie')!.split(';')[0]! });
+	return TestClient.connect(gateway, { cookie: (await joinClass(gateway, 'Ada', 'lifetime')).cookie! });
 }
 
 describe('session lifetime', () => {

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient } from '../helpers/client.ts';
+import { joinClass as joinAs, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { terminalPids } from '../helpers/processes.ts';
 
@@ -33,13 +33,8 @@ afterAll(async () => {
 });
 
 async function joinClass(name: string, code = JOIN_CODE, headers: Record<string, string> = {}) {
-	const response = await fetch(`${gateway.url}api/join`, {
-		method: 'POST',
-		headers: { 'content-type': 'application/json', origin: gateway.origin, ...headers },
-		body: JSON.stringify({ name, code }),
-	});
-	const cookie = response.headers.get('set-cookie');
-	return { status: response.status, body: await response.json(), cookie, headers: response.headers };
+	const { status, body, setCookie, headers: responseHeaders } = await joinAs(gateway, name, code, headers);
+	return { status, body, cookie: setCookie, headers: responseHeaders };
 }
 
 function instructor(path: string, init: RequestInit = {}, token = TOKEN) {

@@ -6,7 +6,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestClient } from '../helpers/client.ts';
+import { joinClass, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 const TOKEN = 'instructor-view-token-0123456789';
@@ -24,13 +24,9 @@ const env = {
 
 beforeAll(async () => {
 	gateway = await startGateway(env);
-	const joined = await fetch(`${gateway.url}api/join`, {
-		method: 'POST',
-		headers: { 'content-type': 'application/json' },
-		body: JSON.stringify({ name: 'Ada', code: 'watch-me' }),
-	});
-	studentId = (await joined.json()).id;
-	student = await TestClient.connect(gateway, { cookie: joined.headers.get('set-cookie')!.split(';')[0]! });
+	const joined = await joinClass(gateway, 'Ada', 'watch-me');
+	studentId = joined.body.id!;
+	student = await TestClient.connect(gateway, { cookie: joined.cookie! });
 	await student.run('echo ready', 'r');
 });
 afterAll(async () => {
@@ -92,12 +88,7 @@ describe('the instructor', () => {
 	});
 
 	it('is the only one who may watch', async () => {
-		const other = await fetch(`${gateway.url}api/join`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/json' },
-			body: JSON.stringify({ name: 'Eve', code: 'watch-me' }),
-		});
-		const eve = other.headers.get('set-cookie')!.split(';')[0]!;
+		const eve = (await joinClass(gateway, 'Eve', 'watch-me')).cookie!;
 		const refused = await TestClient.connect(gateway, { cookie: eve, attach: { student: studentId, term: 'main' } }).catch((error: Error) => error);
 		expect(refused).toMatchObject({ code: 'LAB_ERR_FORBIDDEN', closeCode: 1008 });
 		const forged = await TestClient.connect(gateway, { cookie: 'podlab_instructor=x.y', attach: { student: studentId, term: 'main' } }).catch((error: Error) => error);

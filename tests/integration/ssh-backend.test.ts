@@ -14,7 +14,7 @@ import { LabHostError } from '../../server/backends/ssh-errors.ts';
 import { PoolFullError } from '../../server/host-assignments.ts';
 import { Osc133Parser, type ShellEvent } from '../../server/osc133.ts';
 import { isAlive } from '../../server/process-tree.ts';
-import { TestClient } from '../helpers/client.ts';
+import { joinClass as joinAs, TestClient } from '../helpers/client.ts';
 import { createLabHosts, requireLabHosts, type LabHost, type LabHosts } from '../helpers/lab-hosts.ts';
 import { eventually, logEntries, rssBytes, sessionProcessesNamed } from '../helpers/processes.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
@@ -93,14 +93,9 @@ async function joinClass(gateway: SshGateway, student: string): Promise<{ cookie
 	const key = `${gateway.stateDir}/${student}`;
 	const known = joined.get(key);
 	if (known) return known;
-	const response = await fetch(`${gateway.url}api/join`, {
-		method: 'POST',
-		headers: { 'content-type': 'application/json' },
-		body: JSON.stringify({ name: student, code: JOIN_CODE }),
-	});
-	const body = await response.json();
-	if (!response.ok) throw Object.assign(new Error(`join refused: ${body.code}`), { code: body.code, status: response.status });
-	const entry = { cookie: response.headers.get('set-cookie')!.split(';')[0]!, id: body.id as string };
+	const result = await joinAs(gateway, student, JOIN_CODE);
+	if (result.status !== 200) throw Object.assign(new Error(`join refused: ${result.body.code}`), { code: result.body.code, status: result.status });
+	const entry = { cookie: result.cookie!, id: result.body.id! };
 	joined.set(key, entry);
 	return entry;
 }
