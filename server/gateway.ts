@@ -56,12 +56,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl')) : null;
 	let metrics: Metrics | null = null;
 	const readers = new ReaderRegistry(backend, config, logger, {
-		onRun: (reader, block, exit, term) => {
+		onRun: (reader, { block, command, term, exit }) => {
 			if (roster?.get(reader.label)) {
-				roster.recordRun(reader.label, block, exit);
-				runLog?.record({ student: reader.label, block, term, exit, at: Date.now() });
+				// The roster's lastRun is the instructor page's "last block run ✓/✗"; typed commands go to the transcript only.
+				if (block !== null) roster.recordRun(reader.label, block, exit);
+				runLog?.record({ student: reader.label, block, command, term, exit, at: Date.now(), page: null });
 			}
-			metrics?.runs.inc({ outcome: exit === 0 ? 'ok' : 'fail' });
+			// podlab_runs_total is "Blocks run, by outcome" (metrics.ts); typed commands are not counted.
+			if (block !== null) metrics?.runs.inc({ outcome: exit === 0 ? 'ok' : 'fail' });
 		},
 		onOutputBytes: (bytes) => metrics?.outputBytes.inc(bytes),
 		onInputBytes: (bytes) => metrics?.inputBytes.inc(bytes),

@@ -3,6 +3,7 @@
  *
  *   ESC ] 133 ; A ; nonce=N BEL        prompt starts
  *   ESC ] 133 ; B ; nonce=N BEL        prompt ends, command input starts
+ *   ESC ] 133 ; E ; <command> ; nonce=N BEL   podlab only: the command line about to run, escaped
  *   ESC ] 133 ; C ; nonce=N BEL        command output starts (the shell is busy)
  *   ESC ] 133 ; D ; <exit> ; nonce=N BEL   command finished with <exit>
  *   ESC ] 133 ; Z ; <exit> ; nonce=N BEL   podlab only: the shell itself exited with <exit>
@@ -10,10 +11,15 @@
  * (ESC \ may end a sequence instead of BEL.) Only markers carrying this terminal's nonce count, so a
  * file that happens to contain such bytes cannot fake a finished command. The parser only observes:
  * the bytes still reach the client, where xterm.js ignores OSC 133.
+ *
+ * E's <command> (UTF-8, at most {@link COMMAND_LINE_MAX_CHARS} characters before escaping) has
+ * `\\` for a backslash, `\x3b` for `;`, `\n` and `\t` for a newline and a tab; the shell turns any
+ * other control character into a space, so the marker holds no `;`, BEL or ESC of its own.
  */
 export type ShellEvent =
 	| { kind: 'prompt-start' }
 	| { kind: 'prompt-end' }
+	| { kind: 'command-line'; command: string }
 	| { kind: 'command-start' }
 	| { kind: 'command-end'; exit: number }
 	| { kind: 'shell-exit'; exit: number };
@@ -23,6 +29,14 @@ const BEL = 0x07;
 const PREFIX = Buffer.from('\x1b]133;');
 /** Longest marker we wait for; anything longer is not ours. */
 const MAX_MARKER_BYTES = 256;
+/** The shell cuts a command line to this many characters before escaping it (podlab.bashrc). */
+export const COMMAND_LINE_MAX_CHARS = 1000;
+/**
+ * E is the one marker that carries text. A character takes at most 4 bytes (`;` escaped as `\x3b`, or
+ * UTF-8), so this holds the longest command line the shell sends, with room for the rest.
+ */
+const MAX_COMMAND_LINE_MARKER_BYTES = 4 * COMMAND_LINE_MAX_CHARS + MAX_MARKER_BYTES;
+const COMMAND_LINE_PREFIX = Buffer.from('\x1b]133;E;');
 
 export class Osc133Parser {
 	readonly #nonce: string;
@@ -52,7 +66,8 @@ export class Osc133Parser {
 				this.#pending = Buffer.from(data.subarray(start));
 				break;
 			}
-			const end = findTerminator(data, start + PREFIX.length, start + MAX_MARKER_BYTES);
+			const limit = start + (isCommandLine(data, start) ? MAX_COMMAND_LINE_MARKER_BYTES : MAX_MARKER_BYTES);
+			const end = findTerminator(data, start + PREFIX.length, limit);
 			if (end === 'incomplete') {
 				this.#pending = Buffer.from(data.subarray(start));
 				break;
@@ -61,7 +76,7 @@ export class Osc133Parser {
 				index = start + 1;
 				continue;
 			}
-			const event = this.#decode(data.toString('latin1', start + PREFIX.length, end.bodyEnd));
+			const event = this.#decode(data.toString('utf8', start + PREFIX.length, end.bodyEnd));
 			if (event) events.push(event);
 			index = end.next;
 		}
@@ -78,6 +93,10 @@ export class Osc133Parser {
 				return { kind: 'prompt-end' };
 			case 'C':
 				return { kind: 'command-start' };
+			case 'E': {
+				const command = fields.length === 3 ? unescapeCommandLine(fields[1]!) : null;
+				return command === null ? null : { kind: 'command-line', command };
+			}
 			case 'D':
 			case 'Z': {
 				const exit = Number(fields[1]);
@@ -88,6 +107,26 @@ export class Osc133Parser {
 				return null;
 		}
 	}
+}
+
+/** Whether the marker at `start` is an E marker (so far as the data goes). */
+function isCommandLine(data: Buffer, start: number): boolean {
+	const length = Math.min(COMMAND_LINE_PREFIX.length, data.length - start);
+	return data.compare(COMMAND_LINE_PREFIX, 0, length, start, start + length) === 0;
+}
+
+/** Undoes the shell's escaping of a command line; null when the text is not escaped as the shell does. */
+function unescapeCommandLine(escaped: string): string | null {
+	let valid = true;
+	const command = escaped.replace(/\\(x[0-9a-fA-F]{2}|.|$)/gs, (_, escape: string) => {
+		if (escape === '\\') return '\\';
+		if (escape === 'n') return '\n';
+		if (escape === 't') return '\t';
+		if (escape.startsWith('x') && escape.length === 3) return String.fromCharCode(Number.parseInt(escape.slice(1), 16));
+		valid = false;
+		return '';
+	});
+	return valid ? command : null;
 }
 
 /**

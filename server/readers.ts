@@ -8,7 +8,7 @@ import { DEFAULT_TERMINAL, LabError, type ServerMessage } from '../src/protocol.
 import type { LabBackend } from './backends/backend.ts';
 import { LabHostError } from './backends/ssh-errors.ts';
 import { PoolFullError } from './host-assignments.ts';
-import { Terminal } from './terminal.ts';
+import { Terminal, type FinishedCommand } from './terminal.ts';
 
 export interface ReaderLimits {
 	maxReaders: number;
@@ -19,9 +19,10 @@ export interface ReaderLimits {
 	lowWatermarkBytes: number;
 }
 
-/** What the gateway wants to hear about its terminals (the roster's last run, metrics). */
+/** What the gateway wants to hear about its terminals (the roster's last run, transcripts, metrics). */
 export interface ReaderHooks {
-	onRun?(reader: Reader, block: string, exit: number, term: string): void;
+	/** A command line finished in the terminal named `term`: a Run block, or one the reader typed (block null). */
+	onRun?(reader: Reader, run: FinishedCommand & { term: string }): void;
 	onOutputBytes?(bytes: number): void;
 	onInputBytes?(bytes: number): void;
 }
@@ -144,7 +145,7 @@ export class ReaderRegistry {
 					if (reader.terminals.get(name) === terminal) reader.terminals.delete(name);
 					reader.lastSeen = Date.now();
 				},
-				onDone: (block, exit) => this.#hooks.onRun?.(reader, block, exit, name),
+				onCommand: (command) => this.#hooks.onRun?.(reader, { ...command, term: name }),
 				onOutputBytes: this.#hooks.onOutputBytes,
 				onInputBytes: this.#hooks.onInputBytes,
 			},

@@ -1,7 +1,7 @@
 /**
  * One named terminal: a pty process from a lab backend, its scrollback addressed by byte offsets, the
  * sockets attached to it (peers), flow control, and the shell-integration state that turns OSC 133
- * markers into `status` and `done` messages.
+ * markers into `status` and `done` messages and reports every command line that finished.
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
@@ -30,12 +30,24 @@ export interface TerminalOptions {
 	logger: Logger;
 	/** Called once when the terminal has ended, whatever the reason. */
 	onEnd(terminal: Terminal): void;
-	/** Called when a run finishes (progress, the instructor's roster). */
-	onDone?(block: string, exit: number): void;
+	/** Called when a command line finishes, run with Run or typed (progress, transcripts, the roster). */
+	onCommand?(command: FinishedCommand): void;
 	/** Counts output read from the pty and input written to it (metrics). */
 	onOutputBytes?(bytes: number): void;
 	onInputBytes?(bytes: number): void;
 }
+
+/** A command line that finished in the shell. */
+export interface FinishedCommand {
+	/** The Run block's id; null for a command line the reader typed. */
+	block: string | null;
+	/** The block's code, or the line as typed (from the OSC 133 E marker), cut to {@link COMMAND_MAX_CHARS}. */
+	command: string;
+	exit: number;
+}
+
+/** How much of a command line is reported. */
+const COMMAND_MAX_CHARS = 2000;
 
 export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200, cols: 80, rows: 24 } as const;
 
@@ -66,6 +78,7 @@ const END_CODES: Record<EndReason, ErrorCode> = {
 
 interface PendingRun {
 	block: string;
+	code: string;
 	/** Written to the pty yet? Until then prompt markers belong to whatever came before. */
 	typed: boolean;
 	/** Saw the command start (OSC 133 C): without it, nothing ran (an empty block). */
@@ -94,6 +107,8 @@ export class Terminal {
 	/** Readline is showing a prompt (OSC 133 A/B seen since the last command): typed text goes to it. */
 	#atPrompt = false;
 	#pendingRun: PendingRun | null = null;
+	/** The line(s) the reader typed since the last prompt, from E markers, until D says how they ended. */
+	#typedCommand: string | null = null;
 	#waiters: Array<() => void> = [];
 	#graceTimer: NodeJS.Timeout | null = null;
 	#ending: Promise<void> | null = null;
@@ -211,7 +226,7 @@ export class Terminal {
 			if (!(await this.#waitFor(() => !this.#busy, INTERRUPT_TIMEOUT_MS)) || this.#busy) return 'busy';
 		}
 		// Claim the terminal before waiting, so a second run in the meantime is told it is busy.
-		const run: PendingRun = { block, typed: false, started: false };
+		const run: PendingRun = { block, code, typed: false, started: false };
 		this.#pendingRun = run;
 		this.#setBusy(true);
 		if (!(await this.#waitFor(() => this.#atPrompt, SHELL_READY_TIMEOUT_MS)) || this.ended) {
@@ -329,6 +344,12 @@ export class Terminal {
 			case 'prompt-end':
 				this.#atPrompt = true;
 				break;
+			case 'command-line':
+				// A block is reported once, with its code, not as the lines the shell read from it.
+				if (this.#pendingRun?.typed) break;
+				// Lines pasted at once run one after another before the next prompt, so one D ends them all.
+				this.#typedCommand = (this.#typedCommand === null ? event.command : `${this.#typedCommand}\n${event.command}`).slice(0, COMMAND_MAX_CHARS);
+				break;
 			case 'command-start':
 				this.#atPrompt = false;
 				if (this.#pendingRun?.typed) this.#pendingRun.started = true;
@@ -338,13 +359,19 @@ export class Terminal {
 				// PROMPT_COMMAND runs before readline takes the terminal: not at the prompt yet.
 				this.#atPrompt = false;
 				const run = this.#pendingRun;
-				if (run && !run.typed) break;
-				if (run) {
+				const typed = this.#typedCommand;
+				this.#typedCommand = null;
+				if (run?.typed) {
 					this.#pendingRun = null;
 					const exit = run.started ? event.exit : 0;
 					this.#broadcast({ t: 'done', block: run.block, exit });
-					this.#options.onDone?.(run.block, exit);
+					this.#options.onCommand?.({ block: run.block, command: run.code.slice(0, COMMAND_MAX_CHARS), exit });
+				} else if (typed !== null) {
+					// Also when a run waits for the prompt: this is the typed command it interrupted.
+					this.#options.onCommand?.({ block: null, command: typed, exit: event.exit });
 				}
+				// A run still waiting for the prompt keeps the terminal it claimed busy.
+				if (this.#pendingRun) break;
 				this.#setBusy(false);
 				break;
 			}

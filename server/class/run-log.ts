@@ -1,14 +1,26 @@
 /**
- * Every block a student ran, with its exit status and time: the instructor's progress board and the
- * students' transcripts. An append-only JSON-lines file in the state directory, read back at start,
- * so a gateway restart keeps the class's progress.
+ * Every command line a student ran, a Run block or typed, with its exit status and time: the
+ * instructor's progress board (blocks only) and the students' transcripts. An append-only JSON-lines
+ * file in the state directory, read back at start, so a gateway restart keeps the class's progress.
  */
 import { appendFile, readFile } from 'node:fs/promises';
 import { z } from 'zod';
 
 const entrySchema = z.strictObject({
 	student: z.string(),
-	block: z.string(),
+	/** The Run block's id; null for a command the student typed. */
+	block: z.string().nullable(),
+	/**
+	 * The block's code or the typed command line. Logs written before typed commands were recorded
+	 * lack it.
+	 * @default ''
+	 */
+	command: z.string().default(''),
+	/**
+	 * The site path the student was on, when known.
+	 * @default null
+	 */
+	page: z.string().nullable().default(null),
 	term: z.string(),
 	exit: z.number().int(),
 	/** Epoch ms. */
@@ -61,10 +73,11 @@ export class RunLog {
 		return this.#entries.filter((entry) => entry.student === student);
 	}
 
-	/** Per student, each block's latest run. */
+	/** Per student, each block's latest run (typed commands are not on the board). */
 	progress(): Map<string, Map<string, { exit: number; at: number }>> {
 		const board = new Map<string, Map<string, { exit: number; at: number }>>();
 		for (const entry of this.#entries) {
+			if (entry.block === null) continue;
 			const row = board.get(entry.student) ?? new Map();
 			row.set(entry.block, { exit: entry.exit, at: entry.at });
 			board.set(entry.student, row);
@@ -77,9 +90,17 @@ export class RunLog {
 	}
 }
 
-/** A transcript as CSV (RFC 4180 quoting), for a spreadsheet. */
+/**
+ * A transcript as CSV (RFC 4180 quoting), for a spreadsheet. A cell that a spreadsheet would read as
+ * a formula (a command such as `=cmd|…` or `-x`) gets a leading apostrophe, so it stays text.
+ */
 export function transcriptCsv(entries: RunEntry[]): string {
-	const quote = (value: string) => (/[",\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
-	const rows = entries.map((entry) => [new Date(entry.at).toISOString(), entry.block, entry.term, String(entry.exit)].map(quote).join(','));
-	return `time,block,terminal,exit\n${rows.join('\n')}${rows.length ? '\n' : ''}`;
+	const cell = (value: string) => {
+		const text = /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+		return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+	};
+	const rows = entries.map((entry) =>
+		[new Date(entry.at).toISOString(), entry.page ?? '', entry.block ?? '', entry.term, String(entry.exit), entry.command].map(cell).join(','),
+	);
+	return `time,page,block,terminal,exit,command\n${rows.join('\n')}${rows.length ? '\n' : ''}`;
 }

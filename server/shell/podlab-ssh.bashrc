@@ -15,6 +15,13 @@ if [ -r "$HOME/.bashrc" ]; then
 	. "$HOME/.bashrc"
 fi
 
+# The E marker's command line is read back from the history: a line kept out of it is not logged, a
+# repeated one is (see podlab.bashrc).
+case ":${HISTCONTROL-}:" in
+*:ignorespace:* | *:ignoreboth:*) HISTCONTROL=ignorespace ;;
+*) HISTCONTROL= ;;
+esac
+
 __podlab_nonce_file="$HOME/.podlab/sessions/${PODLAB_SESSION}.nonce"
 printf '%s\n' "$$" > "$HOME/.podlab/sessions/${PODLAB_SESSION}.shell"
 unset PODLAB_SESSION
@@ -30,9 +37,27 @@ __podlab_refresh() {
 __podlab_prompt_command() {
 	local status=$?
 	__podlab_refresh
+	__podlab_history_next=$HISTCMD
 	printf '\033]133;D;%s;nonce=%s\007' "$status" "$__podlab_nonce"
 	# Hand the status on unchanged to whatever PROMPT_COMMAND the reader had.
 	return "$status"
+}
+
+# Prints the E marker for the line about to run, as podlab.bashrc does (the reasons are there).
+__podlab_command_line() {
+	(($1 >= __podlab_history_next && __podlab_history_next > 0)) && shopt -oq history || return
+	local line
+	line=$(builtin fc -ln -0 2>/dev/null) || return
+	line=${line#$'\t'}
+	line=${line#[ *]}
+	# Cut to COMMAND_LINE_MAX_CHARS (server/osc133.ts), then escaped as osc133.ts reads it back.
+	line=${line:0:1000}
+	line=${line//\\/\\\\}
+	line=${line//;/\\x3b}
+	line=${line//$'\n'/\\n}
+	line=${line//$'\t'/\\t}
+	line=${line//[[:cntrl:]]/ }
+	printf '\033]133;E;%s;nonce=%s\007' "$line" "$__podlab_nonce"
 }
 
 # Bound to the reattach key: readline is at its prompt, but that prompt was printed with the previous
@@ -48,7 +73,7 @@ PROMPT_COMMAND="__podlab_prompt_command${PROMPT_COMMAND:+; $PROMPT_COMMAND}"
 # Single quotes: the markers are expanded at each prompt, with the nonce of the moment.
 PS1='\[${__podlab_prompt_start}\]'"${PS1:-\\u@\\h:\\w\\$ }"'\[${__podlab_prompt_end}\]'
 # shellcheck disable=SC2016
-PS0="${PS0}"'${__podlab_command_start}'
+PS0="${PS0-}"'$(__podlab_command_line \!)${__podlab_nothing[__podlab_history_next = \! + 1]-}${__podlab_command_start}'
 
 # Run pastes multi-line blocks as one bracketed paste; show them plainly, not highlighted.
 bind 'set enable-bracketed-paste on' 2>/dev/null

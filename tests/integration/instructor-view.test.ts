@@ -2,7 +2,7 @@
  * The instructor's seat at the protocol level: signing in once for a cookie, watching a student's
  * terminal (read-only, enforced by the gateway), taking over, handing back, and broadcasting.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,11 +15,19 @@ let student: TestClient;
 let studentId: string;
 let instructorCookie: string;
 
+/** The students' home, with a ~/.bashrc that keeps history as Debian's does: HISTCONTROL=ignoreboth. */
+function studentHome(): string {
+	const home = mkdtempSync(join(tmpdir(), 'podlab-home-'));
+	writeFileSync(join(home, '.bashrc'), 'HISTCONTROL=ignoreboth\n');
+	return home;
+}
+
 const env = {
 	PODLAB_MODE: 'class',
 	PODLAB_JOIN_CODE: 'watch-me',
 	PODLAB_INSTRUCTOR_TOKEN: TOKEN,
 	PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-view-')),
+	HOME: studentHome(),
 };
 
 beforeAll(async () => {
@@ -114,6 +122,16 @@ describe('the instructor', () => {
 
 describe('progress and transcripts', () => {
 	const asInstructor = { headers: { authorization: `Bearer ${TOKEN}` } };
+	type Run = { block: string | null; command: string; exit: number; page: string | null; term: string };
+	const transcript = async (): Promise<Run[]> => (await (await fetch(`${gateway.url}api/instructor/students/${studentId}/transcript.json`, asInstructor)).json()).runs;
+
+	/** Types a line into the student's shell and waits for the prompt after it (the shell has said how it ended). */
+	async function typeLine(keys: string): Promise<void> {
+		const prompts = () => student.text.split('\x1b]133;A;').length;
+		const before = prompts();
+		student.type(keys);
+		await student.waitFor(() => prompts() > before || undefined, 10_000, `the prompt after ${JSON.stringify(keys)}`);
+	}
 
 	it('show every block a student ran, with its exit status', async () => {
 		await student.run('(exit 4)', 'chapters/pause:2');
@@ -121,10 +139,56 @@ describe('progress and transcripts', () => {
 		const ada = students.find((entry: { id: string }) => entry.id === studentId);
 		expect(ada.blocks).toMatchObject({ r: { exit: 0 }, size: { exit: 0 }, 'chapters/pause:2': { exit: 4 } });
 		const csv = await (await fetch(`${gateway.url}api/instructor/students/${studentId}/transcript.csv`, asInstructor)).text();
-		expect(csv.split('\n')[0]).toBe('time,block,terminal,exit');
-		expect(csv).toMatch(/^\d{4}-\d\d-\d\dT[^,]+,chapters\/pause:2,main,4$/m);
-		const json = await (await fetch(`${gateway.url}api/instructor/students/${studentId}/transcript.json`, asInstructor)).json();
-		expect(json.runs.map((run: { block: string }) => run.block)).toEqual(['r', 'size', 'chapters/pause:2']);
+		expect(csv.split('\n')[0]).toBe('time,page,block,terminal,exit,command');
+		expect(csv).toMatch(/^\d{4}-\d\d-\d\dT[^,]+,,chapters\/pause:2,main,4,\(exit 4\)$/m);
+		const blocks = (await transcript()).filter((run) => run.block !== null);
+		expect(blocks.map((run) => [run.block, run.command])).toEqual([
+			['r', 'echo ready'],
+			['size', 'stty size'],
+			['chapters/pause:2', '(exit 4)'],
+		]);
+	});
+
+	it('show the commands a student typed, as typed, with their exit status', async () => {
+		const before = (await transcript()).length;
+		await typeLine('echo typed-one\r');
+		await typeLine('echo typed-one\r');
+		await typeLine('false\r');
+		await typeLine('\r');
+		await typeLine(String.raw`printf '\033]133;E;forged;nonce=wrong\007' # a\b;c` + '\r');
+		await typeLine('\x1b[200~echo pasted-1\necho pasted-2\x1b[201~\r');
+		const runs = (await transcript()).slice(before);
+		expect(runs.map(({ block, command, exit }) => ({ block, command, exit }))).toEqual([
+			// Repeats count: podlab.bashrc drops the ignoredups that this ~/.bashrc asks for.
+			{ block: null, command: 'echo typed-one', exit: 0 },
+			{ block: null, command: 'echo typed-one', exit: 0 },
+			{ block: null, command: 'false', exit: 1 },
+			// The empty line is not there; the forged marker neither, only the command that printed it.
+			{ block: null, command: String.raw`printf '\033]133;E;forged;nonce=wrong\007' # a\b;c`, exit: 0 },
+			// Lines pasted together end at one prompt: one entry.
+			{ block: null, command: 'echo pasted-1\necho pasted-2', exit: 0 },
+		]);
+		expect(runs[0]).toMatchObject({ term: 'main', page: null });
+		const csv = await (await fetch(`${gateway.url}api/instructor/students/${studentId}/transcript.csv`, asInstructor)).text();
+		expect(csv).toMatch(/^\d{4}-\d\d-\d\dT[^,]+,,,main,1,false$/m);
+		expect(csv).toContain(',,,main,0,"echo pasted-1\necho pasted-2"\n');
+	});
+
+	it('leave out a line typed with a leading space (ignorespace), and put nothing in its place', async () => {
+		await typeLine('echo before-secret\r');
+		const before = (await transcript()).length;
+		await typeLine(' echo secret-space\r');
+		await student.waitForText('\nsecret-space\n');
+		await typeLine('echo after-secret\r');
+		expect((await transcript()).slice(before).map((run) => run.command)).toEqual(['echo after-secret']);
+	});
+
+	it('show a block once, with its code, however many lines it has', async () => {
+		const before = (await transcript()).length;
+		expect(await student.run('echo block-1\necho block-2', 'chapters/pause:5')).toMatchObject({ exit: 0 });
+		expect((await transcript()).slice(before).map(({ block, command, exit }) => ({ block, command, exit }))).toEqual([
+			{ block: 'chapters/pause:5', command: 'echo block-1\necho block-2', exit: 0 },
+		]);
 	});
 
 	it('survive a gateway restart', async () => {
@@ -132,5 +196,6 @@ describe('progress and transcripts', () => {
 		gateway = await startGateway(env);
 		const { students } = await (await fetch(`${gateway.url}api/instructor/progress`, asInstructor)).json();
 		expect(students.find((entry: { id: string }) => entry.id === studentId).blocks['chapters/pause:2']).toMatchObject({ exit: 4 });
+		expect(await transcript()).toContainEqual(expect.objectContaining({ block: null, command: 'false', exit: 1 }));
 	});
 });

@@ -218,6 +218,24 @@ describe.skipIf(skip)('ssh backend: running blocks', () => {
 		client.close();
 	});
 
+	it('puts the commands a student types on the host into their transcript, as typed', async () => {
+		const client = await connect(gateway, 'carol', { term: 'typed' });
+		await client.run('true', 'warm-up');
+		const prompts = () => client.text.split('\x1b]133;A;').length;
+		const before = prompts();
+		client.type(String.raw`echo 'on;host' \ok` + '\r');
+		await client.waitFor(() => prompts() > before || undefined, 10_000, 'the prompt after the typed command');
+		const response = await fetch(`${gateway.url}api/instructor/students/${(await joinClass(gateway, 'carol')).id}/transcript.json`, {
+			headers: { authorization: 'Bearer ssh-tests-instructor-token' },
+		});
+		const { runs } = await response.json();
+		expect(runs.slice(-2)).toMatchObject([
+			{ block: 'warm-up', command: 'true', term: 'typed', exit: 0 },
+			{ block: null, command: String.raw`echo 'on;host' \ok`, term: 'typed', exit: 0 },
+		]);
+		client.close();
+	});
+
 	it('says busy while a command runs, interrupts on request, and signals only the foreground job', async () => {
 		const client = await connect(gateway, 'carol', { term: 'busy' });
 		client.send({ t: 'run', code: 'sleep 30', block: 'sleeper' });
