@@ -103,8 +103,9 @@ export class Attachment implements TerminalPeer {
 			if (this.#instructor && message.student === undefined) {
 				throw new LabError('LAB_ERR_BAD_MESSAGE', 'An instructor socket attaches to a student’s terminal: give "student".');
 			}
-			if (message.student !== undefined) this.#watch(message.student, message.term, message.since);
-			else void this.#attach(message.term, message.since);
+			if (message.student !== undefined) return this.#watch(message.student, message.term, message.since);
+			if (message.page !== undefined) this.#reader.page = message.page;
+			void this.#attach(message.term, message.since);
 			return;
 		}
 		const terminal = this.#terminal;

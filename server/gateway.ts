@@ -60,7 +60,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			if (roster?.get(reader.label)) {
 				// The roster's lastRun is the instructor page's "last block run ✓/✗"; typed commands go to the transcript only.
 				if (block !== null) roster.recordRun(reader.label, block, exit);
-				runLog?.record({ student: reader.label, block, command, term, exit, at: Date.now(), page: null });
+				const entry = { student: reader.label, block, command, term, exit, at: Date.now(), page: reader.page };
+				runLog?.record(entry);
+				// The command itself stays out of the log: a typed line may hold a secret.
+				logger.info({ student: reader.label, block: block ?? 'typed', term, exit }, 'run');
+				// The instructor page's board hears of it at once (instructor-events.ts).
+				classApi?.events.run(entry);
 			}
 			// podlab_runs_total is "Blocks run, by outcome" (metrics.ts); typed commands are not counted.
 			if (block !== null) metrics?.runs.inc({ outcome: exit === 0 ? 'ok' : 'fail' });
@@ -144,6 +149,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			return;
 		}
 		if (pathname === '/api/session') return session(req, res);
+		// Requests that change something (join, sign in, broadcast, end a student) come from our own
+		// pages only; the cookies are SameSite=Strict as well.
+		if (pathname.startsWith('/api/') && req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin !== undefined && !policy!.isOriginAllowed(req.headers.origin)) {
+			return sendError(res, 'LAB_ERR_ORIGIN');
+		}
 		if (pathname === '/metrics') {
 			void serveMetrics(req, res).catch((error) => {
 				logger.error({ err: error }, 'metrics failed');
@@ -246,6 +256,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		policy,
 		close: () => {
 			stopLifetimes();
+			classApi?.events.close();
 			return (closing ??= shutdown(server, sockets, readers, backend, logger).then(async () => {
 				await roster?.flush();
 				await runLog?.flush();

@@ -36,6 +36,8 @@ export class Reader {
 	/** Open WebSockets, capped so one reader cannot exhaust the gateway's file descriptors. */
 	sockets = 0;
 	lastSeen = Date.now();
+	/** The page the reader last had a terminal open on (a site path), for the instructor's roster. */
+	page: string | null = null;
 	/** Last keystroke, run or "still here" (class mode's idle limit counts from it). */
 	lastActivity = Date.now();
 	/** The idle deadline the reader was last warned about, so each is announced once. */

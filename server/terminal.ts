@@ -113,15 +113,18 @@ export class Terminal {
 	#graceTimer: NodeJS.Timeout | null = null;
 	#ending: Promise<void> | null = null;
 	#exitCode: number | null = null;
+	/** The pty's size, as its reader last set it (viewers draw at this size). */
+	#size: { cols: number; rows: number };
 	lastActivity = Date.now();
 
-	private constructor(options: TerminalOptions, process: LabProcess, nonce: string) {
+	private constructor(options: TerminalOptions, process: LabProcess, nonce: string, size: { cols: number; rows: number }) {
 		this.id = options.id;
 		this.name = options.name;
 		this.#options = options;
 		this.#process = process;
 		this.#scrollback = new Scrollback(options.scrollbackBytes);
 		this.#parser = new Osc133Parser(nonce);
+		this.#size = size;
 		process.pty.onData((chunk) => this.#onOutput(chunk as unknown as Buffer));
 		process.pty.onExit(({ exitCode }) => {
 			// Normally the shell's exit marker ended us already; this covers a killed wrapper.
@@ -132,8 +135,9 @@ export class Terminal {
 
 	static async start(backend: LabBackend, options: TerminalOptions, size: { cols: number; rows: number }): Promise<Terminal> {
 		const nonce = randomBytes(12).toString('hex');
-		const process = await backend.spawn({ id: options.id, reader: options.reader, term: options.name, nonce, ...clampSize(size) });
-		return new Terminal(options, process, nonce);
+		const clamped = clampSize(size);
+		const process = await backend.spawn({ id: options.id, reader: options.reader, term: options.name, nonce, ...clamped });
+		return new Terminal(options, process, nonce, clamped);
 	}
 
 	get busy(): boolean {
@@ -172,6 +176,7 @@ export class Terminal {
 		const replay = this.#scrollback.readFrom(from);
 		this.#peers.set(peer, { unacked: 0, viewer: role === 'viewer' });
 		peer.message({ t: 'ready', term: this.name, offset: replay.offset, lost: replay.lost, created });
+		if (role === 'viewer') peer.message({ t: 'size', ...this.#size });
 		if (replay.data.length > 0) this.#send(peer, replay.data);
 		peer.message({ t: 'status', busy: this.#busy });
 		this.#applyBackpressure();
@@ -195,7 +200,10 @@ export class Terminal {
 	resize(cols: number, rows: number): void {
 		if (this.ended) return;
 		const size = clampSize({ cols, rows });
+		if (size.cols === this.#size.cols && size.rows === this.#size.rows) return;
+		this.#size = size;
 		this.#process.pty.resize(size.cols, size.rows);
+		for (const [peer, state] of this.#peers) if (state.viewer) peer.message({ t: 'size', ...size });
 	}
 
 	/** Whether `peer` has output it has not acknowledged yet. */

@@ -33,6 +33,16 @@ export const clientMessage = z.discriminatedUnion('t', [
 		since: offset.default(0),
 		/** Instructor sockets only: watch this student's terminal (read-only unless taken over). */
 		student: z.string().regex(/^s[0-9a-f]{12}$/, 'a student id').optional(),
+		/**
+		 * The page the reader has open (a path on the site), shown on the instructor's roster. Only a
+		 * hint: one that is not a plain path is dropped, never a reason to refuse the terminal.
+		 */
+		page: z
+			.string()
+			.max(300)
+			.regex(/^\/[\w\-./~%]*$/)
+			.optional()
+			.catch(undefined),
 	}),
 	z.strictObject({ t: z.literal('resize'), cols: dimension, rows: dimension }),
 	/** Type a block's code into the shell. `interrupt`: send Ctrl-C first if the terminal is busy. */
@@ -70,6 +80,8 @@ export const serverMessage = z.discriminatedUnion('t', [
 	z.strictObject({ t: z.literal('takeover'), on: z.boolean() }),
 	/** A message from the instructor to the whole class. */
 	z.strictObject({ t: z.literal('notice'), text: z.string() }),
+	/** Viewers only: the size of the watched terminal, after `ready` and whenever its reader resizes it. */
+	z.strictObject({ t: z.literal('size'), cols: dimension, rows: dimension }),
 ]);
 
 /**

@@ -4,7 +4,12 @@
  * terminals or frees their seats.
  *
  *   POST   /api/join                              {name, code} → sets podlab_student
- *   GET    /api/instructor/students               roster with terminals, lab host, activity, last run
+ *   POST   /api/instructor/session                the token once → the podlab_instructor cookie
+ *   GET    /api/instructor/students               roster with terminals, lab host, page, activity, last run
+ *   GET    /api/instructor/events                 the same, live (Server-Sent Events; instructor-events.ts)
+ *   GET    /api/instructor/progress               students × blocks, latest exit
+ *   POST   /api/instructor/broadcast              {text} → a notice in every student's panel
+ *   GET    /api/instructor/students/:id/transcript.(json|csv)
  *   DELETE /api/instructor/students/:id/terminals  end the student's terminals
  *   DELETE /api/instructor/students/:id           free the seat (terminals end, the cookie stops working)
  */
@@ -18,6 +23,7 @@ import { signToken, verifyToken } from '../auth/signed-token.ts';
 import type { Config } from '../config.ts';
 import type { Reader, ReaderRegistry } from '../readers.ts';
 import { PoolFullError } from '../host-assignments.ts';
+import { InstructorEvents } from './instructor-events.ts';
 import { displayName, type Roster } from './roster.ts';
 import { transcriptCsv, type RunLog } from './run-log.ts';
 import { clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
@@ -55,6 +61,8 @@ export class ClassApi {
 	readonly #attempts: RateLimiterMemory;
 	/** Failed instructor tokens, per client address, counted apart so they cannot lock students out. */
 	readonly #instructorAttempts: RateLimiterMemory;
+	/** The instructor page's live feed. */
+	readonly events: InstructorEvents;
 
 	constructor(options: ClassApiOptions) {
 		this.#options = options;
@@ -64,6 +72,7 @@ export class ClassApi {
 		this.#instructorTokenHash = config.instructorTokenHash ? Promise.resolve(config.instructorTokenHash) : hashSecret(config.instructorToken!);
 		this.#attempts = new RateLimiterMemory({ points: config.joinAttemptsPerMinute, duration: 60 });
 		this.#instructorAttempts = new RateLimiterMemory({ points: config.joinAttemptsPerMinute, duration: 60 });
+		this.events = new InstructorEvents({ roster: () => this.#rosterView(), progress: () => this.#progressView() });
 	}
 
 	/** The joined student's reader for this request, or null (no cookie, forged, expired, or seat freed). */
@@ -159,6 +168,7 @@ export class ClassApi {
 			}),
 		);
 		this.#options.logger.info({ student: student.id, seats: `${this.#options.roster.size}/${this.#options.roster.seats}` }, 'student joined');
+		this.events.rosterChanged();
 		sendJson(res, 200, { id: student.id, name: student.name });
 	}
 
@@ -208,35 +218,11 @@ export class ClassApi {
 			this.#options.logger.info({ delivered }, 'broadcast');
 			return sendJson(res, 200, { delivered });
 		}
-		if (pathname === '/api/instructor/students' && req.method === 'GET') {
-			return sendJson(res, 200, {
-				seats: { taken: roster.size, total: roster.seats },
-				students: roster.list().map((student) => {
-					const reader = readers.peek(`student:${student.id}`);
-					return {
-						id: student.id,
-						name: student.name,
-						joinedAt: new Date(student.joinedAt).toISOString(),
-						lastActivity: new Date(Math.max(student.lastSeen, reader?.lastSeen ?? 0)).toISOString(),
-						lastRun: student.lastRun && { ...student.lastRun, at: new Date(student.lastRun.at).toISOString() },
-						labHost: this.#options.hostOf?.(student.id) ?? null,
-						connected: (reader?.sockets ?? 0) > 0,
-						terminals: reader ? [...reader.terminals.values()].map((terminal) => ({ name: terminal.name, busy: terminal.busy })) : [],
-					};
-				}),
-			});
-		}
-		if (pathname === '/api/instructor/progress' && req.method === 'GET') {
-			const board = this.#options.runLog.progress();
-			return sendJson(res, 200, {
-				students: roster.list().map((student) => ({
-					id: student.id,
-					name: student.name,
-					blocks: Object.fromEntries(
-						[...(board.get(student.id) ?? new Map<string, { exit: number; at: number }>())].map(([block, run]) => [block, { exit: run.exit, at: new Date(run.at).toISOString() }]),
-					),
-				})),
-			});
+		if (pathname === '/api/instructor/students' && req.method === 'GET') return sendJson(res, 200, this.#rosterView());
+		if (pathname === '/api/instructor/progress' && req.method === 'GET') return sendJson(res, 200, this.#progressView());
+		if (pathname === '/api/instructor/events' && req.method === 'GET') {
+			if (!this.events.subscribe(req, res)) sendError(res, 'LAB_ERR_SOCKET_LIMIT');
+			return;
 		}
 		const transcript = /^\/api\/instructor\/students\/(s[0-9a-f]{12})\/transcript\.(json|csv)$/.exec(pathname);
 		if (transcript && req.method === 'GET') {
@@ -262,9 +248,47 @@ export class ClassApi {
 				roster.remove(student.id);
 			}
 			this.#options.logger.info({ student: student.id, action: match[2] ? 'end terminals' : 'free seat', ended }, 'instructor action');
+			this.events.rosterChanged();
 			return sendJson(res, 200, { id: student.id, terminalsEnded: ended, seatFreed: !match[2] });
 		}
 		sendError(res, 'LAB_ERR_NOT_FOUND');
+	}
+
+	/** The roster as the instructor sees it: who, where, how active, what ran last, which terminals. */
+	#rosterView() {
+		const { roster, readers } = this.#options;
+		return {
+			seats: { taken: roster.size, total: roster.seats },
+			students: roster.list().map((student) => {
+				const reader = readers.peek(`student:${student.id}`);
+				return {
+					id: student.id,
+					name: student.name,
+					joinedAt: new Date(student.joinedAt).toISOString(),
+					// Keystrokes and runs, not page loads: "idle" means not working in the lab.
+					lastActivity: new Date(Math.max(student.joinedAt, student.lastRun?.at ?? 0, reader?.lastActivity ?? 0)).toISOString(),
+					lastRun: student.lastRun && { ...student.lastRun, at: new Date(student.lastRun.at).toISOString() },
+					labHost: this.#options.hostOf?.(student.id) ?? null,
+					page: reader?.page ?? null,
+					connected: (reader?.sockets ?? 0) > 0,
+					terminals: reader ? [...reader.terminals.values()].map((terminal) => ({ name: terminal.name, busy: terminal.busy })) : [],
+				};
+			}),
+		};
+	}
+
+	/** Per student, each block's latest run. */
+	#progressView() {
+		const board = this.#options.runLog.progress();
+		return {
+			students: this.#options.roster.list().map((student) => ({
+				id: student.id,
+				name: student.name,
+				blocks: Object.fromEntries(
+					[...(board.get(student.id) ?? new Map<string, { exit: number; at: number }>())].map(([block, run]) => [block, { exit: run.exit, at: new Date(run.at).toISOString() }]),
+				),
+			})),
+		};
 	}
 
 	/** Counts a failed attempt; returns ms until the address may try again once it has none left. */

@@ -257,6 +257,8 @@ export class PanelController {
 			url: socketUrl(),
 			openSocket: openBrowserSocket,
 			probe: async () => (await gatewayAnswers()) === 'ready',
+			// Shown on the instructor's roster in class mode; the gateway keeps only the latest.
+			attach: { page: location.pathname },
 			listener: {
 				status: (status) => this.#onStatus(entry, status),
 				output: (bytes, rendered) => {

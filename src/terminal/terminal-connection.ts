@@ -73,6 +73,8 @@ export interface ConnectionListener {
 	takeover?(on: boolean): void;
 	/** Class mode: a message from the instructor. */
 	notice?(text: string): void;
+	/** Watching a student: the size their terminal has (draw at it). */
+	size?(cols: number, rows: number): void;
 }
 
 export interface TerminalConnectionOptions {
@@ -89,6 +91,8 @@ export interface TerminalConnectionOptions {
 	backoff?: BackoffOptions;
 	/** When to send coalesced acks; see {@link AckCoalescer}. */
 	ackSchedule?: Scheduler;
+	/** Sent with every attach: the page the reader is on, or (instructor) the student to watch. */
+	attach?: { page?: string; student?: string };
 }
 
 /** Largest binary frame sent; the gateway's default `maxPayloadBytes` is 64 KiB. */
@@ -96,6 +100,8 @@ export const INPUT_CHUNK_BYTES = 16 * 1024;
 
 /** Close codes after which reconnecting cannot help (the client or the reader must change something). */
 const PERMANENT_CLOSE_CODES = new Set([1007, 1008, 1009, 4001]);
+/** A watched terminal that is not there (any more): nothing to reconnect to until the student starts one. */
+const NO_SUCH_TERMINAL_CLOSE = ERRORS.LAB_ERR_NO_SUCH_TERMINAL.close;
 /** Consecutive internal errors (1011, e.g. the lab cannot start a shell) before giving up. */
 const MAX_INTERNAL_FAILURES = 4;
 /** Consecutive refused upgrades while the HTTP API answers before giving up. */
@@ -181,6 +187,11 @@ export class TerminalConnection {
 		if (this.#attached) this.#send({ t: 'signal', name });
 	}
 
+	/** Instructor only: start or stop typing into the watched student's terminal. */
+	takeover(on: boolean): void {
+		if (this.#attached) this.#send({ t: 'takeover', on });
+	}
+
 	/** "Still here": resets the class-mode idle limit after an expiry warning. */
 	extend(): void {
 		if (this.#attached) this.#send({ t: 'extend' });
@@ -236,7 +247,7 @@ export class TerminalConnection {
 	#onOpen(): void {
 		this.#opened = true;
 		this.#since = this.#offset;
-		this.#send({ t: 'attach', term: this.term, since: this.#since });
+		this.#send({ t: 'attach', term: this.term, since: this.#since, ...this.#options.attach });
 	}
 
 	#onMessage(data: string | ArrayBuffer): void {
@@ -298,6 +309,9 @@ export class TerminalConnection {
 			case 'notice':
 				this.#listener.notice?.(message.text);
 				break;
+			case 'size':
+				this.#listener.size?.(message.cols, message.rows);
+				break;
 			case 'error':
 				if (message.code === 'LAB_ERR_BUSY' && this.#lastRun) {
 					const refused = this.#lastRun;
@@ -326,7 +340,7 @@ export class TerminalConnection {
 		this.#lastError = null;
 		const errorCode = error?.code ?? reason;
 
-		if (code === ERRORS.LAB_ERR_ENDED.close || errorCode === 'LAB_ERR_ENDED') {
+		if (code === ERRORS.LAB_ERR_ENDED.close || errorCode === 'LAB_ERR_ENDED' || code === NO_SUCH_TERMINAL_CLOSE) {
 			this.#setStatus({ state: 'ended', exitCode: this.#exitCode });
 			this.#dropQueued('ended');
 		} else if (code === ERRORS.LAB_ERR_IDLE.close || code === ERRORS.LAB_ERR_CLASS_OVER.close) {

@@ -18,7 +18,7 @@ export interface ClientOptions {
 	/** Sees every output chunk as it arrives. */
 	onOutput?: (chunk: Buffer) => void;
 	/** Extra fields of the attach message (an instructor's `student`). */
-	attach?: { student?: string; term?: string };
+	attach?: { student?: string; term?: string; page?: string };
 }
 
 /** GET /api/session and return the cookie header to send with the upgrade. */
@@ -77,7 +77,7 @@ export class TestClient {
 		});
 		const client = new TestClient(socket, options);
 		client.cookie = cookie;
-		client.send({ t: 'attach', term: options.attach?.term ?? options.term ?? 'main', since: options.since ?? 0, ...(options.attach?.student ? { student: options.attach.student } : {}) });
+		client.send({ ...options.attach, t: 'attach', term: options.attach?.term ?? options.term ?? 'main', since: options.since ?? 0 });
 		await client.waitFor(() => client.messages.some((message) => message.t === 'ready') || client.closeCode !== null, 10_000, 'ready');
 		if (client.closeCode !== null) {
 			const error = client.messages.find((message) => message.t === 'error');

@@ -7,6 +7,7 @@ import {
 	type ConnectionStatus,
 	type SocketHandlers,
 	type SocketLike,
+	type TerminalConnectionOptions,
 	type TerminalRun,
 } from '../../../src/terminal/terminal-connection.ts';
 
@@ -60,11 +61,13 @@ interface Recorded {
 	refused: TerminalRun[];
 	undelivered: Array<[string, string]>;
 	lost: string[][];
+	sizes: Array<[number, number]>;
+	takeovers: boolean[];
 }
 
-function setup(probe: () => Promise<boolean> = async () => true) {
+function setup(probe: () => Promise<boolean> = async () => true, options: Partial<TerminalConnectionOptions> = {}) {
 	const sockets: FakeSocket[] = [];
-	const record: Recorded = { statuses: [], output: [], rendered: [], attached: [], done: [], refused: [], undelivered: [], lost: [] };
+	const record: Recorded = { statuses: [], output: [], rendered: [], attached: [], done: [], refused: [], undelivered: [], lost: [], sizes: [], takeovers: [] };
 	const decoder = new TextDecoder();
 	const listener: ConnectionListener = {
 		status: (status) => record.statuses.push(status),
@@ -78,6 +81,8 @@ function setup(probe: () => Promise<boolean> = async () => true) {
 		runRefused: (run) => record.refused.push(run),
 		runUndelivered: (run, reason) => record.undelivered.push([run.block, reason]),
 		resultsLost: (blocks) => record.lost.push(blocks),
+		size: (cols, rows) => record.sizes.push([cols, rows]),
+		takeover: (on) => record.takeovers.push(on),
 	};
 	const flushAcks: Array<() => void> = [];
 	const connection = new TerminalConnection({
@@ -96,6 +101,7 @@ function setup(probe: () => Promise<boolean> = async () => true) {
 			flushAcks.push(callback);
 			return () => flushAcks.splice(flushAcks.indexOf(callback), 1);
 		},
+		...options,
 	});
 	const last = () => sockets.at(-1)!;
 	const state = () => connection.status.state;
@@ -362,5 +368,38 @@ describe('closing and reconnecting', () => {
 		expect(state()).toBe('connected');
 		expect(warn).toHaveBeenCalledOnce();
 		warn.mockRestore();
+	});
+});
+
+describe('watching a student (the instructor page)', () => {
+	it('names the student in every attach, draws at the size the gateway gives, and takes over on request', () => {
+		const { connection, last, record } = setup(undefined, { attach: { student: 's0123456789ab' } });
+		connection.connect();
+		last().attach(0);
+		expect(last().messages[0]).toEqual({ t: 'attach', term: 'main', since: 0, student: 's0123456789ab' });
+		last().receive({ t: 'size', cols: 120, rows: 40 });
+		expect(record.sizes).toEqual([[120, 40]]);
+		connection.takeover(true);
+		last().receive({ t: 'takeover', on: true });
+		expect(last().messages.at(-1)).toEqual({ t: 'takeover', on: true });
+		expect(record.takeovers).toEqual([true]);
+	});
+
+	it('stops when the student has no such terminal (4006) instead of retrying', () => {
+		const { connection, last, sockets, state } = setup(undefined, { attach: { student: 's0123456789ab' } });
+		connection.connect();
+		last().open();
+		last().receive({ t: 'error', code: 'LAB_ERR_NO_SUCH_TERMINAL', message: 'The student has no terminal by that name (yet).' });
+		last().drop(4006, 'LAB_ERR_NO_SUCH_TERMINAL');
+		expect(state()).toBe('ended');
+		vi.advanceTimersByTime(60_000);
+		expect(sockets).toHaveLength(1);
+	});
+
+	it('tells the gateway which page a reader is on', () => {
+		const { connection, last } = setup(undefined, { attach: { page: '/chapters/pause/' } });
+		connection.connect();
+		last().open();
+		expect(last().messages[0]).toEqual({ t: 'attach', term: 'main', since: 0, page: '/chapters/pause/' });
 	});
 });
