@@ -14,9 +14,9 @@ import remarkMdx from 'remark-mdx';
 import remarkParse from 'remark-parse';
 import { unified } from 'unified';
 import { visitParents } from 'unist-util-visit-parents';
-import { classifyBlock, type MetaOptionLike, type RunnableBlock } from '../../src/expressive-code/fence-meta.ts';
-import { blockId } from '../../src/expressive-code/block-id.ts';
-import { writeFileCommand } from '../../src/expressive-code/write-to-lab.ts';
+import { classifyBlock, type MetaOptionLike, type RunnableBlock } from '../expressive-code/fence-meta.ts';
+import { blockId } from '../expressive-code/block-id.ts';
+import { writeFileCommand } from '../expressive-code/write-to-lab.ts';
 
 export interface DocBlock extends RunnableBlock {
 	/** Same id as the page's Run button and the gateway's `done`: "chapters/pause:3". */

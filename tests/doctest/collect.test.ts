@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { collectBlocks } from './collect.ts';
+import { collectBlocks } from '../../src/chapters/collect-blocks.ts';
 import { commandOutput, plainText } from './terminal-text.ts';
 
 const FIXTURES = fileURLToPath(new URL('./fixtures/', import.meta.url));

@@ -2,7 +2,7 @@
  * Runs chapters block by block through a gateway, printing one progress line per block, the
  * details of a failure, and (when recording) writing each passing chapter's transcript.
  */
-import { collectBlocks } from './collect.ts';
+import { collectBlocks } from '../../src/chapters/collect-blocks.ts';
 import { DOCS_DIR, TRANSCRIPTS_DIR } from './chapters.ts';
 import { DocTestSession, type BlockResult } from './session.ts';
 import { transcriptPath, writeTranscript } from '../../src/transcripts.ts';

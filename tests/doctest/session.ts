@@ -5,7 +5,7 @@
 import { StringDecoder } from 'node:string_decoder';
 import WebSocket from 'ws';
 import { encodeClientMessage, type ClientMessage, type ServerMessage } from '../../src/protocol.ts';
-import type { DocBlock } from './collect.ts';
+import type { DocBlock } from '../../src/chapters/collect-blocks.ts';
 import { commandOutput, plainText } from './terminal-text.ts';
 
 export const DEFAULT_TIMEOUT_SECONDS = 60;

@@ -7,7 +7,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSiteIfStale } from '../../scripts/site-build.ts';
 import { chapterFile, DOCS_DIR } from '../doctest/chapters.ts';
-import { collectBlocks } from '../doctest/collect.ts';
+import { collectBlocks } from '../../src/chapters/collect-blocks.ts';
 import { resetLab } from '../doctest/lab-hooks.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { assertLabUsable, podmanLabProblem, skipReason } from '../lab/lab-required.ts';

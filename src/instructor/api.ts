@@ -1,0 +1,138 @@
+/**
+ * The instructor API as the instructor page uses it (see server/class/class-api.ts): sign in, the
+ * live feed's payloads, broadcast, ending a student's terminals or freeing the seat, transcripts.
+ * Answers are checked with zod (loose objects: a newer gateway may add fields).
+ */
+import { z } from 'zod';
+
+const base = import.meta.env.BASE_URL.endsWith('/') ? import.meta.env.BASE_URL : `${import.meta.env.BASE_URL}/`;
+
+export const instructorUrl = (path: string): string => `${base}api/instructor/${path}`;
+
+export const studentSchema = z.looseObject({
+	id: z.string(),
+	name: z.string(),
+	joinedAt: z.string(),
+	lastActivity: z.string(),
+	lastRun: z.looseObject({ block: z.string(), exit: z.number(), at: z.string() }).nullable(),
+	labHost: z.string().nullable(),
+	page: z.string().nullable().optional(),
+	connected: z.boolean(),
+	terminals: z.array(z.looseObject({ name: z.string(), busy: z.boolean() })),
+});
+
+export const rosterSchema = z.looseObject({
+	seats: z.looseObject({ taken: z.number(), total: z.number() }),
+	students: z.array(studentSchema),
+});
+
+export const progressSchema = z.looseObject({
+	students: z.array(
+		z.looseObject({ id: z.string(), name: z.string(), blocks: z.record(z.string(), z.looseObject({ exit: z.number(), at: z.string() })) }),
+	),
+});
+
+/** One command a student ran: a block (`block` set) or a command typed at the prompt (`block` null). */
+export const runSchema = z.looseObject({
+	student: z.string(),
+	block: z.string().nullable(),
+	command: z.string().optional(),
+	term: z.string(),
+	exit: z.number(),
+	at: z.union([z.number(), z.string()]),
+	page: z.string().nullable().optional(),
+});
+
+export const transcriptSchema = z.looseObject({
+	student: z.looseObject({ id: z.string(), name: z.string() }),
+	runs: z.array(runSchema),
+});
+
+export type Student = z.infer<typeof studentSchema>;
+export type Roster = z.infer<typeof rosterSchema>;
+export type Progress = z.infer<typeof progressSchema>;
+export type Run = z.infer<typeof runSchema>;
+
+/** The chapters and their runnable blocks, listed by the page at build time. */
+export const chaptersSchema = z.array(
+	z.object({
+		slug: z.string(),
+		title: z.string(),
+		href: z.string(),
+		blocks: z.array(z.object({ id: z.string(), profile: z.string().nullable(), summary: z.string() })),
+	}),
+);
+export type Chapter = z.infer<typeof chaptersSchema>[number];
+
+/** What the page can do: watch (signed in), sign in first, or nothing (no class here, or no gateway). */
+export type Access = { state: 'signed-in'; roster: Roster } | { state: 'sign-in' } | { state: 'unavailable'; message: string };
+
+async function request(path: string, init: RequestInit = {}): Promise<Response> {
+	return fetch(instructorUrl(path), { credentials: 'same-origin', ...init, headers: { accept: 'application/json', ...init.headers } });
+}
+
+async function errorMessage(response: Response): Promise<string> {
+	const body = (await response.json().catch(() => null)) as { message?: unknown } | null;
+	return typeof body?.message === 'string' ? body.message : `The gateway answered ${response.status}.`;
+}
+
+export async function checkAccess(): Promise<Access> {
+	let response: Response;
+	try {
+		response = await request('students');
+	} catch {
+		return { state: 'unavailable', message: 'The gateway does not answer. Is `npm start` running, and is this its address?' };
+	}
+	if (response.status === 401) return { state: 'sign-in' };
+	if (response.status === 404 && (response.headers.get('content-type') ?? '').includes('json')) {
+		return {
+			state: 'unavailable',
+			message: 'This gateway runs in local mode: there is no class to watch. Start it with PODLAB_MODE=class (see Self-hosting).',
+		};
+	}
+	if (!response.ok) return { state: 'unavailable', message: await errorMessage(response) };
+	const roster = rosterSchema.safeParse(await response.json().catch(() => null));
+	return roster.success ? { state: 'signed-in', roster: roster.data } : { state: 'unavailable', message: 'The gateway sent a roster this page cannot read.' };
+}
+
+/** Exchanges the token for the instructor cookie. @returns null when signed in, else what went wrong. */
+export async function signIn(token: string): Promise<string | null> {
+	const response = await request('session', { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+	if (response.ok) return null;
+	if (response.status === 401) return 'That is not the instructor token.';
+	return errorMessage(response);
+}
+
+/** @returns how many students had a terminal open to show it. */
+export async function broadcast(text: string): Promise<number> {
+	const response = await request('broadcast', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ text }) });
+	if (!response.ok) throw new Error(await errorMessage(response));
+	return z.object({ delivered: z.number() }).parse(await response.json()).delivered;
+}
+
+/** Ends the student's terminals (their next Run starts a fresh shell); `freeSeat` also removes them from the class. */
+export async function endStudent(id: string, freeSeat: boolean): Promise<void> {
+	const response = await request(`students/${id}${freeSeat ? '' : '/terminals'}`, { method: 'DELETE' });
+	if (!response.ok) throw new Error(await errorMessage(response));
+}
+
+export function transcriptUrl(id: string, format: 'json' | 'csv'): string {
+	return instructorUrl(`students/${id}/transcript.${format}`);
+}
+
+export async function fetchTranscript(id: string): Promise<Run[]> {
+	const response = await request(`students/${id}/transcript.json`);
+	if (!response.ok) throw new Error(await errorMessage(response));
+	return transcriptSchema.parse(await response.json()).runs;
+}
+
+/** The lab's profile ("podman", "kubernetes"): which blocks of a chapter the students run. */
+export async function labProfile(): Promise<string | null> {
+	try {
+		const response = await fetch(`${base}api/lab`, { credentials: 'same-origin' });
+		const body = z.looseObject({ profile: z.string().nullish() }).parse(await response.json());
+		return body.profile ?? null;
+	} catch {
+		return null;
+	}
+}

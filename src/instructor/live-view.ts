@@ -1,0 +1,185 @@
+/**
+ * The live view of one student: every terminal they have, mirrored as it happens (one tab each),
+ * read-only until the instructor presses Take over (the student's panel then says the instructor
+ * is typing). Closing the view closes its sockets, which hands any taken-over terminal back.
+ * Also here: transcripts, ending the student's terminals, freeing the seat.
+ */
+import xtermCss from '@xterm/xterm/css/xterm.css?inline';
+import { endStudent, transcriptUrl, type Student } from './api.ts';
+import { StudentScreen } from './student-screen.ts';
+
+interface Screen {
+	tab: HTMLButtonElement;
+	panel: HTMLDivElement;
+	screen: StudentScreen;
+}
+
+export class LiveView {
+	readonly #dialog: HTMLDialogElement;
+	readonly #tabs: HTMLElement;
+	readonly #screens: HTMLElement;
+	readonly #takeover: HTMLButtonElement;
+	readonly #status: HTMLElement;
+	readonly #open = new Map<string, Screen>();
+	#student: Student | null = null;
+	#selected: string | null = null;
+	#takenOver = false;
+
+	constructor(dialog: HTMLDialogElement) {
+		this.#dialog = dialog;
+		this.#tabs = dialog.querySelector('[data-live-tabs]')!;
+		this.#screens = dialog.querySelector('[data-live-screens]')!;
+		this.#takeover = dialog.querySelector('[data-takeover]')!;
+		this.#status = dialog.querySelector('[data-live-status]')!;
+		const style = document.createElement('style');
+		style.textContent = xtermCss;
+		document.head.append(style);
+		dialog.querySelector('[data-live-close]')!.addEventListener('click', () => dialog.close());
+		dialog.addEventListener('close', () => this.#closeAll());
+		this.#takeover.addEventListener('click', () => this.#setTakeover(!this.#takenOver));
+		this.#tabs.addEventListener('keydown', (event) => this.#onTabKey(event));
+		dialog.querySelector('[data-end-terminals]')!.addEventListener('click', () => void this.#end(false));
+		dialog.querySelector('[data-free-seat]')!.addEventListener('click', () => void this.#end(true));
+	}
+
+	get student(): Student | null {
+		return this.#dialog.open ? this.#student : null;
+	}
+
+	show(student: Student): void {
+		this.#closeAll();
+		this.#student = student;
+		this.#dialog.querySelector('[data-live-title]')!.textContent = student.name;
+		for (const format of ['json', 'csv'] as const) {
+			this.#dialog.querySelector<HTMLAnchorElement>(`[data-transcript="${format}"]`)!.href = transcriptUrl(student.id, format);
+		}
+		this.#dialog.showModal();
+		this.update(student);
+	}
+
+	/** The roster changed: terminals may have started or ended. */
+	update(student: Student): void {
+		if (!this.#dialog.open || student.id !== this.#student?.id) return;
+		this.#student = student;
+		this.#dialog.querySelector('[data-live-meta]')!.textContent =
+			`${student.connected ? 'connected' : 'offline'} · lab host ${student.labHost ?? 'this machine'}${student.page ? ` · on ${student.page}` : ''}`;
+		for (const { name } of student.terminals) {
+			const open = this.#open.get(name);
+			if (open) open.screen.reconnect();
+			else this.#addScreen(student.id, name);
+		}
+		if (student.terminals.length === 0 && this.#open.size === 0) this.#status.textContent = 'This student has no terminal open yet.';
+		if (!this.#selected && this.#open.size > 0) this.#select(this.#open.keys().next().value!);
+	}
+
+	#addScreen(student: string, name: string): void {
+		const tab = document.createElement('button');
+		tab.type = 'button';
+		tab.role = 'tab';
+		tab.id = `live-tab-${name}`;
+		tab.textContent = name;
+		tab.setAttribute('aria-controls', `live-panel-${name}`);
+		tab.addEventListener('click', () => this.#select(name));
+		const panel = document.createElement('div');
+		panel.role = 'tabpanel';
+		panel.id = `live-panel-${name}`;
+		panel.className = 'live-screen';
+		panel.setAttribute('aria-labelledby', tab.id);
+		panel.hidden = true;
+		panel.dataset.liveScreen = name;
+		this.#tabs.append(tab);
+		this.#screens.append(panel);
+		const screen = new StudentScreen({
+			student,
+			term: name,
+			container: panel,
+			onStatus: (status) => {
+				panel.dataset.state = status.state;
+				if (this.#selected === name) this.#showStatus();
+			},
+			onTakeover: (on) => {
+				if (this.#selected === name && !on && this.#takenOver) this.#setTakeover(false, false);
+			},
+		});
+		this.#open.set(name, { tab, panel, screen });
+	}
+
+	#select(name: string): void {
+		if (this.#takenOver) this.#setTakeover(false);
+		this.#selected = name;
+		for (const [key, { tab, panel }] of this.#open) {
+			const selected = key === name;
+			tab.setAttribute('aria-selected', String(selected));
+			tab.tabIndex = selected ? 0 : -1;
+			panel.hidden = !selected;
+		}
+		this.#showStatus();
+	}
+
+	#showStatus(): void {
+		const open = this.#selected ? this.#open.get(this.#selected) : undefined;
+		if (!open) return;
+		const { state } = open.screen.status;
+		this.#takeover.disabled = state !== 'connected';
+		this.#status.textContent =
+			state === 'connected'
+				? this.#takenOver
+					? 'You are typing in this terminal; the student sees a notice. Press Take over again to give it back.'
+					: 'Watching, read-only.'
+				: state === 'ended'
+					? 'This terminal has ended.'
+					: state === 'reconnecting' || state === 'connecting'
+						? 'Connecting…'
+						: `Not connected (${state}).`;
+	}
+
+	/** `send`: tell the gateway (not when the gateway told us). */
+	#setTakeover(on: boolean, send = true): void {
+		const open = this.#selected ? this.#open.get(this.#selected) : undefined;
+		this.#takenOver = on && open !== undefined;
+		this.#takeover.setAttribute('aria-pressed', String(this.#takenOver));
+		this.#takeover.textContent = this.#takenOver ? 'Give back' : 'Take over';
+		if (open && send) open.screen.takeover(this.#takenOver);
+		this.#showStatus();
+	}
+
+	#onTabKey(event: KeyboardEvent): void {
+		if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft') return;
+		const names = [...this.#open.keys()];
+		const index = names.indexOf(this.#selected ?? '');
+		const next = names[(index + (event.key === 'ArrowRight' ? 1 : names.length - 1)) % names.length];
+		if (!next) return;
+		this.#select(next);
+		this.#open.get(next)!.tab.focus();
+	}
+
+	async #end(freeSeat: boolean): Promise<void> {
+		const student = this.#student;
+		if (!student) return;
+		const question = freeSeat
+			? `Free ${student.name}'s seat? Their terminals end and their browser is no longer part of the class (they can join again).`
+			: `End ${student.name}'s terminals? Their shells and whatever runs in them stop; their next Run starts a fresh shell.`;
+		if (!confirm(question)) return;
+		try {
+			await endStudent(student.id, freeSeat);
+			if (freeSeat) this.#dialog.close();
+			else this.#status.textContent = 'Terminals ended.';
+		} catch (error) {
+			this.#status.textContent = `Could not do that: ${(error as Error).message}`;
+		}
+	}
+
+	#closeAll(): void {
+		this.#takenOver = false;
+		this.#takeover.setAttribute('aria-pressed', 'false');
+		this.#takeover.textContent = 'Take over';
+		for (const { screen, tab, panel } of this.#open.values()) {
+			screen.dispose();
+			tab.remove();
+			panel.remove();
+		}
+		this.#open.clear();
+		this.#selected = null;
+		this.#status.textContent = '';
+	}
+}

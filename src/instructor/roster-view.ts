@@ -1,0 +1,159 @@
+/**
+ * The roster: one card per student — name, state (active, idle for N minutes, offline), lab host,
+ * current page, last block run with ✓/✗ — and a live thumbnail of their `main` terminal. Cards are
+ * kept across updates (a thumbnail's connection lives as long as the student has that terminal).
+ */
+import type { Chapter, Student } from './api.ts';
+import { StudentScreen } from './student-screen.ts';
+
+/** Without a keystroke or run for this long, a connected student counts as idle. */
+export const IDLE_AFTER_MS = 3 * 60_000;
+const THUMBNAIL_TERMINAL = 'main';
+
+interface Card {
+	item: HTMLLIElement;
+	open: HTMLButtonElement;
+	state: HTMLElement;
+	details: HTMLElement;
+	thumbnail: HTMLPreElement;
+	screen: StudentScreen | null;
+	student: Student;
+}
+
+export type StudentState = { kind: 'active' | 'idle' | 'offline'; label: string };
+
+export function studentState(student: Pick<Student, 'connected' | 'lastActivity'>, now = Date.now()): StudentState {
+	if (!student.connected) return { kind: 'offline', label: 'offline' };
+	const idleMs = now - Date.parse(student.lastActivity);
+	if (idleMs < IDLE_AFTER_MS) return { kind: 'active', label: 'active' };
+	return { kind: 'idle', label: `idle ${Math.floor(idleMs / 60_000)} min` };
+}
+
+/** A site path as the chapter's title, when it is one. */
+export function pageTitle(path: string | null | undefined, chapters: Chapter[]): string {
+	if (!path) return '—';
+	return chapters.find((chapter) => chapter.href === path || chapter.href === `${path}/`)?.title ?? path;
+}
+
+export class RosterView {
+	readonly #list: HTMLUListElement;
+	readonly #empty: HTMLElement;
+	readonly #chapters: Chapter[];
+	readonly #onOpen: (student: Student) => void;
+	readonly #cards = new Map<string, Card>();
+
+	constructor(list: HTMLUListElement, empty: HTMLElement, chapters: Chapter[], onOpen: (student: Student) => void) {
+		this.#list = list;
+		this.#empty = empty;
+		this.#chapters = chapters;
+		this.#onOpen = onOpen;
+	}
+
+	update(students: Student[]): void {
+		const seen = new Set<string>();
+		for (const [index, student] of students.entries()) {
+			seen.add(student.id);
+			let card = this.#cards.get(student.id);
+			if (!card) {
+				card = this.#createCard(student);
+				this.#cards.set(student.id, card);
+			}
+			card.student = student;
+			if (this.#list.children[index] !== card.item) this.#list.insertBefore(card.item, this.#list.children[index] ?? null);
+			this.#render(card);
+		}
+		for (const [id, card] of this.#cards) {
+			if (seen.has(id)) continue;
+			card.screen?.dispose();
+			card.item.remove();
+			this.#cards.delete(id);
+		}
+		this.#empty.hidden = students.length > 0;
+	}
+
+	/** Idle minutes move on without any event. */
+	refreshStates(): void {
+		for (const card of this.#cards.values()) this.#renderState(card);
+	}
+
+	/** How many thumbnails are connected (the benchmark's and tests' view of the page). */
+	get watching(): number {
+		return [...this.#cards.values()].filter((card) => card.screen?.status.state === 'connected').length;
+	}
+
+	#createCard(student: Student): Card {
+		const item = document.createElement('li');
+		item.className = 'student';
+		item.dataset.student = student.id;
+		const head = document.createElement('div');
+		head.className = 'student-head';
+		const open = document.createElement('button');
+		open.type = 'button';
+		open.className = 'student-name';
+		open.addEventListener('click', () => this.#onOpen(this.#cards.get(student.id)!.student));
+		const state = document.createElement('span');
+		state.className = 'state';
+		head.append(open, state);
+		const details = document.createElement('dl');
+		details.className = 'student-details';
+		const thumbnail = document.createElement('pre');
+		thumbnail.className = 'thumbnail';
+		thumbnail.setAttribute('aria-hidden', 'true');
+		thumbnail.dataset.thumbnail = '';
+		// The thumbnail opens the live view too (with the mouse; the name button is the keyboard's way).
+		thumbnail.addEventListener('click', () => this.#onOpen(this.#cards.get(student.id)!.student));
+		item.append(head, details, thumbnail);
+		return { item, open, state, details, thumbnail, screen: null, student };
+	}
+
+	#render(card: Card): void {
+		const { student } = card;
+		card.open.textContent = student.name;
+		card.open.setAttribute('aria-label', `${student.name}: open the live view`);
+		this.#renderState(card);
+		const lastRun = student.lastRun
+			? `${student.lastRun.exit === 0 ? '✓' : '✗'} ${student.lastRun.block.replace(/^chapters\//, '')}${student.lastRun.exit === 0 ? '' : ` (exit ${student.lastRun.exit})`}`
+			: '—';
+		const rows: Array<[string, string, string?]> = [
+			['Page', pageTitle(student.page, this.#chapters)],
+			['Last run', lastRun, student.lastRun ? (student.lastRun.exit === 0 ? 'ok' : 'fail') : undefined],
+			['Lab host', student.labHost ?? 'this machine'],
+			['Terminals', student.terminals.map((terminal) => `${terminal.name}${terminal.busy ? ' (busy)' : ''}`).join(', ') || 'none'],
+		];
+		card.details.replaceChildren(
+			...rows.flatMap(([term, value, kind]) => {
+				const dt = document.createElement('dt');
+				dt.textContent = term;
+				const dd = document.createElement('dd');
+				dd.textContent = value;
+				if (kind) dd.className = kind;
+				return [dt, dd];
+			}),
+		);
+		this.#syncThumbnail(card);
+	}
+
+	#renderState(card: Card): void {
+		const state = studentState(card.student);
+		card.state.textContent = state.label;
+		card.state.dataset.state = state.kind;
+	}
+
+	/** Watches `main` while the student has it; a new shell after an end is watched again. */
+	#syncThumbnail(card: Card): void {
+		const hasMain = card.student.terminals.some((terminal) => terminal.name === THUMBNAIL_TERMINAL);
+		if (!hasMain) {
+			card.screen?.dispose();
+			card.screen = null;
+			card.thumbnail.textContent = '';
+			card.thumbnail.dataset.empty = 'no terminal yet';
+			return;
+		}
+		delete card.thumbnail.dataset.empty;
+		if (!card.screen) {
+			card.screen = new StudentScreen({ student: card.student.id, term: THUMBNAIL_TERMINAL, thumbnail: card.thumbnail });
+		} else {
+			card.screen.reconnect();
+		}
+	}
+}

@@ -1,0 +1,136 @@
+/**
+ * A watched terminal of a student: a viewer connection (the gateway's `attach {student}`), fed into
+ * an xterm.js terminal at the student's own size, so what the instructor sees is what the student's
+ * screen holds.
+ *
+ * Two ways to show it: a thumbnail (the terminal is never opened: xterm only parses, and the screen's
+ * text goes into a `<pre>` at most a few times a second — cheap enough for a whole class), or the
+ * live view (a real xterm on screen, typing allowed once taken over).
+ */
+import { Terminal } from '@xterm/xterm';
+import { openBrowserSocket, TerminalConnection, type ConnectionStatus } from '../terminal/terminal-connection.ts';
+import { apiUrl, socketUrl } from '../terminal/urls.ts';
+
+/** How often a thumbnail redraws at most while output flows. */
+const THUMBNAIL_FRAME_MS = 250;
+
+export interface StudentScreenOptions {
+	student: string;
+	term: string;
+	/** Live view: the terminal shown on screen here. Thumbnail: omitted. */
+	container?: HTMLElement;
+	/** Thumbnail: where the screen's text goes. */
+	thumbnail?: HTMLPreElement;
+	onStatus?(status: ConnectionStatus): void;
+	/** The student's terminal is taken over (by this or another instructor page) or given back. */
+	onTakeover?(on: boolean): void;
+	/** The gateway refused something this viewer sent (typing before taking over). */
+	onError?(message: string): void;
+}
+
+export class StudentScreen {
+	readonly #terminal: Terminal;
+	readonly #connection: TerminalConnection;
+	readonly #options: StudentScreenOptions;
+	readonly #encoder = new TextEncoder();
+	#drawTimer: ReturnType<typeof setTimeout> | null = null;
+	#disposed = false;
+
+	constructor(options: StudentScreenOptions) {
+		this.#options = options;
+		this.#terminal = new Terminal({
+			cols: 80,
+			rows: 24,
+			// A thumbnail needs only the screen; the live view keeps some history to scroll back.
+			scrollback: options.container ? 2_000 : 0,
+			fontSize: 14,
+			fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace',
+			// The instructor cannot type until taking over; xterm must not answer queries either.
+			disableStdin: true,
+			allowProposedApi: false,
+		});
+		if (options.container) this.#terminal.open(options.container);
+		this.#terminal.onData((data) => this.#connection.input(this.#encoder.encode(data)));
+		this.#connection = new TerminalConnection({
+			term: options.term,
+			url: socketUrl(),
+			openSocket: openBrowserSocket,
+			probe: async () => (await fetch(apiUrl('health')).catch(() => null))?.ok ?? false,
+			attach: { student: options.student },
+			listener: {
+				status: (status) => options.onStatus?.(status),
+				output: (bytes, rendered) =>
+					this.#terminal.write(bytes, () => {
+						rendered();
+						this.#scheduleDraw();
+					}),
+				attached: ({ newShell }) => {
+					if (newShell) this.#terminal.reset();
+				},
+				size: (cols, rows) => {
+					this.#terminal.resize(cols, rows);
+					this.#scheduleDraw();
+				},
+				takeover: (on) => options.onTakeover?.(on),
+				busy: () => {},
+				done: () => {},
+				runRefused: () => {},
+				runUndelivered: () => {},
+				resultsLost: () => {},
+			},
+		});
+		this.#connection.connect();
+	}
+
+	get term(): string {
+		return this.#options.term;
+	}
+
+	get status(): ConnectionStatus {
+		return this.#connection.status;
+	}
+
+	/** Start or stop typing into the student's terminal (live view only). */
+	takeover(on: boolean): void {
+		this.#terminal.options.disableStdin = !on;
+		this.#connection.takeover(on);
+		if (on) this.#terminal.focus();
+	}
+
+	/** Watch again after the student's terminal ended and came back (a new shell). */
+	reconnect(): void {
+		if (!['ended', 'failed', 'closed'].includes(this.#connection.status.state)) return;
+		this.#terminal.reset();
+		this.#connection.restart();
+	}
+
+	focus(): void {
+		this.#terminal.focus();
+	}
+
+	/** The screen's text, top to bottom (tests and the thumbnail). */
+	text(): string {
+		const buffer = this.#terminal.buffer.active;
+		const lines: string[] = [];
+		for (let row = 0; row < this.#terminal.rows; row++) lines.push(buffer.getLine(buffer.viewportY + row)?.translateToString(true) ?? '');
+		while (lines.length > 0 && lines.at(-1) === '') lines.pop();
+		return lines.join('\n');
+	}
+
+	dispose(): void {
+		this.#disposed = true;
+		if (this.#drawTimer) clearTimeout(this.#drawTimer);
+		// Closing the socket also hands a taken-over terminal back (the gateway does it on close).
+		this.#connection.close();
+		this.#terminal.dispose();
+	}
+
+	#scheduleDraw(): void {
+		const pre = this.#options.thumbnail;
+		if (!pre || this.#drawTimer || this.#disposed) return;
+		this.#drawTimer = setTimeout(() => {
+			this.#drawTimer = null;
+			if (!this.#disposed) pre.textContent = this.text();
+		}, THUMBNAIL_FRAME_MS);
+	}
+}
