@@ -7,12 +7,12 @@ import type { z } from 'zod';
 import { broadcast, chaptersSchema, checkAccess, fetchTranscript, instructorUrl, labProfile, progressSchema, rosterSchema, runSchema, signIn, type Chapter, type Roster, type Student } from './api.ts';
 import { BoardView, runsInChapter } from './board-view.ts';
 import { LiveView } from './live-view.ts';
-import { RosterView } from './roster-view.ts';
+import { pageTitle, RosterView } from './roster-view.ts';
 
 const $ = <T extends Element = HTMLElement>(selector: string): T => document.querySelector<T>(selector)!;
 
 const chapters: Chapter[] = chaptersSchema.parse(JSON.parse($('#podlab-chapters').textContent ?? '[]'));
-const live = new LiveView($<HTMLDialogElement>('[data-live]'));
+const live = new LiveView($<HTMLDialogElement>('[data-live]'), (path) => pageTitle(path, chapters));
 const roster = new RosterView($<HTMLUListElement>('[data-roster]'), $('[data-roster-empty]'), chapters, (student) => live.show(student));
 const board = new BoardView($<HTMLTableElement>('[data-board]'), chapters, (student, chapter) => void showCell(student, chapter));
 const feedStatus = $('[data-feed-status]');

@@ -24,9 +24,12 @@ export class LiveView {
 	#student: Student | null = null;
 	#selected: string | null = null;
 	#takenOver = false;
+	readonly #pageTitle: (path: string) => string;
 
-	constructor(dialog: HTMLDialogElement) {
+	/** `pageTitle`: a site path as the instructor knows it (a chapter's title). */
+	constructor(dialog: HTMLDialogElement, pageTitle: (path: string) => string) {
 		this.#dialog = dialog;
+		this.#pageTitle = pageTitle;
 		this.#tabs = dialog.querySelector('[data-live-tabs]')!;
 		this.#screens = dialog.querySelector('[data-live-screens]')!;
 		this.#takeover = dialog.querySelector('[data-takeover]')!;
@@ -62,7 +65,7 @@ export class LiveView {
 		if (!this.#dialog.open || student.id !== this.#student?.id) return;
 		this.#student = student;
 		this.#dialog.querySelector('[data-live-meta]')!.textContent =
-			`${student.connected ? 'connected' : 'offline'} · lab host ${student.labHost ?? 'this machine'}${student.page ? ` · on ${student.page}` : ''}`;
+			`${student.connected ? 'connected' : 'offline'} · lab host ${student.labHost ?? 'this machine'}${student.page ? ` · on ${this.#pageTitle(student.page)}` : ''}`;
 		for (const { name } of student.terminals) {
 			const open = this.#open.get(name);
 			if (open) open.screen.reconnect();

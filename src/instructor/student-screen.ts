@@ -10,6 +10,7 @@
 import { Terminal } from '@xterm/xterm';
 import { openBrowserSocket, TerminalConnection, type ConnectionStatus } from '../terminal/terminal-connection.ts';
 import { apiUrl, socketUrl } from '../terminal/urls.ts';
+import { xtermTheme } from '../terminal/xterm-theme.ts';
 
 /** How often a thumbnail redraws at most while output flows. */
 const THUMBNAIL_FRAME_MS = 250;
@@ -44,7 +45,11 @@ export class StudentScreen {
 			// A thumbnail needs only the screen; the live view keeps some history to scroll back.
 			scrollback: options.container ? 2_000 : 0,
 			fontSize: 14,
-			fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, monospace',
+			// A little air between rows, or the DOM renderer clips underscores in some fonts.
+			lineHeight: 1.15,
+			fontFamily: 'ui-monospace, SFMono-Regular, Menlo, Consolas, "DejaVu Sans Mono", monospace',
+			// The page draws terminals dark in either theme (as the thumbnails are).
+			theme: xtermTheme('dark'),
 			// The instructor cannot type until taking over; xterm must not answer queries either.
 			disableStdin: true,
 			allowProposedApi: false,
