@@ -103,9 +103,9 @@ export class Attachment implements TerminalPeer {
 			if (this.#instructor && message.student === undefined) {
 				throw new LabError('LAB_ERR_BAD_MESSAGE', 'An instructor socket attaches to a student’s terminal: give "student".');
 			}
-			if (message.student !== undefined) return this.#watch(message.student, message.term, message.since);
+			if (message.student !== undefined) return this.#watch(message.student, message.term, message.since, message.tail);
 			if (message.page !== undefined) this.#reader.page = message.page;
-			void this.#attach(message.term, message.since);
+			void this.#attach(message.term, message.since, message.tail);
 			return;
 		}
 		const terminal = this.#terminal;
@@ -148,13 +148,13 @@ export class Attachment implements TerminalPeer {
 		}
 	}
 
-	async #attach(name: string, since: number): Promise<void> {
+	async #attach(name: string, since: number, tail: number | undefined): Promise<void> {
 		this.#queued = [];
 		try {
 			const { terminal, created } = await this.#readers.openTerminal(this.#reader, name);
 			if (this.#closed) return;
 			this.#terminal = terminal;
-			terminal.attach(this, since, created);
+			terminal.attach(this, since, created, 'reader', tail);
 		} catch (error) {
 			this.#close(internal(error));
 			return;
@@ -168,12 +168,12 @@ export class Attachment implements TerminalPeer {
 	}
 
 	/** An instructor watches a student's existing terminal; watching never starts one. */
-	#watch(student: string, name: string, since: number): void {
+	#watch(student: string, name: string, since: number, tail: number | undefined): void {
 		const terminal = this.#readers.peek(`student:${student}`)?.terminals.get(name);
 		if (!terminal || terminal.ended) throw new LabError('LAB_ERR_NO_SUCH_TERMINAL');
 		this.#terminal = terminal;
 		this.#viewing = true;
-		terminal.attach(this, since, false, 'viewer');
+		terminal.attach(this, since, false, 'viewer', tail);
 	}
 
 	/** Tells the client about an error that does not end the socket. */

@@ -163,16 +163,17 @@ export class Terminal {
 
 	/**
 	 * Attach a peer: it gets `ready`, the output after `since` (or all that is held, when `since`
-	 * belongs to an earlier shell), and the busy status.
+	 * belongs to an earlier shell; at most the last `tail` bytes of it when given), and the busy status.
 	 */
-	attach(peer: TerminalPeer, since: number, created: boolean, role: 'reader' | 'viewer' = 'reader'): void {
+	attach(peer: TerminalPeer, since: number, created: boolean, role: 'reader' | 'viewer' = 'reader', tail?: number): void {
 		if (this.ended) {
 			peer.ended('LAB_ERR_ENDED');
 			return;
 		}
 		if (role === 'reader') this.#stopGraceTimer();
 		this.#flush();
-		const from = since > this.#scrollback.end ? 0 : since;
+		let from = since > this.#scrollback.end ? 0 : since;
+		if (tail !== undefined) from = Math.max(from, this.#scrollback.end - tail);
 		const replay = this.#scrollback.readFrom(from);
 		this.#peers.set(peer, { unacked: 0, viewer: role === 'viewer' });
 		peer.message({ t: 'ready', term: this.name, offset: replay.offset, lost: replay.lost, created });

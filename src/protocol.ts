@@ -31,6 +31,8 @@ export const clientMessage = z.discriminatedUnion('t', [
 		t: z.literal('attach'),
 		term: terminalName,
 		since: offset.default(0),
+		/** Replay at most this many bytes of earlier output (a thumbnail needs only the screen, not 2 MiB of history). */
+		tail: offset.optional(),
 		/** Instructor sockets only: watch this student's terminal (read-only unless taken over). */
 		student: z.string().regex(/^s[0-9a-f]{12}$/, 'a student id').optional(),
 		/**

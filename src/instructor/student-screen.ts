@@ -12,6 +12,8 @@ import { openBrowserSocket, TerminalConnection, type ConnectionStatus } from '..
 import { apiUrl, socketUrl } from '../terminal/urls.ts';
 import { xtermTheme } from '../terminal/xterm-theme.ts';
 
+/** A thumbnail replays at most this much of the student's history: enough for a screen, not 2 MiB per student. */
+const THUMBNAIL_TAIL_BYTES = 64 * 1024;
 /** How often a thumbnail redraws at most while output flows. */
 const THUMBNAIL_FRAME_MS = 250;
 
@@ -61,7 +63,7 @@ export class StudentScreen {
 			url: socketUrl(),
 			openSocket: openBrowserSocket,
 			probe: async () => (await fetch(apiUrl('health')).catch(() => null))?.ok ?? false,
-			attach: { student: options.student },
+			attach: { student: options.student, ...(options.container ? {} : { tail: THUMBNAIL_TAIL_BYTES }) },
 			listener: {
 				status: (status) => options.onStatus?.(status),
 				output: (bytes, rendered) =>

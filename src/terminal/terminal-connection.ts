@@ -92,7 +92,7 @@ export interface TerminalConnectionOptions {
 	/** When to send coalesced acks; see {@link AckCoalescer}. */
 	ackSchedule?: Scheduler;
 	/** Sent with every attach: the page the reader is on, or (instructor) the student to watch. */
-	attach?: { page?: string; student?: string };
+	attach?: { page?: string; student?: string; tail?: number };
 }
 
 /** Largest binary frame sent; the gateway's default `maxPayloadBytes` is 64 KiB. */

@@ -18,7 +18,7 @@ export interface ClientOptions {
 	/** Sees every output chunk as it arrives. */
 	onOutput?: (chunk: Buffer) => void;
 	/** Extra fields of the attach message (an instructor's `student`). */
-	attach?: { student?: string; term?: string; page?: string };
+	attach?: { student?: string; term?: string; page?: string; tail?: number };
 }
 
 /** GET /api/session and return the cookie header to send with the upgrade. */

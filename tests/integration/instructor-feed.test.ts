@@ -139,6 +139,29 @@ describe('watching a student', () => {
 	});
 });
 
+describe('a thumbnail', () => {
+	it('replays only the tail it asks for, then follows live', async () => {
+		const joined = await joinClass(gateway, 'Barbara', CODE);
+		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
+		await student.run('head -c 300000 /dev/zero | tr "\\0" x; echo; echo end-of-flood', 'flood');
+		const full = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
+		const thumbnail = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id!, tail: 4096 } });
+		await full.waitForText('end-of-flood');
+		await thumbnail.waitForText('end-of-flood');
+		const ready = thumbnail.messages.find((message) => message.t === 'ready');
+		expect(full.received).toBeGreaterThan(300_000);
+		// 4096 bytes replayed (the next prompt may follow them live).
+		expect(thumbnail.received).toBeGreaterThanOrEqual(4096);
+		expect(thumbnail.received).toBeLessThan(4096 + 512);
+		expect(ready?.t === 'ready' && ready.offset).toBeGreaterThan(300_000 - 4096);
+		student.type('echo after-the-tail\r');
+		await thumbnail.waitForText('after-the-tail');
+		full.close();
+		thumbnail.close();
+		student.close();
+	});
+});
+
 describe('requests that change something', () => {
 	it('are refused from a foreign Origin, even with the instructor’s cookie', async () => {
 		const response = await fetch(`${gateway.url}api/instructor/broadcast`, {
