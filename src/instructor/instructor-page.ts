@@ -7,7 +7,8 @@ import type { z } from 'zod';
 import { broadcast, chaptersSchema, checkAccess, fetchTranscript, instructorUrl, labProfile, progressSchema, rosterSchema, runSchema, signIn, type Chapter, type Roster, type Student } from './api.ts';
 import { BoardView, runsInChapter } from './board-view.ts';
 import { LiveView } from './live-view.ts';
-import { pageTitle, RosterView } from './roster-view.ts';
+import { RosterView } from './roster-view.ts';
+import { pageTitle } from './student-state.ts';
 
 const $ = <T extends Element = HTMLElement>(selector: string): T => document.querySelector<T>(selector)!;
 

@@ -4,10 +4,9 @@
  * kept across updates (a thumbnail's connection lives as long as the student has that terminal).
  */
 import type { Chapter, Student } from './api.ts';
+import { pageTitle, studentState } from './student-state.ts';
 import { StudentScreen } from './student-screen.ts';
 
-/** Without a keystroke or run for this long, a connected student counts as idle. */
-export const IDLE_AFTER_MS = 3 * 60_000;
 const THUMBNAIL_TERMINAL = 'main';
 
 interface Card {
@@ -18,21 +17,6 @@ interface Card {
 	thumbnail: HTMLPreElement;
 	screen: StudentScreen | null;
 	student: Student;
-}
-
-export type StudentState = { kind: 'active' | 'idle' | 'offline'; label: string };
-
-export function studentState(student: Pick<Student, 'connected' | 'lastActivity'>, now = Date.now()): StudentState {
-	if (!student.connected) return { kind: 'offline', label: 'offline' };
-	const idleMs = now - Date.parse(student.lastActivity);
-	if (idleMs < IDLE_AFTER_MS) return { kind: 'active', label: 'active' };
-	return { kind: 'idle', label: `idle ${Math.floor(idleMs / 60_000)} min` };
-}
-
-/** A site path as the chapter's title, when it is one. */
-export function pageTitle(path: string | null | undefined, chapters: Chapter[]): string {
-	if (!path) return '—';
-	return chapters.find((chapter) => chapter.href === path || chapter.href === `${path}/`)?.title ?? path;
 }
 
 export class RosterView {

@@ -190,4 +190,18 @@ describe('the instructor page', () => {
 		expect(events).toBe(401);
 		await context.close();
 	});
+
+	it('says there is no class to watch on a gateway in local mode', async () => {
+		const local = await startGateway({ PODLAB_WORKDIR: workDir });
+		const context = await browser.newContext();
+		try {
+			const page = await context.newPage();
+			await page.goto(`${local.url}instructor/`);
+			await expect.poll(() => page.locator('[data-unavailable]').textContent()).toMatch(/^This gateway runs in local mode: there is no class to watch\./);
+			expect(await page.getByLabel('Instructor token').isVisible()).toBe(false);
+		} finally {
+			await context.close();
+			await local.stop();
+		}
+	});
 });
