@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { clickToOutput } from './click-to-output.ts';
 import { echoCapacity } from './echo-capacity.ts';
+import { instructorWatch } from './instructor-watch.ts';
 import { Cleanup } from './lib/cleanup.ts';
 import type { Benchmark } from './lib/context.ts';
 import { evaluateGoals } from './lib/goals.ts';
@@ -16,7 +17,7 @@ import { Report, formatTable } from './lib/report.ts';
 import { pageWeight } from './page-weight.ts';
 import { throughput } from './throughput.ts';
 
-const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight];
+const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch];
 
 const HELP = `Usage: npm run bench [-- options]
 
