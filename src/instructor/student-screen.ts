@@ -37,6 +37,10 @@ export class StudentScreen {
 	readonly #options: StudentScreenOptions;
 	readonly #encoder = new TextEncoder();
 	#drawTimer: ReturnType<typeof setTimeout> | null = null;
+	#lastDrawAt = 0;
+	#releaseSlot: (() => void) | null = null;
+	/** Has the connection been opened yet (a thumbnail waits for its turn)? */
+	#started = false;
 	#disposed = false;
 
 	constructor(options: StudentScreenOptions) {
@@ -65,7 +69,10 @@ export class StudentScreen {
 			probe: async () => (await fetch(apiUrl('health')).catch(() => null))?.ok ?? false,
 			attach: { student: options.student, ...(options.container ? {} : { tail: THUMBNAIL_TAIL_BYTES }) },
 			listener: {
-				status: (status) => options.onStatus?.(status),
+				status: (status) => {
+					if (status.state !== 'connecting') this.#releaseSlot?.();
+					options.onStatus?.(status);
+				},
 				output: (bytes, rendered) =>
 					this.#terminal.write(bytes, () => {
 						rendered();
@@ -86,7 +93,18 @@ export class StudentScreen {
 				resultsLost: () => {},
 			},
 		});
-		this.#connection.connect();
+		// Thumbnails open a few at a time: a class's worth of handshakes at once makes Chromium hold
+		// each new one back by seconds (measured by bench/instructor-watch.ts).
+		if (options.container) this.#connect();
+		else
+			void openingSlot().then((release) => {
+				this.#releaseSlot = () => {
+					this.#releaseSlot = null;
+					release();
+				};
+				if (this.#disposed) this.#releaseSlot();
+				else this.#connect();
+			});
 	}
 
 	get term(): string {
@@ -106,7 +124,7 @@ export class StudentScreen {
 
 	/** Watch again after the student's terminal ended and came back (a new shell). */
 	reconnect(): void {
-		if (!['ended', 'failed', 'closed'].includes(this.#connection.status.state)) return;
+		if (!this.#started || !['ended', 'failed', 'closed'].includes(this.#connection.status.state)) return;
 		this.#terminal.reset();
 		this.#connection.restart();
 	}
@@ -127,17 +145,50 @@ export class StudentScreen {
 	dispose(): void {
 		this.#disposed = true;
 		if (this.#drawTimer) clearTimeout(this.#drawTimer);
+		this.#releaseSlot?.();
 		// Closing the socket also hands a taken-over terminal back (the gateway does it on close).
 		this.#connection.close();
 		this.#terminal.dispose();
 	}
 
+	#connect(): void {
+		this.#started = true;
+		this.#connection.connect();
+	}
+
+	/** Draws now after a quiet spell, else at most once per {@link THUMBNAIL_FRAME_MS}. */
 	#scheduleDraw(): void {
 		const pre = this.#options.thumbnail;
 		if (!pre || this.#drawTimer || this.#disposed) return;
-		this.#drawTimer = setTimeout(() => {
+		const draw = () => {
 			this.#drawTimer = null;
+			this.#lastDrawAt = performance.now();
 			if (!this.#disposed) pre.textContent = this.text();
-		}, THUMBNAIL_FRAME_MS);
+		};
+		const wait = this.#lastDrawAt + THUMBNAIL_FRAME_MS - performance.now();
+		if (wait <= 0) draw();
+		else this.#drawTimer = setTimeout(draw, wait);
 	}
+}
+
+/** Thumbnail sockets being opened at once, at most. */
+const MAX_OPENING = 8;
+let opening = 0;
+const waiting: Array<() => void> = [];
+
+/** Waits for a turn to open a thumbnail's socket; call the release once it is open (or given up). */
+function openingSlot(): Promise<() => void> {
+	const release = () => {
+		opening--;
+		const next = waiting.shift();
+		if (next) next();
+	};
+	return new Promise((resolve) => {
+		const take = () => {
+			opening++;
+			resolve(release);
+		};
+		if (opening < MAX_OPENING) take();
+		else waiting.push(take);
+	});
 }

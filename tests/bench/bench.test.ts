@@ -10,7 +10,7 @@ import { NODE } from '../helpers/gateway.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The `bench` field of the result lines: echo-capacity prints both echo and capacity results. */
-const BENCHES = ['echo', 'capacity', 'throughput', 'click-to-output', 'page-weight'];
+const BENCHES = ['echo', 'capacity', 'throughput', 'click-to-output', 'page-weight', 'instructor-watch'];
 
 it('prints one well-formed JSON result per line for every benchmark (npm run bench -- --quick)', async () => {
 	const child = spawn(NODE, ['bench/run.ts', '--quick'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });

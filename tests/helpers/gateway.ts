@@ -48,7 +48,11 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
 	child.stdout!.on('data', (chunk) => (output += chunk));
 	child.stderr!.on('data', (chunk) => (output += chunk));
 	const url = await new Promise<string>((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`gateway did not start within 15 s:\n${output}`)), 15_000);
+		const timer = setTimeout(() => {
+			// Not listening (or not saying so, at a quieter log level): do not leave it running.
+			child.kill('SIGKILL');
+			reject(new Error(`gateway did not start within 15 s:\n${output}`));
+		}, 15_000);
 		const onData = () => {
 			for (const line of output.split('\n')) {
 				if (!line.includes('"msg":"listening"')) continue;
