@@ -17,6 +17,8 @@ interface Card {
 	thumbnail: HTMLPreElement;
 	screen: StudentScreen | null;
 	student: Student;
+	/** What the card shows now, to skip redrawing it when nothing it shows changed. */
+	shown: string;
 }
 
 export class RosterView {
@@ -44,7 +46,13 @@ export class RosterView {
 			}
 			card.student = student;
 			if (this.#list.children[index] !== card.item) this.#list.insertBefore(card.item, this.#list.children[index] ?? null);
-			this.#render(card);
+			// Activity moves with every keystroke; the card shows it only as a state, redrawn apart.
+			const shown = JSON.stringify({ ...student, lastActivity: undefined });
+			if (shown !== card.shown) {
+				card.shown = shown;
+				this.#render(card);
+			}
+			this.#renderState(card);
 		}
 		for (const [id, card] of this.#cards) {
 			if (seen.has(id)) continue;
@@ -55,9 +63,15 @@ export class RosterView {
 		this.#empty.hidden = students.length > 0;
 	}
 
-	/** Idle minutes move on without any event. */
+	/**
+	 * Idle minutes move on without any event; and a thumbnail whose terminal ended and came back
+	 * between two roster updates (so the roster looked the same) is watched again.
+	 */
 	refreshStates(): void {
-		for (const card of this.#cards.values()) this.#renderState(card);
+		for (const card of this.#cards.values()) {
+			this.#renderState(card);
+			this.#syncThumbnail(card);
+		}
 	}
 
 	/** How many thumbnails are connected (the benchmark's and tests' view of the page). */
@@ -87,14 +101,13 @@ export class RosterView {
 		// The thumbnail opens the live view too (with the mouse; the name button is the keyboard's way).
 		thumbnail.addEventListener('click', () => this.#onOpen(this.#cards.get(student.id)!.student));
 		item.append(head, details, thumbnail);
-		return { item, open, state, details, thumbnail, screen: null, student };
+		return { item, open, state, details, thumbnail, screen: null, student, shown: '' };
 	}
 
 	#render(card: Card): void {
 		const { student } = card;
 		card.open.textContent = student.name;
 		card.open.setAttribute('aria-label', `${student.name}: open the live view`);
-		this.#renderState(card);
 		const lastRun = student.lastRun
 			? `${student.lastRun.exit === 0 ? '✓' : '✗'} ${student.lastRun.block.replace(/^chapters\//, '')}${student.lastRun.exit === 0 ? '' : ` (exit ${student.lastRun.exit})`}`
 			: '—';
@@ -119,6 +132,7 @@ export class RosterView {
 
 	#renderState(card: Card): void {
 		const state = studentState(card.student);
+		if (card.state.textContent === state.label) return;
 		card.state.textContent = state.label;
 		card.state.dataset.state = state.kind;
 	}
