@@ -30,7 +30,6 @@ export class Attachment implements TerminalPeer {
 	/** An instructor's socket: it may only watch a student's terminal, and type once it takes over. */
 	readonly #instructor: boolean;
 	#viewing = false;
-	#controlling = false;
 	/** Messages that arrived while the terminal was starting; handled once it is attached. */
 	#queued: Array<{ data: RawData; isBinary: boolean }> | null = null;
 	#closed = false;
@@ -91,7 +90,7 @@ export class Attachment implements TerminalPeer {
 
 	#onInput(data: Buffer): void {
 		if (!this.#terminal) throw new LabError('LAB_ERR_NOT_ATTACHED');
-		if (this.#viewing && !this.#controlling) return this.#error(new LabError('LAB_ERR_READ_ONLY'));
+		if (this.#viewing && !this.#terminal.controlledBy(this)) return this.#error(new LabError('LAB_ERR_READ_ONLY'));
 		this.#reader.lastActivity = Date.now();
 		this.#terminal.input(data);
 	}
@@ -113,8 +112,13 @@ export class Attachment implements TerminalPeer {
 		if (this.#viewing) {
 			// Watching: only taking over, and acks; typing once taken over (see #onInput).
 			if (message.t === 'takeover') {
-				this.#controlling = message.on;
-				terminal.notify({ t: 'takeover', on: message.on });
+				if (!message.on) terminal.releaseControl(this);
+				else if (!terminal.takeControl(this)) {
+					// Another instructor page has it: this one is told it does not.
+					this.#error(new LabError('LAB_ERR_TAKEN_OVER'));
+					this.message({ t: 'takeover', on: false });
+					return;
+				}
 				this.#logger.info({ terminal: terminal.id, on: message.on }, 'instructor take-over');
 			} else if (message.t === 'ack') {
 				terminal.ack(this, message.bytes);
@@ -190,7 +194,6 @@ export class Attachment implements TerminalPeer {
 		}
 		this.#error(error);
 		this.#closed = true;
-		this.#releaseControl();
 		this.#terminal?.detach(this);
 		this.#terminal = null;
 		this.#socket.close(error.closeCode, error.code);
@@ -198,16 +201,8 @@ export class Attachment implements TerminalPeer {
 
 	#onClose(): void {
 		this.#closed = true;
-		this.#releaseControl();
 		this.#terminal?.detach(this);
 		this.#terminal = null;
-	}
-
-	/** An instructor who leaves while typing gives the terminal back. */
-	#releaseControl(): void {
-		if (!this.#controlling) return;
-		this.#controlling = false;
-		this.#terminal?.notify({ t: 'takeover', on: false });
 	}
 }
 

@@ -113,6 +113,8 @@ export class Terminal {
 	#graceTimer: NodeJS.Timeout | null = null;
 	#ending: Promise<void> | null = null;
 	#exitCode: number | null = null;
+	/** The viewer typing into this terminal (an instructor who took over); one at a time. */
+	#controller: TerminalPeer | null = null;
 	/** The pty's size, as its reader last set it (viewers draw at this size). */
 	#size: { cols: number; rows: number };
 	lastActivity = Date.now();
@@ -180,14 +182,38 @@ export class Terminal {
 		if (role === 'viewer') peer.message({ t: 'size', ...this.#size });
 		if (replay.data.length > 0) this.#send(peer, replay.data);
 		peer.message({ t: 'status', busy: this.#busy });
+		// A student reconnecting while the instructor types is told again (their panel starts afresh).
+		if (this.#controller) peer.message({ t: 'takeover', on: true });
 		this.#applyBackpressure();
 	}
 
 	detach(peer: TerminalPeer): void {
 		if (!this.#peers.delete(peer)) return;
+		// An instructor who leaves while typing gives the terminal back.
+		this.releaseControl(peer);
 		this.#releaseBackpressure();
 		// Only the reader keeps a terminal alive; someone watching does not.
 		if (![...this.#peers.values()].some((state) => !state.viewer) && !this.#graceTimer) this.#startGraceTimer();
+	}
+
+	/** Gives a viewer the keyboard (every socket is told); false when another viewer has it. */
+	takeControl(peer: TerminalPeer): boolean {
+		if (this.#controller === peer) return true;
+		if (this.#controller || !this.#peers.has(peer)) return false;
+		this.#controller = peer;
+		this.#broadcast({ t: 'takeover', on: true });
+		return true;
+	}
+
+	/** Takes the keyboard back from `peer`, if it has it. */
+	releaseControl(peer: TerminalPeer): void {
+		if (this.#controller !== peer) return;
+		this.#controller = null;
+		this.#broadcast({ t: 'takeover', on: false });
+	}
+
+	controlledBy(peer: TerminalPeer): boolean {
+		return this.#controller === peer;
 	}
 
 	/** Keyboard input from a reader. */
@@ -322,6 +348,7 @@ export class Terminal {
 		const state = this.#peers.get(peer)!;
 		if (state.viewer && state.unacked > VIEWER_MAX_BEHIND_BYTES) {
 			this.#peers.delete(peer);
+			this.releaseControl(peer);
 			peer.ended('LAB_ERR_VIEWER_BEHIND');
 			return;
 		}

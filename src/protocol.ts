@@ -145,6 +145,7 @@ export const ERRORS = {
 	LAB_ERR_IDLE: { http: null, close: 4002, text: 'Your lab session ended after a long time without activity: start a new shell to go on.' },
 	LAB_ERR_CLASS_OVER: { http: null, close: 4003, text: 'The class is over: its lab sessions have ended.' },
 	LAB_ERR_READ_ONLY: { http: null, close: null, text: 'You are watching this terminal: take over to type into it.' },
+	LAB_ERR_TAKEN_OVER: { http: null, close: null, text: 'Another instructor is typing in this terminal: wait until they give it back.' },
 	LAB_ERR_FORBIDDEN: { http: null, close: 1008, text: 'Only the instructor may watch another student’s terminal.' },
 	LAB_ERR_NO_SUCH_TERMINAL: { http: null, close: 4006, text: 'The student has no terminal by that name (yet).' },
 	LAB_ERR_VIEWER_BEHIND: { http: null, close: 1013, text: 'This view fell too far behind the terminal: reconnect to catch up.' },

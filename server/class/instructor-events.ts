@@ -48,6 +48,9 @@ export class InstructorEvents {
 			'X-Accel-Buffering': 'no',
 		});
 		res.write(`retry: ${RETRY_MS}\n\n`);
+		// Pages already listening get any change since the last check first: the snapshot below
+		// becomes the one they are compared against.
+		this.#tick();
 		this.#listeners.add(res);
 		req.socket.setNoDelay(true);
 		res.on('close', () => {
@@ -59,10 +62,6 @@ export class InstructorEvents {
 		res.write(frame('roster', roster) + frame('progress', JSON.stringify(this.#options.progress())));
 		this.#timer ??= setInterval(() => this.#tick(), ROSTER_CHECK_MS).unref();
 		return true;
-	}
-
-	get listeners(): number {
-		return this.#listeners.size;
 	}
 
 	/** A command finished: its transcript entry goes out at once (the board shows ✓/✗ from it). */

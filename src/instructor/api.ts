@@ -4,10 +4,7 @@
  * Answers are checked with zod (loose objects: a newer gateway may add fields).
  */
 import { z } from 'zod';
-
-const base = import.meta.env.BASE_URL.endsWith('/') ? import.meta.env.BASE_URL : `${import.meta.env.BASE_URL}/`;
-
-export const instructorUrl = (path: string): string => `${base}api/instructor/${path}`;
+import { apiUrl, instructorApiUrl } from '../terminal/urls.ts';
 
 export const studentSchema = z.looseObject({
 	id: z.string(),
@@ -50,7 +47,6 @@ export const transcriptSchema = z.looseObject({
 
 export type Student = z.infer<typeof studentSchema>;
 export type Roster = z.infer<typeof rosterSchema>;
-export type Progress = z.infer<typeof progressSchema>;
 export type Run = z.infer<typeof runSchema>;
 
 /** The chapters and their runnable blocks, listed by the page at build time. */
@@ -68,7 +64,7 @@ export type Chapter = z.infer<typeof chaptersSchema>[number];
 export type Access = { state: 'signed-in'; roster: Roster } | { state: 'sign-in' } | { state: 'unavailable'; message: string };
 
 async function request(path: string, init: RequestInit = {}): Promise<Response> {
-	return fetch(instructorUrl(path), { credentials: 'same-origin', ...init, headers: { accept: 'application/json', ...init.headers } });
+	return fetch(instructorApiUrl(path), { credentials: 'same-origin', ...init, headers: { accept: 'application/json', ...init.headers } });
 }
 
 async function errorMessage(response: Response): Promise<string> {
@@ -117,7 +113,7 @@ export async function endStudent(id: string, freeSeat: boolean): Promise<void> {
 }
 
 export function transcriptUrl(id: string, format: 'json' | 'csv'): string {
-	return instructorUrl(`students/${id}/transcript.${format}`);
+	return instructorApiUrl(`students/${id}/transcript.${format}`);
 }
 
 export async function fetchTranscript(id: string): Promise<Run[]> {
@@ -129,7 +125,7 @@ export async function fetchTranscript(id: string): Promise<Run[]> {
 /** The lab's profile ("podman", "kubernetes"): which blocks of a chapter the students run. */
 export async function labProfile(): Promise<string | null> {
 	try {
-		const response = await fetch(`${base}api/lab`, { credentials: 'same-origin' });
+		const response = await fetch(apiUrl('lab'), { credentials: 'same-origin' });
 		const body = z.looseObject({ profile: z.string().nullish() }).parse(await response.json());
 		return body.profile ?? null;
 	} catch {

@@ -33,9 +33,12 @@ export class BoardView {
 		this.#scheduleDraw();
 	}
 
+	/** Redraws only when the rows change: roster updates come twice a second while anyone types. */
 	setStudents(students: Student[]): void {
+		const rows = (list: Student[]) => JSON.stringify(list.map((student) => [student.id, student.name]));
+		const changed = rows(students) !== rows(this.#students);
 		this.#students = students;
-		this.#scheduleDraw();
+		if (changed) this.#scheduleDraw();
 	}
 
 	/** The whole board (at connect): replaces what is known. */

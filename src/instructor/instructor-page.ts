@@ -4,42 +4,54 @@
  */
 import '../terminal/zod-without-eval.ts';
 import type { z } from 'zod';
-import { broadcast, chaptersSchema, checkAccess, fetchTranscript, instructorUrl, labProfile, progressSchema, rosterSchema, runSchema, signIn, type Chapter, type Roster, type Student } from './api.ts';
+import { instructorApiUrl } from '../terminal/urls.ts';
+import { broadcast, chaptersSchema, checkAccess, fetchTranscript, labProfile, progressSchema, rosterSchema, runSchema, signIn, type Chapter, type Roster, type Student } from './api.ts';
 import { BoardView, runsInChapter } from './board-view.ts';
 import { LiveView } from './live-view.ts';
 import { RosterView } from './roster-view.ts';
 import { pageTitle } from './student-state.ts';
+import { onTabArrows } from './tabs.ts';
 
-const $ = <T extends Element = HTMLElement>(selector: string): T => document.querySelector<T>(selector)!;
+/** One of the page's own elements (instructor.astro): always there. */
+const element = <T extends Element = HTMLElement>(selector: string): T => document.querySelector<T>(selector)!;
 
-const chapters: Chapter[] = chaptersSchema.parse(JSON.parse($('#podlab-chapters').textContent ?? '[]'));
-const live = new LiveView($<HTMLDialogElement>('[data-live]'), (path) => pageTitle(path, chapters));
-const roster = new RosterView($<HTMLUListElement>('[data-roster]'), $('[data-roster-empty]'), chapters, (student) => live.show(student));
-const board = new BoardView($<HTMLTableElement>('[data-board]'), chapters, (student, chapter) => void showCell(student, chapter));
-const feedStatus = $('[data-feed-status]');
+const chapters: Chapter[] = chaptersSchema.parse(JSON.parse(element('#podlab-chapters').textContent ?? '[]'));
+const live = new LiveView(element<HTMLDialogElement>('[data-live]'), (path) => pageTitle(path, chapters));
+const roster = new RosterView(element<HTMLUListElement>('[data-roster]'), element('[data-roster-empty]'), chapters, (student) => live.show(student));
+const board = new BoardView(element<HTMLTableElement>('[data-board]'), chapters, (student, chapter) => void showCell(student, chapter));
+const feedStatus = element('[data-feed-status]');
+/** The console runs once per page, however often sign-in is submitted. */
+let following = false;
 
 async function start(): Promise<void> {
 	const access = await checkAccess();
-	$('[data-sign-in]').hidden = access.state !== 'sign-in';
-	$('[data-unavailable]').hidden = access.state !== 'unavailable';
+	element('[data-sign-in]').hidden = access.state !== 'sign-in';
+	element('[data-unavailable]').hidden = access.state !== 'unavailable';
 	if (access.state === 'unavailable') {
-		$('[data-unavailable]').textContent = access.message;
+		element('[data-unavailable]').textContent = access.message;
 		return;
 	}
 	if (access.state === 'sign-in') {
-		$<HTMLInputElement>('#instructor-token').focus();
+		element<HTMLInputElement>('#instructor-token').focus();
 		return;
 	}
-	$('[data-console]').hidden = false;
-	$('[data-broadcast]').hidden = false;
+	if (following) return;
+	following = true;
+	const signingIn = element('[data-sign-in]').contains(document.activeElement);
+	element('[data-console]').hidden = false;
+	element('[data-broadcast]').hidden = false;
 	showRoster(access.roster);
+	// Keyboard users land on the console, not in the sign-in form that just went away.
+	if (signingIn) element('#tab-roster').focus();
 	board.setProfile(await labProfile());
 	follow();
 	setInterval(() => roster.refreshStates(), 15_000);
 }
 
 function showRoster(data: Roster): void {
-	$('[data-seats]').textContent = `${data.seats.taken} of ${data.seats.total} seats taken`;
+	// A live region: written only when it changes, or screen readers repeat it on every event.
+	const seats = `${data.seats.taken} of ${data.seats.total} seats taken`;
+	if (element('[data-seats]').textContent !== seats) element('[data-seats]').textContent = seats;
 	roster.update(data.students);
 	board.setStudents(data.students);
 	const open = live.student && data.students.find((student) => student.id === live.student!.id);
@@ -48,7 +60,7 @@ function showRoster(data: Roster): void {
 
 /** The live feed; EventSource reconnects by itself and the gateway then sends the whole state again. */
 function follow(): void {
-	const events = new EventSource(instructorUrl('events'), { withCredentials: true });
+	const events = new EventSource(instructorApiUrl('events'), { withCredentials: true });
 	const parse = <T>(schema: z.ZodType<T>, event: MessageEvent<string>): T | null => {
 		const parsed = schema.safeParse(JSON.parse(event.data));
 		return parsed.success ? parsed.data : null;
@@ -60,8 +72,13 @@ function follow(): void {
 	events.addEventListener('error', () => {
 		feedStatus.textContent = 'Reconnecting to the gateway…';
 		feedStatus.dataset.state = 'down';
-		// A stream refused for good (the cookie expired, the class ended): find out why.
-		if (events.readyState === EventSource.CLOSED) void checkAccess().then((access) => access.state !== 'signed-in' && location.reload());
+		if (events.readyState !== EventSource.CLOSED) return;
+		// Refused for good (not a dropped stream, which EventSource retries itself): signed out, or
+		// a proxy's error page during a restart. Sign in again, or follow anew.
+		void checkAccess().then((access) => {
+			if (access.state !== 'signed-in') location.reload();
+			else setTimeout(follow, 2_000);
+		});
 	});
 	events.addEventListener('roster', (event) => {
 		const data = parse(rosterSchema, event);
@@ -77,15 +94,21 @@ function follow(): void {
 	});
 }
 
+/** Which cell the commands dialog shows: an answer for an earlier one is dropped, and focus goes back to it. */
+let shownCell = '';
+
 /** A board cell: the student's commands in that chapter, newest last. */
 async function showCell(student: Student, chapter: Chapter): Promise<void> {
-	const dialog = $<HTMLDialogElement>('[data-cell-dialog]');
-	$('[data-cell-title]').textContent = `${student.name} · ${chapter.title}`;
-	const body = $('[data-cell-body]');
+	const cell = `${student.id}|${chapter.slug}`;
+	shownCell = cell;
+	const dialog = element<HTMLDialogElement>('[data-cell-dialog]');
+	element('[data-cell-title]').textContent = `${student.name} · ${chapter.title}`;
+	const body = element('[data-cell-body]');
 	body.textContent = 'Loading…';
 	dialog.showModal();
 	try {
 		const runs = runsInChapter(await fetchTranscript(student.id), chapter);
+		if (shownCell !== cell) return;
 		if (runs.length === 0) {
 			body.textContent = 'Nothing run in this chapter yet.';
 			return;
@@ -112,19 +135,26 @@ async function showCell(student: Student, chapter: Chapter): Promise<void> {
 		}
 		body.replaceChildren(table);
 	} catch (error) {
-		body.textContent = `Could not load the transcript: ${(error as Error).message}`;
+		if (shownCell === cell) body.textContent = `Could not load the transcript: ${(error as Error).message}`;
 	}
 }
 
-$('[data-cell-close]').addEventListener('click', () => $<HTMLDialogElement>('[data-cell-dialog]').close());
+// The board may have been redrawn meanwhile: focus goes back to the same cell, not to the page's start.
+element('[data-cell-dialog]').addEventListener('close', () => element<HTMLElement>(`[data-cell="${CSS.escape(shownCell)}"]`)?.focus());
 
-$('[data-sign-in-form]').addEventListener('submit', async (event) => {
+element('[data-cell-close]').addEventListener('click', () => element<HTMLDialogElement>('[data-cell-dialog]').close());
+
+element('[data-sign-in-form]').addEventListener('submit', async (event) => {
 	event.preventDefault();
 	const form = event.currentTarget as HTMLFormElement;
 	const input = form.elements.namedItem('token') as HTMLInputElement;
-	const error = $('[data-sign-in-error]');
+	const error = element('[data-sign-in-error]');
+	const button = form.querySelector('button')!;
+	if (button.disabled) return;
+	button.disabled = true;
 	error.textContent = '';
 	const problem = await signIn(input.value).catch(() => 'The gateway does not answer.');
+	button.disabled = false;
 	if (problem) {
 		error.textContent = problem;
 		input.select();
@@ -134,11 +164,11 @@ $('[data-sign-in-form]').addEventListener('submit', async (event) => {
 	await start();
 });
 
-$('[data-broadcast]').addEventListener('submit', async (event) => {
+element('[data-broadcast]').addEventListener('submit', async (event) => {
 	event.preventDefault();
 	const form = event.currentTarget as HTMLFormElement;
 	const input = form.elements.namedItem('text') as HTMLInputElement;
-	const result = $('[data-broadcast-result]');
+	const result = element('[data-broadcast-result]');
 	try {
 		const delivered = await broadcast(input.value);
 		result.textContent = `Sent to ${delivered} ${delivered === 1 ? 'student' : 'students'} with a terminal open.`;
@@ -148,27 +178,19 @@ $('[data-broadcast]').addEventListener('submit', async (event) => {
 	}
 });
 
-// Views: a tab list with arrow keys, as WAI-ARIA's tabs pattern describes.
-const viewTabs = [...document.querySelectorAll<HTMLButtonElement>('[data-view-tab]')];
-function selectView(tab: HTMLButtonElement): void {
-	for (const other of viewTabs) {
+// Views: Students and Progress.
+function selectView(tab: HTMLElement): void {
+	for (const other of document.querySelectorAll<HTMLElement>('[data-view-tab]')) {
 		const selected = other === tab;
 		other.setAttribute('aria-selected', String(selected));
 		other.tabIndex = selected ? 0 : -1;
-		$(`[data-view="${other.dataset.viewTab}"]`).hidden = !selected;
+		element(`[data-view="${other.dataset.viewTab}"]`).hidden = !selected;
 	}
 }
-for (const [index, tab] of viewTabs.entries()) {
-	tab.addEventListener('click', () => selectView(tab));
-	tab.addEventListener('keydown', (event) => {
-		if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft') return;
-		const next = viewTabs[(index + (event.key === 'ArrowRight' ? 1 : viewTabs.length - 1)) % viewTabs.length]!;
-		selectView(next);
-		next.focus();
-	});
-}
+for (const tab of document.querySelectorAll<HTMLElement>('[data-view-tab]')) tab.addEventListener('click', () => selectView(tab));
+onTabArrows(element('.views'), selectView);
 
 void start();
 
-// For the browser tests and the benchmark: how many thumbnails are live.
+// How many thumbnails are live: what the browser tests and bench/instructor-watch.ts wait for.
 Object.assign(window, { podlabInstructor: { watching: () => roster.watching } });

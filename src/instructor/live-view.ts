@@ -7,6 +7,7 @@
 import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import { endStudent, transcriptUrl, type Student } from './api.ts';
 import { StudentScreen } from './student-screen.ts';
+import { onTabArrows } from './tabs.ts';
 
 interface Screen {
 	tab: HTMLButtonElement;
@@ -40,7 +41,7 @@ export class LiveView {
 		dialog.querySelector('[data-live-close]')!.addEventListener('click', () => dialog.close());
 		dialog.addEventListener('close', () => this.#closeAll());
 		this.#takeover.addEventListener('click', () => this.#setTakeover(!this.#takenOver));
-		this.#tabs.addEventListener('keydown', (event) => this.#onTabKey(event));
+		onTabArrows(this.#tabs, (tab) => this.#select(tab.dataset.term!));
 		dialog.querySelector('[data-end-terminals]')!.addEventListener('click', () => void this.#end(false));
 		dialog.querySelector('[data-free-seat]')!.addEventListener('click', () => void this.#end(true));
 	}
@@ -80,7 +81,10 @@ export class LiveView {
 		tab.type = 'button';
 		tab.role = 'tab';
 		tab.id = `live-tab-${name}`;
+		tab.dataset.term = name;
 		tab.textContent = name;
+		tab.setAttribute('aria-selected', 'false');
+		tab.tabIndex = -1;
 		tab.setAttribute('aria-controls', `live-panel-${name}`);
 		tab.addEventListener('click', () => this.#select(name));
 		const panel = document.createElement('div');
@@ -98,9 +102,13 @@ export class LiveView {
 			container: panel,
 			onStatus: (status) => {
 				panel.dataset.state = status.state;
-				if (this.#selected === name) this.#showStatus();
+				if (this.#selected !== name) return;
+				// A new socket (after a drop, a restart, a new shell) starts read-only on the gateway.
+				if (status.state !== 'connected' && this.#takenOver) this.#setTakeover(false, false);
+				this.#showStatus();
 			},
 			onTakeover: (on) => {
+				// The gateway gives it back (or refused it: another instructor page is typing).
 				if (this.#selected === name && !on && this.#takenOver) this.#setTakeover(false, false);
 			},
 		});
@@ -127,7 +135,7 @@ export class LiveView {
 		this.#status.textContent =
 			state === 'connected'
 				? this.#takenOver
-					? 'You are typing in this terminal; the student sees a notice. Press Take over again to give it back.'
+					? 'You are typing in this terminal; the student sees a notice. Press Take over again, or close, to give it back.'
 					: 'Watching, read-only.'
 				: state === 'ended'
 					? 'This terminal has ended.'
@@ -136,24 +144,14 @@ export class LiveView {
 						: `Not connected (${state}).`;
 	}
 
-	/** `send`: tell the gateway (not when the gateway told us). */
+	/** `send`: ask the gateway (not when the gateway told us). */
 	#setTakeover(on: boolean, send = true): void {
 		const open = this.#selected ? this.#open.get(this.#selected) : undefined;
 		this.#takenOver = on && open !== undefined;
 		this.#takeover.setAttribute('aria-pressed', String(this.#takenOver));
-		this.#takeover.textContent = this.#takenOver ? 'Give back' : 'Take over';
 		if (open && send) open.screen.takeover(this.#takenOver);
+		else open?.screen.allowTyping(this.#takenOver);
 		this.#showStatus();
-	}
-
-	#onTabKey(event: KeyboardEvent): void {
-		if (event.key !== 'ArrowRight' && event.key !== 'ArrowLeft') return;
-		const names = [...this.#open.keys()];
-		const index = names.indexOf(this.#selected ?? '');
-		const next = names[(index + (event.key === 'ArrowRight' ? 1 : names.length - 1)) % names.length];
-		if (!next) return;
-		this.#select(next);
-		this.#open.get(next)!.tab.focus();
 	}
 
 	async #end(freeSeat: boolean): Promise<void> {
@@ -175,7 +173,6 @@ export class LiveView {
 	#closeAll(): void {
 		this.#takenOver = false;
 		this.#takeover.setAttribute('aria-pressed', 'false');
-		this.#takeover.textContent = 'Take over';
 		for (const { screen, tab, panel } of this.#open.values()) {
 			screen.dispose();
 			tab.remove();

@@ -25,10 +25,8 @@ export interface StudentScreenOptions {
 	/** Thumbnail: where the screen's text goes. */
 	thumbnail?: HTMLPreElement;
 	onStatus?(status: ConnectionStatus): void;
-	/** The student's terminal is taken over (by this or another instructor page) or given back. */
+	/** The student's terminal is taken over (by this page) or given back, as the gateway says. */
 	onTakeover?(on: boolean): void;
-	/** The gateway refused something this viewer sent (typing before taking over). */
-	onError?(message: string): void;
 }
 
 export class StudentScreen {
@@ -60,7 +58,14 @@ export class StudentScreen {
 			disableStdin: true,
 			allowProposedApi: false,
 		});
-		if (options.container) this.#terminal.open(options.container);
+		if (options.container) {
+			this.#terminal.open(options.container);
+			// Taken over, the student's xterm already answers the shell's cursor-position and device
+			// queries; a second answer from here would reach the shell as stray text.
+			this.#terminal.parser.registerCsiHandler({ final: 'n' }, () => true);
+			this.#terminal.parser.registerCsiHandler({ final: 'c' }, () => true);
+			this.#terminal.parser.registerCsiHandler({ prefix: '>', final: 'c' }, () => true);
+		}
 		this.#terminal.onData((data) => this.#connection.input(this.#encoder.encode(data)));
 		this.#connection = new TerminalConnection({
 			term: options.term,
@@ -83,14 +88,12 @@ export class StudentScreen {
 				},
 				size: (cols, rows) => {
 					this.#terminal.resize(cols, rows);
+					// The thumbnail scales its font to show every column and row (instructor.css).
+					options.thumbnail?.style.setProperty('--cols', String(cols));
+					options.thumbnail?.style.setProperty('--rows', String(rows));
 					this.#scheduleDraw();
 				},
 				takeover: (on) => options.onTakeover?.(on),
-				busy: () => {},
-				done: () => {},
-				runRefused: () => {},
-				runUndelivered: () => {},
-				resultsLost: () => {},
 			},
 		});
 		// Thumbnails open a few at a time: a class's worth of handshakes at once makes Chromium hold
@@ -107,30 +110,33 @@ export class StudentScreen {
 			});
 	}
 
-	get term(): string {
-		return this.#options.term;
-	}
-
 	get status(): ConnectionStatus {
 		return this.#connection.status;
 	}
 
-	/** Start or stop typing into the student's terminal (live view only). */
+	/** Ask the gateway to start or stop typing into the student's terminal (live view only). */
 	takeover(on: boolean): void {
-		this.#terminal.options.disableStdin = !on;
+		this.allowTyping(on);
 		this.#connection.takeover(on);
+	}
+
+	/** Whether keys typed here go to the student's shell (the gateway has the last word). */
+	allowTyping(on: boolean): void {
+		this.#terminal.options.disableStdin = !on;
 		if (on) this.#terminal.focus();
 	}
 
-	/** Watch again after the student's terminal ended and came back (a new shell). */
+	/**
+	 * The roster says the terminal is there: watch again if this screen stopped (the terminal ended
+	 * and a new shell started), or retry now if it is waiting out a backoff (after a gateway restart).
+	 */
 	reconnect(): void {
-		if (!this.#started || !['ended', 'failed', 'closed'].includes(this.#connection.status.state)) return;
+		if (!this.#started) return;
+		const { state } = this.#connection.status;
+		if (state === 'reconnecting' || state === 'offline') return this.#connection.retryNow();
+		if (state !== 'ended' && state !== 'failed' && state !== 'closed') return;
 		this.#terminal.reset();
 		this.#connection.restart();
-	}
-
-	focus(): void {
-		this.#terminal.focus();
 	}
 
 	/** The screen's text, top to bottom (tests and the thumbnail). */

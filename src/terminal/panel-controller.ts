@@ -271,6 +271,8 @@ export class PanelController {
 						view.notice('A new shell: the previous one ended while this page was away.');
 					}
 					if (lost > 0) view.notice(`${describeBytes(lost)} of earlier output are no longer kept.`);
+					// The gateway says again after `ready` if the instructor is still typing (not after its restart).
+					this.#instructorTyping = false;
 				},
 				busy: (busy) => {
 					entry.busy = busy;

@@ -60,13 +60,14 @@ export interface ConnectionListener {
 	 * `lost`: bytes of earlier output the gateway no longer holds.
 	 */
 	attached(info: { created: boolean; newShell: boolean; lost: number }): void;
-	busy(busy: boolean): void;
-	done(block: string, exit: number): void;
+	/** The rest are about runs: a viewer (the instructor page) runs nothing and leaves them out. */
+	busy?(busy: boolean): void;
+	done?(block: string, exit: number): void;
 	/** The terminal was busy and the run was not typed; offer to interrupt. */
-	runRefused(run: TerminalRun): void;
-	runUndelivered(run: TerminalRun, reason: UndeliveredReason): void;
+	runRefused?(run: TerminalRun): void;
+	runUndelivered?(run: TerminalRun, reason: UndeliveredReason): void;
 	/** The socket dropped while these blocks were running: their results will not arrive. */
-	resultsLost(blocks: string[]): void;
+	resultsLost?(blocks: string[]): void;
 	/** Class mode: the gateway will end this reader's terminals at `at` (epoch ms) unless they stay. */
 	expiry?(reason: 'idle' | 'deadline', at: number): void;
 	/** Class mode: the instructor started or stopped typing into this terminal. */
@@ -201,7 +202,7 @@ export class TerminalConnection {
 	run(run: TerminalRun): void {
 		const { state } = this.#status;
 		if (state === 'ended' || state === 'failed') {
-			this.#listener.runUndelivered(run, state);
+			this.#listener.runUndelivered?.(run, state);
 			return;
 		}
 		if (this.#attached) {
@@ -290,12 +291,12 @@ export class TerminalConnection {
 				break;
 			}
 			case 'status':
-				this.#listener.busy(message.busy);
+				this.#listener.busy?.(message.busy);
 				break;
 			case 'done':
 				this.#inFlight.delete(message.block);
 				if (this.#lastRun?.block === message.block) this.#lastRun = null;
-				this.#listener.done(message.block, message.exit);
+				this.#listener.done?.(message.block, message.exit);
 				break;
 			case 'exit':
 				this.#exitCode = message.code;
@@ -317,7 +318,7 @@ export class TerminalConnection {
 					const refused = this.#lastRun;
 					this.#lastRun = null;
 					this.#inFlight.delete(refused.block);
-					this.#listener.runRefused(refused);
+					this.#listener.runRefused?.(refused);
 				} else {
 					this.#lastError = { code: message.code, message: message.message };
 				}
@@ -332,7 +333,7 @@ export class TerminalConnection {
 		this.#attached = false;
 		this.#acks.discard();
 		if (this.#inFlight.size > 0) {
-			this.#listener.resultsLost([...this.#inFlight.keys()]);
+			this.#listener.resultsLost?.([...this.#inFlight.keys()]);
 			this.#inFlight.clear();
 		}
 		this.#lastRun = null;
@@ -403,7 +404,7 @@ export class TerminalConnection {
 	#dropQueued(reason: UndeliveredReason): void {
 		const queued = this.#queued;
 		this.#queued = [];
-		for (const run of queued) this.#listener.runUndelivered(run, reason);
+		for (const run of queued) this.#listener.runUndelivered?.(run, reason);
 	}
 
 	#send(message: ClientMessage): void {
@@ -419,7 +420,7 @@ export class TerminalConnection {
 		// Events of the old socket, including its close, are ignored from here on.
 		this.#generation++;
 		socket?.close(code, reason);
-		if (this.#inFlight.size > 0) this.#listener.resultsLost([...this.#inFlight.keys()]);
+		if (this.#inFlight.size > 0) this.#listener.resultsLost?.([...this.#inFlight.keys()]);
 		this.#inFlight.clear();
 		this.#lastRun = null;
 	}

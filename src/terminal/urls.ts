@@ -10,6 +10,11 @@ export function apiUrl(endpoint: 'session' | 'lab' | 'health'): string {
 	return `${base}api/${endpoint}`;
 }
 
+/** URL of an instructor API endpoint, e.g. `instructorApiUrl('events')`. */
+export function instructorApiUrl(path: string): string {
+	return `${base}api/instructor/${path}`;
+}
+
 /** The WebSocket URL, ws:// or wss:// after the page's own scheme. */
 export function socketUrl(): string {
 	const url = new URL(`${base}ws`, location.href);

@@ -113,10 +113,7 @@ describe('the instructor page', () => {
 		await expect.poll(() => boardCell(page, student.id, 'lab-check')).toEqual({ ok: 1, failed: 0 });
 		await runButton(student.page, 'lab-check:5').click();
 		await waitForStatus(student.page, 'lab-check:5', /✗ exit 3/);
-		const doneAt = Date.now();
 		await expect.poll(() => boardCell(page, student.id, 'lab-check'), { timeout: 2_000, interval: 50 }).toEqual({ ok: 1, failed: 1 });
-		const boardLagMs = Date.now() - doneAt;
-		expect(boardLagMs).toBeLessThan(2_000);
 
 		// A cell lists the student's commands in that chapter.
 		await page.locator(`[data-cell="${student.id}|lab-check"]`).click();
@@ -139,7 +136,9 @@ describe('the instructor page', () => {
 		await live.locator('[data-live-screen="main"] .xterm-helper-textarea').focus();
 		await page.keyboard.type('echo sneaky');
 		await page.keyboard.press('Enter');
-		await new Promise((resolve) => setTimeout(resolve, 500));
+		// Whatever the instructor's keys did would be on screen before what the student types next.
+		await typeCommand(student.page, 'echo "student again"');
+		await expect.poll(() => liveText(page), { timeout: 5_000 }).toContain('student again');
 		expect(await liveText(page)).not.toContain('sneaky');
 
 		// Take over: the student's panel says so, the instructor's typing reaches the shell; giving back clears it.
@@ -169,12 +168,19 @@ describe('the instructor page', () => {
 
 		expect(consoleErrors, consoleErrors.join('\n')).toEqual([]);
 
-		// After a gateway restart the board still shows the earlier runs (read from the state directory).
+		// A gateway restart (same address): without a reload, the page follows again, the board still
+		// shows the earlier runs (read from the state directory), and the thumbnail watches the
+		// student's new shell once their panel has reconnected.
+		const feed = page.locator('[data-feed-status]');
+		expect(await feed.textContent()).toBe('Live');
 		await gateway.stop();
-		gateway = await startGateway(gatewayEnv);
-		await page.goto(`${gateway.url}instructor/`);
-		await page.getByRole('tab', { name: 'Progress' }).click();
-		await expect.poll(() => boardCell(page, student.id, 'lab-check'), { timeout: 5_000 }).toEqual({ ok: 1, failed: 1 });
+		await expect.poll(() => feed.textContent()).toBe('Reconnecting to the gateway…');
+		gateway = await startGateway({ ...gatewayEnv, PORT: new URL(gateway.url).port });
+		await expect.poll(() => feed.textContent(), { timeout: 10_000 }).toBe('Live');
+		await expect.poll(() => boardCell(page, student.id, 'lab-check')).toEqual({ ok: 1, failed: 1 });
+		await page.getByRole('tab', { name: 'Students' }).click();
+		await typeCommand(student.page, 'echo "after the restart"');
+		await expect.poll(() => card.locator('[data-thumbnail]').textContent(), { timeout: 15_000 }).toContain('after the restart');
 		await instructorContext.close();
 		await student.context.close();
 		graceSocket.close();

@@ -74,10 +74,13 @@ async function openFeed(headers: Record<string, string> = { cookie }) {
 }
 
 describe('the instructor’s live feed', () => {
-	it('refuses anyone without the instructor cookie or token', async () => {
+	it('refuses anyone without the instructor cookie or token, a student included', async () => {
 		const response = await fetch(`${gateway.url}api/instructor/events`);
 		expect(response.status).toBe(401);
 		expect(await response.json()).toMatchObject({ code: 'LAB_ERR_INSTRUCTOR_AUTH' });
+		const student = await joinClass(gateway, 'Mallory', CODE);
+		expect((await fetch(`${gateway.url}api/instructor/events`, { headers: { cookie: student.cookie! } })).status).toBe(401);
+		await fetch(`${gateway.url}api/instructor/students/${student.body.id}`, { method: 'DELETE', headers: { cookie } });
 	});
 
 	it('sends the roster and the board at connect, then joins, pages and runs as they happen', async () => {
@@ -136,6 +139,60 @@ describe('watching a student', () => {
 		expect(student.messages.some((message) => message.t === 'size')).toBe(false);
 		viewer.close();
 		student.close();
+	});
+});
+
+describe('taking over', () => {
+	it('is one instructor page at a time: a second is refused and told it does not have the keyboard', async () => {
+		const joined = await joinClass(gateway, 'Frances', CODE);
+		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
+		const first = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
+		const second = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
+		first.send({ t: 'takeover', on: true });
+		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && m.on) || undefined, 5_000, 'takeover on');
+		const before = second.messages.length;
+		second.send({ t: 'takeover', on: true });
+		await second.waitFor(() => second.messages.slice(before).some((m) => m.t === 'takeover' && !m.on) || undefined, 5_000, 'takeover refused');
+		expect(second.messages.slice(before).filter((m) => m.t === 'error')).toEqual([
+			{ t: 'error', code: 'LAB_ERR_TAKEN_OVER', message: 'Another instructor is typing in this terminal: wait until they give it back.' },
+		]);
+		// The second page letting go changes nothing; its keys are still refused, the first's arrive.
+		second.send({ t: 'takeover', on: false });
+		second.type('echo from-the-second\r');
+		first.type('echo "from the $((1+0))st"\r');
+		await student.waitForText('from the 1st');
+		expect(student.plainText).not.toContain('from-the-second');
+		expect(student.messages.filter((m) => m.t === 'takeover')).toEqual([{ t: 'takeover', on: true }]);
+		first.close();
+		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && !m.on) || undefined, 5_000, 'takeover off');
+		second.close();
+		student.close();
+	});
+
+	it('is handed back when the instructor’s view falls behind and is dropped', async () => {
+		const joined = await joinClass(gateway, 'Hedy', CODE);
+		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
+		const stalled = await TestClient.connect(gateway, { cookie, ack: false, keep: false, attach: { student: joined.body.id! } });
+		stalled.send({ t: 'takeover', on: true });
+		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && m.on) || undefined, 5_000, 'takeover on');
+		student.type('head -c 6000000 /dev/zero | tr "\\0" y; echo\r');
+		await stalled.waitForClose(20_000);
+		expect(stalled.closeCode).toBe(1013);
+		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && !m.on) || undefined, 5_000, 'takeover off');
+		student.close();
+	});
+
+	it('is told to a student who reconnects while the instructor types', async () => {
+		const joined = await joinClass(gateway, 'Katherine', CODE);
+		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
+		const viewer = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
+		viewer.send({ t: 'takeover', on: true });
+		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && m.on) || undefined, 5_000, 'takeover on');
+		student.close();
+		const again = await TestClient.connect(gateway, { cookie: joined.cookie! });
+		await again.waitFor(() => again.messages.some((m) => m.t === 'takeover' && m.on) || undefined, 5_000, 'takeover on after ready');
+		viewer.close();
+		again.close();
 	});
 });
 
