@@ -55,9 +55,9 @@ describe('parseClientMessage', () => {
 });
 
 describe('ERRORS', () => {
-	it('gives every code an HTTP status or a close code', () => {
+	it('gives every code an HTTP status or a close code, but the refusals that leave the socket open', () => {
 		for (const [code, entry] of Object.entries(ERRORS)) {
-			expect(entry.http !== null || entry.close !== null || ['LAB_ERR_BUSY', 'LAB_ERR_READ_ONLY'].includes(code), code).toBe(true);
+			expect(entry.http !== null || entry.close !== null || ['LAB_ERR_BUSY', 'LAB_ERR_READ_ONLY', 'LAB_ERR_TAKEN_OVER'].includes(code), code).toBe(true);
 		}
 	});
 
