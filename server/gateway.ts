@@ -23,7 +23,7 @@ import type { Config } from './config.ts';
 import { API_CSP } from './csp.ts';
 import { cachedLabStatus } from './lab-status.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
-import { ClassApi } from './class/class-api.ts';
+import { ClassApi, transcriptEntryOf } from './class/class-api.ts';
 import { watchLifetimes } from './class/lifetime.ts';
 import { Roster } from './class/roster.ts';
 import { RunLog } from './class/run-log.ts';
@@ -65,7 +65,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 				// The command itself stays out of the log: a typed line may hold a secret.
 				logger.info({ student: reader.label, block: block ?? 'typed', term, exit }, 'run');
 				// The instructor page's board hears of it at once (instructor-events.ts).
-				classApi?.events.run(entry);
+				classApi?.events.run(transcriptEntryOf(entry));
 			}
 			// podlab_runs_total is "Blocks run, by outcome" (metrics.ts); typed commands are not counted.
 			if (block !== null) metrics?.runs.inc({ outcome: exit === 0 ? 'ok' : 'fail' });

@@ -108,6 +108,59 @@ export const labResponse = z.looseObject({
 	terminals: z.looseObject({ default: terminalName, maxPerReader: z.number().int() }).optional(),
 });
 
+/** The instructor API (class mode): a student as the roster shows them (`GET /api/instructor/students`, the feed's `roster`). */
+export const rosterStudent = z.looseObject({
+	id: z.string(),
+	name: z.string(),
+	joinedAt: z.iso.datetime(),
+	/** The last keystroke or run. */
+	lastActivity: z.iso.datetime(),
+	lastRun: z.looseObject({ block: z.string(), exit: z.number().int(), at: z.iso.datetime() }).nullable(),
+	labHost: z.string().nullable(),
+	/** The site path the student's terminal panel was last open on. */
+	page: z.string().nullable(),
+	connected: z.boolean(),
+	terminals: z.array(z.looseObject({ name: terminalName, busy: z.boolean() })),
+});
+
+export const rosterResponse = z.looseObject({
+	seats: z.looseObject({ taken: z.number().int(), total: z.number().int() }),
+	students: z.array(rosterStudent),
+});
+
+/** `GET /api/instructor/progress`, the feed's `progress`: per student, each block's latest run. */
+export const progressResponse = z.looseObject({
+	students: z.array(
+		z.looseObject({
+			id: z.string(),
+			name: z.string(),
+			blocks: z.record(z.string(), z.looseObject({ exit: z.number().int(), at: z.iso.datetime() })),
+		}),
+	),
+});
+
+/** One command a student ran — a block (`block` set) or a line typed at the prompt (`block` null): transcripts and the feed's `run`. */
+export const transcriptEntry = z.looseObject({
+	student: z.string(),
+	block: z.string().nullable(),
+	command: z.string(),
+	term: z.string(),
+	exit: z.number().int(),
+	at: z.iso.datetime(),
+	page: z.string().nullable(),
+});
+
+export const transcriptResponse = z.looseObject({
+	student: z.looseObject({ id: z.string(), name: z.string() }),
+	runs: z.array(transcriptEntry),
+});
+
+export type RosterStudent = z.infer<typeof rosterStudent>;
+export type RosterResponse = z.infer<typeof rosterResponse>;
+export type ProgressResponse = z.infer<typeof progressResponse>;
+export type TranscriptEntry = z.infer<typeof transcriptEntry>;
+export type TranscriptResponse = z.infer<typeof transcriptResponse>;
+
 export type SessionResponse = z.infer<typeof sessionResponse>;
 export type LabResponse = z.infer<typeof labResponse>;
 

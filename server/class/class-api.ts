@@ -23,9 +23,10 @@ import { signToken, verifyToken } from '../auth/signed-token.ts';
 import type { Config } from '../config.ts';
 import type { Reader, ReaderRegistry } from '../readers.ts';
 import { PoolFullError } from '../host-assignments.ts';
+import type { ProgressResponse, RosterResponse, TranscriptEntry, TranscriptResponse } from '../../src/protocol.ts';
 import { InstructorEvents } from './instructor-events.ts';
 import { displayName, type Roster } from './roster.ts';
-import { transcriptCsv, type RunLog } from './run-log.ts';
+import { transcriptCsv, type RunEntry, type RunLog } from './run-log.ts';
 import { clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
 
 export const STUDENT_COOKIE = 'podlab_student';
@@ -232,7 +233,7 @@ export class ClassApi {
 			const filename = `podlab-${student.name.replace(/[^\w.-]+/g, '_')}.${transcript[2]}`;
 			res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
 			if (transcript[2] === 'json') {
-				return sendJson(res, 200, { student: { id: student.id, name: student.name }, runs: runs.map((run) => ({ ...run, at: new Date(run.at).toISOString() })) });
+				return sendJson(res, 200, { student: { id: student.id, name: student.name }, runs: runs.map(transcriptEntryOf) } satisfies TranscriptResponse);
 			}
 			const csv = transcriptCsv(runs);
 			res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Length': Buffer.byteLength(csv) });
@@ -255,7 +256,7 @@ export class ClassApi {
 	}
 
 	/** The roster as the instructor sees it: who, where, how active, what ran last, which terminals. */
-	#rosterView() {
+	#rosterView(): RosterResponse {
 		const { roster, readers } = this.#options;
 		return {
 			seats: { taken: roster.size, total: roster.seats },
@@ -278,7 +279,7 @@ export class ClassApi {
 	}
 
 	/** Per student, each block's latest run. */
-	#progressView() {
+	#progressView(): ProgressResponse {
 		const board = this.#options.runLog.progress();
 		return {
 			students: this.#options.roster.list().map((student) => ({
@@ -321,4 +322,9 @@ export class ClassApi {
 		this.#options.logger.error({ err: error }, 'class API request failed');
 		if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
 	}
+}
+
+/** A run as the instructor API sends it (ISO time). */
+export function transcriptEntryOf(run: RunEntry): TranscriptEntry {
+	return { ...run, at: new Date(run.at).toISOString() };
 }

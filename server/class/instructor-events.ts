@@ -11,6 +11,7 @@
  * someone listens.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { ProgressResponse, RosterResponse, TranscriptEntry } from '../../src/protocol.ts';
 
 /** A few open instructor pages (a projector, a laptop); more is a leak, not a class. */
 const MAX_LISTENERS = 16;
@@ -23,8 +24,8 @@ const MAX_BUFFERED_BYTES = 1024 * 1024;
 const RETRY_MS = 2_000;
 
 export interface InstructorEventsOptions {
-	roster(): unknown;
-	progress(): unknown;
+	roster(): RosterResponse;
+	progress(): ProgressResponse;
 }
 
 export class InstructorEvents {
@@ -65,7 +66,7 @@ export class InstructorEvents {
 	}
 
 	/** A command finished: its transcript entry goes out at once (the board shows ✓/✗ from it). */
-	run(entry: unknown): void {
+	run(entry: TranscriptEntry): void {
 		if (this.#listeners.size > 0) this.#broadcast(frame('run', JSON.stringify(entry)));
 	}
 

@@ -4,50 +4,10 @@
  * Answers are checked with zod (loose objects: a newer gateway may add fields).
  */
 import { z } from 'zod';
+import { rosterResponse, transcriptResponse, type TranscriptEntry } from '../protocol.ts';
 import { apiUrl, instructorApiUrl } from '../terminal/urls.ts';
 
-export const studentSchema = z.looseObject({
-	id: z.string(),
-	name: z.string(),
-	joinedAt: z.string(),
-	lastActivity: z.string(),
-	lastRun: z.looseObject({ block: z.string(), exit: z.number(), at: z.string() }).nullable(),
-	labHost: z.string().nullable(),
-	page: z.string().nullable().optional(),
-	connected: z.boolean(),
-	terminals: z.array(z.looseObject({ name: z.string(), busy: z.boolean() })),
-});
-
-export const rosterSchema = z.looseObject({
-	seats: z.looseObject({ taken: z.number(), total: z.number() }),
-	students: z.array(studentSchema),
-});
-
-export const progressSchema = z.looseObject({
-	students: z.array(
-		z.looseObject({ id: z.string(), name: z.string(), blocks: z.record(z.string(), z.looseObject({ exit: z.number(), at: z.string() })) }),
-	),
-});
-
-/** One command a student ran: a block (`block` set) or a command typed at the prompt (`block` null). */
-export const runSchema = z.looseObject({
-	student: z.string(),
-	block: z.string().nullable(),
-	command: z.string().optional(),
-	term: z.string(),
-	exit: z.number(),
-	at: z.union([z.number(), z.string()]),
-	page: z.string().nullable().optional(),
-});
-
-export const transcriptSchema = z.looseObject({
-	student: z.looseObject({ id: z.string(), name: z.string() }),
-	runs: z.array(runSchema),
-});
-
-export type Student = z.infer<typeof studentSchema>;
-export type Roster = z.infer<typeof rosterSchema>;
-export type Run = z.infer<typeof runSchema>;
+export type { RosterStudent as Student, RosterResponse as Roster, TranscriptEntry as Run } from '../protocol.ts';
 
 /** The chapters and their runnable blocks, listed by the page at build time. */
 export const chaptersSchema = z.array(
@@ -61,7 +21,7 @@ export const chaptersSchema = z.array(
 export type Chapter = z.infer<typeof chaptersSchema>[number];
 
 /** What the page can do: watch (signed in), sign in first, or nothing (no class here, or no gateway). */
-export type Access = { state: 'signed-in'; roster: Roster } | { state: 'sign-in' } | { state: 'unavailable'; message: string };
+export type Access = { state: 'signed-in'; roster: z.infer<typeof rosterResponse> } | { state: 'sign-in' } | { state: 'unavailable'; message: string };
 
 async function request(path: string, init: RequestInit = {}): Promise<Response> {
 	return fetch(instructorApiUrl(path), { credentials: 'same-origin', ...init, headers: { accept: 'application/json', ...init.headers } });
@@ -87,7 +47,7 @@ export async function checkAccess(): Promise<Access> {
 		};
 	}
 	if (!response.ok) return { state: 'unavailable', message: await errorMessage(response) };
-	const roster = rosterSchema.safeParse(await response.json().catch(() => null));
+	const roster = rosterResponse.safeParse(await response.json().catch(() => null));
 	return roster.success ? { state: 'signed-in', roster: roster.data } : { state: 'unavailable', message: 'The gateway sent a roster this page cannot read.' };
 }
 
@@ -116,10 +76,10 @@ export function transcriptUrl(id: string, format: 'json' | 'csv'): string {
 	return instructorApiUrl(`students/${id}/transcript.${format}`);
 }
 
-export async function fetchTranscript(id: string): Promise<Run[]> {
+export async function fetchTranscript(id: string): Promise<TranscriptEntry[]> {
 	const response = await request(`students/${id}/transcript.json`);
 	if (!response.ok) throw new Error(await errorMessage(response));
-	return transcriptSchema.parse(await response.json()).runs;
+	return transcriptResponse.parse(await response.json()).runs;
 }
 
 /** The lab's profile ("podman", "kubernetes"): which blocks of a chapter the students run. */

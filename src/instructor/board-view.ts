@@ -54,7 +54,7 @@ export class BoardView {
 	addRun(run: Run): void {
 		if (run.block === null) return;
 		const results = this.#results.get(run.student) ?? new Map();
-		results.set(run.block, { exit: run.exit, at: typeof run.at === 'number' ? run.at : Date.parse(run.at) });
+		results.set(run.block, { exit: run.exit, at: Date.parse(run.at) });
 		this.#results.set(run.student, results);
 		this.#scheduleDraw();
 	}

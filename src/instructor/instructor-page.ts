@@ -5,7 +5,8 @@
 import '../terminal/zod-without-eval.ts';
 import type { z } from 'zod';
 import { instructorApiUrl } from '../terminal/urls.ts';
-import { broadcast, chaptersSchema, checkAccess, fetchTranscript, labProfile, progressSchema, rosterSchema, runSchema, signIn, type Chapter, type Roster, type Student } from './api.ts';
+import { progressResponse, rosterResponse, transcriptEntry } from '../protocol.ts';
+import { broadcast, chaptersSchema, checkAccess, fetchTranscript, labProfile, signIn, type Chapter, type Roster, type Student } from './api.ts';
 import { BoardView, runsInChapter } from './board-view.ts';
 import { LiveView } from './live-view.ts';
 import { RosterView } from './roster-view.ts';
@@ -81,15 +82,15 @@ function follow(): void {
 		});
 	});
 	events.addEventListener('roster', (event) => {
-		const data = parse(rosterSchema, event);
+		const data = parse(rosterResponse, event);
 		if (data) showRoster(data);
 	});
 	events.addEventListener('progress', (event) => {
-		const data = parse(progressSchema, event);
+		const data = parse(progressResponse, event);
 		if (data) board.setProgress(data.students);
 	});
 	events.addEventListener('run', (event) => {
-		const run = parse(runSchema, event);
+		const run = parse(transcriptEntry, event);
 		if (run) board.addRun(run);
 	});
 }
@@ -127,7 +128,7 @@ async function showCell(student: Student, chapter: Chapter): Promise<void> {
 			const row = rows.insertRow();
 			row.className = run.exit === 0 ? 'ok' : 'fail';
 			const command = document.createElement('code');
-			command.textContent = run.command ?? '';
+			command.textContent = run.command;
 			row.insertCell().textContent = new Date(run.at).toLocaleTimeString();
 			row.insertCell().textContent = run.block?.replace(/^.*:/, '#') ?? 'typed';
 			row.insertCell().append(command);

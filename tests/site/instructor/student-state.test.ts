@@ -29,7 +29,7 @@ describe('the page a student is on', () => {
 });
 
 describe('a board cell’s commands', () => {
-	const run = (fields: Partial<Run>): Run => ({ student: 's1', block: null, command: 'x', term: 'main', exit: 0, at: 0, page: null, ...fields });
+	const run = (fields: Partial<Run>): Run => ({ student: 's1', block: null, command: 'x', term: 'main', exit: 0, at: '2026-11-26T10:00:00.000Z', page: null, ...fields });
 
 	it('are the chapter’s blocks, and the commands typed while on its page', () => {
 		const runs = [
