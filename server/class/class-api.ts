@@ -101,7 +101,12 @@ export class ClassApi {
 
 	/** Whether the request carries the instructor's signed cookie (from POST /api/instructor/session). */
 	hasInstructorCookie(req: IncomingMessage): boolean {
-		return verifyToken(parseCookie(req.headers.cookie ?? '')[INSTRUCTOR_COOKIE], this.#options.key, 'instructor') !== null;
+		return this.#instructorCookieEnd(req) !== null;
+	}
+
+	/** When the request's instructor cookie expires (epoch ms), or null without a valid one. */
+	#instructorCookieEnd(req: IncomingMessage): number | null {
+		return verifyToken(parseCookie(req.headers.cookie ?? '')[INSTRUCTOR_COOKIE], this.#options.key, 'instructor')?.exp ?? null;
 	}
 
 	/** Handles /api/join and /api/instructor/*; false for any other path. */
@@ -222,7 +227,9 @@ export class ClassApi {
 		if (pathname === '/api/instructor/students' && req.method === 'GET') return sendJson(res, 200, this.#rosterView());
 		if (pathname === '/api/instructor/progress' && req.method === 'GET') return sendJson(res, 200, this.#progressView());
 		if (pathname === '/api/instructor/events' && req.method === 'GET') {
-			if (!this.events.subscribe(req, res)) sendError(res, 'LAB_ERR_SOCKET_LIMIT');
+			// A stream opened with the cookie ends with it (the page then asks to sign in again).
+			const until = signedIn ? (this.#instructorCookieEnd(req) ?? Date.now()) : Number.POSITIVE_INFINITY;
+			if (!this.events.subscribe(req, res, until)) sendError(res, 'LAB_ERR_SOCKET_LIMIT');
 			return;
 		}
 		const transcript = /^\/api\/instructor\/students\/(s[0-9a-f]{12})\/transcript\.(json|csv)$/.exec(pathname);

@@ -39,8 +39,8 @@ export class InstructorEvents {
 		this.#options = options;
 	}
 
-	/** Answers the request with the stream; false when too many are open already. */
-	subscribe(req: IncomingMessage, res: ServerResponse): boolean {
+	/** Answers the request with the stream, ended at `until` (epoch ms); false when too many are open already. */
+	subscribe(req: IncomingMessage, res: ServerResponse, until = Number.POSITIVE_INFINITY): boolean {
 		if (this.#listeners.size >= MAX_LISTENERS) return false;
 		res.writeHead(200, {
 			'Content-Type': 'text/event-stream; charset=utf-8',
@@ -54,7 +54,10 @@ export class InstructorEvents {
 		this.#tick();
 		this.#listeners.add(res);
 		req.socket.setNoDelay(true);
+		// setTimeout takes at most 2^31-1 ms (24.8 days); a stream is not open that long.
+		const expiry = Number.isFinite(until) ? setTimeout(() => res.end(), Math.min(2 ** 31 - 1, Math.max(0, until - Date.now()))).unref() : null;
 		res.on('close', () => {
+			if (expiry) clearTimeout(expiry);
 			this.#listeners.delete(res);
 			if (this.#listeners.size === 0) this.#stop();
 		});
