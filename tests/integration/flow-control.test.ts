@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { FloodCounter, floodCommand } from '../helpers/flood.ts';
 import { eventually, rssBytes, sessionProcessesNamed, terminalPids } from '../helpers/processes.ts';
 
 let gateway: RunningGateway;
@@ -55,29 +56,13 @@ describe('flow control', () => {
 describe('no lost output', () => {
 	it('delivers exactly 50,000,000 bytes of a flood that ends with the shell, every time', async () => {
 		for (let round = 1; round <= 3; round++) {
-			let flood = 0;
-			let started = false;
-			let pending = '';
-			const client = await TestClient.connect(gateway, {
-				keep: false,
-				onOutput: (chunk) => {
-					// Count '@' after the marker "START" (typed as ST""ART so the echo does not match).
-					let text = chunk.toString('latin1');
-					if (!started) {
-						pending += text;
-						const at = pending.indexOf('START\r\n');
-						if (at < 0) return;
-						started = true;
-						text = pending.slice(at + 7);
-					}
-					for (let i = text.indexOf('@'); i >= 0; i = text.indexOf('@', i + 1)) flood++;
-				},
-			});
+			const flood = new FloodCounter();
+			const client = await TestClient.connect(gateway, { keep: false, onOutput: (chunk) => flood.feed(chunk) });
 			const began = performance.now();
-			client.send({ t: 'run', code: `echo ST""ART; head -c 50000000 /dev/zero | tr '\\0' '@'; exit 7`, block: `flood-${round}` });
+			client.send({ t: 'run', code: floodCommand(50_000_000, 'exit 7'), block: `flood-${round}` });
 			expect(await client.waitForMessage('exit', 60_000)).toEqual({ t: 'exit', code: 7 });
 			const seconds = (performance.now() - began) / 1000;
-			expect(flood, `round ${round}`).toBe(50_000_000);
+			expect(flood.count, `round ${round}`).toBe(50_000_000);
 			console.info(`round ${round}: 50,000,000 bytes in ${seconds.toFixed(2)} s (${(50 / seconds).toFixed(0)} MB/s)`);
 			await client.waitForClose();
 		}

@@ -16,6 +16,7 @@ import { Osc133Parser, type ShellEvent } from '../../server/osc133.ts';
 import { isAlive } from '../../server/process-tree.ts';
 import { joinClass as joinAs, TestClient } from '../helpers/client.ts';
 import { createLabHosts, requireLabHosts, type LabHost, type LabHosts } from '../helpers/lab-hosts.ts';
+import { FloodCounter, floodCommand } from '../helpers/flood.ts';
 import { eventually, logEntries, rssBytes, sessionProcessesNamed } from '../helpers/processes.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
@@ -100,7 +101,7 @@ async function joinClass(gateway: SshGateway, student: string): Promise<{ cookie
 	return entry;
 }
 
-async function connect(gateway: SshGateway, student: string, options: { since?: number; term?: string; ack?: boolean; keep?: boolean } = {}): Promise<TestClient> {
+async function connect(gateway: SshGateway, student: string, options: { since?: number; term?: string; ack?: boolean; keep?: boolean; onOutput?: (chunk: Buffer) => void } = {}): Promise<TestClient> {
 	return TestClient.connect(gateway, { cookie: (await joinClass(gateway, student)).cookie, ...options });
 }
 
@@ -382,30 +383,14 @@ describe.skipIf(skip)('ssh backend: output under pressure', () => {
 	});
 
 	it('delivers every byte of a flood that ends with the shell', async () => {
-		let flood = 0;
-		let started = false;
-		let pending = '';
-		const client = await connect(gateway, 'grace', {
-			keep: false,
-		});
-		client.socket.on('message', (data, isBinary) => {
-			if (!isBinary) return;
-			let text = (data as Buffer).toString('latin1');
-			if (!started) {
-				pending += text;
-				const at = pending.indexOf('START\r\n');
-				if (at < 0) return;
-				started = true;
-				text = pending.slice(at + 7);
-			}
-			for (let i = text.indexOf('@'); i >= 0; i = text.indexOf('@', i + 1)) flood++;
-		});
+		const flood = new FloodCounter();
+		const client = await connect(gateway, 'grace', { keep: false, onOutput: (chunk) => flood.feed(chunk) });
 		await prompt(client);
 		const began = performance.now();
-		client.send({ t: 'run', code: `echo ST""ART; head -c 20000000 /dev/zero | tr '\\0' '@'; exit 7`, block: 'flood' });
+		client.send({ t: 'run', code: floodCommand(20_000_000, 'exit 7'), block: 'flood' });
 		expect(await client.waitForMessage('exit', 60_000)).toEqual({ t: 'exit', code: 7 });
 		const seconds = (performance.now() - began) / 1000;
-		expect(flood).toBe(20_000_000);
+		expect(flood.count).toBe(20_000_000);
 		console.info(`ssh: 20,000,000 bytes in ${seconds.toFixed(2)} s (${(20 / seconds).toFixed(0)} MB/s)`);
 	});
 });
