@@ -8,10 +8,10 @@ import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSiteIfStale } from '../../scripts/site-build.ts';
-import { joinClass, TestClient } from '../helpers/client.ts';
+import { TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { launchChromium } from './browser.ts';
-import { readableTerminals, runButton, waitForStatus, waitForTerminal } from './lab-page.ts';
+import { joinedStudent, runButton, waitForStatus, waitForTerminal } from './lab-page.ts';
 
 const TOKEN = 'e2e-instructor-notices-token-01';
 let browser: Browser;
@@ -36,13 +36,7 @@ afterAll(async () => {
 
 describe('the student’s panel in class mode', () => {
 	it('shows the instructor’s broadcast and take-over', async () => {
-		const joined = await joinClass(gateway, 'Ada', 'notices');
-		const studentId = joined.body.id!;
-		const [name, value] = joined.cookie!.split('=');
-		const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-		await context.addCookies([{ name: name!, value: value!, url: gateway.url, httpOnly: true, sameSite: 'Strict' }]);
-		await readableTerminals(context);
-		const page = await context.newPage();
+		const { context, page, id: studentId } = await joinedStudent(browser, gateway, 'Ada', 'notices');
 		await page.goto(`${gateway.url}lab-check/`);
 		await runButton(page, 'lab-check:1').click();
 		await waitForStatus(page, 'lab-check:1', /✓ exit 0/);

@@ -8,13 +8,13 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildSiteIfStale } from '../../scripts/site-build.ts';
 import { joinClass, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { launchChromium } from './browser.ts';
-import { readableTerminals, runButton, typeCommand, waitForStatus, waitForTerminal } from './lab-page.ts';
+import { joinedStudent, runButton, typeCommand, waitForStatus, waitForTerminal } from './lab-page.ts';
 
 /** The README's and self-hosting guide's screenshot; rewritten when missing or with PODLAB_UPDATE_SCREENSHOTS=1. */
 const SCREENSHOT = fileURLToPath(new URL('./screenshots/instructor-page.png', import.meta.url));
@@ -44,17 +44,6 @@ afterAll(async () => {
 	await gateway?.stop();
 });
 
-/** A student's browser: joined through the API, its cookie in a fresh context. */
-async function studentContext(name: string): Promise<{ context: BrowserContext; page: Page; id: string }> {
-	const joined = await joinClass(gateway, name, CODE);
-	const [cookieName, value] = joined.cookie!.split('=');
-	const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-	await context.addCookies([{ name: cookieName!, value: value!, url: gateway.url, httpOnly: true, sameSite: 'Strict' }]);
-	await readableTerminals(context);
-	const page = await context.newPage();
-	return { context, page, id: joined.body.id! };
-}
-
 /** The text of a live-view screen (xterm's DOM renderer: one div per row). */
 function liveText(page: Page, term = 'main'): Promise<string> {
 	return page
@@ -69,7 +58,7 @@ async function boardCell(page: Page, studentId: string, chapter: string): Promis
 
 describe('the instructor page', () => {
 	it('signs in with the token, then shows the roster, the board, the live view, and broadcasts', async () => {
-		const student = await studentContext('Ada Lovelace');
+		const student = await joinedStudent(browser, gateway, 'Ada Lovelace', CODE);
 		await student.page.goto(`${gateway.url}lab-check/`);
 		await runButton(student.page, 'lab-check:1').click();
 		await waitForStatus(student.page, 'lab-check:1', /✓ exit 0/);

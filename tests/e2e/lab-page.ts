@@ -4,11 +4,23 @@
  * the tests switch on as a reader would): the WebGL renderer draws to a canvas with no text in it.
  */
 import { expect } from 'vitest';
-import type { BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import { joinClass } from '../helpers/client.ts';
+import type { RunningGateway } from '../helpers/gateway.ts';
 
 /** Makes pages of this context start with the panel's screen reader mode on (its saved preference). */
 export async function readableTerminals(context: BrowserContext): Promise<void> {
 	await context.addInitScript(() => localStorage.setItem('podlab:screen-reader-mode', 'on'));
+}
+
+/** A student's browser in class mode: joined through the API, its cookie in a fresh context, terminals readable. */
+export async function joinedStudent(browser: Browser, gateway: RunningGateway, name: string, code: string): Promise<{ context: BrowserContext; page: Page; id: string }> {
+	const joined = await joinClass(gateway, name, code);
+	const [cookieName, value] = joined.cookie!.split('=');
+	const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+	await context.addCookies([{ name: cookieName!, value: value!, url: gateway.url, httpOnly: true, sameSite: 'Strict' }]);
+	await readableTerminals(context);
+	return { context, page: await context.newPage(), id: joined.body.id! };
 }
 
 export function runButton(page: Page, block: string): Locator {
