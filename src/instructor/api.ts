@@ -4,10 +4,8 @@
  * Answers are checked with zod (loose objects: a newer gateway may add fields).
  */
 import { z } from 'zod';
-import { rosterResponse, transcriptResponse, type TranscriptEntry } from '../protocol.ts';
+import { rosterResponse, transcriptResponse, type RosterResponse, type TranscriptEntry } from '../protocol.ts';
 import { apiUrl, instructorApiUrl } from '../terminal/urls.ts';
-
-export type { RosterStudent as Student, RosterResponse as Roster, TranscriptEntry as Run } from '../protocol.ts';
 
 /** The chapters and their runnable blocks, listed by the page at build time. */
 export const chaptersSchema = z.array(
@@ -21,7 +19,7 @@ export const chaptersSchema = z.array(
 export type Chapter = z.infer<typeof chaptersSchema>[number];
 
 /** What the page can do: watch (signed in), sign in first, or nothing (no class here, or no gateway). */
-export type Access = { state: 'signed-in'; roster: z.infer<typeof rosterResponse> } | { state: 'sign-in' } | { state: 'unavailable'; message: string };
+export type Access = { state: 'signed-in'; roster: RosterResponse } | { state: 'sign-in' } | { state: 'unavailable'; message: string };
 
 async function request(path: string, init: RequestInit = {}): Promise<Response> {
 	return fetch(instructorApiUrl(path), { credentials: 'same-origin', ...init, headers: { accept: 'application/json', ...init.headers } });

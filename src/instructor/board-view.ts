@@ -3,20 +3,21 @@
  * ✓ (latest run exited 0), ✗ (failed) or · (not run), from the exit statuses the gateway saw; a cell
  * is a button that opens the student's commands in that chapter.
  */
-import type { Chapter, Run, Student } from './api.ts';
+import type { RosterStudent, TranscriptEntry } from '../protocol.ts';
+import type { Chapter } from './api.ts';
 
 export type BlockResults = Map<string, { exit: number; at: number }>;
 
 export class BoardView {
 	readonly #table: HTMLTableElement;
-	readonly #onCell: (student: Student, chapter: Chapter) => void;
+	readonly #onCell: (student: RosterStudent, chapter: Chapter) => void;
 	#chapters: Chapter[];
-	#students: Student[] = [];
+	#students: RosterStudent[] = [];
 	/** Per student, each block's latest run. */
 	readonly #results = new Map<string, BlockResults>();
 	#drawScheduled = false;
 
-	constructor(table: HTMLTableElement, chapters: Chapter[], onCell: (student: Student, chapter: Chapter) => void) {
+	constructor(table: HTMLTableElement, chapters: Chapter[], onCell: (student: RosterStudent, chapter: Chapter) => void) {
 		this.#table = table;
 		this.#chapters = chapters;
 		this.#onCell = onCell;
@@ -34,8 +35,8 @@ export class BoardView {
 	}
 
 	/** Redraws only when the rows change: roster updates come twice a second while anyone types. */
-	setStudents(students: Student[]): void {
-		const rows = (list: Student[]) => JSON.stringify(list.map((student) => [student.id, student.name]));
+	setStudents(students: RosterStudent[]): void {
+		const rows = (list: RosterStudent[]) => JSON.stringify(list.map((student) => [student.id, student.name]));
 		const changed = rows(students) !== rows(this.#students);
 		this.#students = students;
 		if (changed) this.#scheduleDraw();
@@ -51,7 +52,7 @@ export class BoardView {
 	}
 
 	/** One run as it happens. Commands typed at the prompt have no block and leave the squares alone. */
-	addRun(run: Run): void {
+	addRun(run: TranscriptEntry): void {
 		if (run.block === null) return;
 		const results = this.#results.get(run.student) ?? new Map();
 		results.set(run.block, { exit: run.exit, at: Date.parse(run.at) });
@@ -106,7 +107,7 @@ export class BoardView {
 		if (focused) this.#table.querySelector<HTMLElement>(`[data-cell="${CSS.escape(focused)}"]`)?.focus();
 	}
 
-	#cell(student: Student, chapter: Chapter, results: BlockResults | undefined): HTMLButtonElement {
+	#cell(student: RosterStudent, chapter: Chapter, results: BlockResults | undefined): HTMLButtonElement {
 		const button = document.createElement('button');
 		button.type = 'button';
 		button.className = 'cell';
@@ -135,6 +136,6 @@ export class BoardView {
 }
 
 /** The runs of a transcript that belong to a chapter: its blocks, and commands typed while on its page. */
-export function runsInChapter(runs: Run[], chapter: Chapter): Run[] {
+export function runsInChapter(runs: TranscriptEntry[], chapter: Chapter): TranscriptEntry[] {
 	return runs.filter((run) => (run.block !== null ? run.block.startsWith(`${chapter.slug}:`) : run.page === chapter.href || run.page === chapter.href.replace(/\/$/, '')));
 }

@@ -5,8 +5,8 @@
 import '../terminal/zod-without-eval.ts';
 import type { z } from 'zod';
 import { instructorApiUrl } from '../terminal/urls.ts';
-import { progressResponse, rosterResponse, transcriptEntry } from '../protocol.ts';
-import { broadcast, chaptersSchema, checkAccess, fetchTranscript, labProfile, signIn, type Chapter, type Roster, type Student } from './api.ts';
+import { progressResponse, rosterResponse, transcriptEntry, type RosterResponse, type RosterStudent } from '../protocol.ts';
+import { broadcast, chaptersSchema, checkAccess, fetchTranscript, labProfile, signIn, type Chapter } from './api.ts';
 import { BoardView, runsInChapter } from './board-view.ts';
 import { LiveView } from './live-view.ts';
 import { RosterView } from './roster-view.ts';
@@ -49,7 +49,7 @@ async function start(): Promise<void> {
 	setInterval(() => roster.refreshStates(), 15_000);
 }
 
-function showRoster(data: Roster): void {
+function showRoster(data: RosterResponse): void {
 	// A live region: written only when it changes, or screen readers repeat it on every event.
 	const seats = `${data.seats.taken} of ${data.seats.total} seats taken`;
 	if (element('[data-seats]').textContent !== seats) element('[data-seats]').textContent = seats;
@@ -99,7 +99,7 @@ function follow(): void {
 let shownCell = '';
 
 /** A board cell: the student's commands in that chapter, newest last. */
-async function showCell(student: Student, chapter: Chapter): Promise<void> {
+async function showCell(student: RosterStudent, chapter: Chapter): Promise<void> {
 	const cell = `${student.id}|${chapter.slug}`;
 	shownCell = cell;
 	const dialog = element<HTMLDialogElement>('[data-cell-dialog]');

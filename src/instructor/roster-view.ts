@@ -3,7 +3,8 @@
  * current page, last block run with ✓/✗ — and a live thumbnail of their `main` terminal. Cards are
  * kept across updates (a thumbnail's connection lives as long as the student has that terminal).
  */
-import type { Chapter, Student } from './api.ts';
+import type { RosterStudent } from '../protocol.ts';
+import type { Chapter } from './api.ts';
 import { pageTitle, studentState } from './student-state.ts';
 import { StudentScreen } from './student-screen.ts';
 
@@ -16,7 +17,7 @@ interface Card {
 	details: HTMLElement;
 	thumbnail: HTMLPreElement;
 	screen: StudentScreen | null;
-	student: Student;
+	student: RosterStudent;
 	/** What the card shows now, to skip redrawing it when nothing it shows changed. */
 	shown: string;
 }
@@ -25,17 +26,17 @@ export class RosterView {
 	readonly #list: HTMLUListElement;
 	readonly #empty: HTMLElement;
 	readonly #chapters: Chapter[];
-	readonly #onOpen: (student: Student) => void;
+	readonly #onOpen: (student: RosterStudent) => void;
 	readonly #cards = new Map<string, Card>();
 
-	constructor(list: HTMLUListElement, empty: HTMLElement, chapters: Chapter[], onOpen: (student: Student) => void) {
+	constructor(list: HTMLUListElement, empty: HTMLElement, chapters: Chapter[], onOpen: (student: RosterStudent) => void) {
 		this.#list = list;
 		this.#empty = empty;
 		this.#chapters = chapters;
 		this.#onOpen = onOpen;
 	}
 
-	update(students: Student[]): void {
+	update(students: RosterStudent[]): void {
 		const seen = new Set<string>();
 		for (const [index, student] of students.entries()) {
 			seen.add(student.id);
@@ -79,7 +80,7 @@ export class RosterView {
 		return [...this.#cards.values()].filter((card) => card.screen?.status.state === 'connected').length;
 	}
 
-	#createCard(student: Student): Card {
+	#createCard(student: RosterStudent): Card {
 		const item = document.createElement('li');
 		item.className = 'student';
 		item.dataset.student = student.id;

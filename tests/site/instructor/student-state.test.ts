@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import type { Chapter, Run } from '../../../src/instructor/api.ts';
+import type { Chapter } from '../../../src/instructor/api.ts';
+import type { TranscriptEntry } from '../../../src/protocol.ts';
 import { runsInChapter } from '../../../src/instructor/board-view.ts';
 import { IDLE_AFTER_MS, pageTitle, studentState } from '../../../src/instructor/student-state.ts';
 
@@ -29,7 +30,7 @@ describe('the page a student is on', () => {
 });
 
 describe('a board cell’s commands', () => {
-	const run = (fields: Partial<Run>): Run => ({ student: 's1', block: null, command: 'x', term: 'main', exit: 0, at: '2026-11-26T10:00:00.000Z', page: null, ...fields });
+	const run = (fields: Partial<TranscriptEntry>): TranscriptEntry => ({ student: 's1', block: null, command: 'x', term: 'main', exit: 0, at: '2026-11-26T10:00:00.000Z', page: null, ...fields });
 
 	it('are the chapter’s blocks, and the commands typed while on its page', () => {
 		const runs = [
