@@ -4,8 +4,9 @@
  * is typing). Closing the view closes its sockets, which hands any taken-over terminal back.
  * Also here: transcripts, ending the student's terminals, freeing the seat.
  */
-import xtermCss from '@xterm/xterm/css/xterm.css?inline';
-import { endStudent, transcriptUrl, type Student } from './api.ts';
+import { injectXtermStyles } from '../terminal/xterm-styles.ts';
+import type { RosterStudent } from '../protocol.ts';
+import { endStudent, transcriptUrl } from './api.ts';
 import { StudentScreen } from './student-screen.ts';
 import { onTabArrows } from './tabs.ts';
 
@@ -22,7 +23,7 @@ export class LiveView {
 	readonly #takeover: HTMLButtonElement;
 	readonly #status: HTMLElement;
 	readonly #open = new Map<string, Screen>();
-	#student: Student | null = null;
+	#student: RosterStudent | null = null;
 	#selected: string | null = null;
 	#takenOver = false;
 	readonly #pageTitle: (path: string) => string;
@@ -35,9 +36,7 @@ export class LiveView {
 		this.#screens = dialog.querySelector('[data-live-screens]')!;
 		this.#takeover = dialog.querySelector('[data-takeover]')!;
 		this.#status = dialog.querySelector('[data-live-status]')!;
-		const style = document.createElement('style');
-		style.textContent = xtermCss;
-		document.head.append(style);
+		injectXtermStyles();
 		dialog.querySelector('[data-live-close]')!.addEventListener('click', () => dialog.close());
 		dialog.addEventListener('close', () => this.#closeAll());
 		this.#takeover.addEventListener('click', () => this.#setTakeover(!this.#takenOver));
@@ -46,11 +45,11 @@ export class LiveView {
 		dialog.querySelector('[data-free-seat]')!.addEventListener('click', () => void this.#end(true));
 	}
 
-	get student(): Student | null {
+	get student(): RosterStudent | null {
 		return this.#dialog.open ? this.#student : null;
 	}
 
-	show(student: Student): void {
+	show(student: RosterStudent): void {
 		this.#closeAll();
 		this.#student = student;
 		this.#dialog.querySelector('[data-live-title]')!.textContent = student.name;
@@ -62,7 +61,7 @@ export class LiveView {
 	}
 
 	/** The roster changed: terminals may have started or ended. */
-	update(student: Student): void {
+	update(student: RosterStudent): void {
 		if (!this.#dialog.open || student.id !== this.#student?.id) return;
 		this.#student = student;
 		this.#dialog.querySelector('[data-live-meta]')!.textContent =

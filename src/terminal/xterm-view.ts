@@ -8,8 +8,8 @@ import { FitAddon } from '@xterm/addon-fit';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 // Inlined into this lazily loaded chunk and injected on first use: Astro does not emit CSS that
 // is imported by a dynamically imported client module, and a page without a terminal needs none.
-import xtermCss from '@xterm/xterm/css/xterm.css?inline';
 import { copyText } from './clipboard.ts';
+import { injectXtermStyles } from './xterm-styles.ts';
 import { xtermTheme, type SiteTheme } from './xterm-theme.ts';
 
 export interface TerminalViewOptions {
@@ -25,14 +25,6 @@ export interface TerminalViewOptions {
 
 /** Lines of history kept in the browser (the gateway keeps its own scrollback for replay). */
 const SCROLLBACK_LINES = 5_000;
-
-function injectXtermStyles(): void {
-	if (document.getElementById('podlab-xterm-styles')) return;
-	const style = document.createElement('style');
-	style.id = 'podlab-xterm-styles';
-	style.textContent = xtermCss;
-	document.head.append(style);
-}
 
 /**
  * The WebGL renderer sizes its canvas from the browser's device-pixel box, the other layers (such
