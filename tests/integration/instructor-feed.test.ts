@@ -7,7 +7,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { joinClass, TestClient } from '../helpers/client.ts';
+import { joinClass, TestClient, type ClientOptions } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 const TOKEN = 'instructor-feed-token-0123456789';
@@ -73,6 +73,20 @@ async function openFeed(headers: Record<string, string> = { cookie }) {
 	};
 }
 
+/** A student joined with `main` open, and a way for the instructor to watch that terminal. */
+async function joinedStudent(name: string) {
+	const joined = await joinClass(gateway, name, CODE);
+	const id = joined.body.id!;
+	const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
+	const watch = (options: ClientOptions = {}) => TestClient.connect(gateway, { cookie, ...options, attach: { student: id, ...options.attach } });
+	return { id, cookie: joined.cookie!, student, watch };
+}
+
+/** Waits until `client` has been told that the take-over is `on` (or off). */
+function toldTakeover(client: TestClient, on: boolean): Promise<unknown> {
+	return client.waitFor(() => client.messages.some((m) => m.t === 'takeover' && m.on === on) || undefined, 5_000, `takeover ${on ? 'on' : 'off'}`);
+}
+
 describe('the instructor’s live feed', () => {
 	it('refuses anyone without the instructor cookie or token, a student included', async () => {
 		const response = await fetch(`${gateway.url}api/instructor/events`);
@@ -125,11 +139,10 @@ describe('the instructor’s live feed', () => {
 
 describe('watching a student', () => {
 	it('tells the viewer the terminal’s size after ready, and again when the student resizes', async () => {
-		const joined = await joinClass(gateway, 'Ken', CODE);
-		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
+		const { student, watch } = await joinedStudent('Ken');
 		student.send({ t: 'resize', cols: 100, rows: 30 });
 		await student.run('stty size', 's1');
-		const viewer = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
+		const viewer = await watch();
 		await viewer.waitFor(() => viewer.messages.some((m) => m.t === 'size') || undefined, 5_000, 'size');
 		const ready = viewer.messages.findIndex((message) => message.t === 'ready');
 		expect(viewer.messages[ready + 1]).toEqual({ t: 'size', cols: 100, rows: 30 });
@@ -144,12 +157,11 @@ describe('watching a student', () => {
 
 describe('taking over', () => {
 	it('is one instructor page at a time: a second is refused and told it does not have the keyboard', async () => {
-		const joined = await joinClass(gateway, 'Frances', CODE);
-		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
-		const first = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
-		const second = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
+		const { student, watch } = await joinedStudent('Frances');
+		const first = await watch();
+		const second = await watch();
 		first.send({ t: 'takeover', on: true });
-		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && m.on) || undefined, 5_000, 'takeover on');
+		await toldTakeover(student, true);
 		const before = second.messages.length;
 		second.send({ t: 'takeover', on: true });
 		await second.waitFor(() => second.messages.slice(before).some((m) => m.t === 'takeover' && !m.on) || undefined, 5_000, 'takeover refused');
@@ -164,33 +176,31 @@ describe('taking over', () => {
 		expect(student.plainText).not.toContain('from-the-second');
 		expect(student.messages.filter((m) => m.t === 'takeover')).toEqual([{ t: 'takeover', on: true }]);
 		first.close();
-		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && !m.on) || undefined, 5_000, 'takeover off');
+		await toldTakeover(student, false);
 		second.close();
 		student.close();
 	});
 
 	it('is handed back when the instructor’s view falls behind and is dropped', async () => {
-		const joined = await joinClass(gateway, 'Hedy', CODE);
-		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
-		const stalled = await TestClient.connect(gateway, { cookie, ack: false, keep: false, attach: { student: joined.body.id! } });
+		const { student, watch } = await joinedStudent('Hedy');
+		const stalled = await watch({ ack: false, keep: false });
 		stalled.send({ t: 'takeover', on: true });
-		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && m.on) || undefined, 5_000, 'takeover on');
+		await toldTakeover(student, true);
 		student.type('head -c 6000000 /dev/zero | tr "\\0" y; echo\r');
 		await stalled.waitForClose(20_000);
 		expect(stalled.closeCode).toBe(1013);
-		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && !m.on) || undefined, 5_000, 'takeover off');
+		await toldTakeover(student, false);
 		student.close();
 	});
 
 	it('is told to a student who reconnects while the instructor types', async () => {
-		const joined = await joinClass(gateway, 'Katherine', CODE);
-		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
-		const viewer = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
+		const { student, watch, cookie: studentCookie } = await joinedStudent('Katherine');
+		const viewer = await watch();
 		viewer.send({ t: 'takeover', on: true });
-		await student.waitFor(() => student.messages.some((m) => m.t === 'takeover' && m.on) || undefined, 5_000, 'takeover on');
+		await toldTakeover(student, true);
 		student.close();
-		const again = await TestClient.connect(gateway, { cookie: joined.cookie! });
-		await again.waitFor(() => again.messages.some((m) => m.t === 'takeover' && m.on) || undefined, 5_000, 'takeover on after ready');
+		const again = await TestClient.connect(gateway, { cookie: studentCookie });
+		await toldTakeover(again, true);
 		viewer.close();
 		again.close();
 	});
@@ -198,11 +208,10 @@ describe('taking over', () => {
 
 describe('a thumbnail', () => {
 	it('replays only the tail it asks for, then follows live', async () => {
-		const joined = await joinClass(gateway, 'Barbara', CODE);
-		const student = await TestClient.connect(gateway, { cookie: joined.cookie! });
+		const { student, watch } = await joinedStudent('Barbara');
 		await student.run('head -c 300000 /dev/zero | tr "\\0" x; echo; echo end-of-flood', 'flood');
-		const full = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id! } });
-		const thumbnail = await TestClient.connect(gateway, { cookie, attach: { student: joined.body.id!, tail: 4096 } });
+		const full = await watch();
+		const thumbnail = await watch({ attach: { tail: 4096 } });
 		await full.waitForText('end-of-flood');
 		await thumbnail.waitForText('end-of-flood');
 		const ready = thumbnail.messages.find((message) => message.t === 'ready');
