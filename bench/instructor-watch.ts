@@ -44,8 +44,6 @@ const LIVE_LIMIT_MS = 1000;
 const CONNECT_TIMEOUT_MS = 30_000;
 /** Students joined and shells started at once. */
 const SPAWN_CONCURRENCY = 8;
-/** Linux's USER_HZ, the unit of /proc/PID/stat times (as in lib/proc.ts). */
-const CLOCK_TICKS = 100;
 
 interface Plan {
 	/** Class sizes, ascending, on one gateway; each prints one line per second per student. */
@@ -371,10 +369,7 @@ function treeSeconds(pids: number[]): Map<number, number> {
 	const seconds = new Map<number, number>();
 	for (const pid of pids) {
 		try {
-			const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-			// Fields 14–17 of stat(5): utime, stime, cutime, cstime, counted from after the command name.
-			const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, 15).map(Number);
-			seconds.set(pid, fields.reduce((total, ticks) => total + ticks, 0) / CLOCK_TICKS);
+			seconds.set(pid, cpuSeconds(pid, { waitedChildren: true }));
 		} catch {
 			// Ended in the meantime.
 		}

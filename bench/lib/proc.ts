@@ -27,12 +27,15 @@ export function openFds(pid: number): number {
 	return readdirSync(`/proc/${pid}/fd`).length;
 }
 
-/** User + system CPU time of one process, in seconds. */
-export function cpuSeconds(pid: number): number {
+/**
+ * User + system CPU time of one process, in seconds; with `waitedChildren`, also that of the children
+ * it has waited for (a shell's `date` and `sleep`).
+ */
+export function cpuSeconds(pid: number, { waitedChildren = false } = {}): number {
 	const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-	// Fields 14 and 15 of stat(5) (utime, stime), counted from after the command name.
-	return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
+	// Fields 14–17 of stat(5) (utime, stime, cutime, cstime), counted from after the command name.
+	const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ').slice(11, waitedChildren ? 15 : 13);
+	return fields.reduce((total, ticks) => total + Number(ticks), 0) / CLOCK_TICKS;
 }
 
 /** Every live descendant of `pid` (children, their children, …). */
