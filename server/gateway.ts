@@ -24,7 +24,7 @@ import { Roster } from './class/roster.ts';
 import { RunLog } from './class/run-log.ts';
 import type { Config } from './config.ts';
 import { API_CSP } from './csp.ts';
-import { isHttps, sendError, sendJson } from './http-util.ts';
+import { clientAddress, isHttps, sendError, sendJson } from './http-util.ts';
 import { Metrics } from './metrics.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
@@ -88,6 +88,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const site = existsSync(config.siteDir) ? createStaticSite(config.siteDir) : null;
 	if (!site) logger.warn({ siteDir: config.siteDir }, 'no built site: serving the API and terminals only (run `npm run build`)');
 
+	/** Open terminal sockets per client address (PODLAB_MAX_SOCKETS_PER_ADDRESS). */
+	const socketsByAddress = new Map<string, number>();
 	let policy: OriginPolicy | null = null;
 	const server = createServer((req, res) => {
 		for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -211,11 +213,17 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		const reader = instructor ? readers.instructor() : readerFor(req);
 		if (!reader) return refuse(classApi ? 'LAB_ERR_JOIN_REQUIRED' : 'LAB_ERR_NO_READER');
 		if (!instructor && reader.sockets >= config.maxTerminalsPerReader * 4) return refuse('LAB_ERR_SOCKET_LIMIT');
+		const address = clientAddress(req, config.trustProxy);
+		if ((socketsByAddress.get(address) ?? 0) >= config.maxSocketsPerAddress) return refuse('LAB_ERR_ADDRESS_LIMIT');
 		sockets.handleUpgrade(req, socket, head, (ws) => {
 			const socketClosed = readers.socketOpened(reader);
+			socketsByAddress.set(address, (socketsByAddress.get(address) ?? 0) + 1);
 			ws.once('close', (code) => {
 				metrics.socketCloses.inc({ code: String(code) });
 				socketClosed();
+				const left = (socketsByAddress.get(address) ?? 1) - 1;
+				if (left > 0) socketsByAddress.set(address, left);
+				else socketsByAddress.delete(address);
 			});
 			new Attachment(ws, reader, readers, limiter, logger, instructor);
 		});

@@ -189,6 +189,7 @@ export const ERRORS = {
 	LAB_ERR_NO_READER: { http: 401, close: null, after: 'stop', text: 'No reader session: load the page again to get one.' },
 	LAB_ERR_LAB_FULL: { http: 503, close: null, after: 'retry', text: 'The lab has no room for another reader right now.' },
 	LAB_ERR_SOCKET_LIMIT: { http: 429, close: null, after: 'stop', text: 'Too many open connections from this reader: close some tabs.' },
+	LAB_ERR_ADDRESS_LIMIT: { http: 429, close: null, after: 'retry', text: 'Too many open connections from this address: try again in a moment.' },
 	LAB_ERR_NOT_FOUND: { http: 404, close: null, after: 'stop', text: 'There is nothing at this address.' },
 	LAB_ERR_JOIN_REQUIRED: { http: 401, close: null, after: 'stop', text: 'Join the class first: open /join/ and enter the code your trainer gave you.' },
 	LAB_ERR_JOIN_CODE: { http: 403, close: null, after: 'stop', text: 'That join code is not right: check it with your trainer.' },
