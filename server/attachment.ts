@@ -21,6 +21,11 @@ let nextSocketId = 0;
 
 /** A socket that has not asked for a terminal by then is closed: an open socket costs the gateway a descriptor. */
 export const ATTACH_DEADLINE_MS = 10_000;
+/**
+ * While a socket is not read (its shell takes no input), it is pinged this often: a client that went
+ * away cannot say so on a socket nobody reads, but a write to it fails, and that closes it.
+ */
+const PAUSED_PING_MS = 2_000;
 
 export class Attachment implements TerminalPeer {
 	readonly #socket: WebSocket;
@@ -37,6 +42,8 @@ export class Attachment implements TerminalPeer {
 	#queued: Array<{ data: RawData; isBinary: boolean }> | null = null;
 	#closed = false;
 	#attachDeadline: NodeJS.Timeout | null;
+	/** Set while the socket is not read because its shell's input queue is full: pings it. */
+	#inputPause: NodeJS.Timeout | null = null;
 
 	constructor(socket: WebSocket, reader: Reader, readers: ReaderRegistry, limiter: RateLimiterMemory, logger: Logger, instructor = false) {
 		this.#instructor = instructor;
@@ -69,6 +76,9 @@ export class Attachment implements TerminalPeer {
 
 	/** The terminal took the input this socket was held back for: read the socket again. */
 	inputDrained(): void {
+		if (!this.#inputPause) return;
+		clearInterval(this.#inputPause);
+		this.#inputPause = null;
 		if (!this.#closed) this.#socket.resume();
 	}
 
@@ -103,9 +113,13 @@ export class Attachment implements TerminalPeer {
 		if (this.#viewing && !this.#terminal.controlledBy(this)) return this.#error(new LabError('LAB_ERR_READ_ONLY'));
 		this.#readers.recordActivity(this.#reader);
 		const result = this.#terminal.input(this, data);
-		// Backpressure: the shell does not read, so this socket is not read either until it does.
-		if (result === 'wait') this.#socket.pause();
-		else if (result === 'refused') this.#error(new LabError('LAB_ERR_INPUT_FULL'));
+		// Backpressure: the shell does not read, so this socket is not read either until it does (for a while).
+		if (result === 'wait' && !this.#inputPause) {
+			this.#socket.pause();
+			this.#inputPause = setInterval(() => this.#socket.ping(), PAUSED_PING_MS);
+		} else if (result === 'refused') {
+			this.#error(new LabError('LAB_ERR_INPUT_FULL'));
+		}
 	}
 
 	#onAck(terminal: Terminal, bytes: number): void {
@@ -222,6 +236,8 @@ export class Attachment implements TerminalPeer {
 	#clearAttachDeadline(): void {
 		if (this.#attachDeadline) clearTimeout(this.#attachDeadline);
 		this.#attachDeadline = null;
+		if (this.#inputPause) clearInterval(this.#inputPause);
+		this.#inputPause = null;
 	}
 
 	#onClose(): void {

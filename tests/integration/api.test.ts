@@ -30,7 +30,7 @@ describe('GET /api', () => {
 		expect(lab).toMatchObject({ backend: 'local', terminals: { default: 'main', maxPerReader: 4 }, graceMs: 600_000 });
 		expect(['podman', 'kubernetes', 'none']).toContain(lab.profile);
 		expect(lab.lab.checks.length).toBeGreaterThan(0);
-		if (process.env.CI === 'true' || process.env.REQUIRE_LAB === '1') expect(lab).toMatchObject({ profile: 'podman', ready: true });
+		if (process.env.CI === 'true' || process.env.REQUIRE_LAB === '1') expect(lab).toMatchObject({ profile: 'podman', lab: { profile: 'podman', ready: true } });
 	});
 
 	it('session lists the reader’s terminals', async () => {

@@ -94,6 +94,17 @@ describe('acks and the message rate', () => {
 		await new Promise((resolve) => setTimeout(resolve, 200));
 		for (let i = 0; i < 3000; i++) client.send({ t: 'ack', bytes: 1 });
 		expect(await client.waitForClose()).toBe(1008);
-		expect(client.closeReason).toBe('LAB_ERR_RATE');
+		// An ack of more than is owed is a protocol error at once (issue 14.3), before the rate limit.
+		expect(client.closeReason).toBe('LAB_ERR_BAD_ACK');
+	});
+
+	it('closes a socket that acks nothing, or more than it was sent, with LAB_ERR_BAD_ACK', async () => {
+		for (const bytes of [0, 10_000_000]) {
+			const client = await TestClient.connect(gateway, { ack: false });
+			await client.waitFor(() => client.received > 0 || undefined, 5000, 'the prompt');
+			client.send({ t: 'ack', bytes });
+			expect(await client.waitForClose()).toBe(1008);
+			expect(client.closeReason).toBe('LAB_ERR_BAD_ACK');
+		}
 	});
 });

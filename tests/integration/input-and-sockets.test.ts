@@ -1,0 +1,69 @@
+/**
+ * What a socket may make the gateway hold (issue: hardening from an outside probe): input into a
+ * shell that does not read is bounded and given back, nothing is written to a descriptor the
+ * terminal let go of, and a socket that never attaches does not stay open.
+ */
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { newReader, TestClient } from '../helpers/client.ts';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { isAlive } from '../../server/process-tree.ts';
+import { eventually, rssBytes, terminalPids } from '../helpers/processes.ts';
+
+let gateway: RunningGateway;
+beforeAll(async () => {
+	// A short grace, so a terminal whose sockets closed ends within the test.
+	gateway = await startGateway({ PODLAB_GRACE_MS: '2000' });
+});
+afterAll(async () => {
+	await gateway?.stop();
+});
+
+/** The gateway's CPU seconds so far (user + system), from /proc. */
+async function cpuSeconds(pid: number): Promise<number> {
+	const { readFileSync } = await import('node:fs');
+	const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+	return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+describe('input into a terminal that does not read', () => {
+	it('stays within a bound on the gateway, burns no CPU, and is given back when the terminal ends', async () => {
+		const reader = await newReader(gateway);
+		const first = await TestClient.connect(gateway, { cookie: reader, keep: false });
+		first.send({ t: 'run', code: 'sleep 1000', block: 'sleeper' });
+		await first.waitFor(() => first.messages.some((message) => message.t === 'status' && message.busy), 10_000, 'busy');
+		const clients = [first, await TestClient.connect(gateway, { cookie: reader, keep: false }), await TestClient.connect(gateway, { cookie: reader, keep: false })];
+		const baseline = rssBytes(gateway.pid);
+		const frame = Buffer.alloc(64 * 1024, 0x61);
+		// 40 MiB from three sockets: the gateway stops reading them once the shell's queue is full.
+		for (let round = 0; round < 210; round++) for (const client of clients) client.socket.send(frame, { binary: true });
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		const cpuBefore = await cpuSeconds(gateway.pid);
+		await new Promise((resolve) => setTimeout(resolve, 2000));
+		const cpuWhileStuck = (await cpuSeconds(gateway.pid)) - cpuBefore;
+		const growth = rssBytes(gateway.pid) - baseline;
+		console.info(`gateway RSS growth with 40 MiB of input into a stuck shell: ${(growth / 1048576).toFixed(1)} MiB; CPU over 2 s: ${cpuWhileStuck.toFixed(2)} s`);
+		expect(growth).toBeLessThan(32 * 1024 * 1024);
+		expect(cpuWhileStuck).toBeLessThan(0.3);
+
+		// The sockets go; after the grace the terminal ends, and what it queued goes with it.
+		const shell = terminalPids(gateway).at(-1)!;
+		for (const client of clients) client.socket.terminate();
+		await eventually(() => !isAlive(shell), 10_000, 'the terminal ended');
+		await new Promise((resolve) => setTimeout(resolve, 500));
+		const after = rssBytes(gateway.pid) - baseline;
+		console.info(`gateway RSS after the terminal ended: ${(after / 1048576).toFixed(1)} MiB above the baseline`);
+		expect(after).toBeLessThan(16 * 1024 * 1024);
+	});
+});
+
+describe('a socket that never attaches', () => {
+	it('is closed with LAB_ERR_ATTACH_TIMEOUT (4007) after 10 s', async () => {
+		const cookie = await newReader(gateway);
+		const socket = new WebSocket(gateway.wsUrl, { headers: { cookie, origin: gateway.origin } });
+		const closed = new Promise<{ code: number; reason: string }>((resolve) => socket.once('close', (code, reason) => resolve({ code, reason: reason.toString() })));
+		const started = performance.now();
+		expect(await closed).toEqual({ code: 4007, reason: 'LAB_ERR_ATTACH_TIMEOUT' });
+		expect(performance.now() - started).toBeGreaterThan(9000);
+	}, 20_000);
+});
