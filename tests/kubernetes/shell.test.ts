@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { labRequired } from '../lab/lab-required.ts';
-import { hasParseErrors, kubernetesBlocks } from './kubernetes-blocks.ts';
+import { hasParseErrors, kubernetesBlocks, shellCommands } from './kubernetes-blocks.ts';
 
 const blocks = await kubernetesBlocks();
 
@@ -45,6 +45,10 @@ describe('the kubernetes blocks', () => {
 		expect(checked.output).toBe('');
 		expect(checked.code).toBe(0);
 		expect(await hasParseErrors(block.code)).toBe(false);
+		// A keyword read as a command name means the grammar misread the block (it did once, for
+		// `a=$(…) b=$(…)` on one line before an `if`): the other checks would then miss commands.
+		const keywords = (await shellCommands(block.code)).filter((command) => /^(if|then|else|elif|fi|do|done|while|until|for|case|esac)$/.test(command.name));
+		expect(keywords.map((command) => command.name)).toEqual([]);
 	});
 
 	// shellcheck is a Debian package that CI installs; required there, skipped elsewhere if absent.
