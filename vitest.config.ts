@@ -16,6 +16,8 @@ export default defineConfig({
 				extends: true,
 				test: { name: 'unit', include: ['tests/server/**/*.test.ts', 'tests/src/**/*.test.ts', 'tests/site/**/*.test.ts', 'tests/doctest/**/*.test.ts'] },
 			},
+			// The kubernetes tabs, checked without a cluster: shell syntax, manifests, expressions, tools.
+			{ extends: true, test: { name: 'kubernetes', include: ['tests/kubernetes/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'lab', include: ['tests/lab/**/*.test.ts'] } },

@@ -19,6 +19,15 @@ readonly K3S_CONTAINERD_SOCKET=unix:///run/k3s/containerd/containerd.sock
 readonly NODE_MAJOR=22
 readonly NODE_INSTALL_ROOT=/opt/nodejs
 readonly APT_PACKAGES=(ca-certificates curl git xz-utils gcc libc6-dev make g++ python3 iproute2 psmisc procps jq)
+# The images the chapters' YAML names, pulled before the first chapter (tests/kubernetes checks
+# that this list is the chapters' list).
+readonly CHAPTER_IMAGES=(docker.io/library/alpine:3.2 docker.io/library/busybox:latest docker.io/library/nginx:latest)
+# alpine:3.2 is from 2015; if the runtime cannot pull it any more, this current Alpine is tagged
+# alpine:3.2 instead, and the provisioner says so.
+readonly ALPINE_STAND_IN=docker.io/library/alpine:3
+# Every command the chapters' kubernetes blocks call beyond a base system's (tests/kubernetes
+# checks that this is that set, and that /lab-check/ checks each one).
+readonly CHAPTER_TOOLS=(kubectl crictl ctr ip ps pgrep pstree jq gcc)
 
 dry_run=false
 podlab_dir=""
@@ -31,6 +40,7 @@ k3s_version=""
 gateway_host="127.0.0.1"
 gateway_port="4321"
 print_unit=false
+fresh=false
 
 usage() {
 	cat <<'EOF'
@@ -38,7 +48,8 @@ Usage: sudo lab/provision/provision-node.sh [options]
 
 Turns a fresh Ubuntu 22.04/24.04 or Debian 12 VM (with internet) into podlab's Kubernetes lab:
   1. Debian/Ubuntu packages: curl, git, gcc + libc6-dev, iproute2, psmisc, procps, jq, build tools
-  2. k3s, a single-node Kubernetes (containerd inside; crictl and kubectl for root)
+  2. k3s, a single-node Kubernetes (containerd inside; kubectl, crictl and ctr for root),
+     and the images the chapters use, pulled in advance
   3. Node.js 22 (official tarball, checksum verified) in /opt/nodejs, linked into /usr/local/bin
   4. podlab: this checkout (or --repo), `npm ci` and `npm run build`
   5. /var/lib/podlab/lab.env for lab shells, and the podlab-gateway systemd service
@@ -47,6 +58,8 @@ Safe to run again: finished steps are skipped.
 
 Options:
   --dry-run            print what would be done, change nothing (no root needed)
+  --fresh              with --dry-run: the plan for a fresh VM, as if nothing were installed
+                       yet (the host is not looked at)
   --dir DIR            podlab checkout to use (default: the one containing this script,
                        or /opt/podlab with --repo)
   --repo URL           clone podlab from URL into --dir (or update it) instead
@@ -110,6 +123,7 @@ parse_args() {
 	while [[ $# -gt 0 ]]; do
 		case $1 in
 		--dry-run) dry_run=true ;;
+		--fresh) fresh=true ;;
 		--print-unit) print_unit=true ;;
 		--dir | --repo | --ref | --node-name | --k3s-version | --host | --port)
 			[[ $# -ge 2 && -n $2 ]] || die "$1 needs a value" "see --help"
@@ -133,6 +147,7 @@ parse_args() {
 		shift
 	done
 	[[ $gateway_port =~ ^[0-9]+$ && $gateway_port -le 65535 ]] || die "--port must be a number from 0 to 65535" "e.g. --port 4321"
+	[[ $fresh == false || $dry_run == true ]] || die "--fresh only goes with --dry-run" "use --dry-run --fresh to see the plan for a fresh VM"
 	if [[ -z $podlab_dir ]]; then
 		if [[ -n $repo_url ]]; then
 			podlab_dir=/opt/podlab
@@ -172,7 +187,14 @@ WantedBy=multi-user.target
 EOF
 }
 
+# Whether the host is looked at: not for the plan of a fresh VM (--dry-run --fresh).
+inspect_host() { [[ $fresh == false ]]; }
+
 check_host() {
+	if ! inspect_host; then
+		note "host: not looked at (--fresh: the plan for a fresh Ubuntu 22.04/24.04 or Debian 12 VM)"
+		return
+	fi
 	[[ -r /etc/os-release ]] || die "cannot read /etc/os-release" "run this on Ubuntu 22.04/24.04 or Debian 12"
 	local id version
 	# shellcheck source=/dev/null
@@ -192,6 +214,10 @@ install_packages() {
 	step "Packages: ${APT_PACKAGES[*]}"
 	local missing=() pkg
 	for pkg in "${APT_PACKAGES[@]}"; do
+		inspect_host || {
+			missing+=("$pkg")
+			continue
+		}
 		dpkg-query -W -f='${db:Status-Abbrev}' "$pkg" 2>/dev/null | grep -q '^ii' || missing+=("$pkg")
 	done
 	if [[ ${#missing[@]} -eq 0 ]]; then
@@ -204,7 +230,7 @@ install_packages() {
 
 install_k3s() {
 	step "Kubernetes (k3s, node name ${node_name})"
-	if command -v k3s >/dev/null && systemctl is-active --quiet k3s; then
+	if inspect_host && command -v k3s >/dev/null && systemctl is-active --quiet k3s; then
 		note "k3s is installed and running: $(k3s --version | head -n 1)"
 	else
 		local installer=/tmp/podlab-k3s-install.sh
@@ -220,11 +246,34 @@ runtime-endpoint: ${K3S_CONTAINERD_SOCKET}
 image-endpoint: ${K3S_CONTAINERD_SOCKET}
 timeout: 10
 EOF
-	if [[ ! -e /root/.kube/config ]]; then
+	if ! inspect_host || [[ ! -e /root/.kube/config ]]; then
 		run mkdir -p /root/.kube
 		run ln -s "$K3S_KUBECONFIG" /root/.kube/config
 	fi
 	wait_for_node
+	pull_images
+}
+
+# Pulled through the CRI, into the containerd the kubelet uses: with `imagePullPolicy: IfNotPresent`
+# (the alpine pod) a pulled image means no pull when the chapter runs; nginx:latest and busybox are
+# pulled again by the kubelet (the default policy for :latest is Always), but from a warm cache.
+pull_images() {
+	local image
+	for image in "${CHAPTER_IMAGES[@]}"; do
+		if inspect_host && [[ $dry_run == false ]] && crictl inspecti "$image" >/dev/null 2>&1; then
+			note "image $image is present"
+		elif [[ $dry_run == true ]]; then
+			run crictl pull "$image"
+		elif ! run crictl pull "$image"; then
+			[[ $image == docker.io/library/alpine:3.2 ]] || die "could not pull $image" "check the VM's access to docker.io, then rerun"
+			note "alpine:3.2 did not pull; tagging ${ALPINE_STAND_IN} as alpine:3.2 instead (a stand-in: a current Alpine, not 3.2)"
+			run crictl pull "$ALPINE_STAND_IN"
+			run ctr --address "${K3S_CONTAINERD_SOCKET#unix://}" -n k8s.io images tag --force "$ALPINE_STAND_IN" "$image"
+		fi
+	done
+	if [[ $dry_run == true ]]; then
+		note "if alpine:3.2 does not pull: crictl pull ${ALPINE_STAND_IN}, then ctr -n k8s.io images tag it as alpine:3.2 (a stand-in)"
+	fi
 }
 
 # The node object appears some seconds after k3s starts; `kubectl wait` fails on a missing one.
@@ -245,7 +294,7 @@ wait_for_node() {
 
 install_node() {
 	step "Node.js ${NODE_MAJOR}"
-	if [[ -x /usr/local/bin/node ]] && [[ $(/usr/local/bin/node --version) == v${NODE_MAJOR}.* ]]; then
+	if inspect_host && [[ -x /usr/local/bin/node ]] && [[ $(/usr/local/bin/node --version) == v${NODE_MAJOR}.* ]]; then
 		note "Node.js $(/usr/local/bin/node --version) is installed"
 		return
 	fi
@@ -287,12 +336,12 @@ install_podlab() {
 		else
 			run git clone ${repo_ref:+--branch "$repo_ref"} "$repo_url" "$podlab_dir"
 		fi
-	elif [[ ! -f $podlab_dir/package.json ]]; then
+	elif inspect_host && [[ ! -f $podlab_dir/package.json ]]; then
 		die "$podlab_dir is not a podlab checkout" "run the script from a podlab checkout, or pass --repo URL"
 	fi
 	# npm records the installed tree in node_modules/.package-lock.json: newer than the lock file
 	# means the dependencies are installed as locked, and `npm ci` (a full reinstall) can be skipped.
-	if [[ -f $podlab_dir/node_modules/.package-lock.json && $podlab_dir/node_modules/.package-lock.json -nt $podlab_dir/package-lock.json ]]; then
+	if inspect_host && [[ -f $podlab_dir/node_modules/.package-lock.json && $podlab_dir/node_modules/.package-lock.json -nt $podlab_dir/package-lock.json ]]; then
 		note "dependencies are installed as locked"
 	else
 		run env -C "$podlab_dir" /usr/local/bin/npm ci --no-audit --no-fund
@@ -308,9 +357,10 @@ install_gateway() {
 # Exported into every podlab lab shell by the gateway. Written by lab/provision/provision-node.sh.
 KUBECONFIG=${K3S_KUBECONFIG}
 CONTAINER_RUNTIME_ENDPOINT=${K3S_CONTAINERD_SOCKET}
+CONTAINERD_ADDRESS=${K3S_CONTAINERD_SOCKET#unix://}
 PODLAB_LAB_DIR=${LAB_WORK_DIR}
 EOF
-	if [[ ! -e $GATEWAY_ENV_PATH ]]; then
+	if ! inspect_host || [[ ! -e $GATEWAY_ENV_PATH ]]; then
 		write_file "$GATEWAY_ENV_PATH" 600 <<'EOF'
 # Extra settings of the podlab gateway (KEY=value), e.g. to serve a class on the VM's address:
 #   HOST=0.0.0.0
@@ -322,6 +372,19 @@ EOF
 	run systemctl daemon-reload
 	run systemctl enable podlab-gateway.service
 	run systemctl restart podlab-gateway.service
+	check_tools
+}
+
+# The chapters must not meet a missing command: k3s brings kubectl, crictl and ctr, the packages the rest.
+check_tools() {
+	if [[ $dry_run == true ]]; then
+		note "would check that the chapters' commands exist: ${CHAPTER_TOOLS[*]}"
+		return
+	fi
+	local tool missing=()
+	for tool in "${CHAPTER_TOOLS[@]}"; do command -v "$tool" >/dev/null || missing+=("$tool"); done
+	[[ ${#missing[@]} -eq 0 ]] || die "the chapters need commands that are missing: ${missing[*]}" "install them (lab/README.md lists where each comes from), then rerun"
+	note "the chapters' commands are all there: ${CHAPTER_TOOLS[*]}"
 }
 
 main() {

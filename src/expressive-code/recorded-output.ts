@@ -46,3 +46,35 @@ export const recordedOutputStyles = `
 		}
 	}
 `;
+
+/**
+ * What the page says under a block for a lab that has no recorded run of it yet. Only the
+ * kubernetes lab says anything: its blocks are checked offline (tests/kubernetes) on every change,
+ * but until `npm run docs:record -- --profile kubernetes` has run on a node, none has run on one.
+ */
+const UNRECORDED: Readonly<Record<string, string>> = {
+	kubernetes: 'checked offline, not yet run on a node',
+};
+
+/**
+ * One line or one recording per lab the block runs on, in the order given: the recorded run where
+ * there is one, else the lab's verification status (nothing for a lab with no status to tell).
+ */
+export function renderVerification(labs: ReadonlyArray<{ profile: string; recorded: RecordedBlock | undefined }>) {
+	return labs.flatMap(({ profile, recorded }) => {
+		if (recorded) return [renderRecordedOutput(recorded)];
+		const status = UNRECORDED[profile];
+		return status ? [h('p', { className: ['podlab-verification'], dataPodlabLab: profile }, [`${profile} lab: ${status}`])] : [];
+	});
+}
+
+export const verificationStyles = `
+	.podlab-verification {
+		margin: 0;
+		padding: 0.3rem 1rem 0.4rem;
+		border-top: 1px dashed var(--sl-color-gray-5, #ccc);
+		font-family: var(--__sl-font, system-ui, sans-serif);
+		font-size: 0.8rem;
+		color: var(--sl-color-gray-3, #666);
+	}
+`;

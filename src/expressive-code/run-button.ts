@@ -22,7 +22,8 @@ import {
 	type RunnableBlock,
 } from './fence-meta.ts';
 import { loadRecordedBlocks } from '../transcripts.ts';
-import { recordedOutputStyles, renderRecordedOutput } from './recorded-output.ts';
+import { LAB_PROFILES, labsOfBlock } from './block-labs.ts';
+import { recordedOutputStyles, renderVerification, verificationStyles } from './recorded-output.ts';
 import { runButtonStyles } from './run-button-styles.ts';
 import { writeFileCommand } from './write-to-lab.ts';
 
@@ -45,15 +46,12 @@ export interface RunButtonOptions {
 	 */
 	docsDir?: string;
 	/**
-	 * Where `npm run docs:record` writes transcripts; a block with a recorded run shows it underneath.
+	 * Where `npm run docs:record` writes transcripts. Under a block the page shows, for each lab that
+	 * runs it, the recorded run there, or that lab's verification status (kubernetes: checked
+	 * offline, not yet run on a node).
 	 * @default "content/transcripts" in the current working directory
 	 */
 	transcriptsDir?: string;
-	/**
-	 * Which lab's recordings to show.
-	 * @default "podman"
-	 */
-	recordedProfile?: string;
 }
 
 /** The browser module, as text; see `run-button-client.js`. */
@@ -122,11 +120,12 @@ export function pluginRunButton(options: RunButtonOptions = {}) {
 	const shellLanguages = options.shellLanguages ?? DEFAULT_SHELL_LANGUAGES;
 	const otherKeys = options.otherMetaKeys ?? EXPRESSIVE_CODE_META_KEYS;
 	const runs = new WeakMap<ExpressiveCodeBlock, RenderedRun>();
-	const recorded = loadRecordedBlocks(resolve(options.transcriptsDir ?? 'content/transcripts'), options.recordedProfile ?? 'podman');
+	const transcriptsDir = resolve(options.transcriptsDir ?? 'content/transcripts');
+	const recorded = new Map(LAB_PROFILES.map((profile) => [profile as string, loadRecordedBlocks(transcriptsDir, profile)]));
 
 	return definePlugin({
 		name: 'podlab Run button',
-		baseStyles: (context) => runButtonStyles(context) + recordedOutputStyles,
+		baseStyles: (context) => runButtonStyles(context) + recordedOutputStyles + verificationStyles,
 		jsModules: [clientModule],
 		hooks: {
 			// Everything is decided here, where the code is still exactly the text in the chapter (later
@@ -156,12 +155,12 @@ export function pluginRunButton(options: RunButtonOptions = {}) {
 				}
 				runs.set(codeBlock, { ...spec, block, code });
 			},
-			postprocessRenderedBlock({ codeBlock, renderData }) {
+			async postprocessRenderedBlock({ codeBlock, renderData }) {
 				const run = runs.get(codeBlock);
 				if (!run) return;
 				renderData.blockAst.children.push(renderToolbar(run));
-				const recordedRun = recorded.get(run.block);
-				if (recordedRun) renderData.blockAst.children.push(renderRecordedOutput(recordedRun));
+				const labs = await labsOfBlock(locationOf(codeBlock).path, run.block, docsDir);
+				renderData.blockAst.children.push(...renderVerification(labs.map((profile) => ({ profile, recorded: recorded.get(profile)?.get(run.block) }))));
 			},
 		},
 	});

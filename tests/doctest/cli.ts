@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { chapterFile, listChapters } from './chapters.ts';
-import { describeLab, resetLab } from './lab-hooks.ts';
+import { describeLab, profileProblem, resetKubernetesLab, resetLab, RUNNABLE_PROFILES, type RunnableProfile } from './lab-hooks.ts';
 import { runChapters, type ChapterReport } from './run-chapters.ts';
 
 const HELP = `Usage: npm run docs:test   [-- [options] [chapter...]]
@@ -24,8 +24,16 @@ Options:
   --record         write transcripts (what docs:record does)
   --help           this text
 
-With --profile podman, \`npm run lab:reset\` runs before each chapter, so every chapter starts
-from a clean lab, as it does for a reader who follows it from the top.
+Before each chapter \`npm run lab:reset\` runs, so every chapter starts from a clean lab, as it
+does for a reader who follows it from the top (on a Kubernetes node the runner also waits until
+the deleted pods are gone). The lab must be the profile's: --profile kubernetes runs on a node
+provisioned by lab/provision/provision-node.sh, where
+
+  npm run docs:record -- --profile kubernetes
+
+records content/transcripts/<chapter>.kubernetes.json for every chapter that passes; the pages
+then show that recording under each kubernetes block instead of "checked offline, not yet run on
+a node". The lab checked and reset is this machine's, also with --url: run the runner on the lab.
 `;
 
 const { values, positionals } = parseArgs({
@@ -43,6 +51,11 @@ if (values.help) {
 	process.stdout.write(HELP);
 	process.exit(0);
 }
+if (!(RUNNABLE_PROFILES as readonly string[]).includes(values.profile!)) {
+	console.error(`docs:test: --profile is ${RUNNABLE_PROFILES.join(' or ')}, got "${values.profile}"`);
+	process.exit(2);
+}
+const profile = values.profile as RunnableProfile;
 const timeoutSeconds = Number(values.timeout);
 if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
 	console.error(`docs:test: --timeout takes whole seconds, got "${values.timeout}"`);
@@ -56,6 +69,12 @@ if (unknown.length > 0) {
 	process.exit(2);
 }
 
+const problem = await profileProblem(profile);
+if (problem) {
+	console.error(`docs:test: ${problem}`);
+	process.exit(2);
+}
+
 let gateway: RunningGateway | null = null;
 let reports: ChapterReport[];
 try {
@@ -63,11 +82,11 @@ try {
 	reports = await runChapters({
 		gatewayUrl: values.url ?? gateway!.url,
 		chapters: chapters.map((name) => ({ name, file: chapterFile(name) })),
-		profile: values.profile!,
+		profile,
 		timeoutSeconds,
 		record: values.record,
 		log: (line) => console.log(line),
-		beforeChapter: values.profile === 'podman' ? resetLab : undefined,
+		beforeChapter: profile === 'kubernetes' ? resetKubernetesLab : resetLab,
 		describeLab,
 	});
 } finally {

@@ -52,6 +52,25 @@ describe('provision-node.sh', () => {
 		expect(plan).toContain('Dry run finished: nothing was changed.');
 	});
 
+	it('--dry-run --fresh prints the plan for a fresh VM, pinned line by line', async () => {
+		const plan = await provision('--dry-run', '--fresh', '--dir', '/opt/podlab');
+		expect(plan.code, plan.stderr).toBe(0);
+		// Elapsed seconds are the only thing that may differ from one run to the next.
+		await expect(plan.stdout.replace(/\(\d+s elapsed\)/g, '(Ns elapsed)')).toMatchFileSnapshot('./dry-run-fresh.plan.txt');
+	});
+
+	it('pulls every image the chapters use, and checks their tools, in its plan', async () => {
+		const plan = (await provision('--dry-run', '--fresh')).stdout;
+		for (const image of ['docker.io/library/alpine:3.2', 'docker.io/library/busybox:latest', 'docker.io/library/nginx:latest']) {
+			expect(plan).toContain(`would run: crictl pull ${image}\n`);
+		}
+		expect(plan).toContain('| CONTAINERD_ADDRESS=/run/k3s/containerd/containerd.sock');
+		expect(plan).toContain("would check that the chapters' commands exist: kubectl crictl ctr ip ps pgrep pstree jq gcc");
+		const refused = await provision('--fresh');
+		expect(refused.code).toBe(1);
+		expect(refused.stderr).toContain('✗ --fresh only goes with --dry-run');
+	});
+
 	it('names the article\u2019s node by default, so its nodeSelector matches', async () => {
 		const dryRun = await provision('--dry-run');
 		expect(dryRun.stdout).toContain('--node-name=ubuntu-nested-3');
