@@ -53,6 +53,11 @@ export class Attachment implements TerminalPeer {
 		this.#limiter = limiter;
 		this.#logger = logger;
 		socket.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
+		socket.on('ping', (data) => {
+			if (this.#closed) return;
+			this.#countAgainstRate();
+			this.#socket.pong(data);
+		});
 		socket.on('close', () => this.#onClose());
 		this.#attachDeadline = setTimeout(() => this.#close(new LabError('LAB_ERR_ATTACH_TIMEOUT')), ATTACH_DEADLINE_MS);
 		socket.on('error', (error: Error & { code?: string }) => {

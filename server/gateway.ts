@@ -84,7 +84,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	/** Who is asking: a joined student (class mode) or the holder of a reader cookie (local mode). */
 	const readerFor = (req: IncomingMessage): Reader | undefined => (classApi ? (classApi.readerFor(req) ?? undefined) : readers.find(readerId(req)));
 	const limiter = new RateLimiterMemory({ points: config.messagesPerSecond, duration: 1 });
-	const sockets = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false });
+	// Pings are answered by Attachment, counted against the message rate: ws's own limit on pending
+	// pongs would drop a flooding socket without a close frame.
+	const sockets = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false, autoPong: false });
 	const site = existsSync(config.siteDir) ? createStaticSite(config.siteDir) : null;
 	if (!site) logger.warn({ siteDir: config.siteDir }, 'no built site: serving the API and terminals only (run `npm run build`)');
 

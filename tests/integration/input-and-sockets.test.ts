@@ -67,3 +67,15 @@ describe('a socket that never attaches', () => {
 		expect(performance.now() - started).toBeGreaterThan(9000);
 	}, 20_000);
 });
+
+describe('a socket that floods pings', () => {
+	it('is closed with its code and reason, LAB_ERR_RATE (1008), and got pongs until then', async () => {
+		const client = await TestClient.connect(gateway);
+		let pongs = 0;
+		client.socket.on('pong', () => pongs++);
+		for (let i = 0; i < 20_000; i++) client.socket.ping();
+		expect(await client.waitForClose()).toBe(1008);
+		expect(client.closeReason).toBe('LAB_ERR_RATE');
+		expect(pongs).toBeGreaterThan(0);
+	});
+});
