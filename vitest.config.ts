@@ -16,7 +16,7 @@ export default defineConfig({
 				extends: true,
 				test: { name: 'unit', include: ['tests/server/**/*.test.ts', 'tests/src/**/*.test.ts', 'tests/site/**/*.test.ts', 'tests/doctest/**/*.test.ts'] },
 			},
-			{ extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts'] } },
+			{ extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts', 'tests/conformance/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'lab', include: ['tests/lab/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'docs', include: ['tests/docs/**/*.test.ts'] } },
