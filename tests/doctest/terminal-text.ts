@@ -1,5 +1,6 @@
 /**
- * Terminal output as plain text, for doc-test assertions and recorded transcripts: escape sequences
+ * Terminal output as plain text, for doc-test assertions and recorded transcripts, and the one escape
+ * stripper of the tests' protocol client (tests/helpers/client.ts) and the bench: escape sequences
  * and carriage returns removed, lines as a reader would read them.
  */
 
