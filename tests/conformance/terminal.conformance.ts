@@ -61,10 +61,11 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 			return { pid, session };
 		}
 
-		/** Starts a job that outlives a plain hangup of the shell: a background job. Its pid. */
-		async function startStraggler(client: TestClient): Promise<number> {
-			await client.run('sleep 300 & echo "straggler=$!"', `straggler-${client.messages.length}`);
-			return printed(client, 'straggler');
+		/** Starts jobs that outlive a plain hangup: a background job and one in a session of its own. Their pids. */
+		async function startStragglers(client: TestClient): Promise<number[]> {
+			// In a subshell (no job control) the job is not a group leader, so setsid does not fork and $! is the sleep.
+			await client.run('sleep 300 & echo "bg=$!"; (setsid sleep 301 & echo "setsid=$!")', `stragglers-${client.messages.length}`);
+			return [printed(client, 'bg'), printed(client, 'setsid')];
 		}
 
 		describe('running blocks', () => {
@@ -323,12 +324,12 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 		});
 
 		describe('the end of a terminal', () => {
-			it('keeps a terminal through a short disconnect, and after the grace period leaves no process of it', async () => {
+			it('keeps a terminal through a short disconnect, and after the grace period leaves no process of it, not even one that left the session', async () => {
 				const gateway = await gatewayFor({ PODLAB_GRACE_MS: '1500' });
 				const client = await connect(gateway);
 				const shell = await shellOf(client);
-				const straggler = await startStraggler(client);
-				expect(lab.processes.isAlive(straggler)).toBe(true);
+				const stragglers = await startStragglers(client);
+				expect(stragglers.every(lab.processes.isAlive)).toBe(true);
 
 				client.close();
 				await client.waitForClose();
@@ -338,11 +339,14 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 				back.close();
 				await back.waitForClose();
 
-				await eventually(
-					async () => (await lab.processes.members(shell.session)).length === 0 && !lab.processes.isAlive(straggler),
-					6000,
-					'every process of the terminal gone',
-				);
+				const left = async () => ({ session: await lab.processes.members(shell.session), stragglers: stragglers.filter(lab.processes.isAlive) });
+				const gone = async () => {
+					const { session, stragglers } = await left();
+					return session.length === 0 && stragglers.length === 0;
+				};
+				// Waited for, then shown: a failure names what is left (the background job, the one in a session of its own).
+				await eventually(gone, 6000, 'every process of the terminal gone').catch(() => {});
+				expect(await left(), 'what is left of the terminal after the grace period').toEqual({ session: [], stragglers: [] });
 				// The gateway's log line may reach us after the processes are gone.
 				await eventually(() => gateway.logs().includes('"reason":"grace"'), 2000, 'the gateway logs the end by grace');
 			});
@@ -351,7 +355,7 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 				const gateway = await gatewayFor();
 				const readers = [await connect(gateway), await connect(gateway)];
 				const shells = await Promise.all(readers.map(shellOf));
-				const stragglers = await Promise.all(readers.map(startStraggler));
+				const stragglers = (await Promise.all(readers.map(startStragglers))).flat();
 				// The gateway's own end of each terminal: the pty's process, or the ssh client.
 				await eventually(() => terminalPids(gateway).length === 2, 2000, 'the gateway logs both terminals');
 				const ends = terminalPids(gateway);
