@@ -140,6 +140,8 @@ export class PodlabTerminal implements BenchTerminal {
 			cookie: options.cookie,
 			term: options.term,
 			ack: options.ack ?? 'xterm',
+			// One animation frame at 60 Hz, as in a browser.
+			frameMs: 16,
 			keep: false,
 			readyTimeoutMs: 30_000,
 			onOutput: (chunk) => {
