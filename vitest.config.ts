@@ -18,7 +18,7 @@ export default defineConfig({
 			},
 			// The kubernetes tabs, checked without a cluster: shell syntax, manifests, expressions, tools.
 			{ extends: true, test: { name: 'kubernetes', include: ['tests/kubernetes/**/*.test.ts'] } },
-			{ extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts'] } },
+			{ extends: true, test: { name: 'integration', include: ['tests/integration/**/*.test.ts', 'tests/conformance/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'e2e', include: ['tests/e2e/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'lab', include: ['tests/lab/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'docs', include: ['tests/docs/**/*.test.ts'] } },

@@ -1,38 +1,21 @@
 /**
  * The podlab target: the real gateway (`server/main.ts`, started by the test helper as a child process
- * on port 0) and a protocol client that behaves like the site's: it attaches first, sends keystrokes as
- * binary frames and acknowledges output for flow control.
+ * on port 0) and the tests' protocol client (tests/helpers/client.ts), which behaves like the site's:
+ * it attaches first, sends keystrokes as binary frames and acknowledges output for flow control.
  */
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import { parseMountInfo, parseProcCgroup } from '../../server/backends/local/cgroup.ts';
-import { encodeClientMessage, type ClientMessage, type ServerMessage } from '../../src/protocol.ts';
-import { AckCoalescer, type Scheduler } from '../../src/terminal/ack-coalescer.ts';
-import { newReader } from '../../tests/helpers/client.ts';
+import type { ServerMessage } from '../../src/protocol.ts';
+import { TestClient, type AckPolicy } from '../../tests/helpers/client.ts';
 import { startGateway, type RunningGateway } from '../../tests/helpers/gateway.ts';
 import type { Cleanup } from './cleanup.ts';
 import { descendants } from './proc.ts';
 import type { BenchTerminal, OutputChunk } from './terminal.ts';
 
-/**
- * How the client acknowledges output.
- * - `xterm`: as the xterm.js flow-control guide (and ttyd) do it: one write callback, hence one ack,
- *   per 100,000 bytes processed, and the remainder on the next animation frame (16 ms).
- * - `site`: the site's own client (src/terminal/ack-coalescer.ts with its defaults: an ack once 128 KiB
- *   are rendered, else on the next frame), rendering instantly.
- */
-export type AckPolicy = 'xterm' | 'site';
-
-/** Bytes between write callbacks in the xterm.js flow-control guide (its CALLBACK_BYTE_LIMIT). */
-const XTERM_CALLBACK_BYTES = 100_000;
-/** One animation frame at 60 Hz, standing in for requestAnimationFrame. */
-const FRAME_MS = 16;
-const nextFrame: Scheduler = (callback) => {
-	const timer = setTimeout(callback, FRAME_MS);
-	return () => clearTimeout(timer);
-};
+/** The benchmarks compare the client's two ack policies (see tests/helpers/client.ts). */
+export type { AckPolicy };
 
 export interface StartPodlabOptions {
 	/** Gateway settings (environment variables) on top of the benchmark's defaults. */
@@ -137,78 +120,66 @@ export interface PodlabTerminalOptions {
 	/** Reader cookie; a new reader when absent. */
 	cookie?: string;
 	term?: string;
+	/** @default 'xterm' */
 	ack?: AckPolicy;
 }
 
+/** A podlab terminal as the benchmarks see one: the protocol client, with the counters they report. */
 export class PodlabTerminal implements BenchTerminal {
-	readonly socket: WebSocket;
-	readonly cookie: string;
-	/** Output frames and bytes received, and acks sent: the flood's framing and ack overhead. */
-	frames = 0;
-	bytes = 0;
-	acks = 0;
 	/** performance.now() when the socket was asked for, and when the first output byte (the prompt) came. */
-	connectStartedAt = 0;
+	readonly connectStartedAt = performance.now();
 	firstOutputAt = 0;
-	failure: string | null = null;
 	readonly #listeners = new Set<(chunk: OutputChunk) => void>();
-	readonly #messages = new Set<(message: ServerMessage) => void>();
-	readonly #acks: AckCoalescer;
+	#client: TestClient | null = null;
 	#closing = false;
-
-	private constructor(socket: WebSocket, cookie: string, ack: AckPolicy) {
-		this.socket = socket;
-		this.cookie = cookie;
-		this.#acks = new AckCoalescer(
-			(bytes) => {
-				this.acks++;
-				this.#send({ t: 'ack', bytes });
-			},
-			ack === 'xterm' ? { thresholdBytes: XTERM_CALLBACK_BYTES, schedule: nextFrame } : { schedule: nextFrame },
-		);
-		let lastError = '';
-		socket.on('message', (data, isBinary) => {
-			if (!isBinary) {
-				const message = JSON.parse(data.toString()) as ServerMessage;
-				if (message.t === 'error') lastError = message.code;
-				for (const listener of this.#messages) listener(message);
-				return;
-			}
-			const chunk = data as Buffer;
-			if (this.frames === 0) this.firstOutputAt = performance.now();
-			this.frames++;
-			this.bytes += chunk.length;
-			for (const listener of this.#listeners) listener(chunk);
-			// Rendering is instant here: the write callback fires at once.
-			this.#acks.rendered(chunk.length);
-		});
-		socket.on('close', (code, reason) => {
-			this.#acks.discard();
-			if (!this.#closing) this.failure ??= `closed by the gateway: ${code} ${reason.toString() || lastError}`;
-		});
-		socket.on('error', (error) => (this.failure ??= `socket error: ${error.message}`));
-	}
 
 	/** Opens a socket for a reader and attaches to its terminal; resolves at `ready`. */
 	static async open(gateway: RunningGateway, options: PodlabTerminalOptions = {}): Promise<PodlabTerminal> {
-		const connectStartedAt = performance.now();
-		const cookie = options.cookie ?? (await newReader(gateway));
-		const socket = new WebSocket(gateway.wsUrl, { headers: { cookie, origin: gateway.origin }, perMessageDeflate: false });
-		await new Promise<void>((resolve, reject) => {
-			socket.once('open', () => resolve());
-			socket.once('unexpected-response', (_, response) => reject(new Error(`podlab refused the upgrade: HTTP ${response.statusCode}`)));
-			socket.once('error', reject);
+		const terminal = new PodlabTerminal();
+		terminal.#client = await TestClient.connect(gateway, {
+			cookie: options.cookie,
+			term: options.term,
+			ack: options.ack ?? 'xterm',
+			// One animation frame at 60 Hz, as in a browser.
+			frameMs: 16,
+			keep: false,
+			readyTimeoutMs: 30_000,
+			onOutput: (chunk) => {
+				terminal.firstOutputAt ||= performance.now();
+				for (const listener of terminal.#listeners) listener(chunk);
+			},
 		});
-		const terminal = new PodlabTerminal(socket, cookie, options.ack ?? 'xterm');
-		terminal.connectStartedAt = connectStartedAt;
-		const ready = terminal.waitForMessage('ready', 30_000);
-		terminal.#send({ t: 'attach', term: options.term ?? 'main', since: 0 });
-		await ready;
 		return terminal;
 	}
 
+	get cookie(): string {
+		return this.#attached.cookie;
+	}
+
+	/** Output frames and bytes received, and acks sent: the flood's framing and ack overhead. */
+	get frames(): number {
+		return this.#attached.frames;
+	}
+
+	get bytes(): number {
+		return this.#attached.received;
+	}
+
+	get acks(): number {
+		return this.#attached.acks;
+	}
+
+	/** Why the socket ended before {@link close}, or null. */
+	get failure(): string | null {
+		const client = this.#attached;
+		if (client.socketError) return `socket error: ${client.socketError.message}`;
+		if (!client.closed || this.#closing) return null;
+		const error = client.messages.findLast((message) => message.t === 'error');
+		return `closed by the gateway: ${client.closeCode} ${client.closeReason || (error?.t === 'error' ? error.code : '')}`;
+	}
+
 	type(text: string): void {
-		if (this.socket.readyState === WebSocket.OPEN) this.socket.send(Buffer.from(text), { binary: true });
+		if (!this.#attached.closed) this.#attached.type(text);
 	}
 
 	onOutput(listener: (chunk: OutputChunk) => void): () => void {
@@ -218,28 +189,17 @@ export class PodlabTerminal implements BenchTerminal {
 
 	/** Resolves with the first message of type `type` from now on. */
 	waitForMessage<K extends ServerMessage['t']>(type: K, timeoutMs: number): Promise<Extract<ServerMessage, { t: K }>> {
-		return new Promise((resolve, reject) => {
-			const timer = setTimeout(() => {
-				this.#messages.delete(listener);
-				reject(new Error(`no "${type}" from the gateway within ${timeoutMs} ms${this.failure ? ` (${this.failure})` : ''}`));
-			}, timeoutMs);
-			const listener = (message: ServerMessage) => {
-				if (message.t !== type) return;
-				clearTimeout(timer);
-				this.#messages.delete(listener);
-				resolve(message as Extract<ServerMessage, { t: K }>);
-			};
-			this.#messages.add(listener);
-		});
+		const client = this.#attached;
+		return client.waitForMessage(type, timeoutMs, client.messages.length);
 	}
 
 	close(): void {
 		this.#closing = true;
-		this.#acks.discard();
-		this.socket.close();
+		this.#attached.close();
 	}
 
-	#send(message: ClientMessage): void {
-		if (this.socket.readyState === WebSocket.OPEN) this.socket.send(encodeClientMessage(message));
+	get #attached(): TestClient {
+		if (!this.#client) throw new Error('PodlabTerminal: not attached yet');
+		return this.#client;
 	}
 }

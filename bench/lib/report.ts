@@ -7,6 +7,7 @@
  * and the number in `value`. A benchmark that could not run says why in `skipped`; one that failed,
  * in `error` — never a made-up figure.
  */
+import { plainText } from '../../tests/doctest/terminal-text.ts';
 import { round } from './stats.ts';
 
 export interface BenchResult {
@@ -84,9 +85,9 @@ export function formatTable(results: readonly BenchResult[]): string {
 	return lines.join('\n');
 }
 
-/** One line of plain text for a table cell: the first line, no terminal colours, no pipes. */
+/** One line of plain text for a table cell: the first line, no terminal escapes, no pipes. */
 function cell(text: string): string {
-	return text.split('\n')[0]!.replace(/\x1b\[[0-9;]*m/g, '').replaceAll('|', '\\|');
+	return plainText(text).split('\n')[0]!.replaceAll('|', '\\|');
 }
 
 function show(value: unknown): string {

@@ -1,84 +1,157 @@
 /**
- * A protocol client for tests: a real `ws` WebSocket that attaches to a terminal, collects output
- * (acking it like xterm.js would, unless told not to) and waits for messages.
+ * The one Node client of podlab's wire protocol (src/protocol.ts), shared by the integration tests,
+ * the doc-test runner (tests/doctest/session.ts) and the bench (bench/lib/podlab.ts): a real `ws`
+ * WebSocket that attaches to a terminal, collects its output, acknowledges it the way the site does
+ * (src/terminal/ack-coalescer.ts) unless told otherwise, and waits for messages.
+ *
+ * It imports no test framework: `npm run docs:test` and `npm run bench` load it outside vitest.
  */
 import WebSocket from 'ws';
-import { encodeClientMessage, type ClientMessage, type ServerMessage } from '../../src/protocol.ts';
+import { encodeClientMessage, serverMessage, type ClientMessage, type ServerMessage } from '../../src/protocol.ts';
+import { AckCoalescer, type Scheduler } from '../../src/terminal/ack-coalescer.ts';
+import { plainText } from '../doctest/terminal-text.ts';
 import type { RunningGateway } from './gateway.ts';
+
+/** Where a gateway listens: a {@link RunningGateway}, or {@link gatewayAt} for one started elsewhere. */
+export type GatewayAddress = Pick<RunningGateway, 'url' | 'wsUrl' | 'origin'>;
+
+/** The address of the gateway serving `url` (e.g. http://127.0.0.1:4321/). */
+export function gatewayAt(url: string | URL): GatewayAddress {
+	const base = new URL('/', url);
+	const ws = new URL('/ws', base);
+	ws.protocol = base.protocol === 'https:' ? 'wss:' : 'ws:';
+	return { url: base.href, wsUrl: ws.href, origin: base.origin };
+}
+
+/**
+ * How a client acknowledges the output it rendered (rendering is instant here):
+ * - `site`: as the site's panel does — {@link AckCoalescer} with its defaults, at once past 128 KiB,
+ *   else on the next animation frame.
+ * - `xterm`: as the xterm.js flow-control guide (and ttyd) do it — one write callback, hence one
+ *   ack, per 100,000 bytes, the remainder on the next frame.
+ */
+export type AckPolicy = 'site' | 'xterm';
+
+/** Bytes between write callbacks in the xterm.js flow-control guide (its CALLBACK_BYTE_LIMIT). */
+const XTERM_CALLBACK_BYTES = 100_000;
+
+/** A timer standing in for requestAnimationFrame (Node has none). */
+function frameTimer(frameMs: number): Scheduler {
+	return (callback) => {
+		const timer = setTimeout(callback, frameMs);
+		return () => clearTimeout(timer);
+	};
+}
 
 export interface ClientOptions {
 	term?: string;
 	since?: number;
-	/** Ack output as it arrives (default true); false simulates a stalled browser. */
-	ack?: boolean;
+	/** How output is acknowledged; false never acks, as a stalled browser. @default 'site' */
+	ack?: AckPolicy | false;
+	/**
+	 * The client's animation frame: how long a batch below the ack threshold waits. A page renders at
+	 * 60 Hz (16 ms, what the bench measures); the tests render at once and keep floods fast with less.
+	 * @default 4
+	 */
+	frameMs?: number;
 	cookie?: string;
 	origin?: string;
-	/** Keep output for `text` (default true); floods only count it. */
+	/** Keep output for `output`/`text` (default true); floods only count it. */
 	keep?: boolean;
-	/** Sees every output chunk as it arrives. */
+	/** Sees every output chunk as it arrives, from the first one. */
 	onOutput?: (chunk: Buffer) => void;
 	/** Extra fields of the attach message (an instructor's `student`). */
 	attach?: { student?: string; term?: string; page?: string; tail?: number };
+	/** Sent right after the attach, as a page sends the size of its fitted terminal. */
+	size?: { cols: number; rows: number };
+	/** How long to wait for `ready`. @default 10000 */
+	readyTimeoutMs?: number;
 }
 
 /** GET /api/session and return the cookie header to send with the upgrade. */
-export async function newReader(gateway: RunningGateway): Promise<string> {
-	const response = await fetch(`${gateway.url}api/session`);
-	if (!response.ok) throw new Error(`session refused: ${response.status} ${await response.text()}`);
-	return response.headers.get('set-cookie')!.split(';')[0]!;
+export async function newReader(gateway: GatewayAddress): Promise<string> {
+	const response = await fetch(new URL('api/session', gateway.url));
+	const cookie = response.headers.get('set-cookie')?.split(';')[0];
+	if (!response.ok || !cookie) throw new Error(`session refused: ${response.status} ${await response.text()}`);
+	return cookie;
 }
 
 export class TestClient {
 	readonly socket: WebSocket;
 	readonly messages: ServerMessage[] = [];
-	/** Total output bytes received on this socket. */
+	/** Total output bytes received on this socket, and in how many frames. */
 	received = 0;
+	frames = 0;
+	/** Acks sent. */
+	acks = 0;
 	closeCode: number | null = null;
 	closeReason = '';
-	cookie = '';
-	readonly #options: ClientOptions;
+	/** The socket's error (it closes after one), if it had one. */
+	socketError: Error | null = null;
+	/** A text frame that is not a server message of the protocol, if the gateway sent one. */
+	violation: string | null = null;
+	readonly cookie: string;
 	#chunks: Buffer[] = [];
 	#text: string | null = '';
 	#listeners = new Set<() => void>();
+	readonly #acker: AckCoalescer | null;
 
-	private constructor(socket: WebSocket, options: ClientOptions) {
+	private constructor(socket: WebSocket, cookie: string, options: ClientOptions) {
 		this.socket = socket;
-		this.#options = options;
+		this.cookie = cookie;
+		const ack = options.ack ?? 'site';
+		this.#acker =
+			ack === false
+				? null
+				: new AckCoalescer(
+						(bytes) => {
+							if (socket.readyState !== WebSocket.OPEN) return;
+							this.acks++;
+							this.send({ t: 'ack', bytes });
+						},
+						{ schedule: frameTimer(options.frameMs ?? 4), ...(ack === 'xterm' ? { thresholdBytes: XTERM_CALLBACK_BYTES } : {}) },
+					);
 		socket.on('message', (data, isBinary) => {
 			if (isBinary) {
 				const chunk = data as Buffer;
 				this.received += chunk.length;
+				this.frames++;
 				if (options.keep ?? true) {
 					this.#chunks.push(chunk);
 					this.#text = null;
 				}
 				options.onOutput?.(chunk);
-				if (options.ack ?? true) this.#ackLater(chunk.length);
+				this.#acker?.rendered(chunk.length);
 			} else {
-				this.messages.push(JSON.parse(data.toString()));
+				this.#receive(data.toString());
 			}
 			this.#notify();
 		});
+		socket.on('error', (error) => {
+			this.socketError ??= error;
+		});
 		socket.on('close', (code, reason) => {
+			this.#acker?.discard();
 			this.closeCode = code;
 			this.closeReason = reason.toString();
 			this.#notify();
 		});
 	}
 
-	/** Opens a socket (with a fresh reader unless a cookie is given) and attaches to a terminal. */
-	static async connect(gateway: RunningGateway, options: ClientOptions = {}): Promise<TestClient> {
+	/** Opens a socket (with a fresh reader unless a cookie is given) and attaches to a terminal; resolves at `ready`. */
+	static async connect(gateway: GatewayAddress, options: ClientOptions = {}): Promise<TestClient> {
 		const cookie = options.cookie ?? (await newReader(gateway));
-		const socket = new WebSocket(gateway.wsUrl, { headers: { cookie, origin: options.origin ?? gateway.origin } });
+		// The gateway negotiates no compression; offering none saves the handshake a header.
+		const socket = new WebSocket(gateway.wsUrl, { headers: { cookie, origin: options.origin ?? gateway.origin }, perMessageDeflate: false });
 		await new Promise((resolve, reject) => {
 			socket.once('open', resolve);
 			socket.once('unexpected-response', (_, response) => reject(new Error(`upgrade refused: ${response.statusCode}`)));
 			socket.once('error', reject);
 		});
-		const client = new TestClient(socket, options);
-		client.cookie = cookie;
+		const client = new TestClient(socket, cookie, options);
 		client.send({ ...options.attach, t: 'attach', term: options.attach?.term ?? options.term ?? 'main', since: options.since ?? 0 });
-		await client.waitFor(() => client.messages.some((message) => message.t === 'ready') || client.closeCode !== null, 10_000, 'ready');
+		if (options.size) client.send({ t: 'resize', ...options.size });
+		await client.waitFor(() => client.messages.some((message) => message.t === 'ready') || client.closeCode !== null, options.readyTimeoutMs ?? 10_000, 'ready');
 		if (client.closeCode !== null) {
 			const error = client.messages.find((message) => message.t === 'error');
 			throw Object.assign(new Error(`attach refused: ${error?.t === 'error' ? error.code : 'no error message'}`), {
@@ -89,27 +162,16 @@ export class TestClient {
 		return client;
 	}
 
-	/** Acks are coalesced, as a browser acks per rendered batch rather than per frame. */
-	#unacked = 0;
-	#ackTimer: NodeJS.Timeout | null = null;
-	#ackLater(bytes: number): void {
-		this.#unacked += bytes;
-		const flush = () => {
-			if (this.#ackTimer) clearTimeout(this.#ackTimer);
-			this.#ackTimer = null;
-			if (this.#unacked > 0 && this.socket.readyState === this.socket.OPEN) this.send({ t: 'ack', bytes: this.#unacked });
-			this.#unacked = 0;
-		};
-		if (this.#unacked >= 128 * 1024) flush();
-		else this.#ackTimer ??= setTimeout(flush, 4);
-	}
-
 	send(message: ClientMessage): void {
 		this.socket.send(encodeClientMessage(message));
 	}
 
 	type(text: string): void {
 		this.socket.send(Buffer.from(text), { binary: true });
+	}
+
+	get closed(): boolean {
+		return this.closeCode !== null;
 	}
 
 	get output(): Buffer {
@@ -121,15 +183,20 @@ export class TestClient {
 		return this.#text;
 	}
 
-	/** Output since the ready message, with terminal escape sequences removed. */
+	/** Output since the ready message as a reader would read it (tests/doctest/terminal-text.ts). */
 	get plainText(): string {
-		return this.text.replace(/\x1b\][^\x07\x1b]*(\x07|\x1b\\)/g, '').replace(/\x1b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/\r/g, '');
+		return plainText(this.text);
 	}
 
 	/** Resolves when `predicate` holds (checked on every frame), rejects after `timeoutMs`. */
 	waitFor<T>(predicate: () => T | undefined | false, timeoutMs = 10_000, what = 'condition'): Promise<T> {
 		return new Promise((resolve, reject) => {
 			const check = () => {
+				if (this.violation !== null) {
+					cleanup();
+					reject(new Error(`the gateway broke the protocol while waiting for ${what}: ${this.violation}`));
+					return;
+				}
 				const value = predicate();
 				if (value) {
 					cleanup();
@@ -149,6 +216,7 @@ export class TestClient {
 		});
 	}
 
+	/** The first message of type `type` from index `from` of {@link messages} on (`messages.length`: from now on). */
 	waitForMessage<K extends ServerMessage['t']>(type: K, timeoutMs = 10_000, from = 0): Promise<Extract<ServerMessage, { t: K }>> {
 		return this.waitFor(
 			() => this.messages.slice(from).find((message) => message.t === type) as Extract<ServerMessage, { t: K }> | undefined,
@@ -177,7 +245,20 @@ export class TestClient {
 	}
 
 	close(): void {
+		this.#acker?.discard();
 		this.socket.close();
+	}
+
+	#receive(text: string): void {
+		let parsed: ReturnType<typeof serverMessage.safeParse>;
+		try {
+			parsed = serverMessage.safeParse(JSON.parse(text));
+		} catch {
+			this.violation = `not JSON: ${text.slice(0, 200)}`;
+			return;
+		}
+		if (parsed.success) this.messages.push(parsed.data);
+		else this.violation = `${parsed.error.issues[0]?.message} in ${text.slice(0, 200)}`;
 	}
 
 	#notify(): void {
@@ -197,8 +278,8 @@ export interface JoinResult {
 }
 
 /** Joins a class-mode gateway as `name`, the way /join/ does. */
-export async function joinClass(gateway: RunningGateway, name: string, code: string, headers: Record<string, string> = {}): Promise<JoinResult> {
-	const response = await fetch(`${gateway.url}api/join`, {
+export async function joinClass(gateway: GatewayAddress, name: string, code: string, headers: Record<string, string> = {}): Promise<JoinResult> {
+	const response = await fetch(new URL('api/join', gateway.url), {
 		method: 'POST',
 		headers: { 'content-type': 'application/json', origin: gateway.origin, ...headers },
 		body: JSON.stringify({ name, code }),

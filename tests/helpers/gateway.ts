@@ -34,8 +34,13 @@ export interface RunningGateway {
  */
 function testHome(): string {
 	const home = mkdtempSync(join(tmpdir(), 'podlab-home-'));
-	writeFileSync(join(home, '.bashrc'), "# the test reader's ~/.bashrc\nexport PODLAB_TEST_BASHRC=loaded\n");
+	writeTestBashrc(home);
 	return home;
+}
+
+/** The test reader's ~/.bashrc in `home` (a lab host's too): it sets PODLAB_TEST_BASHRC=loaded. */
+export function writeTestBashrc(home: string): void {
+	writeFileSync(join(home, '.bashrc'), "# the test reader's ~/.bashrc\nexport PODLAB_TEST_BASHRC=loaded\n");
 }
 
 export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {

@@ -13,6 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { rootProblem } from '../lab/lab-required.ts';
 
 const run = promisify(execFile);
 
@@ -23,6 +24,8 @@ const SSH_PORT = 2222;
 export interface LabHost {
 	/** Its hostname (UTS namespace), e.g. "lab-2". */
 	name: string;
+	/** HOME of the host's user (sshd's SetEnv): where a reader's ~/.bashrc goes. */
+	home: string;
 	namespace: string;
 	address: string;
 	port: number;
@@ -58,23 +61,15 @@ export interface LabHosts {
 const TOOLS: Record<string, string> = { '/usr/sbin/sshd': 'openssh-server', ssh: 'openssh-client', tmux: 'tmux', ip: 'iproute2', unshare: 'util-linux' };
 
 /**
- * Like requireRoot() in processes.ts, for lab hosts: skips with a one-line reason without root or a
- * tool, but under CI=true or REQUIRE_LAB=1 a missing requirement is a failure.
+ * Why the lab hosts cannot be made here (no root, a Debian package missing), or null. Tests skip or
+ * fail on it as tests/lab/lab-required.ts says.
  */
-export function requireLabHosts(): { skip: boolean } {
+export function labHostsProblem(): string | null {
 	const missing = Object.entries(TOOLS)
 		.filter(([tool]) => (tool.startsWith('/') ? !existsSync(tool) : spawnSync('sh', ['-c', 'command -v "$1"', 'sh', tool], { stdio: 'ignore' }).status !== 0))
 		.map(([, pkg]) => pkg);
-	const problem =
-		process.getuid?.() !== 0
-			? 'need root (network namespaces, sshd)'
-			: missing.length > 0
-				? `need the Debian packages ${missing.join(', ')} (apt-get install ${missing.join(' ')})`
-				: null;
-	if (!problem) return { skip: false };
-	if (process.env.CI === 'true' || process.env.REQUIRE_LAB === '1') throw new Error(`the ssh lab host tests ${problem}; CI=true or REQUIRE_LAB=1 forbids skipping them`);
-	console.info(`skipping: the ssh lab host tests ${problem} (set REQUIRE_LAB=1 to make this an error)`);
-	return { skip: true };
+	const problem = rootProblem('network namespaces, sshd') ?? (missing.length > 0 ? `needs the Debian packages ${missing.join(', ')} (apt-get install ${missing.join(' ')})` : null);
+	return problem && `the ssh lab hosts ${problem}`;
 }
 
 export async function createLabHosts(count: number): Promise<LabHosts> {
@@ -170,6 +165,7 @@ async function createHost(dir: string, number: number, subnet: number): Promise<
 	}
 	const host: LabHost = {
 		name,
+		home,
 		namespace,
 		address,
 		port: SSH_PORT,

@@ -47,15 +47,3 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
 	}
 	throw new Error(`not within ${timeoutMs} ms: ${what}`);
 }
-
-/**
- * Root-only tests (cgroups, podman, network namespaces) skip for a normal user with a one-line reason,
- * but under CI=true or REQUIRE_LAB=1 a missing requirement is a failure.
- */
-export function requireRoot(): { skip: boolean } {
-	const isRoot = process.getuid?.() === 0;
-	const mustRun = process.env.CI === 'true' || process.env.REQUIRE_LAB === '1';
-	if (!isRoot && mustRun) throw new Error('these tests need root (cgroups); CI=true or REQUIRE_LAB=1 forbids skipping them');
-	if (!isRoot) console.info('skipping: needs root for cgroups (run as root, or set REQUIRE_LAB=1 to make this an error)');
-	return { skip: !isRoot };
-}

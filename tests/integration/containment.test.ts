@@ -6,12 +6,16 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
-import { eventually, requireRoot } from '../helpers/processes.ts';
+import { eventually } from '../helpers/processes.ts';
+import { assertLabUsable, rootProblem, skipReason } from '../lab/lab-required.ts';
 
-const { skip } = requireRoot();
+const problem = rootProblem('cgroups');
+const skip = skipReason(problem);
+if (skip) console.info(`skipping the containment tests: ${skip}`);
 let gateway: RunningGateway;
 beforeAll(async () => {
 	if (skip) return;
+	assertLabUsable(problem);
 	gateway = await startGateway({ PODLAB_MEMORY_LIMIT: '128MiB', PODLAB_PIDS_LIMIT: '64', PODLAB_GRACE_MS: '1000' });
 });
 afterAll(async () => {
@@ -34,7 +38,7 @@ async function cgroupOf(client: TestClient): Promise<{ memory: string; pids: str
 	return { memory: `/sys/fs/cgroup/memory${path('memory')}`, pids: `/sys/fs/cgroup/pids${path('pids')}` };
 }
 
-describe.skipIf(skip)('containment', () => {
+describe.skipIf(skip !== null)('containment', () => {
 	it('limits each terminal to its configured memory and processes', async () => {
 		const client = await TestClient.connect(gateway);
 		const dirs = await cgroupOf(client);

@@ -1,7 +1,12 @@
 /**
- * When the lab tests run. Tests that need root (podman, cgroups, network namespaces) skip with a
- * one-line reason for a normal user or on a machine without the lab — except under CI=true or
- * REQUIRE_LAB=1, where they must run: there a missing lab fails, naming the command that fixes it.
+ * When tests that need this machine's privileges or lab run — the one rule for all of them (podman,
+ * cgroups, network namespaces for the ssh lab hosts): they skip with a one-line reason for a normal
+ * user or on a machine without the lab, except under CI=true or REQUIRE_LAB=1, where they must run:
+ * there a missing requirement fails, naming what fixes it.
+ *
+ * A test file finds its `problem` (rootProblem, podmanLabProblem, labHostsProblem in
+ * tests/helpers/lab-hosts.ts), skips on `skipReason(problem)` and calls `assertLabUsable(problem)`
+ * in its beforeAll.
  */
 import { fileURLToPath } from 'node:url';
 import { detectLab } from '../../lab/status.ts';
@@ -13,12 +18,18 @@ export const NODE = `${REPO_ROOT}node_modules/.bin/node`;
 export const labRequired = process.env.CI === 'true' || process.env.REQUIRE_LAB === '1';
 export const isRoot = process.getuid?.() === 0;
 
+/** Why tests needing root for `what` (e.g. "cgroups") cannot run here, or null when they can. */
+export function rootProblem(what: string): string | null {
+	return isRoot ? null : `needs root (${what})`;
+}
+
 /**
  * Why tests needing the podman lab cannot run here, or null when they can. Under CI/REQUIRE_LAB
  * the reason is not a skip: `assertLabUsable` turns it into a failure.
  */
 export async function podmanLabProblem(): Promise<string | null> {
-	if (!isRoot) return 'needs root (the lab is rootful podman)';
+	const root = rootProblem('the lab is rootful podman');
+	if (root) return root;
 	const status = await detectLab();
 	if (status.profile !== 'podman') return `the lab profile here is "${status.profile}", not podman; run \`npm run lab:setup\` as root`;
 	if (!status.ready) {

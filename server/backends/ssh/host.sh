@@ -120,21 +120,25 @@ signal() {
 end() {
 	pattern=$1
 	# Each pane's process leads a session (setsid) that the shell and its jobs belong to.
-	leaders=$(podlab_tmux list-sessions -F '#{session_name} #{pane_pid}' 2>/dev/null | while read -r name leader; do
+	ended=$(podlab_tmux list-sessions -F '#{session_name} #{pane_pid}' 2>/dev/null | while read -r name leader; do
 		# shellcheck disable=SC2254 # PATTERN is a pattern
 		case $name in
 		$pattern)
 			podlab_tmux kill-session -t "=$name"
 			rm -f "$state/$name.nonce" "$state/$name.shell" "$state/$name.exit"
-			echo "$leader"
+			echo "$name $leader"
 			;;
 		esac
 	done)
-	[ -n "$leaders" ] || return 0
-	# The hangup ended the shells; what ignored it (nohup, a trap) and stayed in their sessions goes now.
+	[ -n "$ended" ] || return 0
+	# The hangup ended the shells; what ignored it (nohup, a trap) and stayed in their sessions goes
+	# now, and so does what left them (setsid, a daemon): it still has the pane's PODLAB_SESSION.
 	sleep 1
-	for leader in $leaders; do
+	echo "$ended" | while read -r name leader; do
 		pkill -KILL -s "$leader" 2>/dev/null
+		for process in /proc/[0-9]*; do
+			tr '\0' '\n' <"$process/environ" 2>/dev/null | grep -qx "PODLAB_SESSION=$name" && kill -KILL "${process#/proc/}" 2>/dev/null
+		done
 	done
 	return 0
 }
