@@ -10,6 +10,13 @@ import { LabHostError } from './backends/ssh-errors.ts';
 import { PoolFullError } from './host-assignments.ts';
 import { Terminal, type FinishedCommand } from './terminal.ts';
 
+/**
+ * When the gateway is full, readers with no terminal and no socket for this long make room: they are
+ * worth nothing but their cookie (a page that comes back gets a new one), so visits cannot hold
+ * PODLAB_MAX_READERS for a whole grace period.
+ */
+export const UNUSED_READER_MS = 30_000;
+
 export interface ReaderLimits {
 	maxReaders: number;
 	maxTerminalsPerReader: number;
@@ -80,7 +87,7 @@ export class ReaderRegistry {
 	/** A new reader and the cookie value that identifies it; null when the gateway is full. */
 	issue(): { reader: Reader; id: string } | null {
 		if (this.#closing) return null;
-		if (this.#readers.size >= this.#limits.maxReaders) this.#forgetIdleReaders();
+		if (this.#readers.size >= this.#limits.maxReaders) this.#forgetIdleReaders(Math.min(UNUSED_READER_MS, this.#limits.graceMs));
 		if (this.#readers.size >= this.#limits.maxReaders) return null;
 		const id = randomBytes(16).toString('base64url');
 		const reader = new Reader(`r${digest(id).slice(0, 8)}`);
@@ -188,8 +195,8 @@ export class ReaderRegistry {
 		await Promise.all(this.terminals().map((terminal) => terminal.end('shutdown')));
 	}
 
-	#forgetIdleReaders(): void {
-		const cutoff = Date.now() - this.#limits.graceMs;
+	#forgetIdleReaders(unusedMs = this.#limits.graceMs): void {
+		const cutoff = Date.now() - unusedMs;
 		for (const [key, reader] of this.#readers) {
 			if (reader.terminals.size === 0 && reader.starting.size === 0 && reader.sockets === 0 && reader.lastSeen < cutoff) this.#readers.delete(key);
 		}

@@ -34,7 +34,8 @@ export class DocTestSession {
 	/** A new reader on the gateway at `gatewayUrl` (e.g. http://127.0.0.1:4321/). */
 	static async open(gatewayUrl: string): Promise<DocTestSession> {
 		const url = new URL(gatewayUrl);
-		const response = await fetch(new URL('/api/session', url)).catch((cause: Error) => {
+		// The gateway issues readers only to its own pages: say so as a page would, with its Origin.
+		const response = await fetch(new URL('/api/session', url), { headers: { origin: url.origin } }).catch((cause: Error) => {
 			throw new Error(`no gateway at ${url.origin} (${cause.message}): start it with \`npm start\` or leave out --url`, { cause });
 		});
 		const cookie = response.headers.get('set-cookie')?.split(';')[0];

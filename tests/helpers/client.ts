@@ -21,9 +21,9 @@ export interface ClientOptions {
 	attach?: { student?: string; term?: string; page?: string; tail?: number };
 }
 
-/** GET /api/session and return the cookie header to send with the upgrade. */
+/** GET /api/session, as a page of the site asks (its Origin), and return the cookie header to send with the upgrade. */
 export async function newReader(gateway: RunningGateway): Promise<string> {
-	const response = await fetch(`${gateway.url}api/session`);
+	const response = await fetch(`${gateway.url}api/session`, { headers: { origin: gateway.origin } });
 	if (!response.ok) throw new Error(`session refused: ${response.status} ${await response.text()}`);
 	return response.headers.get('set-cookie')!.split(';')[0]!;
 }

@@ -101,7 +101,7 @@ describe('the upgrade is checked before any handshake', () => {
 	});
 
 	it('sends security headers and a strict cookie', async () => {
-		const response = await fetch(`${gateway.url}api/session`);
+		const response = await fetch(`${gateway.url}api/session`, { headers: { origin: gateway.origin } });
 		expect(response.headers.get('set-cookie')).toMatch(/^podlab_reader=[\w-]{22}; Path=\/; HttpOnly; SameSite=Strict$/);
 		expect(response.headers.get('x-content-type-options')).toBe('nosniff');
 		expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
