@@ -25,7 +25,7 @@ const FILE_NAME = 'secrets.json';
 /** Settings that are secrets, by environment variable. */
 export const SECRET_ENV_NAMES = [ENV_NAMES.joinCode, ENV_NAMES.instructorToken, ENV_NAMES.metricsToken] as const;
 
-const handover = z.record(z.enum(SECRET_ENV_NAMES), z.string());
+const handover = z.partialRecord(z.enum(SECRET_ENV_NAMES), z.string());
 
 /**
  * Replaces this process with one running `script` without secrets in its environment; returns only
