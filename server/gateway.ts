@@ -31,6 +31,7 @@ import { ReaderRegistry, type Reader } from './readers.ts';
 import { readerId, serveSession } from './session-api.ts';
 import { createStaticSite } from './static-site.ts';
 import { loadOrCreateKey, type StateReporter } from './state.ts';
+
 const VERSION = '0.1.0';
 
 /** Headers on every response: no framing, no sniffing, no referrer leaks. CSP: see csp.ts. */
