@@ -143,6 +143,8 @@ async function startClass(context: BenchContext, seats: number): Promise<Running
 		cleanup: context.cleanup,
 		env: {
 			PODLAB_MODE: 'class',
+			// Students share this machine's lab: the knowing choice that class mode on the local backend needs.
+			PODLAB_ALLOW_SHARED_LAB: '1',
 			PODLAB_JOIN_CODE: JOIN_CODE,
 			PODLAB_INSTRUCTOR_TOKEN: INSTRUCTOR_TOKEN,
 			PODLAB_STATE_DIR: stateDir,

@@ -26,6 +26,7 @@ function parseByteSize(value: unknown): unknown {
 
 const bytes = (min: number, max: number) => z.preprocess(parseByteSize, z.number().int().min(min).max(max));
 const count = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const flag = z.preprocess((value) => (typeof value === 'string' ? ['1', 'true', 'yes'].includes(value.toLowerCase()) : value), z.boolean());
 const list = z.preprocess(
 	(value) => (typeof value === 'string' ? value.split(',').map((item) => item.trim()).filter(Boolean) : value),
 	z.array(z.string().min(1)),
@@ -111,7 +112,14 @@ export const configSchema = z.object({
 	/** Where the gateway keeps its cookie key and the roster. @default ~/.local/state/podlab */
 	stateDir: z.string().min(1).default(join(homedir(), '.local', 'state', 'podlab')),
 	/** Behind a reverse proxy: take the client address from X-Forwarded-For and https from X-Forwarded-Proto. @default false */
-	trustProxy: z.preprocess((value) => (typeof value === 'string' ? ['1', 'true', 'yes'].includes(value.toLowerCase()) : value), z.boolean()).default(false),
+	trustProxy: flag.default(false),
+	/**
+	 * Class mode on the `local` backend: every student's shell runs on this machine as the gateway's
+	 * user (root for the podman lab), so students share it — they can read and change each other's
+	 * work and the gateway's own secrets. Startup refuses that setup unless this says it is meant
+	 * (a demo, a trusted group). @default false
+	 */
+	allowSharedLab: flag.default(false),
 	/**
 	 * Bearer token that may read `GET /metrics` (Prometheus). Unset: /metrics answers only to the
 	 * instructor token (class mode), or not at all. At least 16 characters.
@@ -156,6 +164,7 @@ export const ENV_NAMES = {
 	idleWarningMs: 'PODLAB_IDLE_WARNING_MS',
 	stateDir: 'PODLAB_STATE_DIR',
 	trustProxy: 'PODLAB_TRUST_PROXY',
+	allowSharedLab: 'PODLAB_ALLOW_SHARED_LAB',
 	metricsToken: 'PODLAB_METRICS_TOKEN',
 	...LAB_BACKEND_ENV_NAMES,
 } as const satisfies Record<keyof Config, string>;
@@ -220,6 +229,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 		if (missing.length > 0) {
 			throw new ConfigError(`Invalid podlab configuration:\n  PODLAB_MODE=class needs ${missing.join(' and ')}`);
 		}
+	}
+	if (config.mode === 'class' && config.labBackend === 'local' && !config.allowSharedLab) {
+		throw new ConfigError(
+			`Invalid podlab configuration:\n  ${ENV_NAMES.mode}=class with ${ENV_NAMES.labBackend}=local runs every student's shell on this machine, as the gateway's user: students share it, and can read each other's work and the gateway's secrets. Give each student a lab host (${ENV_NAMES.labBackend}=ssh), or set ${ENV_NAMES.allowSharedLab}=1 to run a shared lab knowingly (a demo, a trusted group)`,
+		);
 	}
 	const backendProblems = labBackendProblems(config);
 	if (backendProblems.length > 0) throw new ConfigError(`Invalid podlab configuration:\n  ${backendProblems.join('\n  ')}`);

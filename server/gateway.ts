@@ -7,13 +7,12 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { parseCookie, stringifySetCookie } from 'cookie';
 import type { Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer } from 'ws';
-import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse, type SessionResponse } from '../src/protocol.ts';
+import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import type { LabBackend } from './backends/backend.ts';
 import { createBackend } from './backends/index.ts';
@@ -28,10 +27,10 @@ import { clientAddress, isHttps, sendError, sendJson } from './http-util.ts';
 import { Metrics } from './metrics.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
+import { readerId, serveSession } from './session-api.ts';
 import { createStaticSite } from './static-site.ts';
-import { loadOrCreateKey } from './state.ts';
+import { loadOrCreateKey, type StateReporter } from './state.ts';
 
-export const READER_COOKIE = 'podlab_reader';
 const VERSION = '0.1.0';
 
 /** Headers on every response: no framing, no sniffing, no referrer leaks. CSP: see csp.ts. */
@@ -51,10 +50,18 @@ export interface Gateway {
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
 	const backend = await createBackend(config, logger);
-	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
-	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl')) : null;
 	const readers = new ReaderRegistry(backend, config, logger);
 	const metrics = new Metrics(readers);
+	// A full state disk is an error to see, not a crash: the owners retry (state.ts).
+	const stateReporter: StateReporter = {
+		writeFailed: (path, error, retryInMs) => {
+			logger.error({ path, err: error, retryInMs }, 'state write failed: the class goes on from memory, retrying');
+			metrics.stateWriteFailures.inc({ file: basename(path) });
+		},
+		writeRecovered: (path) => logger.info({ path }, 'state write recovered'),
+	};
+	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats, stateReporter) : null;
+	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl'), stateReporter) : null;
 	const metricsTokenDigest = config.metricsToken ? digestOf(config.metricsToken) : null;
 	const seats = backend.seats;
 	const classApi =
@@ -108,7 +115,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		const { pathname } = new URL(req.url ?? '/', 'http://gateway');
 		// The site's pages replace it with their own (static-site.ts); API answers keep it.
 		res.setHeader('Content-Security-Policy', API_CSP);
-		if (!policy!.isHostAllowed(req.headers.host)) return sendError(res, 'LAB_ERR_HOST');
+		if (!policy!.isRequestHostAllowed(req)) return sendError(res, 'LAB_ERR_HOST');
 		if (pathname === '/api/health') return sendJson(res, 200, { ok: true, version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
 		if (pathname === '/api/lab') {
 			void labAnswer().then(
@@ -120,10 +127,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			);
 			return;
 		}
-		if (pathname === '/api/session') return session(req, res);
+		if (pathname === '/api/session') return serveSession(req, res, { config, policy: policy!, readers, classApi, readerFor });
 		// Requests that change something (join, sign in, broadcast, end a student) come from our own
 		// pages only; the cookies are SameSite=Strict as well.
-		if (pathname.startsWith('/api/') && req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin !== undefined && !policy!.isOriginAllowed(req.headers.origin)) {
+		if (pathname.startsWith('/api/') && req.method !== 'GET' && req.method !== 'HEAD' && policy!.originOf(req) === 'refused') {
 			return sendError(res, 'LAB_ERR_ORIGIN');
 		}
 		if (pathname === '/metrics') {
@@ -177,29 +184,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		res.end(text);
 	}
 
-	/** The reader's session: issues the cookie when missing, lists the reader's terminals. */
-	function session(req: IncomingMessage, res: ServerResponse): void {
-		// A foreign page may not even mint a session (the browser would store the cookie).
-		if (req.headers.origin !== undefined && !policy!.isOriginAllowed(req.headers.origin)) return sendError(res, 'LAB_ERR_ORIGIN');
-		res.setHeader('Cache-Control', 'no-store');
-		let reader = readerFor(req);
-		if (!reader && classApi) return sendError(res, 'LAB_ERR_JOIN_REQUIRED');
-		if (!reader) {
-			const issued = readers.issue();
-			if (!issued) return sendError(res, 'LAB_ERR_LAB_FULL');
-			reader = issued.reader;
-			res.setHeader(
-				'Set-Cookie',
-				stringifySetCookie({ name: READER_COOKIE, value: issued.id, httpOnly: true, sameSite: 'strict', path: '/', secure: isHttps(req, config.trustProxy) }),
-			);
-		}
-		sendJson(res, 200, {
-			mode: config.mode,
-			...(classApi ? { student: classApi.studentOf(reader) } : {}),
-			terminals: [...reader.terminals.values()].map((terminal) => ({ name: terminal.name, busy: terminal.busy })),
-		} satisfies SessionResponse);
-	}
-
 	server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
 		socket.on('error', () => socket.destroy());
 		const refuse = (code: ErrorCode) => {
@@ -208,8 +192,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		};
 		const { pathname } = new URL(req.url ?? '/', 'http://gateway');
 		if (pathname !== '/ws') return refuse('LAB_ERR_NOT_FOUND');
-		if (!policy!.isHostAllowed(req.headers.host)) return refuse('LAB_ERR_HOST');
-		if (!policy!.isOriginAllowed(req.headers.origin)) return refuse('LAB_ERR_ORIGIN');
+		if (!policy!.isRequestHostAllowed(req)) return refuse('LAB_ERR_HOST');
+		if (policy!.originOf(req) !== 'own') return refuse('LAB_ERR_ORIGIN');
 		// The instructor (class mode, signed in) watches students' terminals; everyone else is a reader.
 		const instructor = classApi?.hasInstructorCookie(req) ?? false;
 		const reader = instructor ? readers.instructor() : readerFor(req);
@@ -266,11 +250,6 @@ async function shutdown(server: Server, sockets: WebSocketServer, readers: Reade
 	server.closeAllConnections();
 	await backend.close();
 	logger.info('shut down');
-}
-
-function readerId(req: IncomingMessage): string | undefined {
-	const header = req.headers.cookie;
-	return header ? parseCookie(header)[READER_COOKIE] : undefined;
 }
 
 function sendNotFound(res: ServerResponse): void {

@@ -11,8 +11,12 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
 	res.end(text);
 }
 
-export function sendError(res: ServerResponse, code: ErrorCode): void {
-	sendJson(res, ERRORS[code].http ?? 500, { code, message: ERRORS[code].text });
+/**
+ * An error answer from the {@link ERRORS} table: its HTTP status and code, with the table's message
+ * or a more precise one (which field was wrong, how long to wait), and any extra fields.
+ */
+export function sendError(res: ServerResponse, code: ErrorCode, message: string = ERRORS[code].text, extra: Record<string, unknown> = {}): void {
+	sendJson(res, ERRORS[code].http ?? 500, { code, message, ...extra });
 }
 
 /** The request's JSON body. @throws {LabError} LAB_ERR_BAD_REQUEST when it is too large, not JSON, or not sent as JSON. */

@@ -1,10 +1,12 @@
 /**
  * `npm start`: runs the gateway until SIGTERM or SIGINT, then ends every terminal and exits.
  */
+import { fileURLToPath } from 'node:url';
 import { hashSecret } from './auth/secret-hash.ts';
 import { ConfigError, ENV_NAMES, configSchema, loadConfig, type Config } from './config.ts';
 import { startGateway, type Gateway } from './gateway.ts';
 import { createLogger } from './logger.ts';
+import { environmentWithSecrets, reexecWithoutSecrets } from './secret-env.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
 	const defaults = configSchema.parse({});
@@ -37,16 +39,23 @@ if (process.argv.includes('--hash-secret')) {
 	process.exit(0);
 }
 
+// Before anything else: secrets in the environment would stay readable in /proc/<pid>/environ.
+const secretsLeftEnvironment = reexecWithoutSecrets(fileURLToPath(import.meta.url));
+
 let config: Config;
 try {
-	config = loadConfig();
+	config = loadConfig(environmentWithSecrets());
 } catch (error) {
-	if (!(error instanceof ConfigError)) throw error;
-	console.error(error.message);
+	console.error(error instanceof ConfigError ? error.message : `podlab: ${(error as Error).message}`);
 	process.exit(2);
 }
 
 const logger = createLogger(config.logLevel);
+if (!secretsLeftEnvironment) {
+	logger.warn(
+		'this Node cannot re-exec itself (process.execve needs Node 22.15 or later): the secrets given in the environment stay readable in /proc/<pid>/environ; put their hashes in the config file instead',
+	);
+}
 let gateway: Gateway;
 try {
 	gateway = await startGateway(config, logger);

@@ -1,6 +1,7 @@
 /**
  * Operational metrics in Prometheus' text format, for `GET /metrics`: readers, terminals by state,
- * bytes in and out, runs by outcome, refused joins by reason, WebSocket closes by code, and Node's
+ * bytes in and out, runs by outcome, refused joins by reason, failed state writes, WebSocket closes by
+ * code, and Node's
  * own (event-loop lag among them). One registry per gateway, so tests can run several.
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
@@ -18,6 +19,12 @@ export class Metrics {
 		name: 'podlab_joins_refused_total',
 		help: 'Class joins refused, by reason.',
 		labelNames: ['reason'] as const,
+		registers: [this.registry],
+	});
+	readonly stateWriteFailures = new Counter({
+		name: 'podlab_state_write_failures_total',
+		help: 'Writes of the state directory that failed (a full disk); each is retried.',
+		labelNames: ['file'] as const,
 		registers: [this.registry],
 	});
 	readonly socketCloses = new Counter({

@@ -2,14 +2,40 @@
  * Which pages may open a terminal (Origin) and under which names the gateway may be addressed (Host).
  * The Host check defeats DNS rebinding: a hostile name that resolves to 127.0.0.1 still arrives with
  * its own name in Host, and is refused.
+ *
+ * Parsing is strict: a request with the header twice is refused (Node keeps the first Host and joins
+ * Origins, so a proxy could pass an allowed name first and a rebinding one second), and values are
+ * compared whole — only ASCII case is ignored, which is how origins and host names compare. Node's
+ * HTTP parser has already dropped the spaces and tabs around a value (RFC 9110 §5.5: they are not part
+ * of it), so `Origin: <allowed> ` is the allowed origin byte for byte by the time it is compared.
  */
+import type { IncomingMessage } from 'node:http';
 import { isIP } from 'node:net';
+
+/** What a request's Origin says: one allowed origin, none at all, or anything else (foreign, `null`, twice). */
+export type OriginVerdict = 'own' | 'none' | 'refused';
 
 export interface OriginPolicy {
 	readonly allowedOrigins: readonly string[];
 	readonly allowedHosts: readonly string[];
 	isOriginAllowed(origin: string | undefined): boolean;
 	isHostAllowed(host: string | undefined): boolean;
+	/** The request's Host, given exactly once, is allowed. */
+	isRequestHostAllowed(req: Pick<IncomingMessage, 'rawHeaders'>): boolean;
+	/** The request's Origin, judged from its raw headers (a repeated Origin is refused). */
+	originOf(req: Pick<IncomingMessage, 'rawHeaders'>): OriginVerdict;
+}
+
+/** The header's value when the request has it exactly once; `null` when it has it more than once. */
+export function singleHeader(req: Pick<IncomingMessage, 'rawHeaders'>, name: string): string | undefined | null {
+	let value: string | undefined;
+	// rawHeaders alternates names (as sent) and values, every occurrence kept.
+	for (let index = 0; index < req.rawHeaders.length; index += 2) {
+		if (req.rawHeaders[index]!.toLowerCase() !== name) continue;
+		if (value !== undefined) return null;
+		value = req.rawHeaders[index + 1]!;
+	}
+	return value;
 }
 
 const LOOPBACK_NAMES = ['127.0.0.1', 'localhost', '[::1]'];
@@ -45,11 +71,22 @@ export function createOriginPolicy(options: {
 	const hosts = (options.allowedHosts ?? origins.map((origin) => new URL(origin).host)).map((host) => host.toLowerCase());
 	const originSet = new Set(origins);
 	const hostSet = new Set(hosts);
+	const isOriginAllowed = (origin: string | undefined) => origin !== undefined && originSet.has(origin.toLowerCase());
+	const isHostAllowed = (host: string | undefined) => host !== undefined && hostSet.has(host.toLowerCase());
 	return {
 		allowedOrigins: origins,
 		allowedHosts: hosts,
-		isOriginAllowed: (origin) => origin !== undefined && originSet.has(origin.toLowerCase()),
-		isHostAllowed: (host) => host !== undefined && hostSet.has(host.toLowerCase()),
+		isOriginAllowed,
+		isHostAllowed,
+		isRequestHostAllowed: (req) => {
+			const host = singleHeader(req, 'host');
+			return host !== null && isHostAllowed(host);
+		},
+		originOf: (req) => {
+			const origin = singleHeader(req, 'origin');
+			if (origin === undefined) return 'none';
+			return origin !== null && isOriginAllowed(origin) ? 'own' : 'refused';
+		},
 	};
 }
 

@@ -15,6 +15,13 @@ import { DEFAULT_TERMINAL, LabError, type ServerMessage } from '../src/protocol.
 import type { LabBackend } from './backends/backend.ts';
 import { Terminal, type EndReason, type FinishedCommand } from './terminal/terminal.ts';
 
+/**
+ * When the gateway is full, readers with no terminal and no socket for this long make room: they are
+ * worth nothing but their cookie (a page that comes back gets a new one), so visits cannot hold
+ * PODLAB_MAX_READERS for a whole grace period.
+ */
+export const UNUSED_READER_MS = 30_000;
+
 export interface ReaderLimits {
 	maxReaders: number;
 	maxTerminalsPerReader: number;
@@ -109,7 +116,7 @@ export class ReaderRegistry extends EventEmitter<ReaderEvents> {
 	/** A new local reader and the cookie value that identifies it; null when the gateway is full. */
 	issue(): { reader: Reader; id: string } | null {
 		if (this.#closing) return null;
-		if (this.#readers.size >= this.#limits.maxReaders) this.#forgetIdleReaders();
+		if (this.#readers.size >= this.#limits.maxReaders) this.#forgetIdleReaders(Math.min(UNUSED_READER_MS, this.#limits.graceMs));
 		if (this.#readers.size >= this.#limits.maxReaders) return null;
 		const id = randomBytes(16).toString('base64url');
 		const reader = new ReaderRecord(`r${digest(id).slice(0, 8)}`, null);
@@ -261,8 +268,8 @@ export class ReaderRegistry extends EventEmitter<ReaderEvents> {
 		return reader;
 	}
 
-	#forgetIdleReaders(): void {
-		const cutoff = Date.now() - this.#limits.graceMs;
+	#forgetIdleReaders(unusedMs = this.#limits.graceMs): void {
+		const cutoff = Date.now() - unusedMs;
 		for (const [key, reader] of this.#readers) {
 			if (reader.idle && reader.lastSeen < cutoff) this.#readers.delete(key);
 		}

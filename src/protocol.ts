@@ -224,6 +224,7 @@ export const ERRORS = {
 	LAB_ERR_HOST_SETUP: { http: null, close: 4005, after: 'retry', text: 'Your lab host is missing something podlab needs (tmux 3.3 or later): tell your instructor.' },
 	LAB_ERR_SHUTDOWN: { http: null, close: 1001, after: 'retry', text: 'The lab is shutting down.' },
 	LAB_ERR_INTERNAL: { http: null, close: 1011, after: 'retry', text: 'The gateway hit an internal error.' },
+	LAB_ERR_STATE_WRITE: { http: 503, close: null, after: 'retry', text: 'The lab could not save this change (its disk may be full): try again in a moment, or tell your trainer.' },
 } as const satisfies Record<string, { http: number | null; close: number | null; after: ErrorAfter; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -34,6 +34,14 @@ const DEFAULT_SESSION_MS = 12 * 3_600_000;
 
 const joinRequest = z.strictObject({ name: displayName, code: z.string().min(1).max(200) });
 
+/**
+ * Wrong join codes one address may send per minute, as a multiple of the per-name allowance
+ * (PODLAB_JOIN_ATTEMPTS_PER_MINUTE): a class behind one NAT address mistypes, each student under their
+ * own name, without locking out the others; a guesser who varies the name is held to this many.
+ * docs/security.md has the arithmetic.
+ */
+export const ADDRESS_ATTEMPTS_FACTOR = 10;
+
 export interface ClassApiOptions {
 	config: Config;
 	roster: Roster;
@@ -57,9 +65,14 @@ export class ClassApi {
 	readonly #options: ClassApiOptions;
 	readonly #joinCodeHash: Promise<string>;
 	readonly #instructorTokenHash: Promise<string>;
-	/** Failed joins, per client address (in memory: a restart forgets them). */
-	readonly #attempts: RateLimiterMemory;
-	/** Failed instructor tokens, per client address, counted apart so they cannot lock students out. */
+	/**
+	 * Wrong join codes per client address and name, and per address (in memory: a restart forgets
+	 * them). Only failures count, and a student's own name has its own allowance, so neighbours who
+	 * mistype do not lock a student out.
+	 */
+	readonly #nameAttempts: RateLimiterMemory;
+	readonly #addressAttempts: RateLimiterMemory;
+	/** Wrong instructor tokens, per client address, counted apart so they cannot lock students out. */
 	readonly #instructorAttempts: RateLimiterMemory;
 	/** The instructor page's live feed. */
 	readonly events: InstructorEvents;
@@ -70,7 +83,8 @@ export class ClassApi {
 		// Secrets given in plain text (environment) are hashed once, so every check takes the same path.
 		this.#joinCodeHash = config.joinCodeHash ? Promise.resolve(config.joinCodeHash) : hashSecret(config.joinCode!);
 		this.#instructorTokenHash = config.instructorTokenHash ? Promise.resolve(config.instructorTokenHash) : hashSecret(config.instructorToken!);
-		this.#attempts = new RateLimiterMemory({ points: config.joinAttemptsPerMinute, duration: 60 });
+		this.#nameAttempts = new RateLimiterMemory({ points: config.joinAttemptsPerMinute, duration: 60 });
+		this.#addressAttempts = new RateLimiterMemory({ points: config.joinAttemptsPerMinute * ADDRESS_ATTEMPTS_FACTOR, duration: 60 });
 		this.#instructorAttempts = new RateLimiterMemory({ points: config.joinAttemptsPerMinute, duration: 60 });
 		this.events = new InstructorEvents({ roster: () => this.#rosterView(), progress: () => this.#progressView() });
 	}
@@ -82,7 +96,6 @@ export class ClassApi {
 		if (!payload) return null;
 		const student = this.#options.roster.get(payload.sub);
 		if (!student) return null;
-		this.#options.roster.seen(student.id);
 		return this.#options.readers.student(student.id);
 	}
 
@@ -126,25 +139,28 @@ export class ClassApi {
 		const body = joinRequest.safeParse(await readJsonBody(req));
 		if (!body.success) {
 			const issue = body.error.issues[0];
-			return sendJson(res, 400, { code: 'LAB_ERR_BAD_REQUEST', message: `${issue?.path.join('.') || 'request'}: ${issue?.message}` });
+			return sendError(res, 'LAB_ERR_BAD_REQUEST', `${issue?.path.join('.') || 'request'}: ${issue?.message}`);
 		}
 		const address = clientAddress(req, this.#options.config.trustProxy);
 		const existing = this.readerFor(req);
 		if (existing) return sendJson(res, 200, this.studentOf(existing));
-		// Only failures count: a whole class often joins from one address (the school's NAT).
-		const blocked = await this.#attempts.get(address);
-		if (blocked && blocked.remainingPoints <= 0) {
+		// Only failures count: a whole class often joins from one address (the school's NAT), so each
+		// name has its own allowance, and the address as a whole a larger one.
+		const nameKey = `${address}\n${body.data.name.toLowerCase()}`;
+		const retryIn = Math.max(await this.#blockedFor(this.#nameAttempts, nameKey), await this.#blockedFor(this.#addressAttempts, address));
+		if (retryIn > 0) {
 			this.#options.onJoinRefused?.('rate');
-			return this.#tooMany(res, blocked.msBeforeNext);
+			return this.#tooMany(res, retryIn);
 		}
 		if (!(await verifySecret(body.data.code, await this.#joinCodeHash))) {
 			this.#options.onJoinRefused?.('code');
-			const retryIn = await this.#countFailure(this.#attempts, address);
+			const waits = [await this.#countFailure(this.#nameAttempts, nameKey), await this.#countFailure(this.#addressAttempts, address)];
 			this.#options.logger.info({ address, reason: 'code' }, 'join refused');
-			if (retryIn !== null) return this.#tooMany(res, retryIn);
+			const wait = Math.max(...waits.map((ms) => ms ?? 0));
+			if (wait > 0) return this.#tooMany(res, wait);
 			return sendError(res, 'LAB_ERR_JOIN_CODE');
 		}
-		const student = this.#options.roster.join(body.data.name);
+		const student = await this.#options.roster.join(body.data.name);
 		if (!student) {
 			this.#options.logger.info({ address, reason: 'full', seats: this.#options.roster.seats }, 'join refused');
 			this.#options.onJoinRefused?.('full');
@@ -153,11 +169,11 @@ export class ClassApi {
 		try {
 			await this.#options.assignHost?.(student.id);
 		} catch (error) {
-			this.#options.roster.remove(student.id);
+			await this.#options.roster.remove(student.id);
 			if (!(error instanceof LabError && error.code === 'LAB_ERR_POOL_FULL')) throw error;
 			this.#options.logger.info({ address, reason: 'pool full' }, 'join refused');
 			this.#options.onJoinRefused?.('pool');
-			return sendError(res, 'LAB_ERR_POOL_FULL');
+			return sendError(res, error.code, error.message);
 		}
 		const expires = this.#sessionEnd(student.joinedAt);
 		res.setHeader(
@@ -179,11 +195,14 @@ export class ClassApi {
 
 	async #instructor(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
 		const address = clientAddress(req, this.#options.config.trustProxy);
-		const blocked = await this.#instructorAttempts.get(address);
-		if (blocked && blocked.remainingPoints <= 0) return this.#tooMany(res, blocked.msBeforeNext);
 		const header = req.headers.authorization ?? '';
 		const token = /^Bearer (\S{1,200})$/.exec(header)?.[1];
+		// A valid cookie is checked first: someone else's wrong tokens from this address never lock it out.
 		const signedIn = !token && this.hasInstructorCookie(req);
+		if (!signedIn) {
+			const retryIn = await this.#blockedFor(this.#instructorAttempts, address);
+			if (retryIn > 0) return this.#tooMany(res, retryIn);
+		}
 		if (!signedIn && (!token || !(await verifySecret(token, await this.#instructorTokenHash)))) {
 			this.#options.logger.info({ address }, 'instructor authentication refused');
 			// Only a wrong token counts: a missing header is a browser that was not signed in.
@@ -212,7 +231,7 @@ export class ClassApi {
 		}
 		if (pathname === '/api/instructor/broadcast' && req.method === 'POST') {
 			const body = z.strictObject({ text: z.string().trim().min(1).max(500) }).safeParse(await readJsonBody(req));
-			if (!body.success) return sendJson(res, 400, { code: 'LAB_ERR_BAD_REQUEST', message: 'Send {"text": "…"} (1–500 characters).' });
+			if (!body.success) return sendError(res, 'LAB_ERR_BAD_REQUEST', 'Send {"text": "…"} (1–500 characters).');
 			let delivered = 0;
 			for (const student of roster.list()) {
 				const reader = readers.peekStudent(student.id);
@@ -253,7 +272,7 @@ export class ClassApi {
 			const ended = reader ? await readers.endTerminals(reader) : 0;
 			if (!match[2]) {
 				await this.#options.releaseHost?.(student.id);
-				roster.remove(student.id);
+				await roster.remove(student.id);
 			}
 			this.#options.logger.info({ student: student.id, action: match[2] ? 'end terminals' : 'free seat', ended }, 'instructor action');
 			this.events.rosterChanged();
@@ -299,7 +318,13 @@ export class ClassApi {
 		};
 	}
 
-	/** Counts a failed attempt; returns ms until the address may try again once it has none left. */
+	/** Ms until `key` may try again, or 0 when it has attempts left. */
+	async #blockedFor(limiter: RateLimiterMemory, key: string): Promise<number> {
+		const state = await limiter.get(key);
+		return state && state.remainingPoints <= 0 ? Math.max(1, state.msBeforeNext) : 0;
+	}
+
+	/** Counts a failed attempt; returns ms until `key` may try again once it has none left. */
 	async #countFailure(limiter: RateLimiterMemory, address: string): Promise<number | null> {
 		try {
 			await limiter.consume(address);
@@ -313,7 +338,7 @@ export class ClassApi {
 	#tooMany(res: ServerResponse, retryInMs: number): void {
 		const seconds = Math.max(1, Math.ceil(retryInMs / 1000));
 		res.setHeader('Retry-After', String(seconds));
-		sendJson(res, 429, { code: 'LAB_ERR_JOIN_RATE', message: `Too many attempts from this address: try again in ${seconds} s.`, retryAfterSeconds: seconds });
+		sendError(res, 'LAB_ERR_JOIN_RATE', `Too many attempts from this address: try again in ${seconds} s.`, { retryAfterSeconds: seconds });
 	}
 
 	#sessionEnd(joinedAt: number): number {
@@ -321,9 +346,12 @@ export class ClassApi {
 		return Math.min(joinedAt + DEFAULT_SESSION_MS, classEnd);
 	}
 
+	/** Answers a request that threw: a {@link LabError} with its own code and message, anything else as internal. */
 	#fail(res: ServerResponse, error: unknown): void {
-		if ((error as { code?: string }).code === 'LAB_ERR_BAD_REQUEST') {
-			if (!res.headersSent) sendError(res, 'LAB_ERR_BAD_REQUEST');
+		if (error instanceof LabError) {
+			// A client's unreadable request is the client's business; anything else is the gateway's.
+			if (error.code !== 'LAB_ERR_BAD_REQUEST') this.#options.logger.error({ err: error, code: error.code }, 'class API request failed');
+			if (!res.headersSent) sendError(res, error.code, error.message);
 			return;
 		}
 		this.#options.logger.error({ err: error }, 'class API request failed');

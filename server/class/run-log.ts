@@ -2,9 +2,14 @@
  * Every command line a student ran, a Run block or typed, with its exit status and time: the
  * instructor's progress board (blocks only) and the students' transcripts. An append-only JSON-lines
  * file in the state directory, read back at start, so a gateway restart keeps the class's progress.
+ *
+ * Runs are not acknowledged to anyone, so they are appended in the background. An append that fails
+ * (a full disk) is cut back off the file, so no torn line is left in the middle of it, reported, and
+ * retried with every run recorded since, in order.
  */
-import { appendFile, readFile } from 'node:fs/promises';
+import { open, stat, truncate } from 'node:fs/promises';
 import { z } from 'zod';
+import { readStateFile, StateFileError, WriteRetry, type StateReporter } from '../state.ts';
 
 const entrySchema = z.strictObject({
 	student: z.string(),
@@ -32,19 +37,26 @@ export type RunEntry = z.infer<typeof entrySchema>;
 export class RunLog {
 	readonly #path: string;
 	readonly #entries: RunEntry[];
+	readonly #retry: WriteRetry;
+	/** Lines recorded but not yet on disk, oldest first. */
+	#pending: string[] = [];
+	/** The file's size after the last append that succeeded. */
+	#size: number;
 	#writing: Promise<void> = Promise.resolve();
 
-	private constructor(path: string, entries: RunEntry[]) {
+	private constructor(path: string, entries: RunEntry[], size: number, reporter: StateReporter | undefined) {
 		this.#path = path;
 		this.#entries = entries;
+		this.#size = size;
+		this.#retry = new WriteRetry(path, reporter, () => (this.#writing = this.#writing.then(() => this.#drain())));
 	}
 
-	/** Reads the log; a line cut short by a crash is skipped, anything else malformed is an error. */
-	static async open(path: string): Promise<RunLog> {
-		const text = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-			if (error.code === 'ENOENT') return '';
-			throw error;
-		});
+	/**
+	 * Reads the log; a line cut short by a crash is skipped, anything else malformed is an error.
+	 * @throws {StateFileError} naming the file and the line.
+	 */
+	static async open(path: string, reporter?: StateReporter): Promise<RunLog> {
+		const text = (await readStateFile(path)) ?? '';
 		const lines = text.split('\n');
 		const entries: RunEntry[] = [];
 		for (const [index, line] of lines.entries()) {
@@ -54,19 +66,22 @@ export class RunLog {
 				parsed = entrySchema.safeParse(JSON.parse(line));
 			} catch {
 				if (index === lines.length - 1) continue;
-				throw new Error(`${path}, line ${index + 1}: not JSON; move the file away to start an empty log`);
+				throw new StateFileError(`${path}, line ${index + 1}`, 'not JSON', 'move the file away to start an empty log');
 			}
-			if (!parsed.success) throw new Error(`${path}, line ${index + 1}: not a run entry (${parsed.error.issues[0]?.message})`);
+			if (!parsed.success) {
+				throw new StateFileError(`${path}, line ${index + 1}`, `not a run entry (${parsed.error.issues[0]?.message})`, 'move the file away to start an empty log');
+			}
 			entries.push(parsed.data);
 		}
-		return new RunLog(path, entries);
+		const size = await stat(path).then((info) => info.size, () => 0);
+		return new RunLog(path, entries, size, reporter);
 	}
 
 	record(entry: RunEntry): void {
 		this.#entries.push(entry);
-		const line = `${JSON.stringify(entry)}\n`;
-		// One append per run, in order; a single write of a short line is not interleaved.
-		this.#writing = this.#writing.then(() => appendFile(this.#path, line, { mode: 0o600 }));
+		this.#pending.push(`${JSON.stringify(entry)}\n`);
+		// After a failure the retry timer drains; appending meanwhile would only fail again.
+		if (!this.#retry.failing) this.#writing = this.#writing.then(() => this.#drain());
 	}
 
 	of(student: string): RunEntry[] {
@@ -85,8 +100,40 @@ export class RunLog {
 		return board;
 	}
 
+	/** Waits for pending appends (one more try after a failure). */
 	async flush(): Promise<void> {
-		await this.#writing;
+		this.#retry.stop();
+		await (this.#writing = this.#writing.then(() => this.#drain()));
+	}
+
+	/** Appends every pending line, in order; never rejects (failures go to the retry). Runs one at a time, on #writing. */
+	async #drain(): Promise<void> {
+		while (this.#pending.length > 0) {
+			if (!(await this.#appendPending())) return;
+		}
+	}
+
+	async #appendPending(): Promise<boolean> {
+		const lines = this.#pending;
+		this.#pending = [];
+		const data = lines.join('');
+		try {
+			const handle = await open(this.#path, 'a', 0o600);
+			try {
+				await handle.writeFile(data);
+			} finally {
+				await handle.close();
+			}
+			this.#size += Buffer.byteLength(data);
+			this.#retry.succeeded();
+			return true;
+		} catch (error) {
+			// Part of the lines may have reached the file: cut it back, or the next start would find a torn line.
+			await truncate(this.#path, this.#size).catch(() => {});
+			this.#pending = [...lines, ...this.#pending];
+			this.#retry.failed(error as Error);
+			return false;
+		}
 	}
 }
 

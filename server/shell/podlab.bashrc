@@ -3,6 +3,12 @@
 # terminal's nonce) tell the gateway when a command starts and ends, which command line it was, and
 # with which exit status.
 
+# The nonce comes on descriptor 3 from local-shell.sh, never in the environment (where
+# /proc/<pid>/environ would show it to every program of this shell). Read before the reader's own
+# ~/.bashrc, whose programs must not get the descriptor either.
+{ IFS= read -r __podlab_nonce <&3; } 2>/dev/null
+exec 3<&-
+
 if [ -r "$HOME/.bashrc" ]; then
 	. "$HOME/.bashrc"
 fi
@@ -16,10 +22,6 @@ case ":${HISTCONTROL-}:" in
 *:ignorespace:* | *:ignoreboth:*) HISTCONTROL=ignorespace ;;
 *) HISTCONTROL= ;;
 esac
-
-# Keep the nonce out of the environment of the programs the reader runs.
-__podlab_nonce=$PODLAB_NONCE
-unset PODLAB_NONCE
 
 __podlab_prompt_command() {
 	local status=$?

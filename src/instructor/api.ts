@@ -80,13 +80,16 @@ export async function fetchTranscript(id: string): Promise<TranscriptEntry[]> {
 	return transcriptResponse.parse(await response.json()).runs;
 }
 
-/** The lab's profile ("podman", "kubernetes"): which blocks of a chapter the students run. */
-export async function labProfile(): Promise<string | null> {
+/**
+ * The lab's profile ("podman", "kubernetes"): which blocks of a chapter the students run; and whether
+ * the students share the gateway's own machine (class mode on the `local` backend).
+ */
+export async function labProfile(): Promise<{ profile: string | null; sharedMachine: boolean }> {
 	try {
 		const response = await fetch(apiUrl('lab'), { credentials: 'same-origin' });
-		const body = z.looseObject({ profile: z.string().nullish() }).parse(await response.json());
-		return body.profile ?? null;
+		const body = z.looseObject({ profile: z.string().nullish(), backend: z.string().nullish(), mode: z.string().nullish() }).parse(await response.json());
+		return { profile: body.profile ?? null, sharedMachine: body.mode === 'class' && body.backend === 'local' };
 	} catch {
-		return null;
+		return { profile: null, sharedMachine: false };
 	}
 }

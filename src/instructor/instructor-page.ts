@@ -44,7 +44,9 @@ async function start(): Promise<void> {
 	showRoster(access.roster);
 	// Keyboard users land on the console, not in the sign-in form that just went away.
 	if (signingIn) element('#tab-roster').focus();
-	board.setProfile(await labProfile());
+	const lab = await labProfile();
+	board.setProfile(lab.profile);
+	element('[data-shared-lab]').hidden = !lab.sharedMachine;
 	follow();
 	setInterval(() => roster.refreshStates(), 15_000);
 }

@@ -20,6 +20,8 @@ beforeAll(async () => {
 	browser = await launchChromium();
 	gateway = await startGateway({
 		PODLAB_MODE: 'class',
+		// Students share this machine's lab: the knowing choice that class mode on the local backend needs.
+		PODLAB_ALLOW_SHARED_LAB: '1',
 		PODLAB_JOIN_CODE: 'pause-container',
 		PODLAB_INSTRUCTOR_TOKEN: 'e2e-instructor-token-0123456789',
 		PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-e2e-class-')),

@@ -22,6 +22,8 @@ beforeAll(async () => {
 	browser = await launchChromium();
 	gateway = await startGateway({
 		PODLAB_MODE: 'class',
+		// Students share this machine's lab: the knowing choice that class mode on the local backend needs.
+		PODLAB_ALLOW_SHARED_LAB: '1',
 		PODLAB_JOIN_CODE: 'notices',
 		PODLAB_INSTRUCTOR_TOKEN: TOKEN,
 		PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-e2e-notices-')),

@@ -27,6 +27,8 @@ const stateDir = mkdtempSync(join(tmpdir(), 'podlab-e2e-instructor-'));
 const workDir = mkdtempSync(join(tmpdir(), 'podlab-e2e-instructor-work-'));
 const gatewayEnv = {
 	PODLAB_MODE: 'class',
+	// Students share this machine's lab: the knowing choice that class mode on the local backend needs.
+	PODLAB_ALLOW_SHARED_LAB: '1',
 	PODLAB_JOIN_CODE: CODE,
 	PODLAB_INSTRUCTOR_TOKEN: TOKEN,
 	PODLAB_STATE_DIR: stateDir,

@@ -68,9 +68,9 @@ export interface ClientOptions {
 	readyTimeoutMs?: number;
 }
 
-/** GET /api/session and return the cookie header to send with the upgrade. */
+/** GET /api/session, as a page of the site asks (its Origin), and return the cookie header to send with the upgrade. */
 export async function newReader(gateway: GatewayAddress): Promise<string> {
-	const response = await fetch(new URL('api/session', gateway.url));
+	const response = await fetch(new URL('api/session', gateway.url), { headers: { origin: gateway.origin } });
 	const cookie = response.headers.get('set-cookie')?.split(';')[0];
 	if (!response.ok || !cookie) throw new Error(`session refused: ${response.status} ${await response.text()}`);
 	return cookie;

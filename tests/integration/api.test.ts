@@ -60,10 +60,10 @@ describe('behind a TLS reverse proxy', () => {
 	it('sends HSTS and Secure cookies only when the trusted proxy says https', async () => {
 		const proxied = await startGateway({ PODLAB_TRUST_PROXY: '1' });
 		try {
-			const plain = await fetch(`${proxied.url}api/session`);
+			const plain = await fetch(`${proxied.url}api/session`, { headers: { origin: proxied.origin } });
 			expect(plain.headers.get('strict-transport-security')).toBeNull();
 			expect(plain.headers.get('set-cookie')).not.toContain('Secure');
-			const viaTls = await fetch(`${proxied.url}api/session`, { headers: { 'x-forwarded-proto': 'https' } });
+			const viaTls = await fetch(`${proxied.url}api/session`, { headers: { origin: proxied.origin, 'x-forwarded-proto': 'https' } });
 			expect(viaTls.headers.get('strict-transport-security')).toBe('max-age=31536000');
 			expect(viaTls.headers.get('set-cookie')).toMatch(/; Secure/);
 		} finally {

@@ -18,6 +18,8 @@ afterEach(async () => {
 async function student(env: Record<string, string>): Promise<TestClient> {
 	gateway = await startGateway({
 		PODLAB_MODE: 'class',
+		// Students share this machine's lab: the knowing choice that class mode on the local backend needs.
+		PODLAB_ALLOW_SHARED_LAB: '1',
 		PODLAB_JOIN_CODE: 'lifetime',
 		PODLAB_INSTRUCTOR_TOKEN: 'lifetime-instructor-token',
 		PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-lifetime-')),

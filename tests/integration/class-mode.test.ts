@@ -15,6 +15,8 @@ const TOKEN = 'instructor-3f9c1a7e5b2d4f60a8c9';
 const stateDir = mkdtempSync(join(tmpdir(), 'podlab-class-'));
 const classEnv = {
 	PODLAB_MODE: 'class',
+	// Students share this machine's lab: the knowing choice that class mode on the local backend needs.
+	PODLAB_ALLOW_SHARED_LAB: '1',
 	PODLAB_JOIN_CODE: JOIN_CODE,
 	PODLAB_INSTRUCTOR_TOKEN: TOKEN,
 	PODLAB_SEATS: '3',

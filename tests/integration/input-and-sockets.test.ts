@@ -30,7 +30,9 @@ describe('input into a terminal that does not read', () => {
 	it('stays within a bound on the gateway, burns no CPU, and is given back when the terminal ends', async () => {
 		const reader = await newReader(gateway);
 		const first = await TestClient.connect(gateway, { cookie: reader, keep: false });
-		first.send({ t: 'run', code: 'sleep 1000', block: 'sleeper' });
+		// Raw mode: the pty then takes no more input once its buffer is full (in canonical mode the
+		// kernel may instead discard what does not fit, and nothing would queue at all).
+		first.send({ t: 'run', code: 'stty raw -echo; sleep 1000', block: 'sleeper' });
 		await first.waitFor(() => first.messages.some((message) => message.t === 'status' && message.busy), 10_000, 'busy');
 		const clients = [first, await TestClient.connect(gateway, { cookie: reader, keep: false }), await TestClient.connect(gateway, { cookie: reader, keep: false })];
 		const baseline = rssBytes(gateway.pid);

@@ -18,6 +18,8 @@ let cookie: string;
 beforeAll(async () => {
 	gateway = await startGateway({
 		PODLAB_MODE: 'class',
+		// Students share this machine's lab: the knowing choice that class mode on the local backend needs.
+		PODLAB_ALLOW_SHARED_LAB: '1',
 		PODLAB_JOIN_CODE: CODE,
 		PODLAB_INSTRUCTOR_TOKEN: TOKEN,
 		PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-feed-')),

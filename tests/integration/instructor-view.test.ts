@@ -24,6 +24,8 @@ function studentHome(): string {
 
 const env = {
 	PODLAB_MODE: 'class',
+	// Students share this machine's lab: the knowing choice that class mode on the local backend needs.
+	PODLAB_ALLOW_SHARED_LAB: '1',
 	PODLAB_JOIN_CODE: 'watch-me',
 	PODLAB_INSTRUCTOR_TOKEN: TOKEN,
 	PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-view-')),

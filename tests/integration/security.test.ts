@@ -3,6 +3,7 @@
  * its own request refused or its own socket closed with a documented code.
  */
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { newReader, TestClient } from '../helpers/client.ts';
@@ -38,6 +39,30 @@ function upgrade(path: string, headers: Record<string, string>): Promise<{ statu
 		});
 		req.on('error', reject);
 		req.end();
+	});
+}
+
+const UPGRADE_HEADERS = ['Connection', 'Upgrade', 'Upgrade', 'websocket', 'Sec-WebSocket-Version', '13', 'Sec-WebSocket-Key', 'dGhlIHNhbXBsZSBub25jZQ=='];
+
+/** Sends a request with exactly these header lines (repeats included); resolves with the status line's code. */
+function rawRequest(path: string, headerLines: string[], method = 'GET'): Promise<number> {
+	const url = new URL(gateway.url);
+	return new Promise((resolve, reject) => {
+		const socket = connect(Number(url.port), url.hostname, () => {
+			const lines = [];
+			for (let index = 0; index < headerLines.length; index += 2) lines.push(`${headerLines[index]}: ${headerLines[index + 1]}`);
+			socket.write(`${method} ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`);
+		});
+		let answer = '';
+		socket.on('data', (chunk) => {
+			answer += chunk;
+			const status = /^HTTP\/1\.1 (\d{3})/.exec(answer);
+			if (status) {
+				socket.destroy();
+				resolve(Number(status[1]));
+			}
+		});
+		socket.on('error', reject);
 	});
 }
 
@@ -100,8 +125,48 @@ describe('the upgrade is checked before any handshake', () => {
 		expect(response.headers.get('set-cookie')).toBeNull();
 	});
 
+	it('issues a reader only to a page of the site: never to another site’s <img>, nor to a request that does not say', async () => {
+		const port = new URL(gateway.url).port;
+		const refused: Record<string, string>[] = [
+			{},
+			{ 'sec-fetch-site': 'cross-site' },
+			{ 'sec-fetch-site': 'same-site' },
+			{ referer: 'https://evil.example/page' },
+			{ referer: `http://127.0.0.1.evil.example:${port}/` },
+		];
+		for (const headers of refused) {
+			const response = await fetch(`${gateway.url}api/session`, { headers });
+			expect(response.status, JSON.stringify(headers)).toBe(403);
+			expect(await response.json()).toEqual({ code: 'LAB_ERR_ORIGIN', message: 'This page is not allowed to open a terminal here (Origin not allowed).' });
+			expect(response.headers.get('set-cookie')).toBeNull();
+		}
+		// What a browser sends from the site's own page: Origin, Sec-Fetch-Site, or (plain http to a LAN address) its Referer.
+		for (const headers of [{ origin: gateway.origin }, { 'sec-fetch-site': 'same-origin' }, { referer: `${gateway.origin}/chapters/pause/` }] as Record<string, string>[]) {
+			const response = await fetch(`${gateway.url}api/session`, { headers });
+			expect(response.status, JSON.stringify(headers)).toBe(200);
+			expect(response.headers.get('set-cookie')).toMatch(/^podlab_reader=/);
+		}
+		// A reader already issued lists its terminals without any of these (its cookie is SameSite=Strict).
+		const cookie = await newReader(gateway);
+		expect((await fetch(`${gateway.url}api/session`, { headers: { cookie } })).status).toBe(200);
+	});
+
+	it('refuses a repeated Host or Origin, the first one allowed or not', async () => {
+		const port = new URL(gateway.url).port;
+		const cookie = await newReader(gateway);
+		const own = new URL(gateway.url).host;
+		const sent = (rawHeaders: string[]) => rawRequest('/ws', [...rawHeaders, 'Cookie', cookie, ...UPGRADE_HEADERS]);
+		expect(await sent(['Host', own, 'Origin', gateway.origin])).toBe(101);
+		expect(await sent(['Host', own, 'Host', `rebind.evil.example:${port}`, 'Origin', gateway.origin])).toBe(403);
+		expect(await sent(['Host', own, 'Host', own, 'Origin', gateway.origin])).toBe(403);
+		expect(await sent(['Host', own, 'Origin', gateway.origin, 'Origin', gateway.origin])).toBe(403);
+		expect(await rawRequest('/api/health', ['Host', own, 'Host', `rebind.evil.example:${port}`])).toBe(403);
+		const post = await rawRequest('/api/join', ['Host', own, 'Origin', gateway.origin, 'Origin', 'https://evil.example', 'Content-Length', '0'], 'POST');
+		expect(post).toBe(403);
+	});
+
 	it('sends security headers and a strict cookie', async () => {
-		const response = await fetch(`${gateway.url}api/session`);
+		const response = await fetch(`${gateway.url}api/session`, { headers: { origin: gateway.origin } });
 		expect(response.headers.get('set-cookie')).toMatch(/^podlab_reader=[\w-]{22}; Path=\/; HttpOnly; SameSite=Strict$/);
 		expect(response.headers.get('x-content-type-options')).toBe('nosniff');
 		expect(response.headers.get('content-security-policy')).toContain("frame-ancestors 'none'");
@@ -178,5 +243,23 @@ describe('a misbehaving client loses only its own socket', () => {
 	it('is still healthy', async () => {
 		expect(await (await fetch(`${gateway.url}api/health`)).json()).toMatchObject({ ok: true });
 		expect(gateway.process.exitCode).toBeNull();
+	});
+});
+
+describe('readers that never opened a terminal', () => {
+	it('make room within 30 s when the gateway is full, instead of holding it for the whole grace', { timeout: 60_000 }, async () => {
+		const small = await startGateway({ PODLAB_MAX_READERS: '2' });
+		try {
+			const session = () => fetch(`${small.url}api/session`, { headers: { origin: small.origin } });
+			expect((await session()).status).toBe(200);
+			expect((await session()).status).toBe(200);
+			const full = await session();
+			expect(full.status).toBe(503);
+			expect(await full.json()).toMatchObject({ code: 'LAB_ERR_LAB_FULL' });
+			await new Promise((resolve) => setTimeout(resolve, 31_000));
+			expect((await session()).status).toBe(200);
+		} finally {
+			await small.stop();
+		}
 	});
 });

@@ -64,4 +64,13 @@ describe('loadConfig', () => {
 		expect(() => loadConfig({ PODLAB_CONFIG: file })).toThrow(`"maxReaders" in ${file}: Too small`);
 		expect(() => loadConfig({ PODLAB_CONFIG: join(dir, 'missing.json') })).toThrow(/PODLAB_CONFIG: cannot read .*missing\.json.*fix the path or unset it/);
 	});
+
+	it('starts class mode on the local backend only when the shared lab is chosen', () => {
+		const classMode = { PODLAB_MODE: 'class', PODLAB_JOIN_CODE: 'crane-orbit-velvet', PODLAB_INSTRUCTOR_TOKEN: 'instructor-token-0123456789' };
+		expect(() => loadConfig(classMode)).toThrow(
+			"PODLAB_MODE=class with PODLAB_LAB_BACKEND=local runs every student's shell on this machine, as the gateway's user: students share it",
+		);
+		expect(loadConfig({ ...classMode, PODLAB_ALLOW_SHARED_LAB: '1' })).toMatchObject({ mode: 'class', labBackend: 'local', allowSharedLab: true });
+		expect(loadConfig({ PODLAB_MODE: 'local' }).allowSharedLab).toBe(false);
+	});
 });

@@ -2,7 +2,8 @@
  * Sticky student → lab host assignments for the ssh backend. A student keeps their host for as long
  * as it stays in the pool, across reconnects and gateway restarts: their tmux shells live there. The
  * assignments are a small JSON file, replaced atomically on every change (state.ts), so a crash
- * leaves either the old file or the new one, never half of one.
+ * leaves either the old file or the new one, never half of one. Every change is acknowledged (a join
+ * answers once its host is chosen), so each one resolves only once it is on disk.
  */
 import { constants } from 'node:fs';
 import { access, mkdir, readFile } from 'node:fs/promises';
@@ -152,7 +153,8 @@ export class HostAssignments {
 		const write = this.#writes.then(() => writeFileAtomic(this.#file, this.#serialize()));
 		this.#writes = write.catch(() => {});
 		return write.catch((cause: Error) => {
-			throw new Error(`host assignments: cannot save ${this.#file}: ${cause.message}`, { cause });
+			// The student hears the plain sentence; the log gets the file and the reason from the cause.
+			throw new LabError('LAB_ERR_STATE_WRITE', undefined, { cause: new Error(`host assignments: cannot save ${this.#file}: ${cause.message}`, { cause }) });
 		});
 	}
 
