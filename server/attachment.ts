@@ -15,7 +15,7 @@ import {
 	type ServerMessage,
 } from '../src/protocol.ts';
 import type { Reader, ReaderRegistry } from './readers.ts';
-import type { Terminal, TerminalPeer } from './terminal.ts';
+import type { Terminal, TerminalPeer } from './terminal/terminal.ts';
 
 let nextSocketId = 0;
 

@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SECRET_HASH_PATTERN } from './auth/secret-hash.ts';
-import { LAB_BACKEND_ENV_NAMES, LAB_BACKEND_HINTS, labBackendProblems, labBackendSettings } from './backends/ssh-settings.ts';
+import { LAB_BACKEND_ENV_NAMES, LAB_BACKEND_HINTS, labBackendProblems, labBackendSettings } from './backends/ssh/settings.ts';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;

@@ -6,9 +6,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { DEFAULT_TERMINAL, LabError, type ServerMessage } from '../src/protocol.ts';
 import type { LabBackend } from './backends/backend.ts';
-import { LabHostError } from './backends/ssh-errors.ts';
-import { PoolFullError } from './host-assignments.ts';
-import { Terminal, type FinishedCommand } from './terminal.ts';
+import { LabHostError } from './backends/ssh/errors.ts';
+import { PoolFullError } from './backends/ssh/host-assignments.ts';
+import { Terminal, type FinishedCommand } from './terminal/terminal.ts';
 
 export interface ReaderLimits {
 	maxReaders: number;

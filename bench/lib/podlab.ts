@@ -7,7 +7,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { parseMountInfo, parseProcCgroup } from '../../server/cgroup.ts';
+import { parseMountInfo, parseProcCgroup } from '../../server/backends/local/cgroup.ts';
 import { encodeClientMessage, type ClientMessage, type ServerMessage } from '../../src/protocol.ts';
 import { AckCoalescer, type Scheduler } from '../../src/terminal/ack-coalescer.ts';
 import { newReader } from '../../tests/helpers/client.ts';

@@ -22,7 +22,7 @@ import { hashSecret, verifySecret } from '../auth/secret-hash.ts';
 import { signToken, verifyToken } from '../auth/signed-token.ts';
 import type { Config } from '../config.ts';
 import type { Reader, ReaderRegistry } from '../readers.ts';
-import { PoolFullError } from '../host-assignments.ts';
+import { PoolFullError } from '../backends/ssh/host-assignments.ts';
 import type { ProgressResponse, RosterResponse, TranscriptEntry, TranscriptResponse } from '../../src/protocol.ts';
 import { InstructorEvents } from './instructor-events.ts';
 import { displayName, type Roster } from './roster.ts';

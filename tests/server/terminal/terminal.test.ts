@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CLEAR_LINE_KEY, clampSize, typedForm } from '../../server/terminal.ts';
+import { CLEAR_LINE_KEY, clampSize, typedForm } from '../../../server/terminal/terminal.ts';
 
 describe('typedForm', () => {
 	it('types one line and presses Enter', () => {

@@ -8,13 +8,13 @@ import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { spawn, type IPty } from 'node-pty';
 import type { Logger } from 'pino';
-import type { SignalName } from '../../src/protocol.ts';
-import { CgroupManager, type TerminalCgroup } from '../cgroup.ts';
-import { readProcStat, sessionMembers } from '../process-tree.ts';
-import type { LabBackend, LabProcess, SpawnRequest } from './backend.ts';
+import type { SignalName } from '../../../src/protocol.ts';
+import { CgroupManager, type TerminalCgroup } from './cgroup.ts';
+import { readProcStat, sessionMembers } from '../../process-tree.ts';
+import type { LabBackend, LabProcess, SpawnRequest } from '../backend.ts';
 
 const WRAPPER = fileURLToPath(new URL('./local-shell.sh', import.meta.url));
-const RCFILE = fileURLToPath(new URL('../shell/podlab.bashrc', import.meta.url));
+const RCFILE = fileURLToPath(new URL('../../shell/podlab.bashrc', import.meta.url));
 
 /** Variables of the gateway's environment a lab shell inherits; everything else (secrets!) stays out. */
 const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_ALL', 'LC_CTYPE', 'TZ', 'TMPDIR'];

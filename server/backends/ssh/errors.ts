@@ -2,7 +2,7 @@
  * Why a lab host could not give a student a terminal, read from what OpenSSH's client printed. The
  * student gets a plain sentence naming their host; logs and the instructor get ssh's own words.
  */
-import type { SshHost } from './ssh-settings.ts';
+import type { SshHost } from './settings.ts';
 
 export type LabHostProblem = 'unreachable' | 'host-key' | 'auth' | 'setup';
 

@@ -3,8 +3,8 @@
  * error a student gets for it.
  */
 import { describe, expect, it } from 'vitest';
-import { LabHostError, sshFailure } from '../../server/backends/ssh-errors.ts';
-import { parseSshHost } from '../../server/backends/ssh-settings.ts';
+import { LabHostError, sshFailure } from '../../../server/backends/ssh/errors.ts';
+import { parseSshHost } from '../../../server/backends/ssh/settings.ts';
 
 const host = parseSshHost('root@10.213.7.2:2222');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Scrollback } from '../../server/scrollback.ts';
+import { Scrollback } from '../../../server/terminal/scrollback.ts';
 
 const bytes = (text: string) => Buffer.from(text);
 

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HostAssignments, PoolFullError } from '../../server/host-assignments.ts';
+import { HostAssignments, PoolFullError } from '../../../server/backends/ssh/host-assignments.ts';
 
 const POOL = { hosts: ['podlab@10.0.0.11:22', 'podlab@10.0.0.12:22'], studentsPerHost: 1 };
 

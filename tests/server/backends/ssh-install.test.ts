@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { INSTALLED, installProblem, installScript, renderInstallScript } from '../../server/backends/ssh-install.ts';
+import { INSTALLED, installProblem, installScript, renderInstallScript } from '../../../server/backends/ssh/install.ts';
 
 const run = promisify(execFile);
 

@@ -8,7 +8,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { writeFileAtomic } from './state.ts';
+import { writeFileAtomic } from '../../state.ts';
 
 const assignmentsFile = z.strictObject({
 	version: z.literal(1),

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { labBackendProblems, labBackendSettings, parseSshHost } from '../../server/backends/ssh-settings.ts';
+import { labBackendProblems, labBackendSettings, parseSshHost } from '../../../server/backends/ssh/settings.ts';
 
 const schema = z.object(labBackendSettings);
 

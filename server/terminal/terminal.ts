@@ -5,8 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import type { ErrorCode, ServerMessage, SignalName } from '../src/protocol.ts';
-import type { LabBackend, LabProcess, SpawnRequest } from './backends/backend.ts';
+import type { ErrorCode, ServerMessage, SignalName } from '../../src/protocol.ts';
+import type { LabBackend, LabProcess, SpawnRequest } from '../backends/backend.ts';
 import { Osc133Parser, type ShellEvent } from './osc133.ts';
 import { Scrollback } from './scrollback.ts';
 

@@ -21,13 +21,13 @@ import { spawn as spawnChild } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { SignalName } from '../../src/protocol.ts';
-import { HostAssignments } from '../host-assignments.ts';
-import type { LabBackend, LabProcess, SpawnRequest } from './backend.ts';
-import { LabHostError, sshFailure, type LabHostProblem } from './ssh-errors.ts';
-import { installProblem, installScript } from './ssh-install.ts';
-import { parseSshHost, type SshHost } from './ssh-settings.ts';
-import { TmuxControlPty } from './ssh-tmux-control.ts';
+import type { SignalName } from '../../../src/protocol.ts';
+import { HostAssignments } from './host-assignments.ts';
+import type { LabBackend, LabProcess, SpawnRequest } from '../backend.ts';
+import { LabHostError, sshFailure, type LabHostProblem } from './errors.ts';
+import { installProblem, installScript } from './install.ts';
+import { parseSshHost, type SshHost } from './settings.ts';
+import { TmuxControlPty } from './tmux-control.ts';
 
 export interface SshBackendOptions {
 	/** Lab hosts, `user@host[:port]`. */

@@ -9,9 +9,9 @@ import { fileURLToPath } from 'node:url';
 
 /** Name in ~/.podlab on the host ← source file in this repository. */
 const HOST_FILES = {
-	'podlab.bashrc': new URL('../shell/podlab-ssh.bashrc', import.meta.url),
-	'tmux.conf': new URL('../shell/podlab-tmux.conf', import.meta.url),
-	'podlab-host.sh': new URL('./ssh-host.sh', import.meta.url),
+	'podlab.bashrc': new URL('../../shell/podlab-ssh.bashrc', import.meta.url),
+	'tmux.conf': new URL('../../shell/podlab-tmux.conf', import.meta.url),
+	'podlab-host.sh': new URL('./host.sh', import.meta.url),
 } as const;
 
 /** The lowest tmux that passes DCS passthrough (`allow-passthrough`, new in 3.3). */

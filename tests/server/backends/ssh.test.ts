@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { SshBackend, sessionName, type SshBackendOptions } from '../../server/backends/ssh.ts';
+import { SshBackend, sessionName, type SshBackendOptions } from '../../../server/backends/ssh/ssh.ts';
 
 function setup(): SshBackendOptions {
 	const dir = mkdtempSync(join(tmpdir(), 'podlab-ssh-config-'));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseMountInfo, parseProcCgroup } from '../../server/cgroup.ts';
+import { parseMountInfo, parseProcCgroup } from '../../../server/backends/local/cgroup.ts';
 
 describe('cgroup discovery', () => {
 	it('reads v1 and v2 mounts from mountinfo', () => {

@@ -9,7 +9,7 @@
 import { mkdir, readdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isAlive } from './process-tree.ts';
+import { isAlive } from '../../process-tree.ts';
 
 export interface CgroupLimits {
 	memoryBytes: number;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { COMMAND_LINE_MAX_CHARS, Osc133Parser } from '../../server/osc133.ts';
+import { COMMAND_LINE_MAX_CHARS, Osc133Parser } from '../../../server/terminal/osc133.ts';
 
 const NONCE = 'abc123';
 const marker = (body: string, end = '\x07') => `\x1b]133;${body};nonce=${NONCE}${end}`;
