@@ -19,6 +19,8 @@ import type { LabBackend } from './backends/backend.ts';
 import { LocalBackend } from './backends/local/local.ts';
 import { Metrics } from './metrics.ts';
 import { SshBackend } from './backends/ssh/ssh.ts';
+import { LxcBackend } from './backends/lxc/lxc.ts';
+import { labLimitsOf } from './backends/lxc/settings.ts';
 import type { Config } from './config.ts';
 import { API_CSP } from './csp.ts';
 import { cachedLabStatus } from './lab-status.ts';
@@ -51,7 +53,12 @@ export interface Gateway {
 }
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
-	const backend = config.labBackend === 'ssh' ? await createSshBackend(config, logger) : await LocalBackend.create({ ...config, logger });
+	const backend =
+		config.labBackend === 'ssh'
+			? await createSshBackend(config, logger)
+			: config.labBackend === 'lxc'
+				? await LxcBackend.create({ limits: labLimitsOf(config), warmLabs: config.lxcWarmLabs, idleMs: config.mode === 'class' ? 0 : config.lxcIdleMs, logger })
+				: await LocalBackend.create({ ...config, logger });
 	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
 	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl')) : null;
 	let metrics: Metrics | null = null;
@@ -94,7 +101,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 								await backend.releaseStudent(student);
 							},
 						}
-					: {}),
+					: backend instanceof LxcBackend
+						? { releaseHost: (student: string) => backend.endReader(student) }
+						: {}),
 			})
 		: null;
 	const stopLifetimes = roster

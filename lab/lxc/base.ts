@@ -14,9 +14,9 @@ import { join } from 'node:path';
 import { LabError } from '../lib/cli.ts';
 import { describeFailure, run, succeeded, type RunResult } from '../lib/exec.ts';
 import { debianMirror, debianSuite, labImage, LAB_IMAGES } from '../lib/images.ts';
-import { CONTAINERS_CONF_PATH, LAB_SOURCE_DIR } from '../lib/paths.ts';
+import { CONTAINERS_CONF_PATH, LAB_SOURCE_DIR, SETUP_LOG_PATH } from '../lib/paths.ts';
 import { labDir, renderLabConfig, DEFAULT_LAB_LIMITS } from './lab-config.ts';
-import { BASE_BUILD_DIR, BASE_DIR, BASE_RECIPE_FILE, LABS_DIR, LXC_SETUP_LOG } from './paths.ts';
+import { BASE_BUILD_DIR, BASE_DIR, BASE_RECIPE_FILE, BOOTSTRAP_BUILD_DIR, BOOTSTRAP_DIR, BOOTSTRAP_RECIPE_FILE, LABS_DIR } from './paths.ts';
 import { createSubvolume, deleteSubvolume, isSubvolume, snapshot } from './pool.ts';
 
 /** Bump when the base is assembled differently. */
@@ -76,8 +76,7 @@ export async function baseRecipe(imageIds: readonly string[]): Promise<string> {
 	const files = await Promise.all(['podlab-lab-init', 'dmesg'].map((name) => readFile(join(FILES_DIR, name), 'utf8')));
 	const recipe = JSON.stringify({
 		version: BASE_RECIPE_VERSION,
-		suite: await debianSuite(),
-		packages: BASE_PACKAGES.map((pkg) => pkg.name),
+		bootstrap: await bootstrapRecipe(),
 		files,
 		containersConf: renderLabContainersConf(),
 		storage: STORAGE_CONF,
@@ -104,7 +103,7 @@ function buildFailure(what: string, command: string, result: RunResult): LabErro
 	return new LabError(
 		'LAB_ERR_IMAGE_BUILD',
 		`building the lab base failed while ${what}: ${describeFailure(command, result)}`,
-		`read ${LXC_SETUP_LOG}, fix the cause, then rerun \`npm run lab:setup\``,
+		`read ${SETUP_LOG_PATH}, fix the cause, then rerun \`npm run lab:setup\``,
 	);
 }
 
@@ -121,19 +120,38 @@ export async function ensureBase(options: { force: boolean; log: (chunk: Buffer)
 	if (!options.force && (await currentBaseRecipe()) === recipe) return 'up to date';
 
 	await stopBuilder();
+	const bootstrapped = await ensureBootstrap(options.force, options.log);
 	await deleteSubvolume(BASE_BUILD_DIR);
-	await createSubvolume(BASE_BUILD_DIR);
-	const started = performance.now();
-	options.step('debootstrap');
-	await bootstrap(options.log);
-	const bootstrapSeconds = (performance.now() - started) / 1000;
+	await snapshot(BOOTSTRAP_DIR, BASE_BUILD_DIR);
 	await installFiles(recipe);
 	options.step('loading the images');
 	await loadImages(options.log);
 	await deleteSubvolume(BASE_DIR);
 	await snapshot(BASE_BUILD_DIR, BASE_DIR, { readOnly: true });
 	await deleteSubvolume(BASE_BUILD_DIR);
-	return `built (debootstrap ${bootstrapSeconds.toFixed(0)}s), recipe ${recipe}`;
+	return `built (debootstrap ${bootstrapped}), recipe ${recipe}`;
+}
+
+/** The recipe of debootstrap's part: the Debian release and the package list. */
+async function bootstrapRecipe(): Promise<string> {
+	const recipe = JSON.stringify({ version: BASE_RECIPE_VERSION, suite: await debianSuite(), packages: BASE_PACKAGES.map((pkg) => pkg.name) });
+	return createHash('sha256').update(recipe).digest('hex').slice(0, 16);
+}
+
+/** Runs debootstrap unless its result for this recipe is kept; returns "kept" or how long it took. */
+async function ensureBootstrap(force: boolean, log: (chunk: Buffer) => void): Promise<string> {
+	const recipe = await bootstrapRecipe();
+	const kept = (await readFile(BOOTSTRAP_RECIPE_FILE, 'utf8').catch(() => '')).trim();
+	if (!force && kept === recipe) return 'kept';
+	const started = performance.now();
+	await deleteSubvolume(BOOTSTRAP_BUILD_DIR);
+	await createSubvolume(BOOTSTRAP_BUILD_DIR);
+	await bootstrap(log);
+	await writeFile(join(BOOTSTRAP_BUILD_DIR, 'etc/podlab-bootstrap-recipe'), `${recipe}\n`);
+	await deleteSubvolume(BOOTSTRAP_DIR);
+	await snapshot(BOOTSTRAP_BUILD_DIR, BOOTSTRAP_DIR, { readOnly: true });
+	await deleteSubvolume(BOOTSTRAP_BUILD_DIR);
+	return `${((performance.now() - started) / 1000).toFixed(0)}s`;
 }
 
 async function bootstrap(log: (chunk: Buffer) => void): Promise<void> {
@@ -142,15 +160,15 @@ async function bootstrap(log: (chunk: Buffer) => void): Promise<void> {
 	const cache = '/var/cache/podlab/debs';
 	await mkdir(cache, { recursive: true });
 	const include = BASE_PACKAGES.map((pkg) => pkg.name).join(',');
-	const result = await run('debootstrap', ['--variant=minbase', `--include=${include}`, `--cache-dir=${cache}`, suite, BASE_BUILD_DIR, mirror], {
+	const result = await run('debootstrap', ['--variant=minbase', `--include=${include}`, `--cache-dir=${cache}`, suite, BOOTSTRAP_BUILD_DIR, mirror], {
 		timeoutMs: 1_800_000,
 		onOutput: log,
 	});
 	if (!succeeded(result)) throw buildFailure(`running debootstrap ${suite} from ${mirror}`, 'debootstrap', result);
 	// debootstrap leaves its package cache and lists: 100+ MB the labs never read.
 	for (const path of ['var/cache/apt/archives', 'var/lib/apt/lists']) {
-		await rm(join(BASE_BUILD_DIR, path), { recursive: true, force: true });
-		await mkdir(join(BASE_BUILD_DIR, path), { recursive: true });
+		await rm(join(BOOTSTRAP_BUILD_DIR, path), { recursive: true, force: true });
+		await mkdir(join(BOOTSTRAP_BUILD_DIR, path), { recursive: true });
 	}
 }
 

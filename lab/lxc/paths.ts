@@ -33,8 +33,13 @@ export const KERNEL_LOG_DIR = `${LXC_DIR}/kernel-log`;
 /** Stamp in the base naming the recipe it was built from (see base.ts). */
 export const BASE_RECIPE_FILE = `${BASE_DIR}/etc/podlab-base-recipe`;
 
-/** Full output of the last lab:setup's LXC steps. */
-export const LXC_SETUP_LOG = `${LXC_DIR}/setup.log`;
+/**
+ * debootstrap's result, kept read-only so that a change to podlab's files or images rebuilds the
+ * base in seconds; rebuilt only when the package list or the Debian release changes.
+ */
+export const BOOTSTRAP_DIR = `${POOL_DIR}/bootstrap`;
+export const BOOTSTRAP_BUILD_DIR = `${POOL_DIR}/bootstrap-build`;
+export const BOOTSTRAP_RECIPE_FILE = `${BOOTSTRAP_DIR}/etc/podlab-bootstrap-recipe`;
 
 /** The prefix of every LXC container podlab creates; other names are never touched. */
 export const LAB_NAME_PREFIX = 'podlab-';

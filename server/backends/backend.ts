@@ -31,7 +31,7 @@ export interface LabProcess {
 }
 
 export interface LabBackend {
-	readonly kind: 'local' | 'ssh';
+	readonly kind: 'local' | 'ssh' | 'lxc';
 	/** Facts for `GET /api/lab` and the startup log. */
 	describe(): { backend: string } & Record<string, unknown>;
 	spawn(request: SpawnRequest): Promise<LabProcess>;

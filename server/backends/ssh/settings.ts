@@ -4,6 +4,7 @@
  * them from the environment or the PODLAB_CONFIG file like every other setting.
  */
 import { z } from 'zod';
+import { LXC_ENV_NAMES, lxcSettings } from '../lxc/settings.ts';
 
 /** One lab host of the pool, from `user@host[:port]`. */
 export interface SshHost {
@@ -57,8 +58,8 @@ const hostList = z.preprocess(
 
 /** Settings of the lab backends, to spread into the gateway's config schema. */
 export const labBackendSettings = {
-	/** Where terminals run: "local" (this machine) or "ssh" (a lab host per student, from `sshHosts`). @default "local" */
-	labBackend: z.enum(['local', 'ssh']).default('local'),
+	/** Where terminals run: "local" (this machine), "ssh" (a lab host per student, from `sshHosts`) or "lxc" (a lab of one's own per reader on this machine). @default "local" */
+	labBackend: z.enum(['local', 'ssh', 'lxc']).default('local'),
 	/**
 	 * The ssh backend's pool of lab hosts, each `user@host[:port]`; a student keeps the host first given.
 	 * @example "podlab@10.0.0.11:22,podlab@10.0.0.12:22"
@@ -77,6 +78,7 @@ export const labBackendSettings = {
 	sshConnectTimeoutMs: z.coerce.number().int().min(1_000).max(120_000).default(5_000),
 	/** Students sharing one lab host. 1 is the isolated setup: one host per student. @default 1 */
 	sshStudentsPerHost: z.coerce.number().int().min(1).max(1_000).default(1),
+	...lxcSettings,
 };
 
 export type LabBackendSettings = z.infer<z.ZodObject<typeof labBackendSettings>>;
@@ -90,11 +92,12 @@ export const LAB_BACKEND_ENV_NAMES = {
 	sshAssignmentsFile: 'PODLAB_SSH_ASSIGNMENTS_FILE',
 	sshConnectTimeoutMs: 'PODLAB_SSH_CONNECT_TIMEOUT_MS',
 	sshStudentsPerHost: 'PODLAB_SSH_STUDENTS_PER_HOST',
+	...LXC_ENV_NAMES,
 } as const satisfies Record<keyof LabBackendSettings, string>;
 
 /** How to fix a bad value, shown after zod's message. */
 export const LAB_BACKEND_HINTS: Partial<Record<keyof LabBackendSettings, string>> = {
-	labBackend: 'use local or ssh',
+	labBackend: 'use local, ssh or lxc',
 	sshHosts: 'give a comma-separated list such as podlab@10.0.0.11:22,podlab@10.0.0.12:22',
 	sshConnectTimeoutMs: 'give milliseconds from 1000 to 120000',
 	sshStudentsPerHost: 'give a number from 1 (one host per student) to 1000',
