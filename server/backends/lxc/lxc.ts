@@ -173,6 +173,11 @@ export class LxcBackend implements LabBackend {
 		return this.#labs.exec(await this.labOf(reader), command);
 	}
 
+	/** Resolves once the warm pool holds as many ready labs as it should (tests, the benchmark). */
+	warm(): Promise<void> {
+		return this.#pool.fill();
+	}
+
 	async close(): Promise<void> {
 		for (const timer of this.#idleTimers.values()) clearTimeout(timer);
 		this.#router.stop();
