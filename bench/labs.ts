@@ -88,35 +88,43 @@ export const labs: Benchmark = {
 		for (let index = 0; index < rounds; index++) {
 			await backend.warm();
 			const reader = `bench${index}`;
-			const started = performance.now();
-			const terminal = await backend.spawn({ id: `${reader}-main`, reader, term: 'main', nonce: `n${index}`, cols: 80, rows: 24 });
-			await new Promise<void>((resolve) => {
-				let seen = '';
-				const listener = terminal.pty.onData((data) => {
-					seen += data;
-					if (seen.includes('\x1b]133;A')) {
-						listener.dispose();
+			// Output goes to whichever waiter is current: the first prompt, then each echo.
+			let waiter: ((text: string) => boolean) | null = null;
+			let seen = '';
+			const waitFor = (match: (text: string) => boolean) =>
+				new Promise<void>((resolve) => {
+					waiter = (text) => {
+						if (!match(text)) return false;
 						resolve();
-					}
+						return true;
+					};
 				});
-			});
+			const events = {
+				output: (chunk: Buffer) => {
+					seen += chunk.toString('latin1');
+					if (waiter?.(seen)) {
+						waiter = null;
+						seen = '';
+					}
+				},
+				drain: () => {},
+				exit: () => {},
+			};
+			const started = performance.now();
+			const prompted = waitFor((text) => text.includes('\x1b]133;A'));
+			const terminal = await backend.spawn({ id: `${reader}-main`, reader, term: 'main', nonce: `n${index}`, cols: 80, rows: 24 }, events);
+			await prompted;
 			promptMs.push(performance.now() - started);
 			for (let probe = 0; probe < 20; probe++) {
+				const echoed = waitFor((text) => text.includes('x'));
 				const sent = performance.now();
-				await new Promise<void>((resolve) => {
-					const listener = terminal.pty.onData((data) => {
-						if (data.includes('x')) {
-							listener.dispose();
-							resolve();
-						}
-					});
-					terminal.pty.write('x');
-				});
+				terminal.write(Buffer.from('x'));
+				await echoed;
 				echoMs.push(performance.now() - sent);
-				terminal.pty.write('\x7f');
+				terminal.write(Buffer.from('\x7f'));
 				await new Promise((resolve) => setTimeout(resolve, 20));
 			}
-			await terminal.terminate();
+			await terminal.detach();
 			await backend.warm();
 			const resetStarted = performance.now();
 			await backend.resetLab(reader);

@@ -19,6 +19,9 @@ import type { Terminal, TerminalPeer } from './terminal/terminal.ts';
 
 let nextSocketId = 0;
 
+/** A socket that has not asked for a terminal by then is closed: an open socket costs the gateway a descriptor. */
+export const ATTACH_DEADLINE_MS = 10_000;
+
 export class Attachment implements TerminalPeer {
 	readonly #socket: WebSocket;
 	readonly #reader: Reader;
@@ -33,6 +36,7 @@ export class Attachment implements TerminalPeer {
 	/** Messages that arrived while the terminal was starting; handled once it is attached. */
 	#queued: Array<{ data: RawData; isBinary: boolean }> | null = null;
 	#closed = false;
+	#attachDeadline: NodeJS.Timeout | null;
 
 	constructor(socket: WebSocket, reader: Reader, readers: ReaderRegistry, limiter: RateLimiterMemory, logger: Logger, instructor = false) {
 		this.#instructor = instructor;
@@ -43,6 +47,7 @@ export class Attachment implements TerminalPeer {
 		this.#logger = logger;
 		socket.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
 		socket.on('close', () => this.#onClose());
+		this.#attachDeadline = setTimeout(() => this.#close(new LabError('LAB_ERR_ATTACH_TIMEOUT')), ATTACH_DEADLINE_MS);
 		socket.on('error', (error: Error & { code?: string }) => {
 			// ws has already closed the socket with the matching close code (1009 for maxPayload).
 			this.#logger.info({ reader: reader.label, code: error.code }, 'socket error');
@@ -60,6 +65,11 @@ export class Attachment implements TerminalPeer {
 	ended(code: ErrorCode): void {
 		this.#terminal = null;
 		this.#close(new LabError(code));
+	}
+
+	/** The terminal took the input this socket was held back for: read the socket again. */
+	inputDrained(): void {
+		if (!this.#closed) this.#socket.resume();
 	}
 
 	#onFrame(data: RawData, isBinary: boolean): void {
@@ -91,8 +101,16 @@ export class Attachment implements TerminalPeer {
 	#onInput(data: Buffer): void {
 		if (!this.#terminal) throw new LabError('LAB_ERR_NOT_ATTACHED');
 		if (this.#viewing && !this.#terminal.controlledBy(this)) return this.#error(new LabError('LAB_ERR_READ_ONLY'));
-		this.#reader.lastActivity = Date.now();
-		this.#terminal.input(data);
+		this.#readers.recordActivity(this.#reader);
+		const result = this.#terminal.input(this, data);
+		// Backpressure: the shell does not read, so this socket is not read either until it does.
+		if (result === 'wait') this.#socket.pause();
+		else if (result === 'refused') this.#error(new LabError('LAB_ERR_INPUT_FULL'));
+	}
+
+	#onAck(terminal: Terminal, bytes: number): void {
+		const result = terminal.ack(this, bytes);
+		if (result !== 'ok') throw new LabError('LAB_ERR_BAD_ACK', result === 'nothing-owed' ? 'An ack must acknowledge at least one byte.' : `An ack of ${bytes} bytes is more than was sent.`);
 	}
 
 	#onMessage(message: ClientMessage): void {
@@ -102,8 +120,9 @@ export class Attachment implements TerminalPeer {
 			if (this.#instructor && message.student === undefined) {
 				throw new LabError('LAB_ERR_BAD_MESSAGE', 'An instructor socket attaches to a student’s terminal: give "student".');
 			}
+			this.#clearAttachDeadline();
 			if (message.student !== undefined) return this.#watch(message.student, message.term, message.since, message.tail);
-			if (message.page !== undefined) this.#reader.page = message.page;
+			if (message.page !== undefined) this.#readers.recordPage(this.#reader, message.page);
 			void this.#attach(message.term, message.since, message.tail);
 			return;
 		}
@@ -121,7 +140,7 @@ export class Attachment implements TerminalPeer {
 				}
 				this.#logger.info({ terminal: terminal.id, on: message.on }, 'instructor take-over');
 			} else if (message.t === 'ack') {
-				terminal.ack(this, message.bytes);
+				this.#onAck(terminal, message.bytes);
 			} else {
 				this.#error(new LabError('LAB_ERR_READ_ONLY'));
 			}
@@ -134,16 +153,16 @@ export class Attachment implements TerminalPeer {
 				terminal.resize(message.cols, message.rows);
 				break;
 			case 'ack':
-				terminal.ack(this, message.bytes);
+				this.#onAck(terminal, message.bytes);
 				break;
 			case 'signal':
 				terminal.signal(message.name).catch((error) => this.#close(internal(error)));
 				break;
 			case 'extend':
-				this.#reader.lastActivity = Date.now();
+				this.#readers.recordActivity(this.#reader);
 				break;
 			case 'run':
-				this.#reader.lastActivity = Date.now();
+				this.#readers.recordActivity(this.#reader);
 				terminal
 					.run(message.code, message.block, message.interrupt ?? false)
 					.then((result) => result === 'busy' && this.#error(new LabError('LAB_ERR_BUSY')))
@@ -173,7 +192,7 @@ export class Attachment implements TerminalPeer {
 
 	/** An instructor watches a student's existing terminal; watching never starts one. */
 	#watch(student: string, name: string, since: number, tail: number | undefined): void {
-		const terminal = this.#readers.peek(`student:${student}`)?.terminals.get(name);
+		const terminal = this.#readers.peekStudent(student)?.terminals.get(name);
 		if (!terminal || terminal.ended) throw new LabError('LAB_ERR_NO_SUCH_TERMINAL');
 		this.#terminal = terminal;
 		this.#viewing = true;
@@ -194,13 +213,20 @@ export class Attachment implements TerminalPeer {
 		}
 		this.#error(error);
 		this.#closed = true;
+		this.#clearAttachDeadline();
 		this.#terminal?.detach(this);
 		this.#terminal = null;
 		this.#socket.close(error.closeCode, error.code);
 	}
 
+	#clearAttachDeadline(): void {
+		if (this.#attachDeadline) clearTimeout(this.#attachDeadline);
+		this.#attachDeadline = null;
+	}
+
 	#onClose(): void {
 		this.#closed = true;
+		this.#clearAttachDeadline();
 		this.#terminal?.detach(this);
 		this.#terminal = null;
 	}

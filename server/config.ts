@@ -8,7 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SECRET_HASH_PATTERN } from './auth/secret-hash.ts';
-import { LAB_BACKEND_ENV_NAMES, LAB_BACKEND_HINTS, labBackendProblems, labBackendSettings } from './backends/ssh/settings.ts';
+import { LAB_BACKEND_ENV_NAMES, LAB_BACKEND_HINTS, labBackendProblems, labBackendSettings } from './backends/settings.ts';
 
 const KIB = 1024;
 const MIB = 1024 * KIB;
@@ -68,6 +68,11 @@ export const configSchema = z.object({
 	 * A browser acks once per rendered batch, far below this. @default 1000
 	 */
 	messagesPerSecond: count(10, 100_000).default(1000),
+	/**
+	 * Terminal sockets open at once from one client address. A class behind one NAT address shares
+	 * it: 50 students × 4 terminals × 2 tabs fits. @default 512
+	 */
+	maxSocketsPerAddress: count(1, 100_000).default(512),
 	/** Unacknowledged output above which the pty is paused (xterm.js suggests at most 500 KB). @default 384 KiB */
 	highWatermarkBytes: bytes(16 * KIB, 64 * MIB).default(384 * KIB),
 	/** Unacknowledged output below which a paused pty resumes. @default 64 KiB */
@@ -132,6 +137,7 @@ export const ENV_NAMES = {
 	maxReaders: 'PODLAB_MAX_READERS',
 	maxPayloadBytes: 'PODLAB_MAX_PAYLOAD_BYTES',
 	messagesPerSecond: 'PODLAB_MESSAGES_PER_SECOND',
+	maxSocketsPerAddress: 'PODLAB_MAX_SOCKETS_PER_ADDRESS',
 	highWatermarkBytes: 'PODLAB_HIGH_WATERMARK_BYTES',
 	lowWatermarkBytes: 'PODLAB_LOW_WATERMARK_BYTES',
 	memoryLimitBytes: 'PODLAB_MEMORY_LIMIT',

@@ -16,20 +16,17 @@ import { WebSocketServer } from 'ws';
 import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse, type SessionResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import type { LabBackend } from './backends/backend.ts';
-import { LocalBackend } from './backends/local/local.ts';
-import { Metrics } from './metrics.ts';
-import { SshBackend } from './backends/ssh/ssh.ts';
-import { LxcBackend } from './backends/lxc/lxc.ts';
-import { labLimitsOf } from './backends/lxc/settings.ts';
-import type { Config } from './config.ts';
-import { API_CSP } from './csp.ts';
-import { cachedLabStatus } from './lab-status.ts';
-import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
-import { ClassApi, transcriptEntryOf } from './class/class-api.ts';
+import { createBackend } from './backends/index.ts';
+import { ClassApi } from './class/class-api.ts';
+import { recordClassRuns } from './class/class-runs.ts';
 import { watchLifetimes } from './class/lifetime.ts';
 import { Roster } from './class/roster.ts';
 import { RunLog } from './class/run-log.ts';
-import { isHttps, sendError, sendJson } from './http-util.ts';
+import type { Config } from './config.ts';
+import { API_CSP } from './csp.ts';
+import { clientAddress, isHttps, sendError, sendJson } from './http-util.ts';
+import { Metrics } from './metrics.ts';
+import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
 import { createStaticSite } from './static-site.ts';
 import { loadOrCreateKey } from './state.ts';
@@ -53,59 +50,28 @@ export interface Gateway {
 }
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
-	const backend =
-		config.labBackend === 'ssh'
-			? await createSshBackend(config, logger)
-			: config.labBackend === 'lxc'
-				? await LxcBackend.create({ limits: labLimitsOf(config), warmLabs: config.lxcWarmLabs, idleMs: config.mode === 'class' ? 0 : config.lxcIdleMs, logger })
-				: await LocalBackend.create({ ...config, logger });
+	const backend = await createBackend(config, logger);
 	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
 	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl')) : null;
-	let metrics: Metrics | null = null;
-	const readers = new ReaderRegistry(backend, config, logger, {
-		onRun: (reader, { block, command, term, exit }) => {
-			if (roster?.get(reader.label)) {
-				// The roster's lastRun is the instructor page's "last block run ✓/✗"; typed commands go to the transcript only.
-				if (block !== null) roster.recordRun(reader.label, block, exit);
-				const entry = { student: reader.label, block, command, term, exit, at: Date.now(), page: reader.page };
-				runLog?.record(entry);
-				// The command itself stays out of the log: a typed line may hold a secret.
-				logger.info({ student: reader.label, block: block ?? 'typed', term, exit }, 'run');
-				// The instructor page's board hears of it at once (instructor-events.ts).
-				classApi?.events.run(transcriptEntryOf(entry));
-			}
-			// podlab_runs_total is "Blocks run, by outcome" (metrics.ts); typed commands are not counted.
-			if (block !== null) metrics?.runs.inc({ outcome: exit === 0 ? 'ok' : 'fail' });
-		},
-		onOutputBytes: (bytes) => metrics?.outputBytes.inc(bytes),
-		onInputBytes: (bytes) => metrics?.inputBytes.inc(bytes),
-	});
-	metrics = new Metrics(readers);
+	const readers = new ReaderRegistry(backend, config, logger);
+	const metrics = new Metrics(readers);
 	const metricsTokenDigest = config.metricsToken ? digestOf(config.metricsToken) : null;
-	const classApi = roster
-		? new ClassApi({
-				config,
-				roster,
-				readers,
-				key: await loadOrCreateKey(config.stateDir),
-				logger,
-				runLog: runLog!,
-				onJoinRefused: (reason) => metrics?.joinsRefused.inc({ reason }),
-				// With lab hosts, a seat is a host: taken at join (a full pool says so there), given back with the seat.
-				...(backend instanceof SshBackend
-					? {
-							hostOf: (student: string) => backend.hostOf(student) ?? null,
-							assignHost: (student: string) => backend.assignHost(student).then(() => {}),
-							releaseHost: async (student: string) => {
-								await backend.endStudent(student);
-								await backend.releaseStudent(student);
-							},
-						}
-					: backend instanceof LxcBackend
-						? { releaseHost: (student: string) => backend.endReader(student) }
-						: {}),
-			})
-		: null;
+	const seats = backend.seats;
+	const classApi =
+		roster && runLog
+			? new ClassApi({
+					config,
+					roster,
+					readers,
+					key: await loadOrCreateKey(config.stateDir),
+					logger,
+					runLog,
+					onJoinRefused: (reason) => metrics.joinsRefused.inc({ reason }),
+					// A backend with a place per student (a lab host) gives it at join and takes it back with the seat.
+					...(seats ? { hostOf: (student: string) => seats.labOf(student), assignHost: (student: string) => seats.assign(student), releaseHost: (student: string) => seats.release(student) } : {}),
+				})
+			: null;
+	if (classApi && roster && runLog) recordClassRuns({ readers, roster, runLog, events: classApi.events, logger });
 	const stopLifetimes = roster
 		? watchLifetimes({
 				readers,
@@ -122,7 +88,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const site = existsSync(config.siteDir) ? createStaticSite(config.siteDir) : null;
 	if (!site) logger.warn({ siteDir: config.siteDir }, 'no built site: serving the API and terminals only (run `npm run build`)');
 
-	const labStatus = cachedLabStatus();
+	/** Open terminal sockets per client address (PODLAB_MAX_SOCKETS_PER_ADDRESS). */
+	const socketsByAddress = new Map<string, number>();
 	let policy: OriginPolicy | null = null;
 	const server = createServer((req, res) => {
 		for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
@@ -142,18 +109,12 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		if (!policy!.isHostAllowed(req.headers.host)) return sendError(res, 'LAB_ERR_HOST');
 		if (pathname === '/api/health') return sendJson(res, 200, { ok: true, version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
 		if (pathname === '/api/lab') {
-			void labStatus().then((lab) =>
-				sendJson(res, 200, {
-					...backend.describe(),
-					mode: config.mode,
-					profile: lab.profile,
-					ready: lab.ready,
-					summary: lab.summary,
-					terminals: { default: DEFAULT_TERMINAL, maxPerReader: config.maxTerminalsPerReader },
-					scrollbackBytes: config.scrollbackBytes,
-					graceMs: config.graceMs,
-					lab,
-				} satisfies LabResponse),
+			void labAnswer().then(
+				(answer) => sendJson(res, 200, answer),
+				(error) => {
+					logger.error({ err: error }, 'lab detection failed');
+					if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
+				},
 			);
 			return;
 		}
@@ -182,6 +143,22 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		sendNotFound(res);
 	}
 
+	/** `GET /api/lab`: where shells run and, when the backend can tell, what lab they see. */
+	async function labAnswer(): Promise<LabResponse> {
+		const lab = (await backend.detectLab?.()) ?? null;
+		return {
+			backend: backend.name,
+			...backend.describe(),
+			keepsShells: backend.keepsShells ?? false,
+			mode: config.mode,
+			profile: lab?.profile ?? null,
+			terminals: { default: DEFAULT_TERMINAL, maxPerReader: config.maxTerminalsPerReader },
+			scrollbackBytes: config.scrollbackBytes,
+			graceMs: config.graceMs,
+			lab,
+		};
+	}
+
 	/** Prometheus metrics, for the metrics token or the instructor's; absent when neither is configured. */
 	async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
 		if (!metricsTokenDigest && !classApi) return sendError(res, 'LAB_ERR_NOT_FOUND');
@@ -193,8 +170,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			res.setHeader('WWW-Authenticate', 'Bearer realm="podlab metrics"');
 			return sendError(res, 'LAB_ERR_INSTRUCTOR_AUTH');
 		}
-		const text = await metrics!.registry.metrics();
-		res.writeHead(200, { 'Content-Type': metrics!.registry.contentType, 'Cache-Control': 'no-store' });
+		const text = await metrics.registry.metrics();
+		res.writeHead(200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store' });
 		res.end(text);
 	}
 
@@ -233,15 +210,20 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		if (!policy!.isOriginAllowed(req.headers.origin)) return refuse('LAB_ERR_ORIGIN');
 		// The instructor (class mode, signed in) watches students' terminals; everyone else is a reader.
 		const instructor = classApi?.hasInstructorCookie(req) ?? false;
-		const reader = instructor ? readers.ensure('instructor', 'instructor') : readerFor(req);
+		const reader = instructor ? readers.instructor() : readerFor(req);
 		if (!reader) return refuse(classApi ? 'LAB_ERR_JOIN_REQUIRED' : 'LAB_ERR_NO_READER');
 		if (!instructor && reader.sockets >= config.maxTerminalsPerReader * 4) return refuse('LAB_ERR_SOCKET_LIMIT');
+		const address = clientAddress(req, config.trustProxy);
+		if ((socketsByAddress.get(address) ?? 0) >= config.maxSocketsPerAddress) return refuse('LAB_ERR_ADDRESS_LIMIT');
 		sockets.handleUpgrade(req, socket, head, (ws) => {
-			reader.sockets++;
+			const socketClosed = readers.socketOpened(reader);
+			socketsByAddress.set(address, (socketsByAddress.get(address) ?? 0) + 1);
 			ws.once('close', (code) => {
-				metrics?.socketCloses.inc({ code: String(code) });
-				reader.sockets--;
-				reader.lastSeen = Date.now();
+				metrics.socketCloses.inc({ code: String(code) });
+				socketClosed();
+				const left = (socketsByAddress.get(address) ?? 1) - 1;
+				if (left > 0) socketsByAddress.set(address, left);
+				else socketsByAddress.delete(address);
 			});
 			new Attachment(ws, reader, readers, limiter, logger, instructor);
 		});
@@ -300,18 +282,6 @@ function refuseUpgrade(socket: Duplex, code: ErrorCode): void {
 	socket.end(
 		`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
 	);
-}
-
-function createSshBackend(config: Config, logger: Logger): Promise<SshBackend> {
-	return SshBackend.create({
-		hosts: config.sshHosts!,
-		identityFile: config.sshIdentityFile!,
-		knownHostsFile: config.sshKnownHostsFile!,
-		assignmentsFile: config.sshAssignmentsFile ?? join(config.stateDir, 'host-assignments.json'),
-		connectTimeoutMs: config.sshConnectTimeoutMs,
-		studentsPerHost: config.sshStudentsPerHost,
-		logger,
-	});
 }
 
 /** Fixed-length digests, so tokens of any length compare in constant time. */

@@ -8,8 +8,6 @@ import type { ReaderRegistry } from './readers.ts';
 
 export class Metrics {
 	readonly registry = new Registry();
-	readonly outputBytes = new Counter({ name: 'podlab_output_bytes_total', help: 'Terminal output bytes read from ptys.', registers: [this.registry] });
-	readonly inputBytes = new Counter({ name: 'podlab_input_bytes_total', help: 'Keyboard input bytes written to ptys.', registers: [this.registry] });
 	readonly runs = new Counter({
 		name: 'podlab_runs_total',
 		help: 'Blocks run, by outcome (ok: exit 0).',
@@ -31,6 +29,25 @@ export class Metrics {
 
 	constructor(readers: ReaderRegistry) {
 		collectDefaultMetrics({ register: this.registry, prefix: 'podlab_' });
+		// Counted by the registry as plain numbers (no call per output chunk), read when scraped.
+		for (const [name, help, read] of [
+			['podlab_output_bytes_total', 'Terminal output bytes read from ptys.', () => readers.outputBytes],
+			['podlab_input_bytes_total', 'Keyboard input bytes written to ptys.', () => readers.inputBytes],
+		] as const) {
+			new Counter({
+				name,
+				help,
+				registers: [this.registry],
+				collect() {
+					this.reset();
+					this.inc(read());
+				},
+			});
+		}
+		// podlab_runs_total counts blocks; typed commands are not counted.
+		readers.on('run', (_reader, { block, exit }) => {
+			if (block !== null) this.runs.inc({ outcome: exit === 0 ? 'ok' : 'fail' });
+		});
 		new Gauge({
 			name: 'podlab_readers',
 			help: 'Readers (browser sessions or joined students) the gateway tracks.',

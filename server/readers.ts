@@ -1,14 +1,19 @@
 /**
- * Readers (browser sessions) and their terminals. A reader is known by a random 128-bit id in an
- * HttpOnly cookie; the id is a bearer secret, so the registry keys readers by its SHA-256 and never logs it.
+ * Readers (browser sessions, or joined students) and their terminals. A local reader is known by a
+ * random 128-bit id in an HttpOnly cookie; the id is a bearer secret, so the registry keys such
+ * readers by its SHA-256 and never logs it. A student is known by the signed cookie class mode
+ * checks, under {@link studentKey}.
+ *
+ * The registry owns readers: everything else sees them read-only and changes them through its
+ * methods. What other parts of the gateway want to know (a command finished, a terminal opened or
+ * ended) it emits as events, so class-mode bookkeeping and metrics subscribe instead of being wired in.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { DEFAULT_TERMINAL, LabError, type ServerMessage } from '../src/protocol.ts';
 import type { LabBackend } from './backends/backend.ts';
-import { LabHostError } from './backends/ssh/errors.ts';
-import { PoolFullError } from './backends/ssh/host-assignments.ts';
-import { Terminal, type FinishedCommand } from './terminal/terminal.ts';
+import { Terminal, type EndReason, type FinishedCommand } from './terminal/terminal.ts';
 
 export interface ReaderLimits {
 	maxReaders: number;
@@ -19,57 +24,81 @@ export interface ReaderLimits {
 	lowWatermarkBytes: number;
 }
 
-/** What the gateway wants to hear about its terminals (the roster's last run, transcripts, metrics). */
-export interface ReaderHooks {
-	/** A command line finished in the terminal named `term`: a Run block, or one the reader typed (block null). */
-	onRun?(reader: Reader, run: FinishedCommand & { term: string }): void;
-	onOutputBytes?(bytes: number): void;
-	onInputBytes?(bytes: number): void;
+/** A reader as the rest of the gateway sees it. */
+export interface Reader {
+	/** A short, non-secret label for logs and lab names ("r1a2b3c4", or the student id). */
+	readonly label: string;
+	/** Class mode: the student id; null for a reader of local mode (and the instructor). */
+	readonly student: string | null;
+	readonly terminals: ReadonlyMap<string, Terminal>;
+	/** Open WebSockets. */
+	readonly sockets: number;
+	/** The page the reader last had a terminal open on (a site path), for the instructor's roster. */
+	readonly page: string | null;
+	/** Last keystroke, run or "still here" (epoch ms; class mode's idle limit counts from it). */
+	readonly lastActivity: number;
+	/** Sends a control message to every socket of every terminal of this reader. */
+	notify(message: ServerMessage): void;
 }
 
-export class Reader {
-	/** A short, non-secret label for logs and cgroup names. */
-	readonly label: string;
-	readonly terminals = new Map<string, Terminal>();
-	/** Terminals being spawned, so two sockets attaching at once get the same one. */
-	readonly starting = new Map<string, Promise<Terminal>>();
-	/** Open WebSockets, capped so one reader cannot exhaust the gateway's file descriptors. */
-	sockets = 0;
-	lastSeen = Date.now();
-	/** The page the reader last had a terminal open on (a site path), for the instructor's roster. */
-	page: string | null = null;
-	/** Last keystroke, run or "still here" (class mode's idle limit counts from it). */
-	lastActivity = Date.now();
-	/** The idle deadline the reader was last warned about, so each is announced once. */
-	warnedIdleAt = 0;
-	warnedDeadline = false;
+export interface ReaderEvents {
+	/** A command line finished in the terminal named `term`: a Run block, or one the reader typed (block null). */
+	run: [reader: Reader, run: FinishedCommand & { term: string }];
+	'terminal-opened': [reader: Reader, terminal: Terminal];
+	'terminal-ended': [reader: Reader, terminal: Terminal];
+}
 
-	/** Sends a control message to every socket of every terminal of this reader. */
+/** Why the registry ends a reader's terminals. */
+export type EndTerminalsReason = Extract<EndReason, 'closed' | 'idle' | 'deadline'>;
+
+/** The registry key of a class-mode student; the one place it is made. */
+export function studentKey(student: string): string {
+	return `student:${student}`;
+}
+
+class ReaderRecord implements Reader {
+	readonly label: string;
+	readonly student: string | null;
+	readonly terminals = new Map<string, Terminal>();
+	/** Terminals being started, so two sockets attaching at once get the same one. */
+	readonly starting = new Map<string, Promise<Terminal>>();
+	sockets = 0;
+	page: string | null = null;
+	lastActivity = Date.now();
+	/** Last sign of life of any kind (a request, a socket closing), for forgetting readers without terminals. */
+	lastSeen = Date.now();
+
+	constructor(label: string, student: string | null) {
+		this.label = label;
+		this.student = student;
+	}
+
 	notify(message: ServerMessage): void {
 		for (const terminal of this.terminals.values()) terminal.notify(message);
 	}
 
-	constructor(label: string) {
-		this.label = label;
+	get idle(): boolean {
+		return this.terminals.size === 0 && this.starting.size === 0 && this.sockets === 0;
 	}
 }
 
-export class ReaderRegistry {
-	readonly #readers = new Map<string, Reader>();
+export class ReaderRegistry extends EventEmitter<ReaderEvents> {
+	readonly #readers = new Map<string, ReaderRecord>();
 	readonly #backend: LabBackend;
 	readonly #limits: ReaderLimits;
 	readonly #logger: Logger;
 	readonly #sweeper: NodeJS.Timeout;
 	#terminalCount = 0;
 	#closing = false;
+	/** Terminal bytes, both ways, since the gateway started (metrics read them). */
+	outputBytes = 0;
+	inputBytes = 0;
 
-	readonly #hooks: ReaderHooks;
-
-	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger, hooks: ReaderHooks = {}) {
+	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger) {
+		super();
 		this.#backend = backend;
 		this.#limits = limits;
 		this.#logger = logger;
-		this.#hooks = hooks;
 		this.#sweeper = setInterval(() => this.#forgetIdleReaders(), Math.min(60_000, limits.graceMs)).unref();
 	}
 
@@ -77,66 +106,97 @@ export class ReaderRegistry {
 		return this.#readers.size;
 	}
 
-	/** A new reader and the cookie value that identifies it; null when the gateway is full. */
+	/** A new local reader and the cookie value that identifies it; null when the gateway is full. */
 	issue(): { reader: Reader; id: string } | null {
 		if (this.#closing) return null;
 		if (this.#readers.size >= this.#limits.maxReaders) this.#forgetIdleReaders();
 		if (this.#readers.size >= this.#limits.maxReaders) return null;
 		const id = randomBytes(16).toString('base64url');
-		const reader = new Reader(`r${digest(id).slice(0, 8)}`);
+		const reader = new ReaderRecord(`r${digest(id).slice(0, 8)}`, null);
 		this.#readers.set(digest(id), reader);
 		this.#logger.info({ reader: reader.label }, 'reader issued');
 		return { reader, id };
 	}
 
+	/** The local reader whose cookie holds `id`. */
 	find(id: string | undefined): Reader | undefined {
 		if (!id || id.length > 64) return undefined;
-		const reader = this.#readers.get(digest(id));
-		if (reader) reader.lastSeen = Date.now();
-		return reader;
+		return this.#seen(this.#readers.get(digest(id)));
 	}
 
-	/**
-	 * The reader under `key`, created when missing. For identities checked elsewhere (a signed
-	 * student cookie): the key is not secret, so it is used as is.
-	 */
-	ensure(key: string, label: string): Reader {
+	/** The student's reader, created when missing: their identity was checked by class mode (a signed cookie). */
+	student(student: string): Reader {
+		const key = studentKey(student);
 		let reader = this.#readers.get(key);
 		if (!reader) {
-			reader = new Reader(label);
+			reader = new ReaderRecord(student, student);
 			this.#readers.set(key, reader);
 		}
-		reader.lastSeen = Date.now();
+		return this.#seen(reader)!;
+	}
+
+	/** The instructor's reader: it watches students' terminals and has none of its own. */
+	instructor(): Reader {
+		let reader = this.#readers.get(INSTRUCTOR_KEY);
+		if (!reader) {
+			reader = new ReaderRecord('instructor', null);
+			this.#readers.set(INSTRUCTOR_KEY, reader);
+		}
 		return reader;
 	}
 
-	/** The reader under `key`, if any, without touching it. */
-	peek(key: string): Reader | undefined {
-		return this.#readers.get(key);
+	/** The student's reader, if any, without touching it. */
+	peekStudent(student: string): Reader | undefined {
+		return this.#readers.get(studentKey(student));
 	}
 
-	/** Ends every terminal of the reader under `key`; returns how many there were. */
-	async endReader(key: string, reason: 'closed' | 'idle' | 'deadline' = 'closed'): Promise<number> {
-		const reader = this.#readers.get(key);
-		return reader ? endTerminals(reader, reason) : 0;
+	/** The reader typed, ran a block, or said it is still here. */
+	recordActivity(reader: Reader): void {
+		this.#record(reader).lastActivity = Date.now();
+	}
+
+	/** The page the reader has a terminal open on. */
+	recordPage(reader: Reader, page: string): void {
+		this.#record(reader).page = page;
+	}
+
+	/** A socket of `reader` opened; call the function returned when it closes. */
+	socketOpened(reader: Reader): () => void {
+		const record = this.#record(reader);
+		record.sockets++;
+		let open = true;
+		return () => {
+			if (!open) return;
+			open = false;
+			record.sockets--;
+			record.lastSeen = Date.now();
+		};
+	}
+
+	/** Ends every terminal of `reader`; returns how many there were. */
+	async endTerminals(reader: Reader, reason: EndTerminalsReason = 'closed'): Promise<number> {
+		const terminals = [...reader.terminals.values()];
+		await Promise.all(terminals.map((terminal) => terminal.end(reason)));
+		return terminals.length;
 	}
 
 	/** The reader's terminal `name`, started on first use. */
 	async openTerminal(reader: Reader, name: string = DEFAULT_TERMINAL, size = { cols: 80, rows: 24 }): Promise<{ terminal: Terminal; created: boolean }> {
-		const existing = reader.terminals.get(name);
+		const record = this.#record(reader);
+		const existing = record.terminals.get(name);
 		if (existing && !existing.ended) return { terminal: existing, created: false };
-		const starting = reader.starting.get(name);
+		const starting = record.starting.get(name);
 		if (starting) return { terminal: await starting, created: false };
 		if (this.#closing) throw new LabError('LAB_ERR_SHUTDOWN');
-		if (reader.terminals.size + reader.starting.size >= this.#limits.maxTerminalsPerReader) {
+		if (record.terminals.size + record.starting.size >= this.#limits.maxTerminalsPerReader) {
 			throw new LabError('LAB_ERR_TERMINAL_LIMIT', `You may have ${this.#limits.maxTerminalsPerReader} terminals: close one first.`);
 		}
-		const id = `${reader.label}-${name}-${++this.#terminalCount}`;
+		const id = `${record.label}-${name}-${++this.#terminalCount}`;
 		const promise = Terminal.start(
 			this.#backend,
 			{
 				id,
-				reader: reader.label,
+				reader: record.label,
 				name,
 				scrollbackBytes: this.#limits.scrollbackBytes,
 				highWatermarkBytes: this.#limits.highWatermarkBytes,
@@ -144,28 +204,30 @@ export class ReaderRegistry {
 				graceMs: this.#limits.graceMs,
 				logger: this.#logger,
 				onEnd: (terminal) => {
-					if (reader.terminals.get(name) === terminal) reader.terminals.delete(name);
-					reader.lastSeen = Date.now();
+					if (record.terminals.get(name) === terminal) record.terminals.delete(name);
+					record.lastSeen = Date.now();
+					this.emit('terminal-ended', record, terminal);
 				},
-				onCommand: (command) => this.#hooks.onRun?.(reader, { ...command, term: name }),
-				onOutputBytes: this.#hooks.onOutputBytes,
-				onInputBytes: this.#hooks.onInputBytes,
+				onCommand: (command) => this.emit('run', record, { ...command, term: name }),
+				onOutputBytes: (bytes) => (this.outputBytes += bytes),
+				onInputBytes: (bytes) => (this.inputBytes += bytes),
 			},
 			size,
 		);
-		reader.starting.set(name, promise);
+		record.starting.set(name, promise);
 		try {
 			const terminal = await promise;
-			reader.terminals.set(name, terminal);
-			this.#logger.info({ reader: reader.label, terminal: id, pid: terminal.pid }, 'terminal started');
+			record.terminals.set(name, terminal);
+			this.#logger.info({ reader: record.label, terminal: id, pid: terminal.pid }, 'terminal started');
+			this.emit('terminal-opened', record, terminal);
 			return { terminal, created: true };
 		} catch (cause) {
-			this.#logger.error({ reader: reader.label, terminal: id, err: cause }, 'terminal failed to start');
-			// A lab host's own problem (unreachable, wrong key, pool full) has a code and a sentence for the student.
-			if (cause instanceof LabHostError || cause instanceof PoolFullError) throw new LabError(cause.code, cause.message, { cause });
+			this.#logger.error({ reader: record.label, terminal: id, err: cause }, 'terminal failed to start');
+			// A backend's own problem (a lab host unreachable, a full pool) has a code and a sentence for the reader.
+			if (cause instanceof LabError) throw cause;
 			throw new LabError('LAB_ERR_SPAWN', undefined, { cause });
 		} finally {
-			reader.starting.delete(name);
+			record.starting.delete(name);
 		}
 	}
 
@@ -174,7 +236,7 @@ export class ReaderRegistry {
 		return [...this.#readers.values()];
 	}
 
-	/** Every live terminal (for shutdown and tests). */
+	/** Every live terminal (for shutdown, metrics and tests). */
 	terminals(): Terminal[] {
 		return [...this.#readers.values()].flatMap((reader) => [...reader.terminals.values()]);
 	}
@@ -188,21 +250,27 @@ export class ReaderRegistry {
 		await Promise.all(this.terminals().map((terminal) => terminal.end('shutdown')));
 	}
 
+	#seen(reader: ReaderRecord | undefined): ReaderRecord | undefined {
+		if (reader) reader.lastSeen = Date.now();
+		return reader;
+	}
+
+	/** The registry's own record of `reader`; readers come from this registry only. */
+	#record(reader: Reader): ReaderRecord {
+		if (!(reader instanceof ReaderRecord)) throw new Error('readers: not a reader of this registry');
+		return reader;
+	}
+
 	#forgetIdleReaders(): void {
 		const cutoff = Date.now() - this.#limits.graceMs;
 		for (const [key, reader] of this.#readers) {
-			if (reader.terminals.size === 0 && reader.starting.size === 0 && reader.sockets === 0 && reader.lastSeen < cutoff) this.#readers.delete(key);
+			if (reader.idle && reader.lastSeen < cutoff) this.#readers.delete(key);
 		}
 	}
 }
 
+const INSTRUCTOR_KEY = 'instructor';
+
 function digest(id: string): string {
 	return createHash('sha256').update(id).digest('hex');
-}
-
-/** Ends every terminal of `reader`; returns how many there were. */
-export async function endTerminals(reader: Reader, reason: 'closed' | 'idle' | 'deadline'): Promise<number> {
-	const terminals = [...reader.terminals.values()];
-	await Promise.all(terminals.map((terminal) => terminal.end(reason)));
-	return terminals.length;
 }

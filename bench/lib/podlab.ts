@@ -105,7 +105,7 @@ export async function stopPodlab(gateway: RunningGateway, timeoutMs = GATEWAY_ST
 }
 
 /**
- * The gateway's own cgroup parents (`podlab-<pid>` beside or above its cgroup, see server/cgroup.ts),
+ * The gateway's own cgroup parents (`podlab-<pid>` beside or above its cgroup, see server/backends/local/cgroup.ts),
  * found from its /proc entry while it runs.
  */
 function gatewayCgroupDirs(pid: number): string[] {

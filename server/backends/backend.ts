@@ -1,40 +1,96 @@
 /**
- * Where a terminal's process runs. The gateway only sees a pty; a backend decides what is at the other
- * end (a shell on this machine, an ssh session to a lab host) and how to end all of it.
+ * Where a terminal's process runs. The terminal core sees only {@link LabProcess}: bytes in, bytes
+ * out, a size, a signal for the foreground job, and two ways to let go. A backend decides what is at
+ * the other end (a shell on this machine, tmux on a lab host over ssh, tmux in a lab container) and
+ * how to end all of it. Everything else a backend can do is an optional capability, asked for by
+ * name, never by the backend's class. Adding a backend: docs/architecture.md.
  */
-import type { IPty } from 'node-pty';
+import type { LabStatus } from '../../lab/status.ts';
 import type { SignalName } from '../../src/protocol.ts';
 
 export interface SpawnRequest {
 	/** Unique per terminal, safe in paths: e.g. "r1a2b3c4-main-7". */
 	id: string;
-	/** The reader (student) the terminal belongs to: a stable, non-secret label safe in names ("r1a2b3c4"). */
+	/** The reader (student) the terminal belongs to: a stable, non-secret label safe in names ("r1a2b3c4", "s0123456789ab"). */
 	reader: string;
 	term: string;
-	/** Marks this terminal's OSC 133 output; the shell must get it in PODLAB_NONCE. */
+	/** Marks this terminal's OSC 133 output; the shell must get it, and its children must not see it. */
 	nonce: string;
 	cols: number;
 	rows: number;
 }
 
+/**
+ * What a process tells its terminal. Given to {@link LabBackend.spawn}, so that nothing the process
+ * says before `spawn` returns is lost.
+ */
+export interface ProcessEvents {
+	/** Bytes the terminal's programs wrote, in order, OSC 133 markers included. */
+	output(chunk: Buffer): void;
+	/** Input that made {@link LabProcess.write} return false has been taken: more may follow. */
+	drain(): void;
+	/** The process is gone (-1: status unknown). Called once; nothing is called after it. */
+	exit(code: number): void;
+}
+
 export interface LabProcess {
-	readonly pty: IPty;
-	/** Sends a signal to the terminal's foreground job (never to the shell itself). */
+	/** A process on the gateway's machine standing for the terminal (node-pty's child, the ssh or lxc-attach client), for logs. */
+	readonly pid: number;
+	/**
+	 * Queues keyboard input for the shell, in order. Returns false once more than the backend's
+	 * {@link INPUT_QUEUE_BYTES} wait: the caller stops reading its socket until `drain`. Input
+	 * still queued when the process ends is dropped, never written anywhere else.
+	 */
+	write(data: Buffer): boolean;
+	/** Input bytes queued and not yet taken by the process. */
+	readonly queuedInputBytes: number;
+	resize(cols: number, rows: number): void;
+	/** Stops reading the process's output (flow control): its programs then block on their writes. */
+	pauseOutput(): void;
+	resumeOutput(): void;
+	/** Sends a signal to the terminal's foreground job, never to the shell itself. */
 	signalForeground(name: SignalName): Promise<void>;
 	/**
-	 * Lets go of the terminal because the gateway stops or the shell exited: for `local` that ends
-	 * everything it started; an `ssh` lab host keeps its tmux session for the next gateway. Idempotent.
+	 * Lets go of the terminal (the gateway stops, or the shell exited). A backend that can keeps the
+	 * shell running for the next gateway ({@link LabBackend.keepsShells}); the others end it. Idempotent.
 	 */
-	terminate(): Promise<void>;
-	/** Ends the terminal for good (grace expired, instructor, idle, class over): everything it started, on any backend. */
-	destroy(): Promise<void>;
+	detach(): Promise<void>;
+	/** Ends the terminal for good, with everything it started, on any backend. Idempotent. */
+	kill(): Promise<void>;
+}
+
+/** How much input a process queues before {@link LabProcess.write} asks the caller to wait. */
+export const INPUT_QUEUE_BYTES = 64 * 1024;
+
+/** Facts about a backend every reader may see (`GET /api/lab`, the startup log): counts and limits, nothing secret. */
+export type BackendFacts = Record<string, unknown>;
+
+/** Class mode: a backend where each student holds something of their own (a lab host, a lab container). */
+export interface StudentSeats {
+	/**
+	 * Gives the student their place now (the first terminal would anyway), so that joining can say
+	 * at once that there is none. Sticky: the same place every time.
+	 * @throws {LabError} `LAB_ERR_POOL_FULL` when there is no room.
+	 */
+	assign(student: string): Promise<void>;
+	/** What the instructor's roster shows as the student's lab (a host, a lab name), or null. */
+	labOf(student: string): string | null;
+	/** Ends everything the student has there, open terminals or not, and frees the place. */
+	release(student: string): Promise<void>;
 }
 
 export interface LabBackend {
-	readonly kind: 'local' | 'ssh' | 'lxc';
-	/** Facts for `GET /api/lab` and the startup log. */
-	describe(): { backend: string } & Record<string, unknown>;
-	spawn(request: SpawnRequest): Promise<LabProcess>;
-	/** Releases what the backend holds (after every terminal is terminated). */
+	/** `local`, `ssh`, … (PODLAB_LAB_BACKEND). */
+	readonly name: string;
+	describe(): BackendFacts;
+	/** @throws {LabError} with a code from the protocol's `ERRORS` table, and a sentence for the reader. */
+	spawn(request: SpawnRequest, events: ProcessEvents): Promise<LabProcess>;
+	/** Releases what the backend holds, after every terminal was detached or killed. */
 	close(): Promise<void>;
+	/** Shells survive a restart of the gateway: a terminal started again with the same reader and name finds its shell. */
+	readonly keepsShells?: boolean;
+	/** What lab the shells see (`GET /api/lab`); without it, the gateway does not claim to know. */
+	detectLab?(): Promise<LabStatus>;
+	/** Class mode: each student's own place in the backend. */
+	readonly seats?: StudentSeats;
 }

@@ -22,8 +22,7 @@ import { hashSecret, verifySecret } from '../auth/secret-hash.ts';
 import { signToken, verifyToken } from '../auth/signed-token.ts';
 import type { Config } from '../config.ts';
 import type { Reader, ReaderRegistry } from '../readers.ts';
-import { PoolFullError } from '../backends/ssh/host-assignments.ts';
-import type { ProgressResponse, RosterResponse, TranscriptEntry, TranscriptResponse } from '../../src/protocol.ts';
+import { LabError, type ProgressResponse, type RosterResponse, type TranscriptEntry, type TranscriptResponse } from '../../src/protocol.ts';
 import { InstructorEvents } from './instructor-events.ts';
 import { displayName, type Roster } from './roster.ts';
 import { transcriptCsv, type RunEntry, type RunLog } from './run-log.ts';
@@ -44,7 +43,7 @@ export interface ClassApiOptions {
 	logger: Logger;
 	/** The lab host a student's terminals run on, when the backend assigns hosts. */
 	hostOf?: (studentId: string) => string | null;
-	/** Gives a joining student their lab host. @throws when none is left (a PoolFullError). */
+	/** Gives a joining student their place in the backend (a lab host). @throws {LabError} `LAB_ERR_POOL_FULL` when none is left. */
 	assignHost?: (studentId: string) => Promise<void>;
 	/** Ends a student's sessions on their host and gives the host back (when their seat is freed). */
 	releaseHost?: (studentId: string) => Promise<void>;
@@ -84,7 +83,7 @@ export class ClassApi {
 		const student = this.#options.roster.get(payload.sub);
 		if (!student) return null;
 		this.#options.roster.seen(student.id);
-		return this.#options.readers.ensure(`student:${student.id}`, student.id);
+		return this.#options.readers.student(student.id);
 	}
 
 	/** The display name of a reader's student, for /api/session. */
@@ -155,10 +154,10 @@ export class ClassApi {
 			await this.#options.assignHost?.(student.id);
 		} catch (error) {
 			this.#options.roster.remove(student.id);
-			if (!(error instanceof PoolFullError)) throw error;
+			if (!(error instanceof LabError && error.code === 'LAB_ERR_POOL_FULL')) throw error;
 			this.#options.logger.info({ address, reason: 'pool full' }, 'join refused');
 			this.#options.onJoinRefused?.('pool');
-			return sendJson(res, 503, { code: error.code, message: error.message });
+			return sendError(res, 'LAB_ERR_POOL_FULL');
 		}
 		const expires = this.#sessionEnd(student.joinedAt);
 		res.setHeader(
@@ -216,7 +215,7 @@ export class ClassApi {
 			if (!body.success) return sendJson(res, 400, { code: 'LAB_ERR_BAD_REQUEST', message: 'Send {"text": "…"} (1–500 characters).' });
 			let delivered = 0;
 			for (const student of roster.list()) {
-				const reader = readers.peek(`student:${student.id}`);
+				const reader = readers.peekStudent(student.id);
 				if (!reader || reader.terminals.size === 0) continue;
 				reader.notify({ t: 'notice', text: body.data.text });
 				delivered++;
@@ -250,7 +249,8 @@ export class ClassApi {
 		if (match && req.method === 'DELETE') {
 			const student = roster.get(match[1]!);
 			if (!student) return sendError(res, 'LAB_ERR_NOT_FOUND');
-			const ended = await readers.endReader(`student:${student.id}`);
+			const reader = readers.peekStudent(student.id);
+			const ended = reader ? await readers.endTerminals(reader) : 0;
 			if (!match[2]) {
 				await this.#options.releaseHost?.(student.id);
 				roster.remove(student.id);
@@ -268,7 +268,7 @@ export class ClassApi {
 		return {
 			seats: { taken: roster.size, total: roster.seats },
 			students: roster.list().map((student) => {
-				const reader = readers.peek(`student:${student.id}`);
+				const reader = readers.peekStudent(student.id);
 				return {
 					id: student.id,
 					name: student.name,

@@ -4,7 +4,7 @@
  * `warningMs` ahead with an `expiry` message, so the panel can offer "Stay" (which sends `extend`).
  */
 import type { Logger } from 'pino';
-import { endTerminals, type ReaderRegistry } from '../readers.ts';
+import type { Reader, ReaderRegistry } from '../readers.ts';
 
 export interface LifetimeOptions {
 	readers: ReaderRegistry;
@@ -23,26 +23,31 @@ export function watchLifetimes(options: LifetimeOptions): () => void {
 	return () => clearInterval(timer);
 }
 
+/** Per reader, the idle deadline it was last warned about and whether it heard of the class end: each is announced once. */
+const warned = new WeakMap<Reader, { idleAt: number; deadline: boolean }>();
+
 export function check({ readers, idleMs, warningMs, endsAt, logger }: LifetimeOptions, now: number): void {
 	for (const reader of readers.all()) {
 		if (reader.terminals.size === 0) continue;
 		if (endsAt !== null && now >= endsAt) {
 			logger.info({ reader: reader.label }, 'class over: ending terminals');
-			void endTerminals(reader, 'deadline');
+			void readers.endTerminals(reader, 'deadline');
 			continue;
 		}
 		const idleAt = reader.lastActivity + idleMs;
 		if (now >= idleAt) {
 			logger.info({ reader: reader.label, idleMinutes: Math.round(idleMs / 60_000) }, 'idle: ending terminals');
-			void endTerminals(reader, 'idle');
+			void readers.endTerminals(reader, 'idle');
 			continue;
 		}
-		if (endsAt !== null && now >= endsAt - warningMs && !reader.warnedDeadline) {
-			reader.warnedDeadline = true;
+		const told = warned.get(reader) ?? { idleAt: 0, deadline: false };
+		warned.set(reader, told);
+		if (endsAt !== null && now >= endsAt - warningMs && !told.deadline) {
+			told.deadline = true;
 			reader.notify({ t: 'expiry', reason: 'deadline', at: endsAt });
 		}
-		if (now >= idleAt - warningMs && reader.warnedIdleAt !== idleAt && (endsAt === null || idleAt < endsAt)) {
-			reader.warnedIdleAt = idleAt;
+		if (now >= idleAt - warningMs && told.idleAt !== idleAt && (endsAt === null || idleAt < endsAt)) {
+			told.idleAt = idleAt;
 			reader.notify({ t: 'expiry', reason: 'idle', at: idleAt });
 		}
 	}

@@ -7,7 +7,7 @@
  * No DOM and no xterm here: the panel turns the listener's calls into pixels, tests drive it with a
  * fake socket.
  */
-import { ERRORS, encodeClientMessage, serverMessage, type ClientMessage, type SignalName } from '../protocol.ts';
+import { ERRORS, encodeClientMessage, errorOfClose, serverMessage, type ClientMessage, type SignalName } from '../protocol.ts';
 import { AckCoalescer, type Scheduler } from './ack-coalescer.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 
@@ -99,10 +99,6 @@ export interface TerminalConnectionOptions {
 /** Largest binary frame sent; the gateway's default `maxPayloadBytes` is 64 KiB. */
 export const INPUT_CHUNK_BYTES = 16 * 1024;
 
-/** Close codes after which reconnecting cannot help (the client or the reader must change something). */
-const PERMANENT_CLOSE_CODES = new Set([1007, 1008, 1009, 4001]);
-/** A watched terminal that is not there (any more): nothing to reconnect to until the student starts one. */
-const NO_SUCH_TERMINAL_CLOSE = ERRORS.LAB_ERR_NO_SUCH_TERMINAL.close;
 /** Consecutive internal errors (1011, e.g. the lab cannot start a shell) before giving up. */
 const MAX_INTERNAL_FAILURES = 4;
 /** Consecutive refused upgrades while the HTTP API answers before giving up. */
@@ -339,22 +335,24 @@ export class TerminalConnection {
 		this.#lastRun = null;
 		const error = this.#lastError;
 		this.#lastError = null;
-		const errorCode = error?.code ?? reason;
+		// What to do next is the error table's to say (ERRORS[code].after), not the close code's.
+		const errorCode = errorOfClose(code, error?.code ?? reason);
+		const after = errorCode ? ERRORS[errorCode].after : 'retry';
+		const message = error?.message ?? (errorCode ? ERRORS[errorCode].text : `The connection was closed (code ${code}).`);
 
-		if (code === ERRORS.LAB_ERR_ENDED.close || errorCode === 'LAB_ERR_ENDED' || code === NO_SUCH_TERMINAL_CLOSE) {
-			this.#setStatus({ state: 'ended', exitCode: this.#exitCode });
+		if (after === 'ended') {
+			// The shell's own end carries its exit status; the other ends (idle, class over) say why.
+			const shellEnded = errorCode === 'LAB_ERR_ENDED' || errorCode === 'LAB_ERR_NO_SUCH_TERMINAL';
+			this.#setStatus(shellEnded ? { state: 'ended', exitCode: this.#exitCode } : { state: 'ended', exitCode: null, reason: message });
 			this.#dropQueued('ended');
-		} else if (code === ERRORS.LAB_ERR_IDLE.close || code === ERRORS.LAB_ERR_CLASS_OVER.close) {
-			this.#setStatus({ state: 'ended', exitCode: null, reason: error?.message ?? ERRORS.LAB_ERR_IDLE.text });
-			this.#dropQueued('ended');
-		} else if (PERMANENT_CLOSE_CODES.has(code) && errorCode !== 'LAB_ERR_RATE') {
-			this.#fail(errorCode || `close ${code}`, error?.message ?? `The connection was closed (code ${code}).`);
+		} else if (after === 'stop') {
+			this.#fail(errorCode ?? `close ${code}`, message);
 		} else if (!opened) {
 			void this.#afterRefusedUpgrade();
-		} else if (code === 1011 && ++this.#internalFailures > MAX_INTERNAL_FAILURES) {
-			this.#fail(errorCode || 'close 1011', error?.message ?? ERRORS.LAB_ERR_INTERNAL.text);
+		} else if ((errorCode === 'LAB_ERR_INTERNAL' || errorCode === 'LAB_ERR_SPAWN') && ++this.#internalFailures > MAX_INTERNAL_FAILURES) {
+			this.#fail(errorCode, message);
 		} else {
-			this.#scheduleRetry(code === ERRORS.LAB_ERR_SHUTDOWN.close ? 'The lab is restarting' : 'The connection dropped');
+			this.#scheduleRetry(errorCode === 'LAB_ERR_SHUTDOWN' ? 'The lab is restarting' : 'The connection dropped');
 		}
 	}
 

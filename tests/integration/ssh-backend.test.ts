@@ -9,7 +9,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SshBackend, type SshBackendOptions, type SshProcess } from '../../server/backends/ssh/ssh.ts';
+import type { LabProcess, SpawnRequest } from '../../server/backends/backend.ts';
+import { SshBackend, type SshBackendOptions } from '../../server/backends/ssh/ssh.ts';
 import { LabHostError } from '../../server/backends/ssh/errors.ts';
 import { PoolFullError } from '../../server/backends/ssh/host-assignments.ts';
 import { Osc133Parser, type ShellEvent } from '../../server/terminal/osc133.ts';
@@ -143,7 +144,7 @@ function spawnRequest(student: string, term = 'main') {
 /** Resolves with the spawn's rejection and how long it took. */
 async function failedSpawn(labBackend: SshBackend, student: string): Promise<{ error: LabHostError; ms: number }> {
 	const started = performance.now();
-	const error = await labBackend.spawn(spawnRequest(student)).then(
+	const error = await labBackend.spawn(spawnRequest(student), ignoreEvents).then(
 		() => {
 			throw new Error('the spawn succeeded');
 		},
@@ -152,18 +153,36 @@ async function failedSpawn(labBackend: SshBackend, student: string): Promise<{ e
 	return { error, ms: performance.now() - started };
 }
 
-/** Waits for the shell's prompt in a terminal started in this process. */
-async function promptOf(terminal: SshProcess, nonce: string): Promise<void> {
-	const parser = new Osc133Parser(nonce);
-	await new Promise<void>((resolve, reject) => {
+const ignoreEvents = { output: () => {}, drain: () => {}, exit: () => {} };
+
+/** A terminal started in this process, through the process interface: its prompt, and its exit. */
+interface Watched {
+	process: LabProcess;
+	prompt: Promise<void>;
+	exited: Promise<void>;
+}
+
+async function spawnWatched(labBackend: SshBackend, request: SpawnRequest): Promise<Watched> {
+	const parser = new Osc133Parser(request.nonce);
+	let prompted!: () => void;
+	let exited!: () => void;
+	const prompt = new Promise<void>((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error('no prompt within 10 s')), 10_000);
-		const listener = terminal.pty.onData((chunk) => {
-			if (!parser.feed(chunk as unknown as Buffer).some((event: ShellEvent) => event.kind === 'prompt-end')) return;
+		prompted = () => {
 			clearTimeout(timer);
-			listener.dispose();
 			resolve();
-		});
+		};
 	});
+	prompt.catch(() => {});
+	const exit = new Promise<void>((resolve) => (exited = resolve));
+	const process = await labBackend.spawn(request, {
+		output: (chunk) => {
+			if (parser.feed(chunk).some((event: ShellEvent) => event.kind === 'prompt-end')) prompted();
+		},
+		drain: () => {},
+		exit: () => exited(),
+	});
+	return { process, prompt, exited: exit };
 }
 
 describe.skipIf(skip)('ssh backend: students and hosts', () => {
@@ -456,45 +475,45 @@ describe.skipIf(skip)('ssh backend: hosts that cannot be used', () => {
 		const labBackend = await backend([lab.hosts[0]!]);
 		expect(await labBackend.assignHost('kate')).toBe(lab.hosts[0]!.spec);
 		await expect(labBackend.assignHost('liam')).rejects.toThrow(PoolFullError);
-		const error = await labBackend.spawn(spawnRequest('liam')).catch((error: Error) => error);
+		const error = await labBackend.spawn(spawnRequest('liam'), ignoreEvents).catch((error: Error) => error);
 		expect(error).toBeInstanceOf(PoolFullError);
 		expect(error).toMatchObject({ code: 'LAB_ERR_POOL_FULL', message: 'Every lab host is taken: there are more students than lab hosts. Tell your instructor.' });
-		const kate = await labBackend.spawn(spawnRequest('kate'));
-		await promptOf(kate, 'noncekate');
-		await kate.destroy();
+		const kate = await spawnWatched(labBackend, spawnRequest('kate'));
+		await kate.prompt;
+		await kate.process.kill();
 	});
 });
 
 describe.skipIf(skip)('ssh backend: ending terminals', () => {
-	it('detaches on terminate(), leaving the tmux session for the next gateway; destroy() ends it', async () => {
+	it('detaches on detach(), leaving the tmux session for the next gateway; kill() ends it', async () => {
 		const host = lab.hosts[0]!;
 		const labBackend = await backend([host]);
-		const first = await labBackend.spawn(spawnRequest('mia'));
-		await promptOf(first, 'noncemia');
-		await first.terminate();
+		const first = await spawnWatched(labBackend, spawnRequest('mia'));
+		await first.prompt;
+		await first.process.detach();
 		expect((await host.tmux('has-session', '-t', '=podlab-mia-main')).code).toBe(0);
 
-		const again = await labBackend.spawn({ ...spawnRequest('mia'), nonce: 'noncemia2' });
+		const again = await spawnWatched(labBackend, { ...spawnRequest('mia'), nonce: 'noncemia2' });
 		// A reattach to an idle shell is announced with the new nonce.
-		await promptOf(again, 'noncemia2');
-		await again.destroy();
+		await again.prompt;
+		await again.process.kill();
 		expect((await host.tmux('has-session', '-t', '=podlab-mia-main')).code).not.toBe(0);
 	});
 
 	it('ends every terminal of a student, and what their shells left running, when asked', async () => {
 		const host = lab.hosts[0]!;
 		const labBackend = await backend([host]);
-		const terminals: SshProcess[] = [];
+		const terminals: Watched[] = [];
 		for (const term of ['main', 'logs']) {
-			const terminal = await labBackend.spawn(spawnRequest('noah', term));
-			await promptOf(terminal, 'noncenoah');
+			const terminal = await spawnWatched(labBackend, spawnRequest('noah', term));
+			await terminal.prompt;
 			terminals.push(terminal);
 		}
 		const pane = Number((await host.tmux('display-message', '-p', '-t', '=podlab-noah-logs:', '#{pane_pid}')).stdout);
-		terminals[1]!.pty.write('nohup sleep 300 >/dev/null 2>&1 &\r');
+		terminals[1]!.process.write(Buffer.from('nohup sleep 300 >/dev/null 2>&1 &\r'));
 		await eventually(async () => (await sessionProcessesNamed(pane, 'sleep')).length === 1, 5000, 'the nohup job running');
 
-		const exits = terminals.map((terminal) => new Promise((resolve) => terminal.pty.onExit(resolve)));
+		const exits = terminals.map((terminal) => terminal.exited);
 		await labBackend.endStudent('noah');
 		expect((await host.tmux('list-sessions', '-F', '#{session_name}')).stdout).not.toContain('podlab-noah-');
 		expect(await sessionProcessesNamed(pane, 'sleep')).toEqual([]);

@@ -57,7 +57,7 @@ describe('parseClientMessage', () => {
 describe('ERRORS', () => {
 	it('gives every code an HTTP status or a close code, but the refusals that leave the socket open', () => {
 		for (const [code, entry] of Object.entries(ERRORS)) {
-			expect(entry.http !== null || entry.close !== null || ['LAB_ERR_BUSY', 'LAB_ERR_READ_ONLY', 'LAB_ERR_TAKEN_OVER'].includes(code), code).toBe(true);
+			expect(entry.http !== null || entry.close !== null || ['LAB_ERR_BUSY', 'LAB_ERR_READ_ONLY', 'LAB_ERR_TAKEN_OVER', 'LAB_ERR_INPUT_FULL'].includes(code), code).toBe(true);
 		}
 	});
 
@@ -72,7 +72,7 @@ describe('docs/protocol.md', () => {
 		const { readFileSync } = await import('node:fs');
 		const docs = readFileSync(new URL('../../docs/protocol.md', import.meta.url), 'utf8');
 		for (const [code, entry] of Object.entries(ERRORS)) {
-			expect(docs, code).toContain(`| \`${code}\` | ${entry.http ?? '—'} | ${entry.close ?? '—'} | ${entry.text} |`);
+			expect(docs, code).toContain(`| \`${code}\` | ${entry.http ?? '—'} | ${entry.close ?? '—'} | ${entry.after} | ${entry.text} |`);
 		}
 	});
 });

@@ -1,6 +1,7 @@
 /**
- * The `local` backend: each terminal is a bash on the gateway's own machine (the lab VM), started in
- * its own cgroup when cgroups are writable.
+ * The `local` backend: each terminal is a bash on the gateway's own machine, started in its own
+ * cgroup when cgroups are writable. Fine for one reader on their own machine; in a class, students
+ * would share root on the gateway's host (docs/security.md).
  */
 import { readFile, stat } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -8,10 +9,14 @@ import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { spawn, type IPty } from 'node-pty';
 import type { Logger } from 'pino';
-import type { SignalName } from '../../../src/protocol.ts';
-import { CgroupManager, type TerminalCgroup } from './cgroup.ts';
+import type { LabStatus } from '../../../lab/status.ts';
+import { LabError, type SignalName } from '../../../src/protocol.ts';
+import { cachedLabStatus } from '../../lab-status.ts';
 import { readProcStat, sessionMembers } from '../../process-tree.ts';
-import type { LabBackend, LabProcess, SpawnRequest } from '../backend.ts';
+import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest } from '../backend.ts';
+import { withOnlyStandardFds } from '../standard-fds.ts';
+import { CgroupManager, type TerminalCgroup } from './cgroup.ts';
+import { PtyInput } from './pty-input.ts';
 
 const WRAPPER = fileURLToPath(new URL('./local-shell.sh', import.meta.url));
 const RCFILE = fileURLToPath(new URL('../../shell/podlab.bashrc', import.meta.url));
@@ -35,8 +40,9 @@ export interface LocalBackendOptions {
 }
 
 export class LocalBackend implements LabBackend {
-	readonly kind = 'local';
+	readonly name = 'local';
 	readonly #options: LocalBackendOptions;
+	readonly #labStatus = cachedLabStatus();
 	readonly #cgroups: CgroupManager | null;
 	readonly #cgroupProblem: string | null;
 
@@ -65,22 +71,27 @@ export class LocalBackend implements LabBackend {
 		}
 	}
 
-	describe(): { backend: string } & Record<string, unknown> {
+	describe(): BackendFacts {
 		return {
-			backend: this.kind,
 			containment: this.#cgroups
 				? { cgroup: this.#cgroups.version, memoryLimitBytes: this.#options.memoryLimitBytes, pidsLimit: this.#options.pidsLimit }
 				: { cgroup: null, reason: this.#cgroupProblem },
 		};
 	}
 
-	async spawn(request: SpawnRequest): Promise<LabProcess> {
+	/** The shells run here, so they see this machine's lab. */
+	detectLab(): Promise<LabStatus> {
+		return this.#labStatus();
+	}
+
+	async spawn(request: SpawnRequest, events: ProcessEvents): Promise<LabProcess> {
 		// Read per spawn, so a `lab:setup` after the gateway started counts.
 		const labEnv = await readFile(this.#options.labEnvFile, 'utf8').then(parseEnv, () => ({}) as Record<string, string>);
 		const cwd = await this.#workdir(labEnv);
 		const cgroup = this.#cgroups ? await this.#cgroups.create(request.id) : null;
 		try {
-			const pty = spawn('/bin/sh', [WRAPPER, RCFILE, ...(cgroup?.procsFiles ?? [])], {
+			const shell = withOnlyStandardFds('/bin/sh', [WRAPPER, RCFILE, ...(cgroup?.procsFiles ?? [])]);
+			const pty = spawn(shell.file, shell.args, {
 				name: 'xterm-256color',
 				cols: request.cols,
 				rows: request.rows,
@@ -88,10 +99,10 @@ export class LocalBackend implements LabBackend {
 				env: this.#environment(request, labEnv),
 				encoding: null,
 			});
-			return new LocalProcess(pty, cgroup);
+			return new LocalProcess(pty, cgroup, events);
 		} catch (cause) {
 			await cgroup?.remove().catch(() => {});
-			throw new Error(`local backend: cannot start a shell in ${cwd}: ${(cause as Error).message}`, { cause });
+			throw new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`local backend: cannot start a shell in ${cwd}: ${(cause as Error).message}`, { cause }) });
 		}
 	}
 
@@ -126,19 +137,52 @@ export class LocalBackend implements LabBackend {
 }
 
 class LocalProcess implements LabProcess {
-	readonly pty: IPty;
+	readonly #pty: IPty;
 	readonly #cgroup: TerminalCgroup | null;
+	readonly #input: PtyInput;
 	readonly #exited: Promise<void>;
-	#terminating: Promise<void> | null = null;
+	#ending: Promise<void> | null = null;
 
-	constructor(pty: IPty, cgroup: TerminalCgroup | null) {
-		this.pty = pty;
+	constructor(pty: IPty, cgroup: TerminalCgroup | null, events: ProcessEvents) {
+		this.#pty = pty;
 		this.#cgroup = cgroup;
-		this.#exited = new Promise((resolve) => pty.onExit(() => resolve()));
+		this.#input = new PtyInput(pty, () => events.drain());
+		pty.onData((chunk) => events.output(chunk as unknown as Buffer));
+		this.#exited = new Promise((resolve) =>
+			pty.onExit(({ exitCode }) => {
+				this.#input.close();
+				events.exit(exitCode);
+				resolve();
+			}),
+		);
+	}
+
+	get pid(): number {
+		return this.#pty.pid;
+	}
+
+	write(data: Buffer): boolean {
+		return this.#input.write(data);
+	}
+
+	get queuedInputBytes(): number {
+		return this.#input.queuedBytes;
+	}
+
+	resize(cols: number, rows: number): void {
+		this.#pty.resize(cols, rows);
+	}
+
+	pauseOutput(): void {
+		this.#pty.pause();
+	}
+
+	resumeOutput(): void {
+		this.#pty.resume();
 	}
 
 	async signalForeground(name: SignalName): Promise<void> {
-		const session = this.pty.pid;
+		const session = this.#pty.pid;
 		const stat = await readProcStat(session);
 		const foreground = stat?.terminalProcessGroup ?? -1;
 		if (foreground <= 0 || foreground === session) return;
@@ -152,18 +196,20 @@ class LocalProcess implements LabProcess {
 		}
 	}
 
-	terminate(): Promise<void> {
-		this.#terminating ??= this.#terminate();
-		return this.#terminating;
+	/** On this machine, letting go and ending for good are the same: nothing would keep the shell. */
+	detach(): Promise<void> {
+		return this.kill();
 	}
 
-	/** On this machine, letting go and ending for good are the same. */
-	destroy(): Promise<void> {
-		return this.terminate();
+	kill(): Promise<void> {
+		this.#ending ??= this.#end();
+		return this.#ending;
 	}
 
-	async #terminate(): Promise<void> {
-		const session = this.pty.pid;
+	async #end(): Promise<void> {
+		// Whatever the reader typed and the shell did not take yet goes nowhere.
+		this.#input.close();
+		const session = this.#pty.pid;
 		// With a cgroup, its member list is one small file; without, the session is found in /proc.
 		const members = () => (this.#cgroup ? this.#cgroup.pids() : sessionMembers(session));
 		signalEach(await members(), 'SIGHUP');

@@ -12,10 +12,14 @@
  */
 import { spawn as spawnChild } from 'node:child_process';
 import type { Logger } from 'pino';
-import type { LabBackend, SpawnRequest } from '../backend.ts';
+import { detectLab, type LabStatus } from '../../../lab/status.ts';
+import { LabError } from '../../../src/protocol.ts';
+import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest, StudentSeats } from '../backend.ts';
 import { installProblem, installScript } from '../ssh/install.ts';
-import { sessionName, SshProcess } from '../ssh/ssh.ts';
-import { TmuxControlPty } from '../ssh/tmux-control.ts';
+import { sessionName } from '../ssh/ssh.ts';
+import { withOnlyStandardFds } from '../standard-fds.ts';
+import { TmuxControlClient } from '../tmux/control-mode.ts';
+import { TmuxProcess } from '../tmux/tmux-process.ts';
 import type { LabLimits } from '../../../lab/lxc/lab-config.ts';
 import { KmsgRouter } from './kmsg-router.ts';
 import { Labs, LxcLabError, type LabUsage } from './labs.ts';
@@ -41,7 +45,9 @@ export interface LabSummary {
 const HOST_SCRIPT = '/root/.podlab/podlab-host.sh';
 
 export class LxcBackend implements LabBackend {
-	readonly kind = 'lxc';
+	readonly name = 'lxc';
+	/** Shells live in tmux inside the lab, which runs on without the gateway. */
+	readonly keepsShells = true;
 	readonly #options: LxcBackendOptions;
 	readonly #labs: Labs;
 	readonly #pool: WarmPool;
@@ -49,6 +55,8 @@ export class LxcBackend implements LabBackend {
 	readonly #installScript: string;
 	/** Reader → their lab (a promise while it is being claimed, so two terminals share one). */
 	readonly #owned = new Map<string, Promise<string>>();
+	/** Reader → their lab's name, once claimed (for the instructor's roster). */
+	readonly #names = new Map<string, string>();
 	/** Labs whose podlab files this gateway has installed. */
 	readonly #installed = new Set<string>();
 	readonly #terminals = new Map<string, number>();
@@ -75,6 +83,7 @@ export class LxcBackend implements LabBackend {
 		for (const lab of await labs.list()) {
 			if (lab.owner) {
 				backend.#owned.set(lab.owner, Promise.resolve(lab.name));
+				backend.#names.set(lab.owner, lab.name);
 				backend.#armIdle(lab.owner);
 			} else if (lab.running) unowned.push(lab.name);
 			else await labs.destroy(lab.name);
@@ -85,30 +94,58 @@ export class LxcBackend implements LabBackend {
 		return backend;
 	}
 
-	describe(): { backend: string } & Record<string, unknown> {
+	describe(): BackendFacts {
 		// Every reader may read /api/lab: counts and limits only, no reader's lab name.
-		return { backend: this.kind, labs: this.#owned.size, warmLabs: this.#pool.readyCount, limits: this.#options.limits };
+		return { labs: this.#owned.size, warmLabs: this.#pool.readyCount, limits: this.#options.limits };
 	}
 
-	async spawn(request: SpawnRequest): Promise<SshProcess> {
+	/** The shells see a lab built from this host's podman lab (its packages and images), checked when the base was built. */
+	detectLab(): Promise<LabStatus> {
+		return detectLab();
+	}
+
+	/** In class mode a seat is a lab: taken at join, removed with the seat. */
+	readonly seats: StudentSeats = {
+		assign: async (student) => {
+			await this.labOf(student);
+		},
+		labOf: (student) => this.#names.get(student) ?? null,
+		release: (student) => this.endReader(student),
+	};
+
+	async spawn(request: SpawnRequest, events: ProcessEvents): Promise<LabProcess> {
 		const session = sessionName(request.reader, request.term);
-		const lab = await this.labOf(request.reader);
-		await this.#install(lab);
+		let lab: string;
+		try {
+			lab = await this.labOf(request.reader);
+			await this.#install(lab);
+		} catch (cause) {
+			this.#options.logger.warn({ reader: request.reader, err: cause }, 'lxc: no lab for the reader');
+			throw new LabError('LAB_ERR_SPAWN', undefined, { cause });
+		}
 		this.#countTerminal(request.reader, +1);
 		const attach = ['attach', session, request.nonce, request.term, String(request.cols), String(request.rows)];
 		// In /root, so that new shells start there; HOME tells the host script where its files are.
 		const command = ['sh', '-c', 'cd /root && exec sh "$0" "$@"', HOST_SCRIPT, ...attach];
-		const child = spawnChild('lxc-attach', this.#labs.attachArgs(lab, command, { TERM: 'xterm-256color' }), {
-			env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
-			stdio: ['pipe', 'pipe', 'pipe'],
+		const lxcAttach = withOnlyStandardFds('lxc-attach', this.#labs.attachArgs(lab, command, { TERM: 'xterm-256color' }));
+		const child = spawnChild(lxcAttach.file, lxcAttach.args, { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] });
+		const counted: ProcessEvents = {
+			output: (chunk) => events.output(chunk),
+			drain: () => events.drain(),
+			exit: (code) => {
+				this.#countTerminal(request.reader, -1);
+				events.exit(code);
+			},
+		};
+		const client = await new Promise<TmuxControlClient>((resolve, reject) => {
+			child.once('spawn', () => resolve(new TmuxControlClient(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted)));
+			child.once('error', (cause) => reject(new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`lxc backend: cannot run lxc-attach: ${cause.message}`, { cause }) })));
 		});
-		const pty = await new Promise<TmuxControlPty>((resolve, reject) => {
-			child.once('spawn', () => resolve(new TmuxControlPty(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows })));
-			child.once('error', (cause) => reject(new LxcLabError(`lxc: cannot run lxc-attach: ${cause.message}`, { cause })));
+		this.#options.logger.info({ reader: request.reader, terminal: request.id, lab, session, pid: client.pid }, 'lxc terminal attaching');
+		return new TmuxProcess(client, {
+			endSession: () => this.#endSessions(lab, session),
+			signalCommand: (name) => `run-shell -b 'sh ${HOST_SCRIPT} signal ${session} ${name.replace(/^SIG/, '')} >/dev/null 2>&1'`,
 		});
-		pty.onExit(() => this.#countTerminal(request.reader, -1));
-		this.#options.logger.info({ reader: request.reader, terminal: request.id, lab, session, pid: pty.pid }, 'lxc terminal attaching');
-		return new SshProcess(pty, session, () => this.#endSessions(lab, session));
 	}
 
 	/** The reader's lab, claimed from the warm pool on first need (and started again after a host reboot). */
@@ -117,7 +154,10 @@ export class LxcBackend implements LabBackend {
 		if (!lab) {
 			lab = this.#pool.claim(reader);
 			this.#owned.set(reader, lab);
-			lab.catch(() => this.#owned.delete(reader));
+			lab.then(
+				(name) => this.#names.set(reader, name),
+				() => this.#owned.delete(reader),
+			);
 			return lab;
 		}
 		return lab.then(async (name) => {
@@ -148,6 +188,7 @@ export class LxcBackend implements LabBackend {
 		const old = await this.#owned.get(reader)?.catch(() => null);
 		const fresh = this.#pool.claim(reader);
 		this.#owned.set(reader, fresh);
+		this.#names.set(reader, await fresh);
 		if (old) {
 			this.#installed.delete(old);
 			await this.#labs.destroy(old);
@@ -159,6 +200,7 @@ export class LxcBackend implements LabBackend {
 	async endReader(reader: string): Promise<void> {
 		const lab = await this.#owned.get(reader)?.catch(() => null);
 		this.#owned.delete(reader);
+		this.#names.delete(reader);
 		clearTimeout(this.#idleTimers.get(reader));
 		this.#idleTimers.delete(reader);
 		if (lab) {

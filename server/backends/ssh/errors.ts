@@ -2,6 +2,7 @@
  * Why a lab host could not give a student a terminal, read from what OpenSSH's client printed. The
  * student gets a plain sentence naming their host; logs and the instructor get ssh's own words.
  */
+import { LabError } from '../../../src/protocol.ts';
 import type { SshHost } from './settings.ts';
 
 export type LabHostProblem = 'unreachable' | 'host-key' | 'auth' | 'setup';
@@ -17,8 +18,8 @@ export const LAB_HOST_ERROR_CODES = {
 export type LabHostErrorCode = (typeof LAB_HOST_ERROR_CODES)[LabHostProblem];
 
 /** A lab host that cannot be used right now; `message` is for the student. */
-export class LabHostError extends Error {
-	readonly code: LabHostErrorCode;
+export class LabHostError extends LabError {
+	declare readonly code: LabHostErrorCode;
 	readonly problem: LabHostProblem;
 	/** `host:port`. */
 	readonly host: string;
@@ -26,9 +27,8 @@ export class LabHostError extends Error {
 	readonly detail: string;
 
 	constructor(problem: LabHostProblem, host: SshHost, message: string, detail: string, options?: ErrorOptions) {
-		super(message, options);
+		super(LAB_HOST_ERROR_CODES[problem], message, options);
 		this.name = 'LabHostError';
-		this.code = LAB_HOST_ERROR_CODES[problem];
 		this.problem = problem;
 		this.host = host.label;
 		this.detail = detail;

@@ -8,6 +8,7 @@ import { constants } from 'node:fs';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
+import { LabError } from '../../../src/protocol.ts';
 import { writeFileAtomic } from '../../state.ts';
 
 const assignmentsFile = z.strictObject({
@@ -23,11 +24,9 @@ export interface HostAssignment {
 }
 
 /** Every host of the pool has as many students as it may take. */
-export class PoolFullError extends Error {
-	readonly code = 'LAB_ERR_POOL_FULL';
-
-	constructor(message = 'Every lab host is taken: there are more students than lab hosts. Tell your instructor.') {
-		super(message);
+export class PoolFullError extends LabError {
+	constructor() {
+		super('LAB_ERR_POOL_FULL');
 		this.name = 'PoolFullError';
 	}
 }

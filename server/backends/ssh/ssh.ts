@@ -5,29 +5,31 @@
  * restart or a crash of the gateway.
  *
  * Before a terminal starts, one ssh run (`sh -s`) installs podlab's files in ~/.podlab on the host
- * (ssh-install.ts) and, by failing, tells why the host cannot be used: unreachable, host key
- * mismatch, key refused (ssh-errors.ts). Then `ssh -T` runs ~/.podlab/podlab-host.sh attach, which
- * creates or reattaches the tmux session with tmux in control mode; ssh-tmux-control.ts turns that
- * into the pty the gateway expects, with the pane's bytes exactly as written (OSC 133 markers
- * included) and tmux's reading of the pane paused while the gateway is.
+ * (install.ts) and, by failing, tells why the host cannot be used: unreachable, host key
+ * mismatch, key refused (errors.ts). Then `ssh -T` runs ~/.podlab/podlab-host.sh attach (host.sh),
+ * which creates or reattaches the tmux session with tmux in control mode; ../tmux/control-mode.ts
+ * turns that into the terminal's input and output, with the pane's bytes exactly as written (OSC 133
+ * markers included) and tmux's reading of the pane paused while the gateway is.
  *
- * A terminal ends in one of two ways:
- * - `terminate()` detaches: only the ssh client ends, the tmux session and its shell stay on the host
- *   for the next gateway. For a gateway restart or shutdown.
- * - `destroy()` ends it for good: kills the tmux session (and what is left of the shell's session) on
- *   the host, then detaches. For an explicit end: grace expiry, the instructor ending a student's terminals.
+ * A terminal ends in one of two ways (../tmux/tmux-process.ts):
+ * - `detach()`: only the ssh client ends, the tmux session and its shell stay on the host for the
+ *   next gateway. For a gateway restart or shutdown.
+ * - `kill()`: kills the tmux session (and what is left of the shell's session) on the host, then
+ *   detaches. For an explicit end: grace expiry, the instructor ending a student's terminals.
  */
 import { spawn as spawnChild } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { SignalName } from '../../../src/protocol.ts';
-import { HostAssignments } from './host-assignments.ts';
-import type { LabBackend, LabProcess, SpawnRequest } from '../backend.ts';
+import { LabError } from '../../../src/protocol.ts';
+import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest, StudentSeats } from '../backend.ts';
+import { withOnlyStandardFds } from '../standard-fds.ts';
+import { TmuxControlClient } from '../tmux/control-mode.ts';
+import { TmuxProcess } from '../tmux/tmux-process.ts';
 import { LabHostError, sshFailure, type LabHostProblem } from './errors.ts';
+import { HostAssignments } from './host-assignments.ts';
 import { installProblem, installScript } from './install.ts';
 import { parseSshHost, type SshHost } from './settings.ts';
-import { TmuxControlPty } from './tmux-control.ts';
 
 export interface SshBackendOptions {
 	/** Lab hosts, `user@host[:port]`. */
@@ -62,8 +64,6 @@ export interface LabHostStatus {
 
 /** How long an ssh run without a terminal (install, signal, end) may take once connected. */
 const REMOTE_COMMAND_TIMEOUT_MS = 15_000;
-/** How long a detached ssh client may take to exit before it is killed. */
-const HANGUP_GRACE_MS = 1000;
 /** Student labels go into tmux session names and shell patterns: no "-" (it separates the term), ".", ":" or globs. */
 const STUDENT_LABEL = /^[A-Za-z0-9_]{1,64}$/;
 const TERMINAL_NAME = /^[a-z][a-z0-9-]{0,23}$/;
@@ -72,7 +72,9 @@ const HOST_SCRIPT = '"$HOME/.podlab/podlab-host.sh"';
 const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME'];
 
 export class SshBackend implements LabBackend {
-	readonly kind = 'ssh';
+	readonly name = 'ssh';
+	/** tmux on the lab host keeps every shell while the gateway restarts. */
+	readonly keepsShells = true;
 	readonly #options: SshBackendOptions;
 	readonly #hosts: Map<string, SshHost>;
 	readonly #assignments: HostAssignments;
@@ -109,26 +111,40 @@ export class SshBackend implements LabBackend {
 		return backend;
 	}
 
-	describe(): { backend: string } & Record<string, unknown> {
+	describe(): BackendFacts {
 		// Every reader may read /api/lab: counts only, no addresses or accounts.
-		return { backend: this.kind, hosts: this.#hosts.size, studentsPerHost: this.#options.studentsPerHost };
+		return { hosts: this.#hosts.size, studentsPerHost: this.#options.studentsPerHost };
 	}
 
-	async spawn(request: SpawnRequest): Promise<SshProcess> {
+	/** With lab hosts, a seat is a host: taken at join (a full pool says so there), given back with the seat. */
+	readonly seats: StudentSeats = {
+		assign: async (student) => {
+			await this.assignHost(student);
+		},
+		labOf: (student) => this.hostOf(student) ?? null,
+		release: async (student) => {
+			await this.endStudent(student);
+			await this.releaseStudent(student);
+		},
+	};
+
+	async spawn(request: SpawnRequest, events: ProcessEvents): Promise<LabProcess> {
 		const session = sessionName(request.reader, request.term);
 		const host = this.#hosts.get(await this.#assignments.assign(request.reader))!;
 		await this.#install(host);
 		const attach = ['attach', session, request.nonce, request.term, String(request.cols), String(request.rows)];
-		const child = spawnChild('ssh', [...this.#sshArgs(host), '-T', '--', host.hostname, `exec sh ${HOST_SCRIPT} ${attach.map(quote).join(' ')}`], {
-			env: this.#environment(),
-			stdio: ['pipe', 'pipe', 'pipe'],
+		const ssh = withOnlyStandardFds('ssh', [...this.#sshArgs(host), '-T', '--', host.hostname, `exec sh ${HOST_SCRIPT} ${attach.map(quote).join(' ')}`]);
+		const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
+		const client = await new Promise<TmuxControlClient>((resolve, reject) => {
+			child.once('spawn', () => resolve(new TmuxControlClient(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, events)));
+			child.once('error', (cause) => reject(new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`ssh backend: cannot start ssh to ${host.label}: ${cause.message}`, { cause }) })));
 		});
-		const pty = await new Promise<TmuxControlPty>((resolve, reject) => {
-			child.once('spawn', () => resolve(new TmuxControlPty(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows })));
-			child.once('error', (cause) => reject(new Error(`ssh backend: cannot start ssh to ${host.label}: ${cause.message}`, { cause })));
+		this.#options.logger.info({ reader: request.reader, terminal: request.id, host: host.label, session, pid: client.pid }, 'ssh terminal connecting');
+		return new TmuxProcess(client, {
+			endSession: () => this.#track(this.#end(host, session)),
+			// Asked over this terminal's own connection: tmux runs the host script there.
+			signalCommand: (name) => `run-shell -b 'sh "$HOME/.podlab/podlab-host.sh" signal ${session} ${name.replace(/^SIG/, '')} >/dev/null 2>&1'`,
 		});
-		this.#options.logger.info({ reader: request.reader, terminal: request.id, host: host.label, session, pid: pty.pid }, 'ssh terminal connecting');
-		return new SshProcess(pty, session, () => this.#track(this.#end(host, session)));
 	}
 
 	/**
@@ -217,10 +233,8 @@ export class SshBackend implements LabBackend {
 	/** Runs `command` on the host without a terminal; `code` is null when it had to be killed for taking too long. */
 	#run(host: SshHost, command: string, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
 		return new Promise((resolve, reject) => {
-			const child = spawnChild('ssh', [...this.#sshArgs(host), '-T', '--', host.hostname, command], {
-				env: this.#environment(),
-				stdio: ['pipe', 'pipe', 'pipe'],
-			});
+			const ssh = withOnlyStandardFds('ssh', [...this.#sshArgs(host), '-T', '--', host.hostname, command]);
+			const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
 			let stdout = '';
 			let stderr = '';
 			child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
@@ -279,63 +293,6 @@ export class SshBackend implements LabBackend {
 			if (value !== undefined) env[name] = value;
 		}
 		return env;
-	}
-}
-
-/** A terminal on a lab host: ssh running tmux in control mode, seen as a pty. */
-export class SshProcess implements LabProcess {
-	readonly pty: TmuxControlPty;
-	readonly #session: string;
-	readonly #endSession: () => Promise<void>;
-	readonly #exited: Promise<void>;
-	#detaching: Promise<void> | null = null;
-	#destroying: Promise<void> | null = null;
-
-	constructor(pty: TmuxControlPty, session: string, endSession: () => Promise<void>) {
-		this.pty = pty;
-		this.#session = session;
-		this.#endSession = endSession;
-		this.#exited = new Promise((resolve) => pty.onExit(() => resolve()));
-	}
-
-	/**
-	 * Signals the foreground job on the host, never the shell: tmux runs podlab-host.sh there, asked
-	 * over this terminal's own connection. A signal has no key to type (and a key would go to a program
-	 * in raw mode instead). SIGINT does not come here: the gateway types Ctrl-C, as for `local`.
-	 */
-	async signalForeground(name: SignalName): Promise<void> {
-		this.pty.command(`run-shell -b 'sh "$HOME/.podlab/podlab-host.sh" signal ${this.#session} ${name.replace(/^SIG/, '')} >/dev/null 2>&1'`);
-	}
-
-	/** Detaches: ends the ssh client only; the tmux session and its shell stay on the host. Idempotent. */
-	terminate(): Promise<void> {
-		this.#detaching ??= this.#detach();
-		return this.#detaching;
-	}
-
-	/** Ends the terminal for good: kills its tmux session on the host, then detaches. Idempotent. */
-	destroy(): Promise<void> {
-		this.#destroying ??= this.#endSession().then(() => this.terminate());
-		return this.#destroying;
-	}
-
-	async #detach(): Promise<void> {
-		const pid = this.pty.pid;
-		// Output paused for a slow browser would hold back the exit (it waits for the last byte).
-		this.pty.resume();
-		// ssh closes the connection on SIGTERM; sshd then closes tmux's input, and tmux detaches the client.
-		signal(pid, 'SIGTERM');
-		const exited = await Promise.race([this.#exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(resolve, HANGUP_GRACE_MS, false))]);
-		if (!exited) signal(pid, 'SIGKILL');
-		await this.#exited;
-	}
-}
-
-function signal(pid: number, name: NodeJS.Signals): void {
-	try {
-		process.kill(pid, name);
-	} catch {
-		// Already gone.
 	}
 }
 

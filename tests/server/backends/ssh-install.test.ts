@@ -22,7 +22,7 @@ describe('the install script', () => {
 		expect(stdout).toMatch(new RegExp(`^${INSTALLED}\ntmux \\d`));
 		expect(readFileSync(join(home, '.podlab/podlab.bashrc'), 'utf8')).toBe(readFileSync('server/shell/podlab-ssh.bashrc', 'utf8'));
 		expect(readFileSync(join(home, '.podlab/tmux.conf'), 'utf8')).toBe(readFileSync('server/shell/podlab-tmux.conf', 'utf8'));
-		expect(readFileSync(join(home, '.podlab/podlab-host.sh'), 'utf8')).toBe(readFileSync('server/backends/ssh-host.sh', 'utf8'));
+		expect(readFileSync(join(home, '.podlab/podlab-host.sh'), 'utf8')).toBe(readFileSync('server/backends/ssh/host.sh', 'utf8'));
 		expect(statSync(join(home, '.podlab')).mode & 0o777).toBe(0o700);
 		expect(statSync(join(home, '.podlab/podlab.bashrc')).mode & 0o777).toBe(0o600);
 	});

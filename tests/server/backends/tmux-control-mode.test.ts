@@ -2,7 +2,7 @@
  * tmux control mode as tmux 3.3 writes it (lines captured from `tmux -C`), parsed without a network.
  */
 import { describe, expect, it } from 'vitest';
-import { ControlModeParser, TmuxAnsweredQueries, decodeOutput, replayScreen, sendKeysCommands } from '../../../server/backends/ssh/tmux-control.ts';
+import { ControlModeParser, TmuxAnsweredQueries, decodeOutput, replayScreen, sendKeysCommands } from '../../../server/backends/tmux/control-mode.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 

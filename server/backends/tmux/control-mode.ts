@@ -1,6 +1,6 @@
 /**
- * The gateway's end of a tmux control-mode client (`tmux -C`) running on a lab host over ssh,
- * presented to the gateway as a pty (node-pty's IPty), so that Terminal works with it unchanged.
+ * The gateway's end of a tmux control-mode client (`tmux -C`) running on a lab host over ssh (or in a
+ * lab container), as the input and output of the terminal's pane.
  *
  * Why control mode rather than a plain `tmux attach` inside `ssh -tt`:
  * - A plain client gets tmux's redrawing of its screen, not the program's output: lines that scroll
@@ -15,12 +15,11 @@
  * answers some terminal queries itself (device attributes, cursor position, …), so those are taken
  * out of what the browser gets: otherwise xterm.js would answer too, and the second answer would
  * reach the shell as typed input.
- * podlab-host.sh adds a line of its own, `%podlab-busy` (the shell being reattached runs a command),
+ * The host script (ssh/host.sh) adds a line of its own, `%podlab-busy` (the shell being reattached runs a command),
  * which becomes the shell-integration marker it stands for, with this terminal's nonce.
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
-import { constants } from 'node:os';
-import type { IDisposable, IEvent, IPty } from 'node-pty';
+import { INPUT_QUEUE_BYTES, type ProcessEvents } from '../backend.ts';
 
 export type ControlEvent =
 	/** Bytes the pane's programs wrote. */
@@ -190,37 +189,24 @@ export function replayScreen(lines: Buffer[], cursor: { x: number; y: number; he
 export interface TmuxControlOptions {
 	/** tmux target of the terminal's pane, e.g. "=podlab-alice-main:". */
 	target: string;
-	/** The terminal's shell-integration nonce, for the markers podlab-host.sh reports. */
+	/** The terminal's shell-integration nonce, for the markers the host script reports. */
 	nonce: string;
 	cols: number;
 	rows: number;
 }
 
-/** node-pty's event shape: call with a listener, get something to dispose of. */
-class Emitter<T> {
-	readonly #listeners = new Set<(value: T) => void>();
-	readonly event = (listener: (value: T) => void): IDisposable => {
-		this.#listeners.add(listener);
-		return { dispose: () => this.#listeners.delete(listener) };
-	};
-
-	fire(value: T): void {
-		for (const listener of [...this.#listeners]) listener(value);
-	}
-}
-
-export class TmuxControlPty implements IPty {
+/**
+ * A tmux control-mode client running in `child` (ssh to a lab host, or an attach into a lab
+ * container), seen as the input and output of one pane: bytes in with `send-keys -H`, the pane's
+ * bytes out exactly, a size, and backpressure both ways.
+ */
+export class TmuxControlClient {
 	readonly pid: number;
-	readonly process = 'ssh';
-	handleFlowControl = false;
 	readonly #child: ChildProcessWithoutNullStreams;
 	readonly #options: TmuxControlOptions;
+	readonly #events: ProcessEvents;
 	readonly #parser = new ControlModeParser();
 	readonly #queries = new TmuxAnsweredQueries();
-	readonly #data = new Emitter<Buffer>();
-	readonly #exit = new Emitter<{ exitCode: number; signal?: number }>();
-	#cols: number;
-	#rows: number;
 	/** Set by the `podlab-cursor` reply of a reattach: the next reply is the screen to replay. */
 	#cursor: { x: number; y: number; height: number } | null = null;
 	/**
@@ -228,92 +214,95 @@ export class TmuxControlPty implements IPty {
 	 * this client is attached (refresh-client) would act on another client (another terminal).
 	 */
 	#held: string[] | null = [];
+	#heldBytes = 0;
+	readonly #exited: Promise<void>;
 
-	constructor(child: ChildProcessWithoutNullStreams, options: TmuxControlOptions) {
-		if (child.pid === undefined) throw new Error('tmux control: the ssh process did not start');
+	constructor(child: ChildProcessWithoutNullStreams, options: TmuxControlOptions, events: ProcessEvents) {
+		if (child.pid === undefined) throw new Error('tmux control: the client process did not start');
 		this.pid = child.pid;
 		this.#child = child;
 		this.#options = options;
-		this.#cols = options.cols;
-		this.#rows = options.rows;
+		this.#events = events;
 		child.stdout.on('data', (chunk: Buffer) => {
 			for (const event of this.#parser.feed(chunk)) this.#onEvent(event);
 		});
-		// ssh's own complaints ("Connection … closed") and podlab-host.sh's: the student should see them.
-		child.stderr.on('data', (chunk: Buffer) => this.#data.fire(Buffer.from(chunk.toString('utf8').replace(/\r?\n/g, '\r\n'))));
-		// ssh gone: its exit says the rest.
+		// ssh's own complaints ("Connection … closed") and the host script's: the student should see them.
+		child.stderr.on('data', (chunk: Buffer) => events.output(Buffer.from(chunk.toString('utf8').replace(/\r?\n/g, '\r\n'))));
+		// The client gone: its exit says the rest.
 		child.stdin.on('error', () => {});
+		child.stdin.on('drain', () => events.drain());
 		// 'close', not 'exit': it comes after the last byte of output was read, however long that was paused.
-		child.once('close', (code, signal) => {
-			this.#exit.fire({ exitCode: code ?? -1, signal: signal ? constants.signals[signal] : undefined });
-		});
+		this.#exited = new Promise((resolve) =>
+			child.once('close', (code) => {
+				events.exit(code ?? -1);
+				resolve();
+			}),
+		);
 	}
 
-	/** Output bytes, as Buffers: node-pty's type says string, but Terminal asks for raw bytes. */
-	get onData(): IEvent<string> {
-		return this.#data.event as unknown as IEvent<string>;
+	/** Resolves once the client process is gone and its last output was delivered. */
+	get exited(): Promise<void> {
+		return this.#exited;
 	}
 
-	get onExit(): IEvent<{ exitCode: number; signal?: number }> {
-		return this.#exit.event;
+	/** Types `data` into the pane; false once the client's input queue is over {@link INPUT_QUEUE_BYTES}. */
+	write(data: Buffer): boolean {
+		for (const command of sendKeysCommands(this.#options.target, data)) this.command(command);
+		return this.queuedInputBytes <= INPUT_QUEUE_BYTES;
 	}
 
-	get cols(): number {
-		return this.#cols;
-	}
-
-	get rows(): number {
-		return this.#rows;
-	}
-
-	write(data: string | Buffer): void {
-		const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-		for (const command of sendKeysCommands(this.#options.target, bytes)) this.command(command);
+	/** Input not yet taken by the client, as the commands that carry it (three bytes a key). */
+	get queuedInputBytes(): number {
+		return this.#heldBytes + this.#child.stdin.writableLength;
 	}
 
 	resize(cols: number, rows: number): void {
-		this.#cols = cols;
-		this.#rows = rows;
 		this.command(`refresh-client -C ${cols}x${rows}`);
 	}
 
-	/** Stops reading: ssh, then tmux's client, then tmux's reading of the pane block in turn. */
-	pause(): void {
+	/** Stops reading: the client, then tmux's client, then tmux's reading of the pane block in turn. */
+	pauseOutput(): void {
 		this.#child.stdout.pause();
 	}
 
-	resume(): void {
+	resumeOutput(): void {
 		this.#child.stdout.resume();
 	}
 
-	kill(signal: string = 'SIGHUP'): void {
-		this.#child.kill(signal as NodeJS.Signals);
+	/** Sends `signal` to the client process (ssh, lxc-attach): tmux detaches it, the session stays. */
+	hangUp(signal: NodeJS.Signals): void {
+		try {
+			this.#child.kill(signal);
+		} catch {
+			// Already gone.
+		}
 	}
 
-	/** Only meaningful on Windows in node-pty. */
-	clear(): void {}
-
-	/** Runs a tmux command on the host; its reply is not awaited. */
+	/** Runs a tmux command; its reply is not awaited. */
 	command(line: string): void {
-		if (this.#held) this.#held.push(line);
-		else if (this.#child.stdin.writable) this.#child.stdin.write(`${line}\n`);
+		if (this.#held) {
+			this.#held.push(line);
+			this.#heldBytes += line.length + 1;
+		} else if (this.#child.stdin.writable) {
+			this.#child.stdin.write(`${line}\n`);
+		}
 	}
 
 	#onEvent(event: ControlEvent): void {
 		switch (event.kind) {
 			case 'output': {
 				const data = this.#queries.filter(event.data);
-				if (data.length > 0) this.#data.fire(data);
+				if (data.length > 0) this.#events.output(data);
 				break;
 			}
 			case 'reply':
 				this.#onReply(event.lines, event.error);
 				break;
 			case 'podlab':
-				if (event.name === 'busy') this.#data.fire(Buffer.from(`\x1b]133;C;nonce=${this.#options.nonce}\x07`));
+				if (event.name === 'busy') this.#events.output(Buffer.from(`\x1b]133;C;nonce=${this.#options.nonce}\x07`));
 				break;
 			case 'text':
-				this.#data.fire(Buffer.concat([event.data, Buffer.from('\r\n')]));
+				this.#events.output(Buffer.concat([event.data, Buffer.from('\r\n')]));
 				break;
 			case 'exit':
 				break;
@@ -324,12 +313,13 @@ export class TmuxControlPty implements IPty {
 		if (this.#held) {
 			const held = this.#held;
 			this.#held = null;
+			this.#heldBytes = 0;
 			for (const line of held) this.command(line);
 		}
 		if (this.#cursor) {
 			const cursor = this.#cursor;
 			this.#cursor = null;
-			if (!error) this.#data.fire(replayScreen(lines, cursor));
+			if (!error) this.#events.output(replayScreen(lines, cursor));
 			return;
 		}
 		const cursor = lines.length === 1 ? /^podlab-cursor (\d+) (\d+) (\d+)$/.exec(lines[0]!.toString('latin1')) : null;

@@ -1,0 +1,90 @@
+/**
+ * Output flow control for one terminal: bytes sent to each socket and not yet acknowledged. Above
+ * the high watermark for any reader's socket the process's output is paused (its programs block on
+ * their writes, as on a slow real terminal); once every reader's socket is back under the low
+ * watermark it resumes. A viewer (the instructor watching) never holds the shell back: it is
+ * dropped instead when it falls too far behind, and catches up from the scrollback.
+ */
+
+/** How far a viewer may fall behind before it is dropped. */
+export const VIEWER_MAX_BEHIND_BYTES = 4 * 1024 * 1024;
+
+export interface Watermarks {
+	highWatermarkBytes: number;
+	lowWatermarkBytes: number;
+}
+
+/** What the flow controller switches. */
+export interface OutputValve {
+	pause(): void;
+	resume(): void;
+}
+
+export type AckResult = 'ok' | 'nothing-owed' | 'more-than-owed';
+
+export class FlowControl<Peer> {
+	readonly #marks: Watermarks;
+	readonly #valve: OutputValve;
+	readonly #peers = new Map<Peer, { unacked: number; viewer: boolean }>();
+	#paused = false;
+
+	constructor(marks: Watermarks, valve: OutputValve) {
+		this.#marks = marks;
+		this.#valve = valve;
+	}
+
+	get paused(): boolean {
+		return this.#paused;
+	}
+
+	add(peer: Peer, viewer: boolean): void {
+		this.#peers.set(peer, { unacked: 0, viewer });
+	}
+
+	/** Forgets `peer`; what it owed no longer holds the output back. */
+	remove(peer: Peer): void {
+		if (this.#peers.delete(peer)) this.#maybeResume();
+	}
+
+	/** Bytes `peer` has not acknowledged yet. */
+	unacked(peer: Peer): number {
+		return this.#peers.get(peer)?.unacked ?? 0;
+	}
+
+	/**
+	 * Counts `bytes` about to be sent to `peer`. Returns false for a viewer too far behind: drop it
+	 * instead of sending.
+	 */
+	sending(peer: Peer, bytes: number): boolean {
+		const state = this.#peers.get(peer);
+		if (!state) return false;
+		if (state.viewer && state.unacked > VIEWER_MAX_BEHIND_BYTES) return false;
+		state.unacked += bytes;
+		if (!state.viewer && !this.#paused && state.unacked > this.#marks.highWatermarkBytes) {
+			this.#paused = true;
+			this.#valve.pause();
+		}
+		return true;
+	}
+
+	/**
+	 * `peer` rendered `bytes` more bytes. An ack of nothing, or of more than was sent, is refused
+	 * (a client that sends it is broken or hostile, and handling acks is not free).
+	 */
+	ack(peer: Peer, bytes: number): AckResult {
+		const state = this.#peers.get(peer);
+		if (!state) return 'ok';
+		if (bytes === 0) return 'nothing-owed';
+		if (bytes > state.unacked) return 'more-than-owed';
+		state.unacked -= bytes;
+		this.#maybeResume();
+		return 'ok';
+	}
+
+	#maybeResume(): void {
+		if (!this.#paused) return;
+		for (const state of this.#peers.values()) if (!state.viewer && state.unacked > this.#marks.lowWatermarkBytes) return;
+		this.#paused = false;
+		this.#valve.resume();
+	}
+}

@@ -1,0 +1,189 @@
+/**
+ * The terminal core over the fake backend: no process, no network. The test plays the shell.
+ */
+import pino from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { ErrorCode, ServerMessage } from '../../../src/protocol.ts';
+import { CLEAR_LINE_KEY, Terminal, type FinishedCommand, type TerminalPeer } from '../../../server/terminal/terminal.ts';
+import { FakeBackend, type FakeProcess } from '../../helpers/fake-backend.ts';
+
+class Peer implements TerminalPeer {
+	readonly frames: Buffer[] = [];
+	readonly messages: ServerMessage[] = [];
+	endedWith: ErrorCode | null = null;
+	drained = 0;
+
+	output(data: Buffer): void {
+		this.frames.push(data);
+	}
+	message(message: ServerMessage): void {
+		this.messages.push(message);
+	}
+	ended(code: ErrorCode): void {
+		this.endedWith = code;
+	}
+	inputDrained(): void {
+		this.drained++;
+	}
+	get text(): string {
+		return Buffer.concat(this.frames).toString();
+	}
+	of<T extends ServerMessage['t']>(t: T): Array<Extract<ServerMessage, { t: T }>> {
+		return this.messages.filter((message): message is Extract<ServerMessage, { t: T }> => message.t === t);
+	}
+}
+
+const terminals: Terminal[] = [];
+afterEach(async () => {
+	await Promise.all(terminals.splice(0).map((terminal) => terminal.end('shutdown')));
+});
+
+async function start(options: { highWatermarkBytes?: number } = {}): Promise<{ terminal: Terminal; shell: FakeProcess; peer: Peer; commands: FinishedCommand[]; ended: Terminal[] }> {
+	const backend = new FakeBackend();
+	const commands: FinishedCommand[] = [];
+	const ended: Terminal[] = [];
+	const terminal = await Terminal.start(
+		backend,
+		{
+			id: 'r1-main-1',
+			reader: 'r1',
+			name: 'main',
+			scrollbackBytes: 1 << 20,
+			highWatermarkBytes: options.highWatermarkBytes ?? 1 << 20,
+			lowWatermarkBytes: 1024,
+			graceMs: 60_000,
+			logger: pino({ level: 'silent' }),
+			onEnd: (terminal) => ended.push(terminal),
+			onCommand: (command) => commands.push(command),
+		},
+		{ cols: 80, rows: 24 },
+	);
+	terminals.push(terminal);
+	const peer = new Peer();
+	terminal.attach(peer, 0, true);
+	return { terminal, shell: backend.last, peer, commands, ended };
+}
+
+const flushed = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('Terminal (fake backend)', () => {
+	it('types a Run once the prompt is there, and reports done with the exit status after the output', async () => {
+		const { terminal, shell, peer, commands } = await start();
+		const started = terminal.run('false', 'b1', false);
+		expect(shell.input).toBe('');
+		shell.prompt();
+		expect(await started).toBe('started');
+		expect(shell.input).toBe(`${CLEAR_LINE_KEY}false\r`);
+		shell.print(`${shell.marker('C')}output${shell.marker('D;1')}`);
+		expect(peer.text).toContain('output');
+		const done = peer.messages.findIndex((message) => message.t === 'done');
+		expect(peer.messages[done]).toEqual({ t: 'done', block: 'b1', exit: 1 });
+		expect(commands).toEqual([{ block: 'b1', command: 'false', exit: 1 }]);
+	});
+
+	it('refuses a second Run while busy, and interrupts with Ctrl-C when asked', async () => {
+		const { terminal, shell } = await start();
+		shell.prompt();
+		await terminal.run('sleep 100', 'b1', false);
+		shell.print(shell.marker('C'));
+		expect(await terminal.run('ls', 'b2', false)).toBe('busy');
+		const interrupted = terminal.run('ls', 'b2', true);
+		await flushed();
+		expect(shell.input.endsWith('\x03')).toBe(true);
+		shell.print(`^C${shell.marker('D;130')}`);
+		shell.prompt();
+		expect(await interrupted).toBe('started');
+		expect(shell.input.endsWith(`${CLEAR_LINE_KEY}ls\r`)).toBe(true);
+	});
+
+	it('reads markers split across chunks', async () => {
+		const { terminal, shell, peer } = await start();
+		shell.prompt();
+		await terminal.run('true', 'b1', false);
+		const markers = `${shell.marker('C')}${shell.marker('D;0')}`;
+		for (const byte of Buffer.from(markers)) shell.print(Buffer.from([byte]));
+		expect(peer.of('done')).toEqual([{ t: 'done', block: 'b1', exit: 0 }]);
+	});
+
+	it('ignores markers with another nonce: output cannot fake a finished command', async () => {
+		const { terminal, shell, peer } = await start();
+		shell.prompt();
+		await terminal.run('cat forged', 'b1', false);
+		shell.print(`${shell.marker('C')}${shell.marker('D;0', 'f'.repeat(24))}`);
+		expect(peer.of('done')).toEqual([]);
+		expect(terminal.busy).toBe(true);
+	});
+
+	it('ends when a Run exits the shell, telling the peer the exit status, and lets go of the process', async () => {
+		const { terminal, shell, peer, ended } = await start();
+		shell.prompt();
+		await terminal.run('exit 3', 'b1', false);
+		shell.print(shell.marker('Z;3'));
+		await flushed();
+		expect(peer.of('exit')).toEqual([{ t: 'exit', code: 3 }]);
+		expect(peer.endedWith).toBe('LAB_ERR_ENDED');
+		await terminal.end('closed');
+		expect(shell.ended).toBe('detached');
+		expect(ended).toEqual([terminal]);
+	});
+
+	it('kills the process for good when ended by grace, the instructor or idleness; detaches on shutdown', async () => {
+		const first = await start();
+		await first.terminal.end('grace');
+		expect(first.shell.ended).toBe('killed');
+		const second = await start();
+		await second.terminal.end('shutdown');
+		expect(second.shell.ended).toBe('detached');
+		expect(second.peer.endedWith).toBe('LAB_ERR_SHUTDOWN');
+	});
+
+	it('asks a sender to wait while the shell does not read its input, and tells it when it may go on', async () => {
+		const { terminal, shell, peer } = await start();
+		shell.inputCapacity = 100;
+		expect(terminal.input(peer, Buffer.alloc(60))).toBe('taken');
+		expect(terminal.input(peer, Buffer.alloc(60))).toBe('wait');
+		shell.readInput();
+		expect(peer.drained).toBe(1);
+	});
+
+	it('refuses input far beyond the queue, whatever the senders do', async () => {
+		const { terminal, shell, peer } = await start();
+		shell.inputCapacity = 0;
+		shell.queuedInputBytes = 2 * 1024 * 1024;
+		expect(terminal.input(peer, Buffer.from('x'))).toBe('refused');
+	});
+
+	it('pauses the output above the high watermark and resumes once acknowledged', async () => {
+		const { terminal, shell, peer } = await start({ highWatermarkBytes: 64 * 1024 });
+		shell.print(Buffer.alloc(100 * 1024, 0x79));
+		expect(shell.outputPaused).toBe(true);
+		expect(terminal.ack(peer, 0)).toBe('nothing-owed');
+		expect(terminal.ack(peer, 10 * 1024 * 1024)).toBe('more-than-owed');
+		const sent = peer.frames.reduce((sum, frame) => sum + frame.length, 0);
+		expect(terminal.ack(peer, sent)).toBe('ok');
+		expect(shell.outputPaused).toBe(false);
+	});
+
+	it('replays exactly what a reattaching peer missed', async () => {
+		const { terminal, shell, peer } = await start();
+		shell.print('one ');
+		// Output right after the attach counts as a flood: gathered for a moment (output-batcher.ts).
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		const seen = peer.frames.reduce((sum, frame) => sum + frame.length, 0);
+		terminal.detach(peer);
+		shell.print('two');
+		const again = new Peer();
+		terminal.attach(again, seen, false);
+		expect(seen).toBe(4);
+		expect(again.text).toBe('two');
+		expect(again.of('ready')).toEqual([{ t: 'ready', term: 'main', offset: seen, lost: 0, created: false }]);
+	});
+
+	it('passes signals other than SIGINT to the backend, and types Ctrl-C for SIGINT', async () => {
+		const { terminal, shell } = await start();
+		await terminal.signal('SIGTERM');
+		await terminal.signal('SIGINT');
+		expect(shell.signals).toEqual(['SIGTERM']);
+		expect(shell.input).toBe('\x03');
+	});
+});
