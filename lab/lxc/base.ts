@@ -73,7 +73,7 @@ graphroot = "/var/lib/containers/storage"
 
 /** The recipe hash: packages, suite, the files podlab puts in, the images' ids. */
 export async function baseRecipe(imageIds: readonly string[]): Promise<string> {
-	const files = await Promise.all(['podlab-lab-init', 'dmesg'].map((name) => readFile(join(FILES_DIR, name), 'utf8')));
+	const files = await Promise.all(['podlab-lab-init.sh', 'dmesg.sh'].map((name) => readFile(join(FILES_DIR, name), 'utf8')));
 	const recipe = JSON.stringify({
 		version: BASE_RECIPE_VERSION,
 		bootstrap: await bootstrapRecipe(),
@@ -177,7 +177,7 @@ async function installFiles(recipe: string): Promise<void> {
 	await mkdir(join(root, 'etc/containers'), { recursive: true });
 	await writeFile(join(root, 'etc/containers/containers.conf'), renderLabContainersConf());
 	await writeFile(join(root, 'etc/containers/storage.conf'), STORAGE_CONF);
-	for (const [name, target] of [['podlab-lab-init', 'usr/local/sbin/podlab-lab-init'], ['dmesg', 'usr/local/bin/dmesg']] as const) {
+	for (const [name, target] of [['podlab-lab-init.sh', 'usr/local/sbin/podlab-lab-init'], ['dmesg.sh', 'usr/local/bin/dmesg']] as const) {
 		await mkdir(join(root, target, '..'), { recursive: true });
 		await copyFile(join(FILES_DIR, name), join(root, target));
 		await chmod(join(root, target), 0o755);

@@ -2,7 +2,7 @@
  * The kernel log of one's own lab. A lab may not read the host's kernel log (it holds the host's and
  * every lab's messages), so the gateway, as root, reads /dev/kmsg and copies the messages about a
  * lab's cgroups into that lab's log file, KERNEL_LOG_DIR/<lab>/kmsg, which the lab sees read-only at
- * /run/podlab/kernel/kmsg and prints with podlab's `dmesg` (lab/lxc/files/dmesg).
+ * /run/podlab/kernel/kmsg and prints with podlab's `dmesg` (lab/lxc/files/dmesg.sh).
  *
  * What is routed: a whole OOM report (from "… invoked oom-killer" to "Killed process …", routed by
  * its `oom_memcg=`/`Memory cgroup stats for` cgroup, the reaper's line after it), and any other line
