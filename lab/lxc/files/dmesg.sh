@@ -1,8 +1,9 @@
 #!/bin/sh
 # podlab's dmesg in a lab (lab/lxc/files/dmesg.sh, installed as /usr/local/bin/dmesg, first on
-# PATH). A lab may not read the host's kernel log (it holds every lab's and the host's messages). The podlab gateway reads it as root and copies
-# the messages about this lab's cgroups (whole OOM reports) into /run/podlab/kernel/kmsg, read-only
-# here; this prints that file as dmesg prints the kernel's.
+# PATH). A lab may not read the host's kernel log (it holds every lab's and the host's messages).
+# The podlab gateway reads it as root and copies the messages about this lab's cgroups (whole OOM
+# reports) into /run/podlab/kernel/kmsg, read-only here; this prints that file as dmesg prints the
+# kernel's.
 log=/run/podlab/kernel/kmsg
 follow=
 skip_old=
