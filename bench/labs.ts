@@ -1,7 +1,7 @@
 /**
  * Benchmark: labs of one's own (the lxc backend), in-process on this host's real LXC. Measures making
  * a lab (cold: no warm pool), a reader's first prompt from a warm pool, resetting a lab, memory and
- * disk per idle lab and per lab running the sidecar chapter's pods (lab/manifests/nginx-deployment.yaml),
+ * disk per idle lab (the lab's memory cgroup: what its processes and page cache use) and per lab running the sidecar chapter's pods (lab/manifests/nginx-deployment.yaml),
  * and the echo round trip in one lab's terminal while the others run those pods.
  * Needs root and `npm run lab:setup`; removes every lab it made.
  */
@@ -12,18 +12,11 @@ import { LAB_SOURCE_DIR } from '../lab/lib/paths.ts';
 import { Labs } from '../server/backends/lxc/labs.ts';
 import { LxcBackend } from '../server/backends/lxc/lxc.ts';
 import { detectLxcLabs } from '../lab/lxc/status.ts';
+import { syncPool } from '../lab/lxc/pool.ts';
 import type { Benchmark } from './lib/context.ts';
 import { summarize } from './lib/stats.ts';
 
 const BENCH = 'labs';
-
-function memAvailableBytes(text: string): number {
-	return Number(/MemAvailable:\s+(\d+) kB/.exec(text)?.[1] ?? 0) * 1024;
-}
-
-async function hostAvailable(): Promise<number> {
-	return memAvailableBytes(await readFile('/proc/meminfo', 'utf8'));
-}
 
 export const labs: Benchmark = {
 	name: BENCH,
@@ -46,7 +39,6 @@ export const labs: Benchmark = {
 
 		// Cold: made one after the other, as the warm pool makes them.
 		const coldMs: number[] = [];
-		const baseline = await hostAvailable();
 		for (let index = 0; index < count; index++) {
 			const started = performance.now();
 			made.push(await store.create(await store.freeSlot()));
@@ -56,7 +48,6 @@ export const labs: Benchmark = {
 		report.add({ bench: BENCH, target: 'lxc', case: 'make a lab (cold)', ...summarize(coldMs)!, unit: 'ms' });
 		await new Promise((resolve) => setTimeout(resolve, 3000));
 		const idle = await Promise.all(made.map((name) => store.usage(name)));
-		report.add({ bench: BENCH, target: 'lxc', case: 'host memory per idle lab', n: count, p50: (baseline - (await hostAvailable())) / count / 2 ** 20, p99: null, unit: 'MiB' });
 		report.add({ bench: BENCH, target: 'lxc', case: 'cgroup memory per idle lab', ...summarize(idle.map((usage) => (usage.memoryBytes ?? 0) / 2 ** 20))!, unit: 'MiB' });
 
 		// The sidecar chapter's pods in every lab.
@@ -70,8 +61,8 @@ export const labs: Benchmark = {
 		}
 		report.add({ bench: BENCH, target: 'lxc', case: 'kube play of the sidecar pods', ...summarize(podMs)!, unit: 'ms' });
 		await new Promise((resolve) => setTimeout(resolve, 3000));
+		await syncPool();
 		const withPods = await Promise.all(made.map((name) => store.usage(name)));
-		report.add({ bench: BENCH, target: 'lxc', case: 'host memory per lab with the sidecar pods', n: count, p50: (baseline - (await hostAvailable())) / count / 2 ** 20, p99: null, unit: 'MiB' });
 		report.add({ bench: BENCH, target: 'lxc', case: 'cgroup memory per lab with the sidecar pods', ...summarize(withPods.map((usage) => (usage.memoryBytes ?? 0) / 2 ** 20))!, unit: 'MiB' });
 		report.add({ bench: BENCH, target: 'lxc', case: 'disk per lab with the sidecar pods (beyond the base)', ...summarize(withPods.map((usage) => (usage.diskExclusiveBytes ?? 0) / 2 ** 20))!, unit: 'MiB' });
 

@@ -119,7 +119,12 @@ export function parseQgroupShow(text: string): { referencedBytes: number; exclus
 	return { referencedBytes: Number(fields[1]), exclusiveBytes: Number(fields[2]) };
 }
 
-/** Disk used by subvolume `path`, from its quota group; null when quotas are not ready. */
+/** Commits the pool's transaction, so that quota groups count what was just written. */
+export async function syncPool(): Promise<void> {
+	await run('btrfs', ['filesystem', 'sync', POOL_DIR], { timeoutMs: 60_000 });
+}
+
+/** Disk used by subvolume `path`, from its quota group (as of the last commit); null when quotas are not ready. */
 export async function subvolumeUsage(path: string): Promise<{ referencedBytes: number; exclusiveBytes: number } | null> {
 	const result = await run('btrfs', ['qgroup', 'show', '--raw', '-f', path], { timeoutMs: 10_000 });
 	return succeeded(result) ? parseQgroupShow(result.stdout) : null;

@@ -61,6 +61,8 @@ export class LxcBackend implements LabBackend {
 	readonly #installed = new Set<string>();
 	readonly #terminals = new Map<string, number>();
 	readonly #idleTimers = new Map<string, NodeJS.Timeout>();
+	/** Labs being removed in the background; close() waits for them. */
+	readonly #removals = new Set<Promise<void>>();
 
 	private constructor(options: LxcBackendOptions, labs: Labs, script: string) {
 		this.#options = options;
@@ -180,9 +182,10 @@ export class LxcBackend implements LabBackend {
 	}
 
 	/**
-	 * Replaces the reader's lab with a fresh one from the warm pool: the old one is removed with
-	 * everything in it. Open terminals end (their tmux client exits with the lab); the next attach
-	 * lands in the new lab. Returns the new lab's name.
+	 * Replaces the reader's lab with a fresh one from the warm pool and returns its name as soon as
+	 * the reader has it; the old one is removed with everything in it in the background (stopping
+	 * a lab with pods takes a second or two). Open terminals end as their lab goes; the next attach
+	 * lands in the new lab.
 	 */
 	async resetLab(reader: string): Promise<string> {
 		const old = await this.#owned.get(reader)?.catch(() => null);
@@ -191,7 +194,7 @@ export class LxcBackend implements LabBackend {
 		this.#names.set(reader, await fresh);
 		if (old) {
 			this.#installed.delete(old);
-			await this.#labs.destroy(old);
+			this.#removing(this.#labs.destroy(old));
 		}
 		return fresh;
 	}
@@ -224,6 +227,13 @@ export class LxcBackend implements LabBackend {
 		for (const timer of this.#idleTimers.values()) clearTimeout(timer);
 		this.#router.stop();
 		await this.#pool.close();
+		await Promise.allSettled([...this.#removals]);
+	}
+
+	#removing(removal: Promise<void>): void {
+		const tracked = removal.catch((error: unknown) => this.#options.logger.warn({ err: error }, 'lxc: could not remove a lab'));
+		this.#removals.add(tracked);
+		void tracked.finally(() => this.#removals.delete(tracked));
 	}
 
 	/** Installs podlab's shell files in the lab (once per lab and gateway: a new gateway may bring new ones). */
