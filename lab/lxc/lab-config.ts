@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { IDS_PER_LAB, slotIdStart } from './id-ranges.ts';
-import { KERNEL_LOG_DIR, LAB_COMMON_CONF, LABS_DIR } from './paths.ts';
+import { KERNEL_LOG_DIR, KERNEL_LOG_DRAINED_FILE, LAB_COMMON_CONF, LABS_DIR } from './paths.ts';
 
 /**
  * Resource ceilings of one lab. The defaults let 30 labs, each running the sidecar chapter's
@@ -81,7 +81,10 @@ export function labDir(name: string): string {
 /** The per-lab file: its own uid/gid range, its root seen through an idmapped mount, its limits. */
 export function renderLabConfig({ name, slot, limits, rootfs = `${labDir(name)}/rootfs`, kernelLog = true }: LabConfigInput): string {
 	const idStart = slotIdStart(slot);
-	const kernelLogEntry = kernelLog ? `lxc.mount.entry = ${KERNEL_LOG_DIR}/${name} ${LAB_KERNEL_LOG_MOUNT} none bind,ro,create=dir 0 0\n` : '';
+	const kernelLogEntry = kernelLog
+		? `lxc.mount.entry = ${KERNEL_LOG_DIR}/${name} ${LAB_KERNEL_LOG_MOUNT} none bind,ro,create=dir 0 0\n` +
+			`lxc.mount.entry = ${KERNEL_LOG_DRAINED_FILE} run/podlab/drained-at none bind,ro,create=file 0 0\n`
+		: '';
 	return `# podlab lab ${name} (slot ${slot}); written by the gateway (server/backends/lxc/labs.ts).
 lxc.include = ${LAB_COMMON_CONF}
 lxc.uts.name = ${name}

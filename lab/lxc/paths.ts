@@ -30,6 +30,12 @@ export const LAB_COMMON_CONF = `${LXC_DIR}/lab-common.conf`;
 /** Per-lab host directories bind-mounted read-only into the lab (its kernel log). */
 export const KERNEL_LOG_DIR = `${LXC_DIR}/kernel-log`;
 
+/**
+ * When the gateway last finished reading the kernel's buffer (ms since the epoch), bind-mounted
+ * read-only into every lab: its `dmesg` waits until a read that began after it started is done.
+ */
+export const KERNEL_LOG_DRAINED_FILE = `${KERNEL_LOG_DIR}/drained-at`;
+
 /** Stamp in the base naming the recipe it was built from (see base.ts). */
 export const BASE_RECIPE_FILE = `${BASE_DIR}/etc/podlab-base-recipe`;
 

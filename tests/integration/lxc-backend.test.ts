@@ -111,7 +111,6 @@ describe.skipIf(skip !== null)(`lxc backend${skip ? ` (skipped: ${skip})` : ''}`
 		// tail holds the whole of /dev/zero as one line: memory grows until the 100 MiB limit kills it.
 		const oom = await output(ann, "podman run --rm --memory 100m docker.io/library/busybox:latest tail /dev/zero; echo \"exit $?\"", 'oom');
 		expect(oom).toContain('exit 137');
-		await ann.run('sleep 1', 'wait');
 		const annLog = await output(ann, 'dmesg | grep -E "invoked oom-killer|Killed process|oom_memcg" | tail -n 3', 'dmesg');
 		expect(annLog).toMatch(/invoked oom-killer/);
 		expect(annLog).toMatch(/Memory cgroup out of memory: Killed process \d+ \(tail\)/);

@@ -26,6 +26,16 @@ if [ ! -r "$log" ]; then
 	echo "dmesg: this lab's kernel log is not there ($log): the podlab gateway routes it" >&2
 	exit 1
 fi
+# What the kernel logged before this command is in the log once a read of the kernel's buffer that
+# began after it started is done (the gateway reads every 100 ms): wait for that, at most a second.
+started=$(date +%s%3N)
+tries=0
+while [ "$tries" -lt 20 ]; do
+	drained=$(cat /run/podlab/drained-at 2>/dev/null)
+	[ "${drained:-0}" -ge "$started" ] 2>/dev/null && break
+	sleep 0.05
+	tries=$((tries + 1))
+done
 if [ -z "$follow" ]; then exec cat "$log"; fi
 if [ -n "$skip_old" ]; then exec tail -n 0 -F "$log" 2>/dev/null; fi
 exec tail -n +1 -F "$log" 2>/dev/null

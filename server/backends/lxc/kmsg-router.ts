@@ -14,7 +14,7 @@
 import { appendFileSync, closeSync, constants, openSync, readFileSync, readSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { KERNEL_LOG_DIR } from '../../../lab/lxc/paths.ts';
+import { KERNEL_LOG_DIR, KERNEL_LOG_DRAINED_FILE } from '../../../lab/lxc/paths.ts';
 
 export interface KmsgRecord {
 	priority: number;
@@ -106,7 +106,7 @@ export class KmsgSorter {
 
 /** A lab's log beyond this is cut to its newer half. */
 const MAX_LOG_BYTES = 1024 * 1024;
-const POLL_MS = 200;
+const POLL_MS = 100;
 const LAST_SEQ_FILE = 'last-seq';
 
 /** Microseconds since boot, as /dev/kmsg counts them. */
@@ -130,7 +130,7 @@ function readLastSeq(): number {
 }
 
 /**
- * Reads /dev/kmsg (non-blocking, polled: a blocking read would hold one of libuv's few threads
+ * Reads /dev/kmsg every 100 ms (non-blocking, polled: a blocking read would hold one of libuv's few threads
  * for good) and appends each lab's messages to its log. Picks up after a gateway restart where the
  * last one stopped (the last routed sequence number is kept in KERNEL_LOG_DIR).
  */
@@ -161,6 +161,7 @@ export class KmsgRouter {
 	/** Reads every record waiting in /dev/kmsg and routes it. */
 	drain(): void {
 		if (this.#fd === null) return;
+		const started = Date.now();
 		let routedUpTo = this.#lastSeq;
 		for (;;) {
 			let length: number;
@@ -181,6 +182,8 @@ export class KmsgRouter {
 			this.#lastSeq = routedUpTo;
 			writeFileSync(join(KERNEL_LOG_DIR, LAST_SEQ_FILE), `${routedUpTo}\n`);
 		}
+		// In place (the labs hold this file's inode through their bind mounts, so no rename).
+		writeFileSync(KERNEL_LOG_DRAINED_FILE, `${started}\n`);
 	}
 
 	#append({ lab, records }: Routed): void {

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { run, succeeded, describeFailure, type RunResult } from '../../../lab/lib/exec.ts';
 import { LAB_SLOTS } from '../../../lab/lxc/id-ranges.ts';
 import { labDir, renderLabConfig, type LabLimits } from '../../../lab/lxc/lab-config.ts';
-import { BASE_DIR, KERNEL_LOG_DIR, LABS_DIR } from '../../../lab/lxc/paths.ts';
+import { BASE_DIR, KERNEL_LOG_DIR, KERNEL_LOG_DRAINED_FILE, LABS_DIR } from '../../../lab/lxc/paths.ts';
 import { startLabLog } from './kmsg-router.ts';
 import { deleteSubvolume, ensurePoolMounted, isSubvolume, limitExclusiveBytes, snapshot, subvolumeUsage } from '../../../lab/lxc/pool.ts';
 
@@ -69,6 +69,8 @@ export class Labs {
 		await ensurePoolMounted();
 		if (!(await isSubvolume(BASE_DIR))) throw new LxcLabError('lxc: there is no lab base yet: run `npm run lab:setup` as root');
 		await mkdir(KERNEL_LOG_DIR, { recursive: true });
+		// Bind-mounted into every lab: it must exist before the first lab starts.
+		await writeFile(KERNEL_LOG_DRAINED_FILE, '0\n', { flag: 'a' });
 	}
 
 	/** Every lab podlab made, running or not. */
