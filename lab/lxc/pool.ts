@@ -7,7 +7,7 @@
  * The mount does not survive a reboot of the host: `ensurePoolMounted` (run by lab:setup and by the
  * gateway at start) mounts it again.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { LabError } from '../lib/cli.ts';
 import { describeFailure, run, succeeded } from '../lib/exec.ts';
 import { POOL_DIR, POOL_IMAGE } from './paths.ts';
@@ -55,16 +55,40 @@ export async function ensurePool(sizeBytes = DEFAULT_POOL_BYTES, log?: (chunk: B
 	done.push(await ensurePoolMounted());
 	const quota = await run('btrfs', ['quota', 'enable', POOL_DIR], { timeoutMs: 60_000 });
 	if (!succeeded(quota)) throw poolError('could not turn on quotas in the lab pool', 'btrfs quota enable', quota);
+	await keepQuotasExact();
 	return done.join(', ');
 }
 
-/** Mounts the existing pool image if it is not mounted; returns "mounted" or "already mounted". */
+/**
+ * Mounts the existing pool image if it is not mounted, and keeps its quota accounting exact (see
+ * `keepQuotasExact`); returns "mounted" or "already mounted".
+ */
 export async function ensurePoolMounted(): Promise<string> {
-	if (await poolMounted()) return 'already mounted';
-	await mkdir(POOL_DIR, { recursive: true });
-	const mounted = await run('mount', ['-t', 'btrfs', '-o', MOUNT_OPTIONS, POOL_IMAGE, POOL_DIR], { timeoutMs: 60_000 });
-	if (!succeeded(mounted)) throw poolError(`could not mount the lab pool ${POOL_IMAGE}`, 'mount', mounted);
-	return 'mounted';
+	let outcome = 'already mounted';
+	if (!(await poolMounted())) {
+		await mkdir(POOL_DIR, { recursive: true });
+		const mounted = await run('mount', ['-t', 'btrfs', '-o', MOUNT_OPTIONS, POOL_IMAGE, POOL_DIR], { timeoutMs: 60_000 });
+		if (!succeeded(mounted)) throw poolError(`could not mount the lab pool ${POOL_IMAGE}`, 'mount', mounted);
+		outcome = 'mounted';
+	}
+	await keepQuotasExact();
+	return outcome;
+}
+
+/**
+ * Deleting a snapshot deeper than `drop_subtree_threshold` levels (3 by default) makes btrfs give up
+ * exact quota accounting for the whole filesystem ("qgroup data inconsistent"), and then no lab's
+ * disk limit holds. podlab deletes labs, so it asks for exact accounting at every depth (a setting
+ * of the mount, lost on unmount) and rescans once if the accounting was already lost.
+ */
+async function keepQuotasExact(): Promise<void> {
+	const shown = await run('btrfs', ['filesystem', 'show', POOL_DIR], { timeoutMs: 10_000 });
+	const uuid = /uuid: ([0-9a-f-]{36})/.exec(shown.stdout)?.[1];
+	if (!uuid) return;
+	const qgroups = `/sys/fs/btrfs/${uuid}/qgroups`;
+	await writeFile(`${qgroups}/drop_subtree_threshold`, '8').catch(() => {});
+	const inconsistent = (await readFile(`${qgroups}/inconsistent`, 'utf8').catch(() => '0')).trim() === '1';
+	if (inconsistent) await run('btrfs', ['quota', 'rescan', '-w', POOL_DIR], { timeoutMs: 300_000 });
 }
 
 export async function isSubvolume(path: string): Promise<boolean> {

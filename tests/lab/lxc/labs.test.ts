@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDS_PER_LAB, ID_RANGE_START } from '../../../lab/lxc/id-ranges.ts';
 import { DEFAULT_LAB_LIMITS, labDir } from '../../../lab/lxc/lab-config.ts';
 import { KERNEL_LOG_DIR } from '../../../lab/lxc/paths.ts';
-import { isSubvolume } from '../../../lab/lxc/pool.ts';
+import { isSubvolume, syncPool } from '../../../lab/lxc/pool.ts';
 import { labCgroup, Labs } from '../../../server/backends/lxc/labs.ts';
 import { assertLabUsable, skipReason } from '../lab-required.ts';
 import { lxcLabProblem } from './lxc-required.ts';
@@ -131,6 +131,22 @@ describe.skipIf(skip !== null)(`LXC labs${skip ? ` (skipped: ${skip})` : ''}`, (
 		const pidsFailcnt = await readFile(`${labCgroup('pids', labA)}/pids.events`, 'utf8');
 		expect(pidsFailcnt).toMatch(/max [1-9]/);
 	}, 60_000);
+
+	it('cannot write more than its disk limit beyond the base, which counts what it wrote', async () => {
+		const small = new Labs({ ...DEFAULT_LAB_LIMITS, diskBytes: 256 * 1024 * 1024 });
+		const lab = await small.create(await small.freeSlot(new Set()));
+		try {
+			const written = await sh(lab, 'head -c 64000000 /dev/urandom > /root/some; sync; head -c 400000000 /dev/zero > /root/too-much; echo rc=$?', 60_000);
+			expect(written.stdout).toContain('rc=1');
+			expect(written.stderr).toMatch(/Disk quota exceeded/);
+			await syncPool();
+			const { diskExclusiveBytes } = await small.usage(lab);
+			expect(diskExclusiveBytes).toBeGreaterThan(60_000_000);
+			expect(diskExclusiveBytes).toBeLessThanOrEqual(256 * 1024 * 1024);
+		} finally {
+			await small.destroy(lab);
+		}
+	}, 120_000);
 
 	it('is removed without a trace', async () => {
 		const slot = await labs.freeSlot(new Set());
