@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { clickToOutput } from './click-to-output.ts';
 import { echoCapacity } from './echo-capacity.ts';
 import { instructorWatch } from './instructor-watch.ts';
+import { labs } from './labs.ts';
 import { Cleanup } from './lib/cleanup.ts';
 import type { Benchmark } from './lib/context.ts';
 import { evaluateGoals } from './lib/goals.ts';
@@ -17,7 +18,7 @@ import { Report, formatTable } from './lib/report.ts';
 import { pageWeight } from './page-weight.ts';
 import { throughput } from './throughput.ts';
 
-const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch];
+const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch, labs];
 
 const HELP = `Usage: npm run bench [-- options]
 

@@ -21,9 +21,10 @@ import { findMissingPackages, installPackages, LAB_PACKAGES } from './lib/packag
 import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_STATE_DIR, LAB_WORK_DIR, SETUP_LOG_PATH } from './lib/paths.ts';
 import { Progress } from './lib/progress.ts';
 import { smokeCheck } from './lib/smoke-check.ts';
+import { LXC_STEP_COUNT, runLxcSteps } from './lxc/setup-steps.ts';
 
 const USAGE = `
-Usage: npm run lab:setup [-- --rebuild]
+Usage: npm run lab:setup [-- --rebuild] [-- --podman-only]
 
 Builds podlab's offline podman lab on this Debian machine (needs root):
   1. checks the host (Debian packages via apt, cgroups with a memory controller)
@@ -32,11 +33,16 @@ Builds podlab's offline podman lab on this Debian machine (needs root):
      locally (no registry), and writes the settings this host needs to
      ${CONTAINERS_CONF_PATH} and ${LAB_ENV_PATH}
   7. checks the lab end to end (a pod, a 100 MiB container, a static gcc build)
+  8-11. prepares a lab of one's own per reader (LXC): the packages lxc, uidmap and
+     btrfs-progs; subordinate ids for root in /etc/subuid and /etc/subgid (the one
+     host change, see docs/lxc-labs.md); the lab pool; the lab base, built with
+     debootstrap, with podman and the images above inside
 
 Safe to run again: built images and installed packages are kept (a second run takes seconds).
 
 Options:
-  --rebuild   rebuild the images even if they are up to date
+  --rebuild      rebuild the images and the lab base even if they are up to date
+  --podman-only  stop after step 7: no LXC labs (the gateway then uses the local backend)
   -h, --help  show this help
 
 Full output of the last run: ${SETUP_LOG_PATH}
@@ -50,7 +56,11 @@ function imageStep(image: LabImage, rebuild: boolean, log: (chunk: Buffer) => vo
 }
 
 async function main(): Promise<number> {
-	const options = parseCli(process.argv.slice(2), { rebuild: { type: 'boolean', default: false } }, USAGE);
+	const options = parseCli(
+		process.argv.slice(2),
+		{ rebuild: { type: 'boolean', default: false }, 'podman-only': { type: 'boolean', default: false } },
+		USAGE,
+	);
 	requireRoot('lab:setup', 'it installs Debian packages and builds images in the system\u2019s podman storage');
 
 	await mkdir(LAB_STATE_DIR, { recursive: true });
@@ -62,7 +72,8 @@ async function main(): Promise<number> {
 	else delete process.env.CONTAINERS_CONF;
 
 	const [busybox, alpine, nginx] = [labImage('busybox'), labImage('alpine'), labImage('nginx')];
-	const progress = new Progress(7);
+	const withLabs = !options['podman-only'];
+	const progress = new Progress(7 + (withLabs ? LXC_STEP_COUNT : 0));
 	let cgroupLayout: CgroupLayout = 'none';
 	try {
 		await progress.step('Checking the host', async () => {
@@ -123,6 +134,7 @@ async function main(): Promise<number> {
 		await progress.step(`Image ${alpine.articleName} (stand-in)`, imageStep(alpine, options.rebuild, log));
 		await progress.step(`Image ${nginx.articleName}`, imageStep(nginx, options.rebuild, log));
 		await progress.step('Checking the lab end to end', () => smokeCheck(log));
+		if (withLabs) await runLxcSteps(progress, { rebuild: options.rebuild, log });
 	} catch (error) {
 		await new Promise((resolve) => logFile.end(resolve));
 		if (error instanceof LabError) {

@@ -15,6 +15,7 @@ import { detectCgroupLayout, readOsRelease } from './lib/host.ts';
 import { inspectImage, LAB_IMAGES, recipeHash } from './lib/images.ts';
 import { findMissingPackages, LAB_PACKAGES } from './lib/packages.ts';
 import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_WORK_DIR } from './lib/paths.ts';
+import { detectLxcLabs, lxcStatusSchema } from './lxc/status.ts';
 
 /** Timeout of each command detection runs; they run in parallel, so this bounds the whole. */
 const COMMAND_TIMEOUT_MS = 800;
@@ -54,6 +55,8 @@ export const labStatusSchema = z.object({
 	checks: z.array(labCheckSchema),
 	/** Files lab shells need (podman profile): the gateway exports `envFile` into every shell. */
 	paths: z.object({ containersConf: z.string(), envFile: z.string(), workDir: z.string() }),
+	/** Labs of one's own (the lxc backend): available here, how many run, what is missing. */
+	lxc: lxcStatusSchema,
 	checkedAt: z.string(),
 	durationMs: z.number(),
 });
@@ -251,7 +254,7 @@ function summarize(profile: LabProfile, source: 'env' | 'detected', ready: boole
 export async function detectLab(): Promise<LabStatus> {
 	const started = performance.now();
 	const root = process.getuid?.() === 0;
-	const [os, cgroup] = await Promise.all([readOsRelease(), detectCgroupLayout()]);
+	const [os, cgroup, lxc] = await Promise.all([readOsRelease(), detectCgroupLayout(), detectLxcLabs(COMMAND_TIMEOUT_MS)]);
 	const host = { os: os.PRETTY_NAME ?? 'unknown', kernel: release(), cgroup, root };
 	const paths = { containersConf: CONTAINERS_CONF_PATH, envFile: LAB_ENV_PATH, workDir: LAB_WORK_DIR };
 	let profile: LabProfile = 'none';
@@ -290,6 +293,7 @@ export async function detectLab(): Promise<LabStatus> {
 		versions: report.versions,
 		checks,
 		paths,
+		lxc,
 		checkedAt: new Date().toISOString(),
 		durationMs: Math.round(performance.now() - started),
 	};
@@ -310,6 +314,12 @@ export function formatLabStatus(status: LabStatus): string {
 		lines.push(`  ${check.ok ? '✓' : '✗'} ${check.label}${check.detail ? `: ${check.detail}` : ''}`);
 		if (!check.ok && check.fix) lines.push(`      fix: ${check.fix}`);
 	}
+	lines.push(
+		'',
+		status.lxc.available
+			? `Labs of one's own (lxc): available, ${status.lxc.running} running`
+			: `Labs of one's own (lxc): not available — missing ${status.lxc.missing.join('; ')}`,
+	);
 	lines.push('', `(checked in ${status.durationMs} ms)`);
 	return lines.join('\n');
 }

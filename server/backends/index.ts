@@ -4,6 +4,8 @@ import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import type { LabBackend } from './backend.ts';
 import { LocalBackend } from './local/local.ts';
+import { LxcBackend } from './lxc/lxc.ts';
+import { labLimitsOf } from './lxc/settings.ts';
 import { SshBackend } from './ssh/ssh.ts';
 
 export async function createBackend(config: Config, logger: Logger): Promise<LabBackend> {
@@ -18,6 +20,9 @@ export async function createBackend(config: Config, logger: Logger): Promise<Lab
 				studentsPerHost: config.sshStudentsPerHost,
 				logger,
 			});
+		case 'lxc':
+			// Class mode removes a lab with its seat; idle labs go only in local mode.
+			return LxcBackend.create({ limits: labLimitsOf(config), warmLabs: config.lxcWarmLabs, idleMs: config.mode === 'class' ? 0 : config.lxcIdleMs, logger });
 		case 'local':
 			return LocalBackend.create({ ...config, logger });
 	}

@@ -1,5 +1,38 @@
 /**
- * Settings of the lab backends (PODLAB_LAB_BACKEND and each backend's own), to spread into the
- * gateway's config schema: the config reads backend settings from here, never from a backend's folder.
+ * Settings of the lab backends, to spread into the gateway's config schema: which backend runs the
+ * terminals (PODLAB_LAB_BACKEND) and each backend's own settings, from its folder. The config reads
+ * backend settings from here only.
  */
-export { LAB_BACKEND_ENV_NAMES, LAB_BACKEND_HINTS, labBackendProblems, labBackendSettings, type LabBackendSettings } from './ssh/settings.ts';
+import { z } from 'zod';
+import { LXC_ENV_NAMES, lxcSettings } from './lxc/settings.ts';
+import { SSH_ENV_NAMES, SSH_HINTS, sshProblems, sshSettings, type SshSettings } from './ssh/settings.ts';
+
+export const labBackendSettings = {
+	/** Where terminals run: "local" (this machine), "ssh" (a lab host per student, from `sshHosts`) or "lxc" (a lab of one's own per reader on this machine). @default "local" */
+	labBackend: z.enum(['local', 'ssh', 'lxc']).default('local'),
+	...sshSettings,
+	...lxcSettings,
+};
+
+export type LabBackendSettings = z.infer<z.ZodObject<typeof labBackendSettings>>;
+
+/** Environment variable for each setting. */
+export const LAB_BACKEND_ENV_NAMES = {
+	labBackend: 'PODLAB_LAB_BACKEND',
+	...SSH_ENV_NAMES,
+	...LXC_ENV_NAMES,
+} as const satisfies Record<keyof LabBackendSettings, string>;
+
+/** How to fix a bad value, shown after zod's message. */
+export const LAB_BACKEND_HINTS: Partial<Record<keyof LabBackendSettings, string>> = {
+	labBackend: 'use local, ssh or lxc',
+	...SSH_HINTS,
+};
+
+/**
+ * Settings a backend needs together, checked once the values themselves are valid.
+ * @returns one line per problem, "ENV_NAME: what is wrong (how to fix)"; empty when all is well.
+ */
+export function labBackendProblems(settings: Pick<LabBackendSettings, 'labBackend'> & SshSettings): string[] {
+	return sshProblems(settings, LAB_BACKEND_ENV_NAMES.labBackend);
+}

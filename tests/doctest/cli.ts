@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { chapterFile, listChapters } from './chapters.ts';
-import { describeLab, profileProblem, resetKubernetesLab, resetLab, RUNNABLE_PROFILES, type RunnableProfile } from './lab-hooks.ts';
+import { describeLab, labNames, profileProblem, removeLabsExcept, resetKubernetesLab, resetLab, RUNNABLE_PROFILES, type RunnableProfile } from './lab-hooks.ts';
 import { runChapters, type ChapterReport } from './run-chapters.ts';
 
 const HELP = `Usage: npm run docs:test   [-- [options] [chapter...]]
@@ -19,12 +19,14 @@ output matches. docs:record also writes content/transcripts/<chapter>.<profile>.
 
 Options:
   --profile NAME   lab profile whose tabs to run: podman or kubernetes (default: podman)
+  --backend NAME   lab backend of the gateway started for the run: local or lxc (default: local);
+                   with lxc every chapter runs in a fresh lab of its own, removed afterwards
   --url URL        use the gateway running at URL instead of starting one (e.g. http://127.0.0.1:4321/)
   --timeout S      default seconds per block (default 60)
   --record         write transcripts (what docs:record does)
   --help           this text
 
-Before each chapter \`npm run lab:reset\` runs, so every chapter starts from a clean lab, as it
+Before each chapter \`npm run lab:reset\` runs (with --backend lxc: each chapter gets a fresh lab instead), so every chapter starts from a clean lab, as it
 does for a reader who follows it from the top (on a Kubernetes node the runner also waits until
 the deleted pods are gone). The lab must be the profile's: --profile kubernetes runs on a node
 provisioned by lab/provision/provision-node.sh, where
@@ -40,6 +42,7 @@ const { values, positionals } = parseArgs({
 	allowPositionals: true,
 	options: {
 		profile: { type: 'string', default: 'podman' },
+		backend: { type: 'string', default: 'local' },
 		url: { type: 'string' },
 		timeout: { type: 'string', default: '60' },
 		record: { type: 'boolean', default: false },
@@ -61,6 +64,11 @@ if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
 	console.error(`docs:test: --timeout takes whole seconds, got "${values.timeout}"`);
 	process.exit(2);
 }
+if (values.backend !== 'local' && values.backend !== 'lxc') {
+	console.error(`docs:test: --backend takes local or lxc, got "${values.backend}"`);
+	process.exit(2);
+}
+const lxc = values.backend === 'lxc';
 const known = await listChapters();
 const chapters = positionals.length > 0 ? positionals : known;
 const unknown = chapters.filter((chapter) => !known.includes(chapter));
@@ -77,8 +85,12 @@ if (problem) {
 
 let gateway: RunningGateway | null = null;
 let reports: ChapterReport[];
+/** With --backend lxc: the labs that were there before the run, which it leaves alone. */
+let labsBefore: string[] | null = null;
 try {
-	if (!values.url) gateway = await startGateway();
+	// No warm labs: a chapter's reader takes the lab made for it, and nothing is left over.
+	if (!values.url) gateway = await startGateway(lxc ? { PODLAB_LAB_BACKEND: 'lxc', PODLAB_LXC_WARM_LABS: '0' } : {});
+	if (lxc && !values.url) labsBefore = await labNames();
 	reports = await runChapters({
 		gatewayUrl: values.url ?? gateway!.url,
 		chapters: chapters.map((name) => ({ name, file: chapterFile(name) })),
@@ -86,11 +98,12 @@ try {
 		timeoutSeconds,
 		record: values.record,
 		log: (line) => console.log(line),
-		beforeChapter: profile === 'kubernetes' ? resetKubernetesLab : resetLab,
+		beforeChapter: profile === 'kubernetes' ? resetKubernetesLab : lxc ? undefined : resetLab,
 		describeLab,
 	});
 } finally {
 	await gateway?.stop();
+	if (labsBefore) await removeLabsExcept(labsBefore);
 }
 const failed = reports.flatMap((report) => report.results.filter((result) => result.problem));
 const total = reports.reduce((sum, report) => sum + report.results.length, 0);

@@ -6,6 +6,8 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { detectLab } from '../../lab/status.ts';
+import { DEFAULT_LAB_LIMITS } from '../../lab/lxc/lab-config.ts';
+import { Labs } from '../../server/backends/lxc/labs.ts';
 import { NODE } from '../helpers/gateway.ts';
 
 const RESET = fileURLToPath(new URL('../../lab/reset.ts', import.meta.url));
@@ -54,4 +56,15 @@ export async function resetKubernetesLab(): Promise<void> {
 export async function describeLab(): Promise<Record<string, unknown>> {
 	const status = await detectLab();
 	return { profile: status.profile, os: status.host.os, kernel: status.host.kernel, cgroup: status.host.cgroup, versions: status.versions };
+}
+
+/** The LXC labs on this host (with `--backend lxc`, each chapter's reader gets one). */
+export async function labNames(): Promise<string[]> {
+	return (await new Labs(DEFAULT_LAB_LIMITS).list()).map((lab) => lab.name);
+}
+
+/** Removes every LXC lab not in `kept`: the ones the chapters' readers were given. */
+export async function removeLabsExcept(kept: readonly string[]): Promise<void> {
+	const labs = new Labs(DEFAULT_LAB_LIMITS);
+	for (const name of await labNames()) if (!kept.includes(name)) await labs.destroy(name);
 }

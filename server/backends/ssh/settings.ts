@@ -55,10 +55,8 @@ const hostList = z.preprocess(
 		}),
 );
 
-/** Settings of the lab backends, to spread into the gateway's config schema. */
-export const labBackendSettings = {
-	/** Where terminals run: "local" (this machine) or "ssh" (a lab host per student, from `sshHosts`). @default "local" */
-	labBackend: z.enum(['local', 'ssh']).default('local'),
+/** Settings of the ssh backend (composed with the others' in ../settings.ts). */
+export const sshSettings = {
 	/**
 	 * The ssh backend's pool of lab hosts, each `user@host[:port]`; a student keeps the host first given.
 	 * @example "podlab@10.0.0.11:22,podlab@10.0.0.12:22"
@@ -79,22 +77,20 @@ export const labBackendSettings = {
 	sshStudentsPerHost: z.coerce.number().int().min(1).max(1_000).default(1),
 };
 
-export type LabBackendSettings = z.infer<z.ZodObject<typeof labBackendSettings>>;
+export type SshSettings = z.infer<z.ZodObject<typeof sshSettings>>;
 
 /** Environment variable for each setting. */
-export const LAB_BACKEND_ENV_NAMES = {
-	labBackend: 'PODLAB_LAB_BACKEND',
+export const SSH_ENV_NAMES = {
 	sshHosts: 'PODLAB_SSH_HOSTS',
 	sshIdentityFile: 'PODLAB_SSH_IDENTITY_FILE',
 	sshKnownHostsFile: 'PODLAB_SSH_KNOWN_HOSTS',
 	sshAssignmentsFile: 'PODLAB_SSH_ASSIGNMENTS_FILE',
 	sshConnectTimeoutMs: 'PODLAB_SSH_CONNECT_TIMEOUT_MS',
 	sshStudentsPerHost: 'PODLAB_SSH_STUDENTS_PER_HOST',
-} as const satisfies Record<keyof LabBackendSettings, string>;
+} as const satisfies Record<keyof SshSettings, string>;
 
 /** How to fix a bad value, shown after zod's message. */
-export const LAB_BACKEND_HINTS: Partial<Record<keyof LabBackendSettings, string>> = {
-	labBackend: 'use local or ssh',
+export const SSH_HINTS: Partial<Record<keyof SshSettings, string>> = {
 	sshHosts: 'give a comma-separated list such as podlab@10.0.0.11:22,podlab@10.0.0.12:22',
 	sshConnectTimeoutMs: 'give milliseconds from 1000 to 120000',
 	sshStudentsPerHost: 'give a number from 1 (one host per student) to 1000',
@@ -104,7 +100,7 @@ export const LAB_BACKEND_HINTS: Partial<Record<keyof LabBackendSettings, string>
  * Settings the ssh backend needs together, checked once the values themselves are valid.
  * @returns one line per problem, "ENV_NAME: what is wrong (how to fix)"; empty when all is well.
  */
-export function labBackendProblems(settings: LabBackendSettings): string[] {
+export function sshProblems(settings: SshSettings & { labBackend: string }, backendEnvName: string): string[] {
 	if (settings.labBackend !== 'ssh') return [];
 	const required = [
 		['sshHosts', 'the lab hosts, e.g. podlab@10.0.0.11:22,podlab@10.0.0.12:22'],
@@ -113,5 +109,5 @@ export function labBackendProblems(settings: LabBackendSettings): string[] {
 	] as const;
 	return required
 		.filter(([key]) => settings[key] === undefined)
-		.map(([key, what]) => `${LAB_BACKEND_ENV_NAMES[key]}: required with ${LAB_BACKEND_ENV_NAMES.labBackend}=ssh (give ${what})`);
+		.map(([key, what]) => `${SSH_ENV_NAMES[key]}: required with ${backendEnvName}=ssh (give ${what})`);
 }

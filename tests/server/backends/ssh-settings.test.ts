@@ -1,8 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { labBackendProblems, labBackendSettings, parseSshHost } from '../../../server/backends/ssh/settings.ts';
+import { labBackendProblems, labBackendSettings } from '../../../server/backends/settings.ts';
+import { parseSshHost, sshSettings } from '../../../server/backends/ssh/settings.ts';
 
-const schema = z.object(labBackendSettings);
+// The backend choice and the ssh backend's own settings (the others' have their own tests).
+const schema = z.object({ labBackend: labBackendSettings.labBackend, ...sshSettings });
 
 describe('parseSshHost', () => {
 	it('reads user@host[:port], IPv6 in brackets, port 22 by default', () => {

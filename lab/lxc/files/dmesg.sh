@@ -1,0 +1,41 @@
+#!/bin/sh
+# podlab's dmesg in a lab (lab/lxc/files/dmesg.sh, installed as /usr/local/bin/dmesg, first on
+# PATH). A lab may not read the host's kernel log (it holds every lab's and the host's messages).
+# The podlab gateway reads it as root and copies the messages about this lab's cgroups (whole OOM
+# reports) into /run/podlab/kernel/kmsg, read-only here; this prints that file as dmesg prints the
+# kernel's.
+log=/run/podlab/kernel/kmsg
+follow=
+skip_old=
+for arg in "$@"; do
+	case $arg in
+	-w | --follow) follow=1 ;;
+	-W | --follow-new) follow=1 skip_old=1 ;;
+	-h | --help)
+		echo "Usage: dmesg [-w|--follow] [-W|--follow-new]"
+		echo "The kernel log of this podlab lab: the kernel's messages about this lab (such as OOM reports)."
+		exit 0
+		;;
+	*)
+		echo "dmesg: $arg is not supported in a podlab lab (only -w and -W): see dmesg --help" >&2
+		exit 1
+		;;
+	esac
+done
+if [ ! -r "$log" ]; then
+	echo "dmesg: this lab's kernel log is not there ($log): the podlab gateway routes it" >&2
+	exit 1
+fi
+# What the kernel logged before this command is in the log once a read of the kernel's buffer that
+# began after it started is done (the gateway reads every 100 ms): wait for that, at most a second.
+started=$(date +%s%3N)
+tries=0
+while [ "$tries" -lt 20 ]; do
+	drained=$(cat /run/podlab/drained-at 2>/dev/null)
+	[ "${drained:-0}" -ge "$started" ] 2>/dev/null && break
+	sleep 0.05
+	tries=$((tries + 1))
+done
+if [ -z "$follow" ]; then exec cat "$log"; fi
+if [ -n "$skip_old" ]; then exec tail -n 0 -F "$log" 2>/dev/null; fi
+exec tail -n +1 -F "$log" 2>/dev/null

@@ -1,0 +1,69 @@
+/** The kernel-log routing without a kernel: raw /dev/kmsg records in, what each lab gets out. */
+import { describe, expect, it } from 'vitest';
+import { asSeenInLab, formatRecord, KmsgSorter, labOfText, parseKmsgRecord, type KmsgRecord } from '../../../../server/backends/lxc/kmsg-router.ts';
+
+let seq = 100;
+const record = (text: string): KmsgRecord => parseKmsgRecord(`4,${seq++},5000123456,-;${text}`)!;
+
+/** The start and end of a memory cgroup OOM report as 6.x kernels print it, for a container in lab `lab`. */
+function oomReport(lab: string, pid: number): KmsgRecord[] {
+	const cgroup = `/lxc.payload.${lab}/libpod_parent/libpod-abc123`;
+	return [
+		'tail invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0',
+		`CPU: 1 UID: 0 PID: ${pid} Comm: tail Not tainted 6.18.44 #1`,
+		'Call Trace:',
+		'memory: usage 102400kB, limit 102400kB, failcnt 62',
+		`Memory cgroup stats for ${cgroup}:`,
+		`oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,mems_allowed=0,oom_memcg=${cgroup},task_memcg=${cgroup},task=tail,pid=${pid},uid=1000000`,
+		`Memory cgroup out of memory: Killed process ${pid} (tail) total-vm:104000kB, anon-rss:101000kB`,
+	].map(record);
+}
+
+describe('parseKmsgRecord', () => {
+	it('reads priority, sequence, time and text, and undoes the kernel’s escapes', () => {
+		expect(parseKmsgRecord('6,1234,5000123456,-,caller=T1;a\\x0ab\n SUBSYSTEM=x')).toEqual({ priority: 6, seq: 1234, usec: 5000123456, text: 'a\nb' });
+	});
+	it('skips dictionary lines and junk', () => {
+		expect(parseKmsgRecord(' SUBSYSTEM=memory')).toBeNull();
+		expect(parseKmsgRecord('no semicolon')).toBeNull();
+		expect(parseKmsgRecord('x,y,z;text')).toBeNull();
+	});
+});
+
+describe('KmsgSorter', () => {
+	it('routes a whole OOM report to the lab whose cgroup it names, and the reaper’s line after it', () => {
+		const sorter = new KmsgSorter();
+		const routed = [...oomReport('podlab-lab-03', 4242), record('oom_reaper: reaped process 4242 (tail), now anon-rss:0kB')].flatMap((r) => sorter.feed(r));
+		expect(routed.map((entry) => entry.lab)).toEqual(['podlab-lab-03', 'podlab-lab-03']);
+		expect(routed[0]!.records).toHaveLength(7);
+		expect(routed[0]!.records[0]!.text).toMatch(/invoked oom-killer/);
+	});
+	it('gives a lab nothing of the host’s or of another lab’s', () => {
+		const sorter = new KmsgSorter();
+		const routed = [
+			record('EXT4-fs (vda): mounted filesystem'),
+			...oomReport('podlab-lab-07', 99),
+			record('oom_reaper: reaped process 1 (init), now anon-rss:0kB'),
+			record('tail invoked oom-killer: gfp_mask=0xcc0'),
+			record('Out of memory: Killed process 12 (java)'),
+		].flatMap((r) => sorter.feed(r));
+		expect(routed.map((entry) => entry.lab)).toEqual(['podlab-lab-07']);
+	});
+	it('does not take a lab name that only starts like one', () => {
+		expect(labOfText('oom_memcg=/lxc.payload.podlab-lab-071/x')).toBeNull();
+		expect(labOfText('oom_memcg=/lxc.payload.other/x')).toBeNull();
+		expect(labOfText('Memory cgroup stats for /lxc.payload.podlab-lab-07:')).toBe('podlab-lab-07');
+	});
+});
+
+describe('what a lab sees', () => {
+	it('shows cgroup paths as the lab’s cgroup namespace does', () => {
+		expect(asSeenInLab('oom_memcg=/lxc.payload.podlab-lab-01/libpod_parent/x,task_memcg=/lxc.payload.podlab-lab-01,task=a')).toBe(
+			'oom_memcg=/libpod_parent/x,task_memcg=/,task=a',
+		);
+	});
+	it('formats a record as dmesg does', () => {
+		expect(formatRecord({ priority: 4, seq: 1, usec: 5_000_123_456, text: 'hello' })).toBe('[ 5000.123456] hello');
+		expect(formatRecord({ priority: 4, seq: 1, usec: 1_000_001, text: 'x' })).toBe('[    1.000001] x');
+	});
+});
