@@ -24,8 +24,7 @@ esac
 
 __podlab_nonce_file="$HOME/.podlab/sessions/${PODLAB_SESSION}.nonce"
 printf '%s\n' "$$" > "$HOME/.podlab/sessions/${PODLAB_SESSION}.shell"
-# PODLAB_SESSION stays exported (it is no secret): when the terminal is ended, what left the shell's
-# session (setsid, a daemon) is found by it (podlab-host.sh end).
+unset PODLAB_SESSION
 
 # Re-reads the nonce and rebuilds the markers that PS1 and PS0 expand at each prompt (promptvars).
 __podlab_refresh() {

@@ -66,6 +66,8 @@ const INPUT_REFUSED_ABOVE_BYTES = 1024 * 1024;
 /** How long `run` waits for the shell's prompt, and for Ctrl-C to end the running command. */
 const SHELL_READY_TIMEOUT_MS = 15_000;
 const INTERRUPT_TIMEOUT_MS = 2_000;
+/** Ctrl-C presses within INTERRUPT_TIMEOUT_MS before "interrupt and run" gives up. */
+const INTERRUPT_PRESSES = 4;
 
 export type EndReason = 'exit' | 'grace' | 'shutdown' | 'closed' | 'idle' | 'deadline';
 
@@ -247,8 +249,13 @@ export class Terminal {
 			// A run still waiting for the prompt is not something Ctrl-C can stop: it would hit the
 			// shell while it starts and could cut its rc file short.
 			if (!interrupt || (this.#shell.run && !this.#shell.run.typed)) return 'busy';
-			this.#process.write(Buffer.from('\x03'));
-			if (!(await this.#waitFor(() => !this.busy, INTERRUPT_TIMEOUT_MS)) || this.busy) return 'busy';
+			// A Ctrl-C that lands while the shell is still handing the terminal to the command reaches the
+			// shell, not the command: press it again, as a person would.
+			for (let press = 0; press < INTERRUPT_PRESSES && this.busy && !this.ended; press++) {
+				this.#process.write(Buffer.from('\x03'));
+				await this.#waitFor(() => !this.busy, INTERRUPT_TIMEOUT_MS / INTERRUPT_PRESSES);
+			}
+			if (this.busy || this.ended) return 'busy';
 		}
 		this.#dispatch({ kind: 'run-claimed', block, code });
 		const claimed = this.#shell.run;
@@ -266,7 +273,8 @@ export class Terminal {
 		// Ctrl-C goes through the line discipline, exactly as if the reader pressed it: programs in
 		// raw mode (an editor) get the key instead of a signal, as they would in any terminal.
 		if (name === 'SIGINT') this.#process.write(Buffer.from('\x03'));
-		else await this.#process.signalForeground(name);
+		// At the prompt there is no job: the signal goes nowhere (never to the shell).
+		else if (this.busy) await this.#process.signalForeground(name);
 	}
 
 	/**

@@ -26,6 +26,11 @@ export interface BackendLab {
 	newReader(gateway: RunningGateway): Promise<string>;
 	/** A shell outlives its gateway's shutdown, for the next gateway to attach to (instead of ending with it). */
 	keepsShellsOnShutdown: boolean;
+	/**
+	 * Ending a terminal also ends what left its session (`setsid`, a daemon): true where the backend
+	 * holds every process of a terminal in a cgroup. An ssh lab host has none to hold them in.
+	 */
+	endsWhatLeftTheSession: boolean;
 	/** The processes of the machine the shells run on, by the pids the shells themselves report (`$$`). */
 	processes: ShellProcesses;
 	/** Removes the lab and whatever the shells left on it. */
@@ -58,6 +63,7 @@ const local: BackendFixture = {
 			startGateway: (env = {}) => startGateway(env),
 			newReader,
 			keepsShellsOnShutdown: false,
+			endsWhatLeftTheSession: true,
 			processes: THIS_MACHINE,
 			close: async () => {},
 		};
@@ -83,6 +89,7 @@ const ssh: BackendFixture = {
 				return joined.cookie;
 			},
 			keepsShellsOnShutdown: true,
+			endsWhatLeftTheSession: false,
 			processes: THIS_MACHINE,
 			close: () => lab.close(),
 		};

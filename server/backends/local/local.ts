@@ -28,6 +28,8 @@ const INHERITED_ENV = ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'LANG', 'LC_A
 const HANGUP_GRACE_MS = 1000;
 /** How long, after the kill, to wait for node-pty to report the exit. */
 const EXIT_WAIT_MS = 2000;
+/** How long a signal for a busy terminal waits for its command to take the foreground. */
+const FOREGROUND_WAIT_MS = 1000;
 
 export interface LocalBackendOptions {
 	/** Unset: the lab env file's PODLAB_LAB_DIR if it exists, else $HOME. */
@@ -182,18 +184,31 @@ class LocalProcess implements LabProcess {
 	}
 
 	async signalForeground(name: SignalName): Promise<void> {
+		// The terminal is busy, but the shell may still be handing the terminal to the command: wait
+		// for the command to be in the foreground, briefly. The shell itself is never signalled.
+		for (const deadline = performance.now() + FOREGROUND_WAIT_MS; ; ) {
+			const job = await this.#foregroundJob();
+			if (job !== null) {
+				try {
+					process.kill(-job, name);
+				} catch {
+					// The job ended meanwhile.
+				}
+				return;
+			}
+			if (performance.now() > deadline) return;
+			await new Promise((resolve) => setTimeout(resolve, 10));
+		}
+	}
+
+	/** The terminal's foreground process group, unless it is the shell's (or the wrapper's). */
+	async #foregroundJob(): Promise<number | null> {
 		const session = this.#pty.pid;
-		const stat = await readProcStat(session);
-		const foreground = stat?.terminalProcessGroup ?? -1;
-		if (foreground <= 0 || foreground === session) return;
+		const foreground = (await readProcStat(session))?.terminalProcessGroup ?? -1;
+		if (foreground <= 0 || foreground === session) return null;
 		// The interactive shell is the wrapper's child; a job control signal must not end it.
 		const shell = (await Promise.all((await sessionMembers(session)).map(readProcStat))).find((member) => member?.parent === session);
-		if (shell && shell.pid === foreground) return;
-		try {
-			process.kill(-foreground, name);
-		} catch {
-			// The job ended meanwhile.
-		}
+		return shell && shell.pid === foreground ? null : foreground;
 	}
 
 	/** On this machine, letting go and ending for good are the same: nothing would keep the shell. */

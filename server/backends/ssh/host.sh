@@ -120,25 +120,21 @@ signal() {
 end() {
 	pattern=$1
 	# Each pane's process leads a session (setsid) that the shell and its jobs belong to.
-	ended=$(podlab_tmux list-sessions -F '#{session_name} #{pane_pid}' 2>/dev/null | while read -r name leader; do
+	leaders=$(podlab_tmux list-sessions -F '#{session_name} #{pane_pid}' 2>/dev/null | while read -r name leader; do
 		# shellcheck disable=SC2254 # PATTERN is a pattern
 		case $name in
 		$pattern)
 			podlab_tmux kill-session -t "=$name"
 			rm -f "$state/$name.nonce" "$state/$name.shell" "$state/$name.exit"
-			echo "$name $leader"
+			echo "$leader"
 			;;
 		esac
 	done)
-	[ -n "$ended" ] || return 0
-	# The hangup ended the shells; what ignored it (nohup, a trap) and stayed in their sessions goes
-	# now, and so does what left them (setsid, a daemon): it still has the pane's PODLAB_SESSION.
+	[ -n "$leaders" ] || return 0
+	# The hangup ended the shells; what ignored it (nohup, a trap) and stayed in their sessions goes now.
 	sleep 1
-	echo "$ended" | while read -r name leader; do
+	for leader in $leaders; do
 		pkill -KILL -s "$leader" 2>/dev/null
-		for process in /proc/[0-9]*; do
-			tr '\0' '\n' <"$process/environ" 2>/dev/null | grep -qx "PODLAB_SESSION=$name" && kill -KILL "${process#/proc/}" 2>/dev/null
-		done
 	done
 	return 0
 }
