@@ -12,10 +12,11 @@ import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer } from 'ws';
-import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse } from '../src/protocol.ts';
+import { DEFAULT_TERMINAL, ERRORS, LabError, type ErrorCode, type LabResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import type { LabBackend } from './backends/backend.ts';
 import { createBackend } from './backends/index.ts';
+import { resetReaderLab } from './backends/lab-reset.ts';
 import { ClassApi } from './class/class-api.ts';
 import { recordClassRuns } from './class/class-runs.ts';
 import { watchLifetimes } from './class/lifetime.ts';
@@ -74,8 +75,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 					logger,
 					runLog,
 					onJoinRefused: (reason) => metrics.joinsRefused.inc({ reason }),
+					resetLab: (reader: Reader) => resetReaderLab(backend, reader, logger),
 					// A backend with a place per student (a lab host) gives it at join and takes it back with the seat.
 					...(seats ? { hostOf: (student: string) => seats.labOf(student), assignHost: (student: string) => seats.assign(student), releaseHost: (student: string) => seats.release(student) } : {}),
+					...(seats?.labStatus ? { labStatusOf: seats.labStatus.bind(seats) } : {}),
 				})
 			: null;
 	if (classApi && roster && runLog) recordClassRuns({ readers, roster, runLog, events: classApi.events, logger });
@@ -132,6 +135,19 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		// pages only; the cookies are SameSite=Strict as well.
 		if (pathname.startsWith('/api/') && req.method !== 'GET' && req.method !== 'HEAD' && policy!.originOf(req) === 'refused') {
 			return sendError(res, 'LAB_ERR_ORIGIN');
+		}
+		if (pathname === '/api/lab/reset' && req.method === 'POST') {
+			const reader = readerFor(req);
+			if (!reader) return sendError(res, classApi ? 'LAB_ERR_JOIN_REQUIRED' : 'LAB_ERR_NO_READER');
+			void resetReaderLab(backend, reader, logger).then(
+				(result) => sendJson(res, 200, result),
+				(error) => {
+					if (error instanceof LabError) return sendError(res, error.code, error.message);
+					logger.error({ err: error, reader: reader.label }, 'lab reset failed');
+					if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
+				},
+			);
+			return;
 		}
 		if (pathname === '/metrics') {
 			void serveMetrics(req, res).catch((error) => {

@@ -120,10 +120,28 @@ export const rosterStudent = z.looseObject({
 	lastActivity: z.iso.datetime(),
 	lastRun: z.looseObject({ block: z.string(), exit: z.number().int(), at: z.iso.datetime() }).nullable(),
 	labHost: z.string().nullable(),
+	/** The student's lab of their own (backends with one, e.g. lxc): name, state, memory in use; null when they have none yet. Absent on other backends. */
+	lab: z
+		.looseObject({
+			name: z.string(),
+			state: z.enum(['running', 'stopped']),
+			memoryBytes: z.number().int().nullable(),
+		})
+		.nullable()
+		.optional(),
 	/** The site path the student's terminal panel was last open on. */
 	page: z.string().nullable(),
 	connected: z.boolean(),
 	terminals: z.array(z.looseObject({ name: terminalName, busy: z.boolean() })),
+});
+
+/** `POST /api/lab/reset` and the instructor's resets: per reader, the new lab and how long the reset took. */
+export const labResetResult = z.looseObject({
+	/** The student id (instructor routes), or null for the reader's own reset. */
+	student: z.string().nullable(),
+	lab: z.string(),
+	terminalsEnded: z.number().int(),
+	ms: z.number(),
 });
 
 export const rosterResponse = z.looseObject({
@@ -159,6 +177,7 @@ export const transcriptResponse = z.looseObject({
 });
 
 export type RosterStudent = z.infer<typeof rosterStudent>;
+export type LabResetResult = z.infer<typeof labResetResult>;
 export type RosterResponse = z.infer<typeof rosterResponse>;
 export type ProgressResponse = z.infer<typeof progressResponse>;
 export type TranscriptEntry = z.infer<typeof transcriptEntry>;
@@ -224,6 +243,7 @@ export const ERRORS = {
 	LAB_ERR_HOST_SETUP: { http: null, close: 4005, after: 'retry', text: 'Your lab host is missing something podlab needs (tmux 3.3 or later): tell your instructor.' },
 	LAB_ERR_SHUTDOWN: { http: null, close: 1001, after: 'retry', text: 'The lab is shutting down.' },
 	LAB_ERR_INTERNAL: { http: null, close: 1011, after: 'retry', text: 'The gateway hit an internal error.' },
+	LAB_ERR_RESET_UNSUPPORTED: { http: 409, close: null, after: 'stop', text: 'This lab cannot be reset: its backend has no lab of one’s own to replace (only the lxc backend resets labs).' },
 	LAB_ERR_STATE_WRITE: { http: 503, close: null, after: 'retry', text: 'The lab could not save this change (its disk may be full): try again in a moment, or tell your trainer.' },
 } as const satisfies Record<string, { http: number | null; close: number | null; after: ErrorAfter; text: string }>;
 

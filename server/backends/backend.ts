@@ -77,6 +77,16 @@ export interface StudentSeats {
 	labOf(student: string): string | null;
 	/** Ends everything the student has there, open terminals or not, and frees the place. */
 	release(student: string): Promise<void>;
+	/** What the instructor's roster shows of the student's lab: its state and the memory it uses; null when the student has none. */
+	labStatus?(student: string): Promise<StudentLabStatus | null>;
+}
+
+/** A student's lab on the instructor's roster. */
+export interface StudentLabStatus {
+	name: string;
+	state: 'running' | 'stopped';
+	/** Memory the lab's processes use now (its cgroup), or null when unknown. */
+	memoryBytes: number | null;
 }
 
 export interface LabBackend {
@@ -93,4 +103,12 @@ export interface LabBackend {
 	detectLab?(): Promise<LabStatus>;
 	/** Class mode: each student's own place in the backend. */
 	readonly seats?: StudentSeats;
+	/**
+	 * Replaces the reader's lab with a fresh, clean one (`POST /api/lab/reset`, the instructor's
+	 * reset); resolves with the new lab's name once the reader has it. Before its first await it
+	 * writes `notice` into the reader's open terminals and promises the reader's next terminal the
+	 * new lab, so that the caller can end the open ones at once (lab-reset.ts). Without it, a reset
+	 * is refused with `LAB_ERR_RESET_UNSUPPORTED`.
+	 */
+	resetLab?(reader: string, notice?: string): Promise<string>;
 }

@@ -8,8 +8,13 @@ import { LXC_ENV_NAMES, lxcSettings } from './lxc/settings.ts';
 import { SSH_ENV_NAMES, SSH_HINTS, sshProblems, sshSettings, type SshSettings } from './ssh/settings.ts';
 
 export const labBackendSettings = {
-	/** Where terminals run: "local" (this machine), "ssh" (a lab host per student, from `sshHosts`) or "lxc" (a lab of one's own per reader on this machine). @default "local" */
-	labBackend: z.enum(['local', 'ssh', 'lxc']).default('local'),
+	/**
+	 * Where terminals run: "local" (this machine), "ssh" (a lab host per student, from `sshHosts`),
+	 * "lxc" (a lab of one's own per reader on this machine) or "auto": `lxc` when this machine has
+	 * LXC labs (`npm run lab:setup`), else `local` in local mode; class mode never falls back to
+	 * `local` without `allowSharedLab` (choose-backend.ts). @default "auto"
+	 */
+	labBackend: z.enum(['auto', 'local', 'ssh', 'lxc']).default('auto'),
 	...sshSettings,
 	...lxcSettings,
 };
@@ -25,7 +30,7 @@ export const LAB_BACKEND_ENV_NAMES = {
 
 /** How to fix a bad value, shown after zod's message. */
 export const LAB_BACKEND_HINTS: Partial<Record<keyof LabBackendSettings, string>> = {
-	labBackend: 'use local, ssh or lxc',
+	labBackend: 'use auto, local, ssh or lxc',
 	...SSH_HINTS,
 };
 

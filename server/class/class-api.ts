@@ -12,6 +12,8 @@
  *   GET    /api/instructor/students/:id/transcript.(json|csv)
  *   DELETE /api/instructor/students/:id/terminals  end the student's terminals
  *   DELETE /api/instructor/students/:id           free the seat (terminals end, the cookie stops working)
+ *   POST   /api/instructor/students/:id/reset     replace the student's lab with a fresh one (backends with labs of one's own)
+ *   POST   /api/instructor/reset                  the same for every student of the class
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parseCookie, stringifySetCookie } from 'cookie';
@@ -22,7 +24,8 @@ import { hashSecret, verifySecret } from '../auth/secret-hash.ts';
 import { signToken, verifyToken } from '../auth/signed-token.ts';
 import type { Config } from '../config.ts';
 import type { Reader, ReaderRegistry } from '../readers.ts';
-import { LabError, type ProgressResponse, type RosterResponse, type TranscriptEntry, type TranscriptResponse } from '../../src/protocol.ts';
+import type { StudentLabStatus } from '../backends/backend.ts';
+import { LabError, type LabResetResult, type ProgressResponse, type RosterResponse, type RosterStudent, type TranscriptEntry, type TranscriptResponse } from '../../src/protocol.ts';
 import { InstructorEvents } from './instructor-events.ts';
 import { displayName, type Roster } from './roster.ts';
 import { transcriptCsv, type RunEntry, type RunLog } from './run-log.ts';
@@ -55,6 +58,10 @@ export interface ClassApiOptions {
 	assignHost?: (studentId: string) => Promise<void>;
 	/** Ends a student's sessions on their host and gives the host back (when their seat is freed). */
 	releaseHost?: (studentId: string) => Promise<void>;
+	/** The student's lab of their own on the roster (name, state, memory), when the backend has them. */
+	labStatusOf?: (studentId: string) => Promise<StudentLabStatus | null>;
+	/** Replaces the reader's lab with a fresh one (server/backends/lab-reset.ts). @throws {LabError} `LAB_ERR_RESET_UNSUPPORTED` */
+	resetLab?: (reader: Reader) => Promise<LabResetResult>;
 	/** Every run of every student, for the progress board and transcripts. */
 	runLog: RunLog;
 	/** Told of every refused join (metrics). */
@@ -242,7 +249,23 @@ export class ClassApi {
 			this.#options.logger.info({ delivered }, 'broadcast');
 			return sendJson(res, 200, { delivered });
 		}
-		if (pathname === '/api/instructor/students' && req.method === 'GET') return sendJson(res, 200, this.#rosterView());
+		if (pathname === '/api/instructor/students' && req.method === 'GET') return sendJson(res, 200, await this.#withLabs(this.#rosterView()));
+		if (pathname === '/api/instructor/reset' && req.method === 'POST') {
+			const results: LabResetResult[] = [];
+			// One at a time: each reset may make a lab when the warm pool runs dry, and a whole class at once would starve the box.
+			for (const student of roster.list()) results.push(await this.#reset(student.id));
+			this.#options.logger.info({ action: 'reset every lab', students: results.length }, 'instructor action');
+			this.events.rosterChanged();
+			return sendJson(res, 200, { students: results });
+		}
+		const reset = /^\/api\/instructor\/students\/(s[0-9a-f]{12})\/reset$/.exec(pathname);
+		if (reset && req.method === 'POST') {
+			if (!roster.get(reset[1]!)) return sendError(res, 'LAB_ERR_NOT_FOUND');
+			const result = await this.#reset(reset[1]!);
+			this.#options.logger.info({ student: reset[1], action: 'reset lab', ms: result.ms }, 'instructor action');
+			this.events.rosterChanged();
+			return sendJson(res, 200, result);
+		}
 		if (pathname === '/api/instructor/progress' && req.method === 'GET') return sendJson(res, 200, this.#progressView());
 		if (pathname === '/api/instructor/events' && req.method === 'GET') {
 			// A stream opened with the cookie ends with it (the page then asks to sign in again).
@@ -302,6 +325,25 @@ export class ClassApi {
 				};
 			}),
 		};
+	}
+
+	/** Resets one student's lab. @throws {LabError} `LAB_ERR_RESET_UNSUPPORTED` when the backend cannot. */
+	#reset(student: string): Promise<LabResetResult> {
+		if (!this.#options.resetLab) throw new LabError('LAB_ERR_RESET_UNSUPPORTED');
+		return this.#options.resetLab(this.#options.readers.student(student));
+	}
+
+	/** The roster with each student's lab of their own, asked of the backend (it reads the lab's cgroup). */
+	async #withLabs(view: RosterResponse): Promise<RosterResponse> {
+		const labStatusOf = this.#options.labStatusOf;
+		if (!labStatusOf) return view;
+		const students = await Promise.all(
+			view.students.map(async (student): Promise<RosterStudent> => {
+				const lab = await labStatusOf(student.id).catch(() => null);
+				return { ...student, lab: lab && { ...lab } };
+			}),
+		);
+		return { ...view, students };
 	}
 
 	/** Per student, each block's latest run. */

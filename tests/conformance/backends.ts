@@ -3,12 +3,19 @@
  * entry says what the backend needs on this machine, makes its lab once per run of the suite, starts
  * gateways on it and gives readers to them. Adding a backend to the suite is adding an entry here.
  */
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DEFAULT_LAB_LIMITS } from '../../lab/lxc/lab-config.ts';
+import { Labs } from '../../server/backends/lxc/labs.ts';
 import { isAlive, readProcStat, sessionMembers } from '../../server/process-tree.ts';
 import { joinClass, newReader } from '../helpers/client.ts';
 import { startGateway, writeTestBashrc, type RunningGateway } from '../helpers/gateway.ts';
 import { createLabHosts, labHostsProblem } from '../helpers/lab-hosts.ts';
 import { sessionProcessesNamed } from '../helpers/processes.ts';
 import { JOIN_CODE, sshGatewaySettings, startSshGateway } from '../helpers/ssh-gateway.ts';
+import { lxcLabProblem } from '../lab/lxc/lxc-required.ts';
 
 export interface BackendFixture {
 	/** As PODLAB_LAB_BACKEND names it. */
@@ -31,8 +38,12 @@ export interface BackendLab {
 	 * holds every process of a terminal in a cgroup. An ssh lab host has none to hold them in.
 	 */
 	endsWhatLeftTheSession: boolean;
-	/** The processes of the machine the shells run on, by the pids the shells themselves report (`$$`). */
-	processes: ShellProcesses;
+	/**
+	 * The processes of the machine a shell runs on, by the pids the shell itself reports (`$$`).
+	 * `machine` is what the shell's `hostname` printed: a backend whose shells run in pid namespaces
+	 * of their own (a lab per reader) looks the pids up in that machine's namespace.
+	 */
+	processesOn(machine: string): Promise<ShellProcesses>;
 	/** Removes the lab and whatever the shells left on it. */
 	close(): Promise<void>;
 }
@@ -64,7 +75,7 @@ const local: BackendFixture = {
 			newReader,
 			keepsShellsOnShutdown: false,
 			endsWhatLeftTheSession: true,
-			processes: THIS_MACHINE,
+			processesOn: async () => THIS_MACHINE,
 			close: async () => {},
 		};
 	},
@@ -90,10 +101,102 @@ const ssh: BackendFixture = {
 			},
 			keepsShellsOnShutdown: true,
 			endsWhatLeftTheSession: false,
-			processes: THIS_MACHINE,
+			processesOn: async () => THIS_MACHINE,
 			close: () => lab.close(),
 		};
 	},
 };
 
-export const BACKENDS: readonly BackendFixture[] = [local, ssh];
+/** The processes of a lab, through the host's view of its /proc (the lab's pid namespace, as its shells see it). */
+function labProcesses(initPid: number): ShellProcesses {
+	const proc = `/proc/${initPid}/root/proc`;
+	const stat = (pid: number) => readFile(`${proc}/${pid}/stat`, 'latin1').then(parseStat, () => null);
+	const members = async (session: number) => {
+		const found: number[] = [];
+		for (const name of await readdir(proc)) {
+			if (!/^\d+$/.test(name)) continue;
+			const fields = await stat(Number(name));
+			if (fields && fields.session === session && fields.state !== 'Z') found.push(Number(name));
+		}
+		return found;
+	};
+	return {
+		sessionOf: async (pid) => (await stat(pid))?.session ?? null,
+		members,
+		named: async (session, name) => {
+			const pids = await members(session);
+			const names = await Promise.all(pids.map((pid) => readFile(`${proc}/${pid}/comm`, 'utf8').then((comm) => comm.trim(), () => '')));
+			return pids.filter((_, index) => names[index] === name);
+		},
+		isAlive: (pid) => {
+			try {
+				return parseStat(readFileSync(`${proc}/${pid}/stat`, 'latin1')).state !== 'Z';
+			} catch {
+				return false;
+			}
+		},
+	};
+}
+
+function parseStat(text: string): { state: string; session: number } {
+	const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+	return { state: fields[0] ?? '?', session: Number(fields[3]) };
+}
+
+const lxcProblem = await lxcLabProblem();
+
+/**
+ * A class on the lxc backend: every reader is a student who joined, with a lab of their own, made
+ * at join; the fixture gives that lab the test reader's ~/.bashrc before the student's first
+ * terminal. Whatever labs the suite made are removed at the end.
+ */
+const lxc: BackendFixture = {
+	name: 'lxc',
+	problem: () => lxcProblem,
+	async open() {
+		const labs = new Labs(DEFAULT_LAB_LIMITS);
+		const before = new Set((await labs.list()).map((lab) => lab.name));
+		const dir = mkdtempSync(join(tmpdir(), 'podlab-lxc-conformance-'));
+		const home = mkdtempSync(join(tmpdir(), 'podlab-lxc-home-'));
+		writeTestBashrc(home);
+		const bashrc = readFileSync(join(home, '.bashrc'), 'utf8');
+		let gateways = 0;
+		let students = 0;
+		return {
+			startGateway: (env = {}) =>
+				startGateway({
+					PODLAB_LAB_BACKEND: 'lxc',
+					PODLAB_LXC_WARM_LABS: '2',
+					PODLAB_MODE: 'class',
+					PODLAB_JOIN_CODE: JOIN_CODE,
+					PODLAB_INSTRUCTOR_TOKEN: 'lxc-conformance-instructor-token',
+					PODLAB_SEATS: '100',
+					PODLAB_STATE_DIR: join(dir, `gateway-${++gateways}-state`),
+					...env,
+				}),
+			async newReader(gateway) {
+				const joined = await joinClass(gateway, `student-${++students}`, JOIN_CODE);
+				if (!joined.cookie) throw new Error(`join refused: ${joined.status} ${JSON.stringify(joined.body)}`);
+				// Joining gave the student their lab (the backend's seat), owned by the student's id.
+				const lab = (await labs.list()).find((candidate) => candidate.owner === joined.body.id);
+				if (!lab) throw new Error(`no lab owned by ${joined.body.id} after joining`);
+				const written = await labs.exec(lab.name, ['sh', '-c', 'cat > /root/.bashrc'], { input: bashrc });
+				if (written.code !== 0) throw new Error(`cannot write ~/.bashrc in ${lab.name}: ${written.stderr}`);
+				return joined.cookie;
+			},
+			keepsShellsOnShutdown: true,
+			// Every process of a lab is in the lab's cgroup; a terminal's end takes what left its session too.
+			endsWhatLeftTheSession: true,
+			async processesOn(machine) {
+				const initPid = await labs.initPid(machine);
+				if (initPid === null) throw new Error(`the lab ${machine} is not running`);
+				return labProcesses(initPid);
+			},
+			async close() {
+				for (const lab of await labs.list()) if (!before.has(lab.name)) await labs.destroy(lab.name);
+			},
+		};
+	},
+};
+
+export const BACKENDS: readonly BackendFixture[] = [local, ssh, lxc];

@@ -8,9 +8,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient, type ClientOptions } from '../helpers/client.ts';
 import type { RunningGateway } from '../helpers/gateway.ts';
 import { FloodCounter, floodCommand } from '../helpers/flood.ts';
+import { isAlive } from '../../server/process-tree.ts';
 import { eventually, rssBytes, terminalPids } from '../helpers/processes.ts';
 import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
-import type { BackendFixture, BackendLab } from './backends.ts';
+import type { BackendFixture, BackendLab, ShellProcesses } from './backends.ts';
 
 /** Reads the last `name=<number>` the shell printed. */
 function printed(client: TestClient, name: string): number {
@@ -52,13 +53,15 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 			return TestClient.connect(gateway, { ...options, cookie: options.cookie ?? (await lab.newReader(gateway)) });
 		}
 
-		/** The shell's pid and session, as the shell itself says. */
-		async function shellOf(client: TestClient): Promise<{ pid: number; session: number }> {
-			await client.run('echo "shell=$$"', `shell-${client.messages.length}`);
+		/** The shell's pid and session, as the shell itself says, and the processes of the machine it runs on. */
+		async function shellOf(client: TestClient): Promise<{ pid: number; session: number; processes: ShellProcesses }> {
+			await client.run('echo "shell=$$ machine=$(hostname)"', `shell-${client.messages.length}`);
 			const pid = printed(client, 'shell');
-			const session = await lab.processes.sessionOf(pid);
+			const machine = [...client.plainText.matchAll(/\bmachine=(\S+)/g)].at(-1)![1]!;
+			const processes = await lab.processesOn(machine);
+			const session = await processes.sessionOf(pid);
 			if (session === null) throw new Error(`the shell ${pid} is gone`);
-			return { pid, session };
+			return { pid, session, processes };
 		}
 
 		/** Starts jobs that outlive a plain hangup: a background job and one in a session of its own. Their pids. */
@@ -255,10 +258,10 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 
 			it('keeps the gateway bounded under `yes` into a client that never acks, and Ctrl-C stops it within 1 s', async () => {
 				const client = await connect(gateway, { ack: false });
-				const { session } = await shellOf(client);
+				const { session, processes } = await shellOf(client);
 				const baseline = rssBytes(gateway.pid);
 				client.send({ t: 'run', code: 'yes podlab', block: 'yes' });
-				await eventually(async () => (await lab.processes.named(session, 'yes')).length === 1, 5000, '`yes` running');
+				await eventually(async () => (await processes.named(session, 'yes')).length === 1, 5000, '`yes` running');
 				await eventually(() => client.received > 256 * 1024, 10_000, '`yes` output arriving');
 
 				const samples: number[] = [];
@@ -275,9 +278,9 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 				console.info(`${fixture.name}: gateway RSS growth under yes (stalled client): max ${(Math.max(...samples) / 1048576).toFixed(1)} MiB; client received ${receivedWhilePaused} bytes`);
 
 				// Output is paused, input is not: Ctrl-C reaches the shell.
-				expect(await lab.processes.named(session, 'yes')).toHaveLength(1);
+				expect(await processes.named(session, 'yes')).toHaveLength(1);
 				client.type('\x03');
-				const took = await eventually(async () => (await lab.processes.named(session, 'yes')).length === 0, 1000, '`yes` ended by Ctrl-C');
+				const took = await eventually(async () => (await processes.named(session, 'yes')).length === 0, 1000, '`yes` ended by Ctrl-C');
 				console.info(`${fixture.name}: Ctrl-C stopped yes in ${took.toFixed(0)} ms`);
 				client.close();
 			});
@@ -329,7 +332,7 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 				const client = await connect(gateway);
 				const shell = await shellOf(client);
 				const stragglers = await startStragglers(client);
-				expect(stragglers.every(lab.processes.isAlive)).toBe(true);
+				expect(stragglers.every(shell.processes.isAlive)).toBe(true);
 
 				client.close();
 				await client.waitForClose();
@@ -341,7 +344,7 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 
 				// [in the session, left it]: the second is the backend's to end only where it holds every process.
 				const mustEnd = lab.endsWhatLeftTheSession ? stragglers : stragglers.slice(0, 1);
-				const left = async () => ({ session: await lab.processes.members(shell.session), stragglers: mustEnd.filter(lab.processes.isAlive) });
+				const left = async () => ({ session: await shell.processes.members(shell.session), stragglers: mustEnd.filter(shell.processes.isAlive) });
 				const gone = async () => {
 					const { session, stragglers } = await left();
 					return session.length === 0 && stragglers.length === 0;
@@ -349,7 +352,7 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 				// Waited for, then shown: a failure names what is left (the background job, the one in a session of its own).
 				await eventually(gone, 6000, 'every process of the terminal gone').catch(() => {});
 				expect(await left(), 'what is left of the terminal after the grace period').toEqual({ session: [], stragglers: [] });
-				for (const pid of stragglers.filter(lab.processes.isAlive)) process.kill(pid, 'SIGKILL');
+				for (const pid of stragglers.filter(shell.processes.isAlive)) process.kill(pid, 'SIGKILL');
 				// The gateway's log line may reach us after the processes are gone.
 				await eventually(() => gateway.logs().includes('"reason":"grace"'), 2000, 'the gateway logs the end by grace');
 			});
@@ -358,7 +361,7 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 				const gateway = await gatewayFor();
 				const readers = [await connect(gateway), await connect(gateway)];
 				const shells = await Promise.all(readers.map(shellOf));
-				const stragglers = (await Promise.all(readers.map(startStragglers))).flat();
+				const stragglers = await Promise.all(readers.map(startStragglers));
 				// The gateway's own end of each terminal: the pty's process, or the ssh client.
 				await eventually(() => terminalPids(gateway).length === 2, 2000, 'the gateway logs both terminals');
 				const ends = terminalPids(gateway);
@@ -368,13 +371,18 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 					expect(await client.waitForClose()).toBe(1001);
 					expect(client.messages.at(-1)).toMatchObject({ t: 'error', code: 'LAB_ERR_SHUTDOWN' });
 				}
-				expect(ends.filter(lab.processes.isAlive)).toEqual([]);
-				if (lab.keepsShellsOnShutdown) {
-					// The shells wait, with what they run, for the next gateway.
-					expect([...shells.map((shell) => shell.pid), ...stragglers].filter((pid) => !lab.processes.isAlive(pid))).toEqual([]);
-				} else {
-					for (const shell of shells) expect(await lab.processes.members(shell.session)).toEqual([]);
-					expect(stragglers.filter(lab.processes.isAlive)).toEqual([]);
+				// The gateway's own ends run on this machine.
+				expect(ends.filter(isAlive)).toEqual([]);
+				for (const [index, shell] of shells.entries()) {
+					const left = stragglers[index]!.filter(shell.processes.isAlive);
+					if (lab.keepsShellsOnShutdown) {
+						// The shells wait, with what they run, for the next gateway.
+						expect(shell.processes.isAlive(shell.pid)).toBe(true);
+						expect(left).toEqual(stragglers[index]);
+					} else {
+						expect(await shell.processes.members(shell.session)).toEqual([]);
+						expect(left).toEqual([]);
+					}
 				}
 			});
 		});

@@ -117,7 +117,7 @@ describe('damaged state files stop startup, naming the file', () => {
 	/** Runs the gateway until it exits; returns its exit status and what it printed. */
 	function startFails(env: Record<string, string>): { status: number | null; output: string } {
 		const result = spawnSync(NODE, ['server/main.ts'], {
-			env: { ...process.env, HOST: '127.0.0.1', PORT: '0', ...env },
+			env: { ...process.env, HOST: '127.0.0.1', PORT: '0', PODLAB_LAB_BACKEND: 'local', ...env },
 			encoding: 'utf8',
 			timeout: 15_000,
 		});

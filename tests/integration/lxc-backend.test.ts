@@ -120,6 +120,52 @@ describe.skipIf(skip !== null)(`lxc backend${skip ? ` (skipped: ${skip})` : ''}`
 		expect(bobLog).toMatch(/^\s*0\s*$/m);
 	}, 120_000);
 
+	it('resets a student’s lab over the gateway in under 2 s: the terminal says so and its reconnect lands in the new lab; the roster shows the lab', async () => {
+		const gw = await gateway();
+		const cat = await connect(gw, 'cat');
+		const oldLab = (await output(cat, 'echo mine > /root/file; hostname', 'before')).match(/podlab-lab-\d\d/)?.[0];
+		const headers = { authorization: `Bearer ${INSTRUCTOR_TOKEN}`, origin: gw.origin };
+		const roster = await (await fetch(`${gw.url}api/instructor/students`, { headers })).json();
+		const listed = roster.students.find((student: { id: string }) => student.id === ids.get('cat'));
+		expect(listed.lab).toMatchObject({ name: oldLab, state: 'running', memoryBytes: expect.any(Number) });
+		expect(listed.lab.memoryBytes).toBeGreaterThan(1024 * 1024);
+
+		const started = performance.now();
+		const reset = await fetch(`${gw.url}api/lab/reset`, { method: 'POST', headers: { cookie: cookies.get('cat')!, origin: gw.origin } });
+		const resetMs = performance.now() - started;
+		const body = await reset.json();
+		expect(reset.status, JSON.stringify(body)).toBe(200);
+		console.info(`lxc: reset over the gateway in ${resetMs.toFixed(0)} ms (backend ${body.ms} ms)`);
+		expect(resetMs).toBeLessThan(2000);
+		expect(body).toMatchObject({ student: ids.get('cat'), terminalsEnded: 1 });
+		expect(body.lab).not.toBe(oldLab);
+		await cat.waitForText('Your lab was reset: a fresh, empty one is starting, and this terminal reconnects to it.');
+		expect(await cat.waitForClose()).toBe(1001);
+		expect(cat.messages.at(-1)).toMatchObject({ t: 'error', code: 'LAB_ERR_SHUTDOWN' });
+
+		const again = await connect(gw, 'cat');
+		const after = await output(again, 'hostname; ls /root/file 2>&1 || true', 'after');
+		expect(after).toContain(body.lab);
+		expect(after).toContain('No such file');
+		again.close();
+	}, 120_000);
+
+	it('refuses a reset on a backend without labs of one’s own, and from another site', async () => {
+		const local = await startGateway({ PODLAB_LAB_BACKEND: 'local' });
+		gateways.push(local);
+		const session = await fetch(`${local.url}api/session`, { headers: { origin: local.origin } });
+		const cookie = session.headers.get('set-cookie')!.split(';')[0]!;
+		const refused = await fetch(`${local.url}api/lab/reset`, { method: 'POST', headers: { cookie, origin: local.origin } });
+		expect(refused.status).toBe(409);
+		expect(await refused.json()).toEqual({
+			code: 'LAB_ERR_RESET_UNSUPPORTED',
+			message: 'This lab cannot be reset: its backend has no lab of one’s own to replace (only the lxc backend resets labs).',
+		});
+		const foreign = await fetch(`${local.url}api/lab/reset`, { method: 'POST', headers: { cookie, origin: 'https://evil.example' } });
+		expect(foreign.status).toBe(403);
+		expect(await foreign.json()).toMatchObject({ code: 'LAB_ERR_ORIGIN' });
+	});
+
 	it('resets a lab in under 2 s to a clean one, and removes every lab when the seats are freed', async () => {
 		const backend = await LxcBackend.create({ limits: DEFAULT_LAB_LIMITS, warmLabs: 1, idleMs: 0, logger: pino({ level: 'silent' }) });
 		try {
@@ -139,7 +185,7 @@ describe.skipIf(skip !== null)(`lxc backend${skip ? ` (skipped: ${skip})` : ''}`
 			await backend.close();
 		}
 		const gw = await gateway();
-		for (const student of ['ann', 'bob']) {
+		for (const student of ['ann', 'bob', 'cat']) {
 			const freed = await fetch(`${gw.url}api/instructor/students/${ids.get(student)}`, {
 				method: 'DELETE',
 				headers: { authorization: `Bearer ${INSTRUCTOR_TOKEN}`, origin: gw.origin },

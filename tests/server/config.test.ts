@@ -66,11 +66,18 @@ describe('loadConfig', () => {
 	});
 
 	it('starts class mode on the local backend only when the shared lab is chosen', () => {
-		const classMode = { PODLAB_MODE: 'class', PODLAB_JOIN_CODE: 'crane-orbit-velvet', PODLAB_INSTRUCTOR_TOKEN: 'instructor-token-0123456789' };
+		const classMode = { PODLAB_MODE: 'class', PODLAB_JOIN_CODE: 'crane-orbit-velvet', PODLAB_INSTRUCTOR_TOKEN: 'instructor-token-0123456789', PODLAB_LAB_BACKEND: 'local' };
 		expect(() => loadConfig(classMode)).toThrow(
 			"PODLAB_MODE=class with PODLAB_LAB_BACKEND=local runs every student's shell on this machine, as the gateway's user: students share it",
 		);
 		expect(loadConfig({ ...classMode, PODLAB_ALLOW_SHARED_LAB: '1' })).toMatchObject({ mode: 'class', labBackend: 'local', allowSharedLab: true });
 		expect(loadConfig({ PODLAB_MODE: 'local' }).allowSharedLab).toBe(false);
+	});
+
+	it('leaves the backend to be chosen at startup unless PODLAB_LAB_BACKEND names one', () => {
+		expect(loadConfig({}).labBackend).toBe('auto');
+		// Class mode with auto is checked at startup, where the host can say whether it has LXC labs.
+		expect(loadConfig({ PODLAB_MODE: 'class', PODLAB_JOIN_CODE: 'crane-orbit-velvet', PODLAB_INSTRUCTOR_TOKEN: 'instructor-token-0123456789' }).labBackend).toBe('auto');
+		expect(() => loadConfig({ PODLAB_LAB_BACKEND: 'kvm' })).toThrow(/PODLAB_LAB_BACKEND: .*\(use auto, local, ssh or lxc\)/);
 	});
 });

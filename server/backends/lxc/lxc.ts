@@ -60,6 +60,8 @@ export class LxcBackend implements LabBackend {
 	/** Labs whose podlab files this gateway has installed. */
 	readonly #installed = new Set<string>();
 	readonly #terminals = new Map<string, number>();
+	/** Reader → the output of each of their open terminals (a reset writes its notice there). */
+	readonly #outputs = new Map<string, Set<ProcessEvents['output']>>();
 	readonly #idleTimers = new Map<string, NodeJS.Timeout>();
 	/** Labs being removed in the background; close() waits for them. */
 	readonly #removals = new Set<Promise<void>>();
@@ -113,6 +115,10 @@ export class LxcBackend implements LabBackend {
 		},
 		labOf: (student) => this.#names.get(student) ?? null,
 		release: (student) => this.endReader(student),
+		labStatus: async (student) => {
+			const summary = await this.summary(student);
+			return summary && { name: summary.name, state: summary.running ? 'running' : 'stopped', memoryBytes: summary.usage?.memoryBytes ?? null };
+		},
 	};
 
 	async spawn(request: SpawnRequest, events: ProcessEvents): Promise<LabProcess> {
@@ -131,11 +137,15 @@ export class LxcBackend implements LabBackend {
 		const command = ['sh', '-c', 'cd /root && exec sh "$0" "$@"', HOST_SCRIPT, ...attach];
 		const lxcAttach = withOnlyStandardFds('lxc-attach', this.#labs.attachArgs(lab, command, { TERM: 'xterm-256color' }));
 		const child = spawnChild(lxcAttach.file, lxcAttach.args, { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] });
+		const output: ProcessEvents['output'] = (chunk) => events.output(chunk);
+		const outputs = this.#outputs.get(request.reader) ?? new Set();
+		this.#outputs.set(request.reader, outputs.add(output));
 		const counted: ProcessEvents = {
-			output: (chunk) => events.output(chunk),
+			output,
 			drain: () => events.drain(),
 			exit: (code) => {
 				this.#countTerminal(request.reader, -1);
+				outputs.delete(output);
 				events.exit(code);
 			},
 		};
@@ -184,18 +194,30 @@ export class LxcBackend implements LabBackend {
 	/**
 	 * Replaces the reader's lab with a fresh one from the warm pool and returns its name as soon as
 	 * the reader has it; the old one is removed with everything in it in the background (stopping
-	 * a lab with pods takes a second or two). Open terminals end as their lab goes; the next attach
-	 * lands in the new lab.
+	 * a lab with pods takes a second or two). Before the first await, `notice` is written into the
+	 * reader's open terminals and the reader's next terminal is promised the new lab, so that a
+	 * caller may end the open ones at once (server/backends/lab-reset.ts) and a reconnect cannot
+	 * land in the old lab. Open terminals end as their lab goes, at the latest.
 	 */
-	async resetLab(reader: string): Promise<string> {
-		const old = await this.#owned.get(reader)?.catch(() => null);
+	async resetLab(reader: string, notice?: string): Promise<string> {
+		if (notice) for (const output of this.#outputs.get(reader) ?? []) output(Buffer.from(notice));
+		const previous = this.#owned.get(reader);
 		const fresh = this.#pool.claim(reader);
 		this.#owned.set(reader, fresh);
-		this.#names.set(reader, await fresh);
-		if (old) {
-			this.#installed.delete(old);
-			this.#removing(this.#labs.destroy(old));
+		const old = await previous?.catch(() => null);
+		try {
+			this.#names.set(reader, await fresh);
+		} catch (cause) {
+			this.#owned.delete(reader);
+			this.#names.delete(reader);
+			throw cause;
+		} finally {
+			if (old) {
+				this.#installed.delete(old);
+				this.#removing(this.#labs.destroy(old));
+			}
 		}
+		this.#options.logger.info({ reader, lab: await fresh, old }, 'lxc lab reset');
 		return fresh;
 	}
 

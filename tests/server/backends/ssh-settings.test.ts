@@ -28,7 +28,7 @@ describe('parseSshHost', () => {
 
 describe('lab backend settings', () => {
 	it('default to the local backend', () => {
-		expect(schema.parse({})).toEqual({ labBackend: 'local', sshConnectTimeoutMs: 5000, sshStudentsPerHost: 1 });
+		expect(schema.parse({})).toEqual({ labBackend: 'auto', sshConnectTimeoutMs: 5000, sshStudentsPerHost: 1 });
 	});
 
 	it('read a comma-separated pool from the environment', () => {
