@@ -9,6 +9,7 @@ import type { ErrorCode, ServerMessage, SignalName } from '../src/protocol.ts';
 import type { LabBackend, LabProcess, SpawnRequest } from './backends/backend.ts';
 import { Osc133Parser, type ShellEvent } from './osc133.ts';
 import { Scrollback } from './scrollback.ts';
+import { typedForm as typedFormFitting } from './typed-form.ts';
 
 /** A socket attached to a terminal, as the terminal sees it. */
 export interface TerminalPeer {
@@ -270,7 +271,7 @@ export class Terminal {
 			return 'busy';
 		}
 		run.typed = true;
-		this.#process.pty.write(typedForm(code));
+		this.#process.pty.write(typedFormFitting(code, this.#size));
 		return 'started';
 	}
 
