@@ -15,6 +15,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer } from 'ws';
 import { DEFAULT_TERMINAL, ERRORS, type ErrorCode, type LabResponse, type SessionResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
+import { BlockResults } from './block-results.ts';
 import type { LabBackend } from './backends/backend.ts';
 import { LocalBackend } from './backends/local.ts';
 import { Metrics } from './metrics.ts';
@@ -55,8 +56,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats) : null;
 	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl')) : null;
 	let metrics: Metrics | null = null;
+	const blockResults = new BlockResults();
 	const readers = new ReaderRegistry(backend, config, logger, {
 		onRun: (reader, { block, command, term, exit }) => {
+			if (block !== null) blockResults.record(reader, block, exit);
 			if (roster?.get(reader.label)) {
 				// The roster's lastRun is the instructor page's "last block run ✓/✗"; typed commands go to the transcript only.
 				if (block !== null) roster.recordRun(reader.label, block, exit);
@@ -149,6 +152,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			return;
 		}
 		if (pathname === '/api/session') return session(req, res);
+		if (pathname === '/api/results') return blockResults.serve(res, readerFor(req));
 		// Requests that change something (join, sign in, broadcast, end a student) come from our own
 		// pages only; the cookies are SameSite=Strict as well.
 		if (pathname.startsWith('/api/') && req.method !== 'GET' && req.method !== 'HEAD' && req.headers.origin !== undefined && !policy!.isOriginAllowed(req.headers.origin)) {
