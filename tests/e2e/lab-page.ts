@@ -4,7 +4,7 @@
  * the tests switch on as a reader would): the WebGL renderer draws to a canvas with no text in it.
  */
 import { expect } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
 import { joinClass } from '../helpers/client.ts';
 import type { RunningGateway } from '../helpers/gateway.ts';
 
@@ -71,4 +71,27 @@ export async function typeCommand(page: Page, command: string, term = 'main'): P
 	await page.locator(`#podlab-tabpanel-${term} .xterm-helper-textarea`).focus();
 	await page.keyboard.type(command);
 	await page.keyboard.press('Enter');
+}
+
+/** The two readers the reading-side tests take: a laptop, and a phone (touch, so `pointer: coarse`). */
+export const READER_VIEWPORTS = [
+	{ name: 'desktop', options: { viewport: { width: 1366, height: 768 } } },
+	{ name: 'phone', options: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } },
+] as const satisfies ReadonlyArray<{ name: string; options: BrowserContextOptions }>;
+
+/**
+ * Every line of a terminal, history included, as text. xterm's accessibility tree holds only the
+ * rows on screen, so the window is made tall for a moment and the panel as tall as it may be: the
+ * terminal then shows what scrolled out (the pty gets the new size too; nothing is printed again).
+ * Wrapped rows are joined into their line only loosely: rows are returned as they are.
+ */
+export async function allTerminalRows(page: Page, term = 'main'): Promise<string[]> {
+	const viewport = page.viewportSize()!;
+	await page.setViewportSize({ width: viewport.width, height: 4000 });
+	await page.getByRole('separator', { name: 'Resize the terminal panel' }).focus();
+	await page.keyboard.press('End');
+	await page.waitForTimeout(500);
+	const rows = (await terminalText(page, term)).split('\n');
+	await page.setViewportSize(viewport);
+	return rows;
 }
