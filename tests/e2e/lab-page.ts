@@ -58,6 +58,23 @@ export async function waitForTerminal(page: Page, pattern: RegExp, term = 'main'
 	return text;
 }
 
+/** Like {@link waitForTerminal}, for a line that may wrap on a narrow terminal: the rows are joined as they wrap. */
+export async function waitForTerminalUnwrapped(page: Page, pattern: RegExp, term = 'main', timeout = 15_000): Promise<void> {
+	let text = '';
+	await expect
+		.poll(
+			async () => {
+				text = (await terminalText(page, term)).replace(/\n/g, '');
+				return pattern.test(text);
+			},
+			{ timeout, interval: 100 },
+		)
+		.toBe(true)
+		.catch((error: unknown) => {
+			throw new Error(`terminal "${term}" never showed ${pattern}; it shows:\n${text}`, { cause: error });
+		});
+}
+
 /** Waits for a block's status text. */
 export async function waitForStatus(page: Page, block: string, pattern: RegExp, timeout = 15_000): Promise<string> {
 	const status = blockStatus(page, block);
