@@ -113,6 +113,8 @@ export class PanelController {
 	/** Class mode: the gateway ends this reader's shells at `at` unless they stay (idle) or the class ends. */
 	#expiry: { reason: 'idle' | 'deadline'; at: number } | null = null;
 	#busyOffer: BusyOffer | null = null;
+	/** The terminal that gets the keyboard as soon as it is attached (see focusTerminal). */
+	#focusOnAttach: string | null = null;
 	/** The reader's existing terminals, fetched once when the panel first opens. */
 	#sessionLoaded: Promise<void> | null = null;
 
@@ -190,9 +192,14 @@ export class PanelController {
 		if (hadFocus) this.#lastTrigger()?.focus();
 	}
 
-	/** Moves the keyboard into the active terminal (the Terminal button opens the panel this way). */
+	/**
+	 * Moves the keyboard into the active terminal (the Terminal button opens the panel this way) once
+	 * it is attached: keys typed before that would have no shell to go to.
+	 */
 	focusTerminal(): void {
-		this.#tabs.get(this.#active)?.view.focus();
+		const entry = this.#tabs.get(this.#active);
+		if (entry?.connection.status.state === 'connected') entry.view.focus();
+		else this.#focusOnAttach = this.#active;
 	}
 
 	/** Carries out a block's Run / Write to lab. */
@@ -303,6 +310,10 @@ export class PanelController {
 					if (lost > 0) view.notice(`${describeBytes(lost)} of earlier output are no longer kept.`);
 					// The gateway says again after `ready` if the instructor is still typing (not after its restart).
 					this.#instructorTyping = false;
+					if (this.#focusOnAttach === name) {
+						this.#focusOnAttach = null;
+						view.focus();
+					}
 				},
 				busy: (busy) => {
 					entry.busy = busy;

@@ -16,7 +16,7 @@ import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { podmanLabProblem, skipReason } from '../lab/lab-required.ts';
 import { launchChromium } from './browser.ts';
 import {
-	allTerminalRows,
+	replayedTerminalRows,
 	blockStatus,
 	READER_VIEWPORTS,
 	readableTerminals,
@@ -105,13 +105,14 @@ describe.each(READER_VIEWPORTS)('a new reader on a $name', ({ name, options }) =
 				expect(code.split('\n').length).toBeGreaterThan(25);
 				await runButton(page, block).click();
 				expect(await waitForStatus(page, block, /✓|✗/, 60_000)).toBe('✓ exit 0');
-				const shown = (await allTerminalRows(page)).join('');
+				const rows = await replayedTerminalRows(page);
+				const shown = rows.join('');
 				// Rows are joined as they wrap; whitespace (tabs, indentation, the continuation prompt) is loose.
 				const squeeze = (text: string) => text.replace(/\s+/g, ' ').trim();
 				let from = 0;
 				for (const line of code.split('\n').filter((line) => line.trim() !== '')) {
 					const at = squeeze(shown).indexOf(squeeze(line), from);
-					expect(at, `"${line}" after position ${from} in:\n${(await allTerminalRows(page)).join('\n')}`).toBeGreaterThanOrEqual(from);
+					expect(at, `"${line}" after position ${from} in:\n${rows.join('\n')}`).toBeGreaterThanOrEqual(from);
 					from = at + squeeze(line).length;
 				}
 			} finally {
@@ -160,7 +161,7 @@ describe.each(READER_VIEWPORTS)('a new reader on a $name', ({ name, options }) =
 		expect(code.split('\n').length).toBeGreaterThan(30);
 		await write.click();
 		expect(await waitForStatus(page, block, /✓|✗/)).toBe('✓ exit 0');
-		const shown = (await allTerminalRows(page)).join('');
+		const shown = (await replayedTerminalRows(page)).join('');
 		const squeeze = (text: string) => text.replace(/\s+/g, ' ').trim();
 		let from = 0;
 		for (const line of code.split('\n').filter((line) => line.trim() !== '')) {

@@ -97,18 +97,25 @@ export const READER_VIEWPORTS = [
 ] as const satisfies ReadonlyArray<{ name: string; options: BrowserContextOptions }>;
 
 /**
- * Every line of a terminal, history included, as text. xterm's accessibility tree holds only the
- * rows on screen, so the window is made tall for a moment and the panel as tall as it may be: the
- * terminal then shows what scrolled out (the pty gets the new size too; nothing is printed again).
- * Wrapped rows are joined into their line only loosely: rows are returned as they are.
+ * Every row a terminal printed, as text, read as a second browser tab of the same reader sees it:
+ * the gateway replays the terminal's output into a fresh xterm that is tall enough to hold it all
+ * (xterm's accessibility tree holds only the rows on screen). Same width, so lines wrap as they did.
  */
-export async function allTerminalRows(page: Page, term = 'main'): Promise<string[]> {
-	const viewport = page.viewportSize()!;
-	await page.setViewportSize({ width: viewport.width, height: 4000 });
-	await page.getByRole('separator', { name: 'Resize the terminal panel' }).focus();
-	await page.keyboard.press('End');
-	await page.waitForTimeout(500);
-	const rows = (await terminalText(page, term)).split('\n');
-	await page.setViewportSize(viewport);
-	return rows;
+export async function replayedTerminalRows(page: Page, term = 'main'): Promise<string[]> {
+	const { width } = page.viewportSize()!;
+	const tall = await page.context().newPage();
+	try {
+		await tall.setViewportSize({ width, height: 4000 });
+		// The reader's saved panel height, so the terminal has its full size before the replay arrives.
+		await tall.goto(page.url());
+		await tall.evaluate(() => localStorage.setItem('podlab:panel-height', '3400'));
+		await tall.reload();
+		await tall.getByRole('button', { name: 'Terminal', exact: true }).click();
+		if (term !== 'main') await tall.locator(`#podlab-tab-${term}`).click();
+		await expect.poll(async () => (await terminalText(tall, term)).split('\n').length, { timeout: 10_000 }).toBeGreaterThan(100);
+		await tall.waitForTimeout(1_000);
+		return (await terminalText(tall, term)).split('\n');
+	} finally {
+		await tall.close();
+	}
 }
