@@ -14,6 +14,7 @@ import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer } from 'ws';
 import { DEFAULT_TERMINAL, ERRORS, LabError, type ErrorCode, type LabResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
+import { BlockResults } from './block-results.ts';
 import type { LabBackend } from './backends/backend.ts';
 import { createBackend } from './backends/index.ts';
 import { resetReaderLab } from './backends/lab-reset.ts';
@@ -81,6 +82,11 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 					...(seats?.labStatus ? { labStatusOf: seats.labStatus.bind(seats) } : {}),
 				})
 			: null;
+	// Each reader's last result per block, so a page shows its ✓/✗ again (GET /api/results).
+	const blockResults = new BlockResults();
+	readers.on('run', (reader, { block, exit }) => {
+		if (block !== null) blockResults.record(reader, block, exit);
+	});
 	if (classApi && roster && runLog) recordClassRuns({ readers, roster, runLog, events: classApi.events, logger });
 	const stopLifetimes = roster
 		? watchLifetimes({
@@ -131,6 +137,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			return;
 		}
 		if (pathname === '/api/session') return serveSession(req, res, { config, policy: policy!, readers, classApi, readerFor });
+		if (pathname === '/api/results') return blockResults.serve(res, readerFor(req));
 		// Requests that change something (join, sign in, broadcast, end a student) come from our own
 		// pages only; the cookies are SameSite=Strict as well.
 		if (pathname.startsWith('/api/') && req.method !== 'GET' && req.method !== 'HEAD' && policy!.originOf(req) === 'refused') {

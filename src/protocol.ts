@@ -99,6 +99,15 @@ export const sessionResponse = z.looseObject({
 });
 
 /**
+ * `GET /api/results`: the reader's last result of each block they ran (block id → exit status and
+ * when), so a page can show its ✓/✗ again after a reload or on a later visit. A request without a
+ * reader cookie gets an empty map; it never issues one.
+ */
+export const blockResultsResponse = z.looseObject({
+	blocks: z.record(z.string(), z.looseObject({ exit: z.number().int(), at: z.iso.datetime() })),
+});
+
+/**
  * `GET /api/lab`: where shells run (`backend`), which lab they see (`profile`; null when the backend
  * cannot tell, the full detection in `lab`), the limits that matter to a reader.
  */
@@ -185,6 +194,7 @@ export type TranscriptResponse = z.infer<typeof transcriptResponse>;
 
 export type SessionResponse = z.infer<typeof sessionResponse>;
 export type LabResponse = z.infer<typeof labResponse>;
+export type BlockResultsResponse = z.infer<typeof blockResultsResponse>;
 
 export type ClientMessage = z.infer<typeof clientMessage>;
 export type ServerMessage = z.infer<typeof serverMessage>;

@@ -13,6 +13,7 @@ import { Osc133Parser } from './osc133.ts';
 import { OutputBatcher } from './output-batcher.ts';
 import { Scrollback } from './scrollback.ts';
 import { INITIAL_SHELL_STATE, reduceShell, type ShellAction, type ShellState } from './shell-state.ts';
+import { typedForm } from './typed-form.ts';
 
 /** A socket attached to a terminal, as the terminal sees it. */
 export interface TerminalPeer {
@@ -264,7 +265,7 @@ export class Terminal {
 			return 'busy';
 		}
 		this.#dispatch({ kind: 'run-typed' });
-		this.#process.write(Buffer.from(typedForm(code)));
+		this.#process.write(Buffer.from(typedForm(code, this.#size)));
 		return 'started';
 	}
 
@@ -414,21 +415,3 @@ export function clampSize(size: { cols: number; rows: number }): { cols: number;
 		rows: clamp(size.rows, TERMINAL_SIZE.minRows, TERMINAL_SIZE.maxRows, TERMINAL_SIZE.rows),
 	};
 }
-
-/**
- * What the pty receives for a block: one line is typed and entered; several lines go in as one
- * bracketed paste, so heredocs and continuation lines arrive intact and run as one command line.
- * First {@link CLEAR_LINE_KEY} clears anything the reader had half-typed at the prompt.
- */
-export function typedForm(code: string): string {
-	const text = code.replace(/\r\n?/g, '\n').replace(/\n+$/, '');
-	if (!text.includes('\n')) return `${CLEAR_LINE_KEY}${text}\r`;
-	// A paste-end sequence inside the block would end the paste early and run the rest line by line.
-	return `${CLEAR_LINE_KEY}\x1b[200~${text.replaceAll('\x1b[201~', '')}\x1b[201~\r`;
-}
-
-/**
- * A key sequence no keyboard sends, bound to readline's kill-whole-line by podlab.bashrc (unlike
- * Ctrl-U, it does not ring the bell on an empty line).
- */
-export const CLEAR_LINE_KEY = '\x1b[9999~';

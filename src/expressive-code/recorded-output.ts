@@ -42,7 +42,9 @@ export const recordedOutputStyles = `
 			overflow: auto;
 			font-family: var(--__sl-font-mono, ui-monospace, monospace);
 			font-size: 0.8rem;
-			white-space: pre;
+			/* Long lines wrap, as in the live terminal: no sideways scrolling, on a phone either. */
+			white-space: pre-wrap;
+			overflow-wrap: anywhere;
 		}
 	}
 `;

@@ -92,5 +92,53 @@ export function runButtonStyles({ cssVar }: ResolverContext): string {
 		}
 	}
 
+	/*
+	 * Touch screens: Run and Copy are 44×44 CSS px targets (WCAG 2.5.5), and Copy leaves the code
+	 * alone. Expressive Code puts it over the first lines; here it goes into the title bar, beside
+	 * Run (the bar grows to hold them), or, in a block without a title bar, into a strip above the
+	 * code.
+	 */
+	@media (pointer: coarse) {
+		.frame {
+			--podlab-touch: 44px;
+			--podlab-bar: calc(var(--podlab-touch) + 0.5rem);
+		}
+		.frame.is-terminal,
+		.frame.has-title {
+			--button-spacing: calc(var(--podlab-bar) + 0.4rem);
+		}
+		.frame.is-terminal > .header,
+		.frame.has-title > .header {
+			box-sizing: border-box;
+			min-height: var(--podlab-bar);
+		}
+		.frame:not(.is-terminal):not(.has-title) > pre {
+			padding-block-start: var(--podlab-bar);
+		}
+		.frame > .copy {
+			inset-block-start: calc((var(--podlab-bar) - var(--podlab-touch)) / 2);
+		}
+		.frame > .copy button {
+			width: var(--podlab-touch);
+			height: var(--podlab-touch);
+		}
+		/* Nothing is over the first line any more: it needs no room kept at its end. */
+		:nth-child(1 of .ec-line) .code {
+			padding-inline-end: ${cssVar('codePaddingInline')};
+		}
+		.frame.is-terminal > .podlab-run,
+		.frame.has-title > .podlab-run {
+			inset-inline-end: calc(${cssVar('uiPaddingInline')} / 2 + var(--podlab-touch) + 0.5rem);
+		}
+		.frame.has-title:has(> .podlab-run) > .header {
+			padding-inline-end: 14rem;
+		}
+		.podlab-run-button {
+			min-width: var(--podlab-touch);
+			min-height: var(--podlab-touch);
+			padding-inline: 1rem;
+			justify-content: center;
+		}
+	}
 	`;
 }

@@ -27,7 +27,24 @@ export function setBlockStatus(block: string, state: BlockState | null, text = '
 	}
 }
 
-/** Text for a finished block: "✓ exit 0" / "✗ exit 3". */
-export function exitText(exit: number): string {
-	return exit === 0 ? '✓ exit 0' : `✗ exit ${exit}`;
+/** The exit status of a command ended by Ctrl-C (128 + SIGINT). */
+const INTERRUPTED = 130;
+
+/**
+ * Did a run end well? A block that runs until the reader stops it (`until`, such as `dmesg -W`) is
+ * stopped with Ctrl-C, as its chapter says: that is no failure.
+ */
+export function succeeded(exit: number, until: boolean): boolean {
+	return exit === 0 || (until && exit === INTERRUPTED);
+}
+
+/** {@link succeeded} for a block of this page (its button says whether it has `until`). */
+export function blockSucceeded(block: string, exit: number): boolean {
+	return succeeded(exit, blockButtons(block).some((button) => button.hasAttribute(RUN_ATTRIBUTES.until)));
+}
+
+/** Shows how a block's run ended: "✓ exit 0", "✓ stopped (Ctrl-C)" for an `until` block, "✗ exit 3". */
+export function showBlockResult(block: string, exit: number): void {
+	if (!blockSucceeded(block, exit)) setBlockStatus(block, 'fail', `✗ exit ${exit}`);
+	else setBlockStatus(block, 'ok', exit === 0 ? '✓ exit 0' : '✓ stopped (Ctrl-C)');
 }

@@ -8,10 +8,12 @@
 // First: it configures zod before the protocol's schemas are created.
 import './zod-without-eval.ts';
 import { DEFAULT_TERMINAL } from '../protocol.ts';
-import { exitText, setBlockStatus } from './block-status.ts';
+import { setBlockStatus, showBlockResult } from './block-status.ts';
 import { copyText } from './clipboard.ts';
 import { gatewayAnswers } from './gateway-probe.ts';
+import { describeGrace } from './grace.ts';
 import { fetchLab, fetchSession, type LabInfo } from './lab-api.ts';
+import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
 import {
 	readPanelHeight,
@@ -22,6 +24,7 @@ import {
 	saveScreenReaderMode,
 } from './panel-state.ts';
 import type { RunRequest } from './run-request.ts';
+import { noteResult } from './saved-results.ts';
 import {
 	openBrowserSocket,
 	TerminalConnection,
@@ -48,8 +51,23 @@ interface BusyOffer {
 	run: TerminalRun;
 }
 
-/** Default height: enough for a command and its output without hiding the page. */
-const DEFAULT_HEIGHT = () => Math.round(Math.min(360, window.innerHeight * 0.4));
+/**
+ * Default height: enough for a command and its output, leaving most of the window for reading. A
+ * phone's header and the page's "On this page" bar take more of its height: the panel takes less.
+ */
+const DEFAULT_HEIGHT = () => Math.round(Math.min(360, window.innerHeight * (window.matchMedia('(max-width: 50rem)').matches ? 0.3 : 0.4)));
+
+/**
+ * Scrolls the block that was run into the part of the window the panel leaves free (the root's
+ * scroll-padding, set while the panel is open, keeps the header and the panel out of it): the
+ * reader sees the block, its result and where the focus is. A block taller than that keeps its
+ * toolbar (Run and the result) in view.
+ */
+function keepInView(trigger: HTMLElement | null): void {
+	if (!trigger?.isConnected) return;
+	trigger.closest('.expressive-code')?.scrollIntoView({ block: 'nearest', behavior: 'instant' });
+	(trigger.closest('.podlab-run') ?? trigger).scrollIntoView({ block: 'nearest', behavior: 'instant' });
+}
 
 function part<T extends HTMLElement>(root: HTMLElement, name: string): T {
 	const element = root.querySelector<T>(`[data-panel-${name}]`);
@@ -77,6 +95,8 @@ export class PanelController {
 	readonly #busyText: HTMLElement;
 	readonly #busyInterrupt: HTMLButtonElement;
 	readonly #screenReaderToggle: HTMLButtonElement;
+	readonly #helpToggle: HTMLButtonElement;
+	readonly #help: HTMLElement;
 	readonly #tabs = new Map<string, TerminalTab>();
 	/** The button each block was run from, so focus can go back to it. */
 	readonly #triggers = new Map<string, HTMLElement>();
@@ -93,6 +113,8 @@ export class PanelController {
 	/** Class mode: the gateway ends this reader's shells at `at` unless they stay (idle) or the class ends. */
 	#expiry: { reason: 'idle' | 'deadline'; at: number } | null = null;
 	#busyOffer: BusyOffer | null = null;
+	/** The terminal that gets the keyboard as soon as it is attached (see focusTerminal). */
+	#focusOnAttach: string | null = null;
 	/** The reader's existing terminals, fetched once when the panel first opens. */
 	#sessionLoaded: Promise<void> | null = null;
 
@@ -106,6 +128,8 @@ export class PanelController {
 		this.#busyText = part(root, 'busy-text');
 		this.#busyInterrupt = part(root, 'busy-interrupt');
 		this.#screenReaderToggle = part(root, 'screen-reader');
+		this.#helpToggle = part(root, 'help-toggle');
+		this.#help = part(root, 'help');
 		this.#height = clampPanelHeight(readPanelHeight() ?? DEFAULT_HEIGHT(), window.innerHeight);
 
 		part(root, 'close').addEventListener('click', () => this.close());
@@ -117,6 +141,7 @@ export class PanelController {
 		this.#tablist.addEventListener('keydown', (event) => this.#onTabKey(event));
 		this.#screenReaderToggle.setAttribute('aria-pressed', String(this.#screenReaderMode));
 		this.#screenReaderToggle.addEventListener('click', () => this.#toggleScreenReaderMode());
+		this.#helpToggle.addEventListener('click', () => this.#toggleHelp());
 
 		attachPanelResize(part(root, 'resize'), () => this.#height, (height, done) => {
 			this.#height = height;
@@ -127,7 +152,8 @@ export class PanelController {
 		void fetchLab().then((lab) => {
 			this.#lab = lab;
 			this.#renderStatus();
-			if (lab?.profile === 'podman' || lab?.profile === 'kubernetes') showLabTabs(lab.profile);
+			useLabProfile(lab?.profile);
+			if (typeof lab?.graceMs === 'number') this.#describeClosing(lab.graceMs);
 		});
 	}
 
@@ -166,6 +192,16 @@ export class PanelController {
 		if (hadFocus) this.#lastTrigger()?.focus();
 	}
 
+	/**
+	 * Moves the keyboard into the active terminal (the Terminal button opens the panel this way) once
+	 * it is attached: keys typed before that would have no shell to go to.
+	 */
+	focusTerminal(): void {
+		const entry = this.#tabs.get(this.#active);
+		if (entry?.connection.status.state === 'connected') entry.view.focus();
+		else this.#focusOnAttach = this.#active;
+	}
+
 	/** Carries out a block's Run / Write to lab. */
 	async run(request: RunRequest): Promise<void> {
 		if (request.trigger) this.#triggers.set(request.block, request.trigger);
@@ -174,6 +210,7 @@ export class PanelController {
 		await this.open();
 		this.#ensureTab(request.term);
 		this.#activate(request.term, false);
+		keepInView(request.trigger);
 		this.#tabs.get(request.term)!.connection.run({ code: request.code, block: request.block, interrupt: request.interrupt });
 	}
 
@@ -273,6 +310,10 @@ export class PanelController {
 					if (lost > 0) view.notice(`${describeBytes(lost)} of earlier output are no longer kept.`);
 					// The gateway says again after `ready` if the instructor is still typing (not after its restart).
 					this.#instructorTyping = false;
+					if (this.#focusOnAttach === name) {
+						this.#focusOnAttach = null;
+						view.focus();
+					}
 				},
 				busy: (busy) => {
 					entry.busy = busy;
@@ -280,7 +321,8 @@ export class PanelController {
 				},
 				done: (block, exit) => {
 					this.#untilWatches.delete(block);
-					setBlockStatus(block, exit === 0 ? 'ok' : 'fail', exitText(exit));
+					showBlockResult(block, exit);
+					noteResult(block, exit);
 				},
 				runRefused: (run) => this.#offerInterrupt(name, run),
 				runUndelivered: (run, reason) => void this.#onUndelivered(run, reason),
@@ -487,6 +529,21 @@ export class PanelController {
 		}
 	}
 
+	#toggleHelp(): void {
+		const open = this.#help.hidden;
+		this.#help.hidden = !open;
+		this.#helpToggle.setAttribute('aria-expanded', String(open));
+		// The terminal gives up the rows the help takes.
+		this.#tabs.get(this.#active)?.view.fit();
+	}
+
+	/** The help and the close button say how long shells outlive the panel. */
+	#describeClosing(graceMs: number): void {
+		const time = describeGrace(graceMs);
+		part(this.#root, 'grace').textContent = time;
+		part(this.#root, 'close').title = `Close — your shells keep running for ${time}`;
+	}
+
 	#toggleScreenReaderMode(): void {
 		this.#screenReaderMode = !this.#screenReaderMode;
 		saveScreenReaderMode(this.#screenReaderMode);
@@ -501,23 +558,4 @@ export class PanelController {
 	#saveState(open: boolean): void {
 		savePanelState({ open, active: this.#active });
 	}
-}
-
-/** Starlight keeps the reader's choice of synced tabs under this key (see its Tabs component). */
-const LAB_TABS_STORAGE_KEY = 'starlight-synced-tabs__lab';
-
-/**
- * Shows the chapters' tabs of the lab this gateway has (podman or kubernetes), unless the reader
- * chose a tab themselves: clicking one tab makes Starlight switch every synced tab and remember it.
- */
-function showLabTabs(profile: 'podman' | 'kubernetes'): void {
-	try {
-		if (localStorage.getItem(LAB_TABS_STORAGE_KEY) !== null) return;
-	} catch {
-		return;
-	}
-	const tab = [...document.querySelectorAll<HTMLElement>('starlight-tabs[data-sync-key="lab"] [role="tab"]')].find(
-		(candidate) => candidate.textContent?.trim() === profile,
-	);
-	tab?.click();
 }

@@ -4,20 +4,37 @@
  * loads the real panel (xterm, sockets) with a dynamic import. Without a gateway (a plain static
  * host, or the lab is down) it copies the command instead and says so.
  *
- * If the reader had the panel open on the previous page, it loads at once and reattaches.
+ * At page load it also asks the gateway which lab it is (so the chapters show that lab's tabs) and
+ * for the reader's saved results (✓/✗ on blocks, progress in the sidebar), and shows the Terminal
+ * button that opens the panel without running anything. If the reader had the panel open on the
+ * previous page, it loads at once and reattaches.
  */
 import { setBlockStatus } from './block-status.ts';
 import { copyText } from './clipboard.ts';
 import { gatewayAnswers, joinUrl } from './gateway-probe.ts';
+import { learnLab } from './lab-tabs.ts';
+import { describeGrace } from './grace.ts';
 import type { PanelController } from './panel-controller.ts';
 import { readPanelState } from './panel-state.ts';
 import { RUN_EVENT, type RunRequest } from './run-request.ts';
+import { showSavedResults } from './saved-results.ts';
 
 export class TerminalPanelElement extends HTMLElement {
 	#controller: Promise<PanelController> | null = null;
+	/** The "Terminal" button outside the panel (see TerminalPanel.astro). */
+	#launcher: HTMLButtonElement | null = null;
 
 	connectedCallback(): void {
 		document.addEventListener(RUN_EVENT, this.#onRun);
+		this.#launcher = document.querySelector<HTMLButtonElement>('[data-podlab-launcher]');
+		this.#launcher?.addEventListener('click', this.#onLauncher);
+		void learnLab().then((lab) => {
+			// Only a gateway can open a terminal: on a static host the button stays hidden.
+			if (!lab || !this.#launcher) return;
+			if (lab.graceMs) this.#launcher.title = `Open the lab terminal. Closed, your shells keep running for ${describeGrace(lab.graceMs)}.`;
+			this.#launcher.hidden = false;
+		});
+		void showSavedResults();
 		if (readPanelState().open) {
 			this.#load().then(
 				(controller) => controller.restore(),
@@ -28,6 +45,7 @@ export class TerminalPanelElement extends HTMLElement {
 
 	disconnectedCallback(): void {
 		document.removeEventListener(RUN_EVENT, this.#onRun);
+		this.#launcher?.removeEventListener('click', this.#onLauncher);
 	}
 
 	readonly #onRun = (event: Event): void => {
@@ -35,6 +53,25 @@ export class TerminalPanelElement extends HTMLElement {
 		event.preventDefault();
 		void this.#run((event as CustomEvent<RunRequest>).detail);
 	};
+
+	readonly #onLauncher = (): void => {
+		void this.#openFromLauncher();
+	};
+
+	/** Opens the panel with the reader's terminals, focused, as if they had never closed it. */
+	async #openFromLauncher(): Promise<void> {
+		if (!this.#controller && (await gatewayAnswers()) === 'join') {
+			location.assign(joinUrl());
+			return;
+		}
+		try {
+			const controller = await this.#load();
+			await controller.open();
+			controller.focusTerminal();
+		} catch (error) {
+			console.error('[podlab] the terminal could not be loaded:', error);
+		}
+	}
 
 	async #run(request: RunRequest): Promise<void> {
 		if (!this.#controller) {

@@ -6,8 +6,13 @@
 const base = import.meta.env.BASE_URL.endsWith('/') ? import.meta.env.BASE_URL : `${import.meta.env.BASE_URL}/`;
 
 /** URL of an /api endpoint, e.g. `apiUrl('session')`. */
-export function apiUrl(endpoint: 'session' | 'lab' | 'health'): string {
+export function apiUrl(endpoint: 'session' | 'lab' | 'health' | 'results'): string {
 	return `${base}api/${endpoint}`;
+}
+
+/** URL of a file of the site itself, e.g. `siteUrl('chapters/pause/')`. */
+export function siteUrl(path: string): string {
+	return `${base}${path}`;
 }
 
 /** URL of an instructor API endpoint, e.g. `instructorApiUrl('events')`. */

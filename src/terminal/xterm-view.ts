@@ -89,6 +89,7 @@ export class TerminalView {
 		this.#resizeObserver.observe(container);
 		this.fit();
 		void this.#loadWebgl();
+		void this.#loadFallbackFonts(this.#terminal.options.fontFamily!);
 	}
 
 	get cols(): number {
@@ -153,14 +154,37 @@ export class TerminalView {
 			event.preventDefault();
 			return false;
 		}
-		// Ctrl+Shift+V: let the browser paste (xterm receives the paste event); do not send ^V.
-		if (event.ctrlKey && event.shiftKey && key === 'v') return false;
+		if (key === 'v' && modifier) {
+			// Ctrl+Alt+V: the one way left to send a literal ^V (readline's quoted-insert, vim's block selection).
+			if (event.ctrlKey && event.altKey && !event.shiftKey && !event.metaKey) {
+				event.preventDefault();
+				options.onInput(this.#encoder.encode('\x16'));
+				return false;
+			}
+			// Ctrl+V, Cmd+V, Ctrl+Shift+V: let the browser paste (xterm receives the paste event), as
+			// readers expect in a browser; sent as ^V, the next Enter would go in as a literal ^M.
+			if (!event.altKey) return false;
+		}
 		if (event.key === 'Tab' && event.shiftKey && !modifier && !event.altKey) {
 			event.preventDefault();
 			options.onLeave();
 			return false;
 		}
 		return true;
+	}
+
+	/**
+	 * A canvas renderer draws a glyph with whatever font is loaded at that moment, and keeps it: faces
+	 * of the stack that load on demand (unicode-range, such as the site's CJK font for 鹿乃) are loaded
+	 * now, and glyphs drawn before they arrived are drawn again.
+	 */
+	async #loadFallbackFonts(fontFamily: string): Promise<void> {
+		try {
+			const faces = await document.fonts.load(`14px ${fontFamily}`, '鹿乃');
+			if (faces.length > 0 && !this.#disposed) this.#terminal.clearTextureAtlas();
+		} catch {
+			// No font loading API, or the font is unreachable: the system's fallback draws them.
+		}
 	}
 
 	/**

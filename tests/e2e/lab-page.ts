@@ -4,7 +4,7 @@
  * the tests switch on as a reader would): the WebGL renderer draws to a canvas with no text in it.
  */
 import { expect } from 'vitest';
-import type { Browser, BrowserContext, Locator, Page } from 'playwright-core';
+import type { Browser, BrowserContext, BrowserContextOptions, Locator, Page } from 'playwright-core';
 import { joinClass } from '../helpers/client.ts';
 import type { RunningGateway } from '../helpers/gateway.ts';
 
@@ -58,6 +58,23 @@ export async function waitForTerminal(page: Page, pattern: RegExp, term = 'main'
 	return text;
 }
 
+/** Like {@link waitForTerminal}, for a line that may wrap on a narrow terminal: the rows are joined as they wrap. */
+export async function waitForTerminalUnwrapped(page: Page, pattern: RegExp, term = 'main', timeout = 15_000): Promise<void> {
+	let text = '';
+	await expect
+		.poll(
+			async () => {
+				text = (await terminalText(page, term)).replace(/\n/g, '');
+				return pattern.test(text);
+			},
+			{ timeout, interval: 100 },
+		)
+		.toBe(true)
+		.catch((error: unknown) => {
+			throw new Error(`terminal "${term}" never showed ${pattern}; it shows:\n${text}`, { cause: error });
+		});
+}
+
 /** Waits for a block's status text. */
 export async function waitForStatus(page: Page, block: string, pattern: RegExp, timeout = 15_000): Promise<string> {
 	const status = blockStatus(page, block);
@@ -71,4 +88,34 @@ export async function typeCommand(page: Page, command: string, term = 'main'): P
 	await page.locator(`#podlab-tabpanel-${term} .xterm-helper-textarea`).focus();
 	await page.keyboard.type(command);
 	await page.keyboard.press('Enter');
+}
+
+/** The two readers the reading-side tests take: a laptop, and a phone (touch, so `pointer: coarse`). */
+export const READER_VIEWPORTS = [
+	{ name: 'desktop', options: { viewport: { width: 1366, height: 768 } } },
+	{ name: 'phone', options: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } },
+] as const satisfies ReadonlyArray<{ name: string; options: BrowserContextOptions }>;
+
+/**
+ * Every row a terminal printed, as text, read as a second browser tab of the same reader sees it:
+ * the gateway replays the terminal's output into a fresh xterm that is tall enough to hold it all
+ * (xterm's accessibility tree holds only the rows on screen). Same width, so lines wrap as they did.
+ */
+export async function replayedTerminalRows(page: Page, term = 'main'): Promise<string[]> {
+	const { width } = page.viewportSize()!;
+	const tall = await page.context().newPage();
+	try {
+		await tall.setViewportSize({ width, height: 4000 });
+		// The reader's saved panel height, so the terminal has its full size before the replay arrives.
+		await tall.goto(page.url());
+		await tall.evaluate(() => localStorage.setItem('podlab:panel-height', '3400'));
+		await tall.reload();
+		await tall.getByRole('button', { name: 'Terminal', exact: true }).click();
+		if (term !== 'main') await tall.locator(`#podlab-tab-${term}`).click();
+		await expect.poll(async () => (await terminalText(tall, term)).split('\n').length, { timeout: 10_000 }).toBeGreaterThan(100);
+		await tall.waitForTimeout(1_000);
+		return (await terminalText(tall, term)).split('\n');
+	} finally {
+		await tall.close();
+	}
 }

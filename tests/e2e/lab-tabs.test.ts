@@ -1,6 +1,6 @@
 /**
- * Chapters show the tabs of the lab the gateway has: on a podman lab, the podman commands, once the
- * panel knows the lab — unless the reader picked a tab themselves.
+ * Chapters show the tabs of the lab the gateway has: on a podman lab, the podman commands, from the
+ * first page on — unless the reader picked a tab themselves.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -34,17 +34,18 @@ afterAll(async () => {
 });
 
 describe.skipIf(skip !== null)('lab tabs', () => {
-	it('switch to the podman tabs once the panel knows the lab, and keep a reader’s own choice', async () => {
+	it('show the podman tabs before any Run, and keep a reader’s own choice', async () => {
 		const context = await browser.newContext();
 		const page = await context.newPage();
 		const selected = () => page.locator('starlight-tabs[data-sync-key="lab"] [role="tab"][aria-selected="true"]').first().textContent();
+		// A new reader, who has run nothing: the page asks the gateway which lab it is.
 		await page.goto(`${gateway.url}chapters/pause/`);
-		expect((await selected())?.trim()).toBe('kubernetes');
+		await expect.poll(async () => (await selected())?.trim(), { timeout: 10_000 }).toBe('podman');
 		await page.goto(`${gateway.url}lab-check/`);
 		await runButton(page, 'lab-check:1').click();
 		await waitForStatus(page, 'lab-check:1', /✓ exit 0/);
 		await page.goto(`${gateway.url}chapters/pause/`);
-		// The panel reopens by itself on this page and asks the gateway which lab it is.
+		// The panel reopens by itself on this page; the tabs are still the lab's.
 		await expect.poll(async () => (await selected())?.trim(), { timeout: 10_000 }).toBe('podman');
 
 		// The reader's own choice wins over the lab's.

@@ -80,6 +80,15 @@ describe('on a plain static host', () => {
 		expect(scripts.some((script) => script.includes('panel-controller'))).toBe(false);
 		expect(await page.locator('podlab-terminal-panel').isHidden()).toBe(true);
 	});
+
+	it('keeps the first lab tab, shown at once, and no Terminal button: there is no lab to ask', async () => {
+		await page.goto(`${origin}/chapters/pause/`);
+		const tabs = page.locator('starlight-tabs[data-sync-key="lab"]').first();
+		// The tabs wait for the lab only as long as the missing API takes to say so.
+		await expect.poll(() => tabs.evaluate((element) => getComputedStyle(element).visibility), { timeout: 2_500 }).toBe('visible');
+		expect((await tabs.locator('[role="tab"][aria-selected="true"]').textContent())?.trim()).toBe('kubernetes');
+		expect(await page.locator('[data-podlab-launcher]').isHidden()).toBe(true);
+	});
 });
 
 describe('with the gateway stopped', () => {

@@ -4,7 +4,8 @@
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ErrorCode, ServerMessage } from '../../../src/protocol.ts';
-import { CLEAR_LINE_KEY, Terminal, type FinishedCommand, type TerminalPeer } from '../../../server/terminal/terminal.ts';
+import { Terminal, type FinishedCommand, type TerminalPeer } from '../../../server/terminal/terminal.ts';
+import { CLEAR_LINE_KEY } from '../../../server/terminal/typed-form.ts';
 import { FakeBackend, type FakeProcess } from '../../helpers/fake-backend.ts';
 
 class Peer implements TerminalPeer {

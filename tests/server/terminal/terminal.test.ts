@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CLEAR_LINE_KEY, clampSize, typedForm } from '../../../server/terminal/terminal.ts';
+import { clampSize } from '../../../server/terminal/terminal.ts';
+import { CLEAR_LINE_KEY, typedForm } from '../../../server/terminal/typed-form.ts';
 
 describe('typedForm', () => {
 	it('types one line and presses Enter', () => {

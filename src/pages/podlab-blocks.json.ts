@@ -1,0 +1,34 @@
+/**
+ * `/podlab-blocks.json`, written at build time: every runnable block of every page in the sidebar,
+ * with its lab profile (null: both) and whether it runs until the reader stops it. The sidebar's
+ * per-chapter progress counts against it (src/terminal/saved-results.ts); fetched only by a reader
+ * who has run something.
+ */
+import { resolve } from 'node:path';
+import type { APIRoute } from 'astro';
+import { sidebar } from '../../content/sidebar.ts';
+import { collectBlocks } from '../chapters/collect-blocks.ts';
+
+/** A block as the progress count needs it; absent fields are null/false. */
+export interface ManifestBlock {
+	id: string;
+	profile?: string;
+	until?: true;
+}
+
+/** Page slug ("chapters/pause") → its blocks in page order. */
+export type BlockManifest = Record<string, ManifestBlock[]>;
+
+// Where astro.config.mjs points the Run button plugin, so ids are the same as the buttons'.
+const DOCS_DIR = resolve('content/docs');
+
+export const GET: APIRoute = async () => {
+	const slugs = sidebar.flatMap((entry) => ('items' in entry ? entry.items.map((item) => item.slug) : [entry.slug]));
+	const manifest: BlockManifest = {};
+	for (const slug of slugs) {
+		const blocks = await collectBlocks(resolve(DOCS_DIR, `${slug}.mdx`), DOCS_DIR, null);
+		if (blocks.length === 0) continue;
+		manifest[slug] = blocks.map(({ id, profile, test }) => ({ id, ...(profile ? { profile } : {}), ...(test.until ? { until: true as const } : {}) }));
+	}
+	return new Response(JSON.stringify(manifest), { headers: { 'Content-Type': 'application/json' } });
+};
