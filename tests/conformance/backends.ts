@@ -35,7 +35,8 @@ export interface BackendLab {
 	keepsShellsOnShutdown: boolean;
 	/**
 	 * Ending a terminal also ends what left its session (`setsid`, a daemon): true where the backend
-	 * holds every process of a terminal in a cgroup. An ssh lab host has none to hold them in.
+	 * holds every process of a terminal in a cgroup of its own (local). On an ssh lab host or in a lab
+	 * container, such a process lives on in the student's own lab until the lab is reset.
 	 */
 	endsWhatLeftTheSession: boolean;
 	/**
@@ -185,8 +186,9 @@ const lxc: BackendFixture = {
 				return joined.cookie;
 			},
 			keepsShellsOnShutdown: true,
-			// Every process of a lab is in the lab's cgroup; a terminal's end takes what left its session too.
-			endsWhatLeftTheSession: true,
+			// What left the session stays in the reader's own lab, as a daemon on a machine of one's own
+			// would, until the lab is reset or removed (tests/integration/lxc-backend.test.ts counts those).
+			endsWhatLeftTheSession: false,
 			async processesOn(machine) {
 				const initPid = await labs.initPid(machine);
 				if (initPid === null) throw new Error(`the lab ${machine} is not running`);
