@@ -7,7 +7,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LabError, parseCli, requireRoot, runCli } from './lib/cli.ts';
+import { SetupError, parseCli, requireRoot, runCli } from './lib/cli.ts';
 import { describeFailure, run, succeeded } from './lib/exec.ts';
 import { CONTAINERS_CONF_PATH, LAB_SOURCE_DIR, LAB_WORK_DIR } from './lib/paths.ts';
 import { Progress } from './lib/progress.ts';
@@ -32,7 +32,7 @@ Options:
 async function podman(args: string[], what: string): Promise<string> {
 	const result = await run('podman', args, { timeoutMs: 120_000, env: { ...process.env, CONTAINERS_CONF: CONTAINERS_CONF_PATH } });
 	if (!succeeded(result)) {
-		throw new LabError('LAB_ERR_RESET', `could not remove ${what}: ${describeFailure(`podman ${args.join(' ')}`, result)}`, 'run the same podman command by hand to see why, then rerun `npm run lab:reset`');
+		throw new SetupError('LAB_SETUP_RESET', `could not remove ${what}: ${describeFailure(`podman ${args.join(' ')}`, result)}`, 'run the same podman command by hand to see why, then rerun `npm run lab:reset`');
 	}
 	return result.stdout;
 }
@@ -81,7 +81,7 @@ async function main(): Promise<number> {
 				{ timeoutMs: 150_000 },
 			);
 			if (!succeeded(result)) {
-				throw new LabError('LAB_ERR_RESET', `kubectl could not delete the article's objects: ${describeFailure('kubectl delete', result)}`, 'check the cluster with `kubectl get nodes`, then rerun `npm run lab:reset`');
+				throw new SetupError('LAB_SETUP_RESET', `kubectl could not delete the article's objects: ${describeFailure('kubectl delete', result)}`, 'check the cluster with `kubectl get nodes`, then rerun `npm run lab:reset`');
 			}
 			return `${countLines(result.stdout)} deleted`;
 		});
@@ -89,7 +89,7 @@ async function main(): Promise<number> {
 		progress.finish('Lab reset');
 		return 0;
 	}
-	throw new LabError('LAB_ERR_RESET', 'there is no lab on this machine to reset.', 'set one up first: `npm run lab:setup` (podman lab); `npm run lab:status` shows what was found');
+	throw new SetupError('LAB_SETUP_RESET', 'there is no lab on this machine to reset.', 'set one up first: `npm run lab:setup` (podman lab); `npm run lab:status` shows what was found');
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await runCli(main);

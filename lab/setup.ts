@@ -5,7 +5,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { LabError, parseCli, requireRoot, runCli } from './lib/cli.ts';
+import { SetupError, parseCli, requireRoot, runCli } from './lib/cli.ts';
 import {
 	chooseRuntime,
 	chooseUlimits,
@@ -80,8 +80,8 @@ async function main(): Promise<number> {
 			const os = await readOsRelease();
 			const apt = await run('apt-get', ['--version'], { timeoutMs: 5_000 });
 			if (apt.spawnError) {
-				throw new LabError(
-					'LAB_ERR_UNSUPPORTED_HOST',
+				throw new SetupError(
+					'LAB_SETUP_UNSUPPORTED_HOST',
 					`the podman lab is built from Debian packages, and this host (${os.PRETTY_NAME ?? 'unknown OS'}) has no apt-get.`,
 					'use a Debian 12 machine for the podman lab, or provision a Kubernetes node with lab/provision/provision-node.sh',
 				);
@@ -92,8 +92,8 @@ async function main(): Promise<number> {
 					? (await readFile('/sys/fs/cgroup/cgroup.controllers', 'utf8').catch(() => '')).split(' ').includes('memory')
 					: await readFile('/sys/fs/cgroup/memory/memory.limit_in_bytes').then(() => true, () => false);
 			if (!memoryController) {
-				throw new LabError(
-					'LAB_ERR_UNSUPPORTED_HOST',
+				throw new SetupError(
+					'LAB_SETUP_UNSUPPORTED_HOST',
 					`this host has no usable memory cgroup controller (cgroup layout: ${cgroupLayout}), and the article\u2019s memory limits need one.`,
 					'run the lab on a machine (or VM) whose kernel mounts the memory controller, e.g. a stock Debian 12 VM',
 				);
@@ -108,8 +108,8 @@ async function main(): Promise<number> {
 			await installPackages(missing, log);
 			const stillMissing = await findMissingPackages(names);
 			if (stillMissing.length > 0) {
-				throw new LabError(
-					'LAB_ERR_APT',
+				throw new SetupError(
+					'LAB_SETUP_APT',
 					`apt-get finished, but these packages are still not installed: ${stillMissing.join(', ')}`,
 					`run \`apt-get install ${stillMissing.join(' ')}\` by hand to see why, then rerun \`npm run lab:setup\``,
 				);
@@ -137,7 +137,7 @@ async function main(): Promise<number> {
 		if (withLabs) await runLxcSteps(progress, { rebuild: options.rebuild, log });
 	} catch (error) {
 		await new Promise((resolve) => logFile.end(resolve));
-		if (error instanceof LabError) {
+		if (error instanceof SetupError) {
 			const tail = (await readFile(SETUP_LOG_PATH, 'utf8').catch(() => '')).trim().split('\n').slice(-15);
 			if (tail.length > 0 && tail[0] !== '') process.stderr.write(`\nLast lines of ${SETUP_LOG_PATH}:\n  ${tail.join('\n  ')}\n`);
 		}

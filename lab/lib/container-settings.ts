@@ -6,7 +6,7 @@
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { z } from 'zod';
-import { LabError } from './cli.ts';
+import { SetupError } from './cli.ts';
 import { describeFailure, run, succeeded } from './exec.ts';
 import { readProcessLimits, type CgroupLayout } from './host.ts';
 import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_WORK_DIR } from './paths.ts';
@@ -63,8 +63,8 @@ export async function probeConmonLimits(image: string, runtime: 'runc' | null): 
 	);
 	try {
 		if (!succeeded(started)) {
-			throw new LabError(
-				'LAB_ERR_HOST_SETTINGS',
+			throw new SetupError(
+				'LAB_SETUP_HOST_SETTINGS',
 				`could not start a probe container: ${describeFailure('podman run', started)}`,
 				'run `podman --runtime runc run --rm --network none busybox true` to see the error; `npm run lab:status` lists what is missing',
 			);
@@ -72,8 +72,8 @@ export async function probeConmonLimits(image: string, runtime: 'runc' | null): 
 		const inspected = await run('podman', ['inspect', '--format', '{{.State.ConmonPid}}', name], { env, timeoutMs: 15_000 });
 		const conmonPid = Number(inspected.stdout.trim());
 		if (!succeeded(inspected) || !Number.isInteger(conmonPid) || conmonPid <= 0) {
-			throw new LabError(
-				'LAB_ERR_HOST_SETTINGS',
+			throw new SetupError(
+				'LAB_SETUP_HOST_SETTINGS',
 				`could not find the probe container's conmon: ${describeFailure('podman inspect', inspected)}`,
 				'check `podman ps` and rerun `npm run lab:setup`',
 			);

@@ -10,7 +10,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { LabError } from './cli.ts';
+import { SetupError } from './cli.ts';
 import { describeFailure, run, succeeded } from './exec.ts';
 import { readOsRelease } from './host.ts';
 import { BUILD_DIR, LAB_SOURCE_DIR, SETUP_LOG_PATH } from './paths.ts';
@@ -132,8 +132,8 @@ async function assembleNginxRoot(rootfs: string, log: (chunk: Buffer) => void): 
 		{ timeoutMs: 900_000, onOutput: log },
 	);
 	if (!succeeded(bootstrap)) {
-		throw new LabError(
-			'LAB_ERR_IMAGE_BUILD',
+		throw new SetupError(
+			'LAB_SETUP_IMAGE_BUILD',
 			`debootstrap of the nginx image failed: ${describeFailure('debootstrap', bootstrap)}`,
 			`check that ${mirror} is reachable (or set PODLAB_DEBIAN_MIRROR), read ${SETUP_LOG_PATH}, then rerun \`npm run lab:setup\``,
 		);
@@ -225,9 +225,9 @@ export async function buildImage(image: LabImage, options: { force: boolean; log
 		const imported = await run('podman', ['import', ...changes, tarball, image.reference], { timeoutMs: 300_000, onOutput: options.log });
 		if (!succeeded(imported)) throw new Error(describeFailure('podman import', imported));
 	} catch (cause) {
-		if (cause instanceof LabError) throw cause;
-		throw new LabError(
-			'LAB_ERR_IMAGE_BUILD',
+		if (cause instanceof SetupError) throw cause;
+		throw new SetupError(
+			'LAB_SETUP_IMAGE_BUILD',
 			`building the ${image.name} image failed: ${(cause as Error).message}`,
 			`read ${SETUP_LOG_PATH}, fix the cause, then rerun \`npm run lab:setup\` (add \`--rebuild\` to start the images afresh)`,
 			{ cause },

@@ -4,7 +4,7 @@
  * the setup uses is therefore listed here by name.
  */
 import { describeFailure, run, succeeded } from './exec.ts';
-import { LabError } from './cli.ts';
+import { SetupError } from './cli.ts';
 
 export interface LabPackage {
 	name: string;
@@ -55,8 +55,8 @@ export async function installPackages(names: readonly string[], log: (chunk: Buf
 	const lockWait = ['-o', 'DPkg::Lock::Timeout=300'];
 	const update = await run('apt-get', [...lockWait, 'update'], { env, timeoutMs: 600_000, onOutput: log });
 	if (!succeeded(update)) {
-		throw new LabError(
-			'LAB_ERR_APT',
+		throw new SetupError(
+			'LAB_SETUP_APT',
 			`apt-get update failed: ${describeFailure('apt-get update', update)}`,
 			'check that this machine reaches its Debian mirror (`apt-get update` by hand shows the failing source), then rerun `npm run lab:setup`',
 		);
@@ -67,8 +67,8 @@ export async function installPackages(names: readonly string[], log: (chunk: Buf
 		onOutput: log,
 	});
 	if (!succeeded(install)) {
-		throw new LabError(
-			'LAB_ERR_APT',
+		throw new SetupError(
+			'LAB_SETUP_APT',
 			`apt-get install failed: ${describeFailure('apt-get install', install)}`,
 			`run \`apt-get install --no-install-recommends ${names.join(' ')}\` by hand to see why, fix it, then rerun \`npm run lab:setup\``,
 		);

@@ -5,15 +5,15 @@
  */
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LabError } from './cli.ts';
+import { SetupError } from './cli.ts';
 import { describeFailure, run, succeeded, type RunResult } from './exec.ts';
 import { BUILD_DIR, LAB_SOURCE_DIR } from './paths.ts';
 
 const POD_NAME = 'podlab-setup-check';
 
 function fail(what: string, command: string, result: RunResult): never {
-	throw new LabError(
-		'LAB_ERR_VERIFY',
+	throw new SetupError(
+		'LAB_SETUP_VERIFY',
 		`the lab check failed while ${what}: ${describeFailure(command, result)}`,
 		'run `npm run lab:status` to see what is missing; after fixing it rerun `npm run lab:setup`',
 	);

@@ -11,7 +11,7 @@
 import { createHash } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LabError } from '../lib/cli.ts';
+import { SetupError } from '../lib/cli.ts';
 import { describeFailure, run, succeeded, type RunResult } from '../lib/exec.ts';
 import { debianMirror, debianSuite, labImage, LAB_IMAGES } from '../lib/images.ts';
 import { CONTAINERS_CONF_PATH, LAB_SOURCE_DIR, SETUP_LOG_PATH } from '../lib/paths.ts';
@@ -99,9 +99,9 @@ export async function currentBaseRecipe(): Promise<string | null> {
 	return (await readFile(BASE_RECIPE_FILE, 'utf8').catch(() => '')).trim() || null;
 }
 
-function buildFailure(what: string, command: string, result: RunResult): LabError {
-	return new LabError(
-		'LAB_ERR_IMAGE_BUILD',
+function buildFailure(what: string, command: string, result: RunResult): SetupError {
+	return new SetupError(
+		'LAB_SETUP_IMAGE_BUILD',
 		`building the lab base failed while ${what}: ${describeFailure(command, result)}`,
 		`read ${SETUP_LOG_PATH}, fix the cause, then rerun \`npm run lab:setup\``,
 	);
@@ -114,7 +114,7 @@ function buildFailure(what: string, command: string, result: RunResult): LabErro
 export async function ensureBase(options: { force: boolean; log: (chunk: Buffer) => void; step: (what: string) => void }): Promise<string> {
 	const imageIds = await hostImageIds();
 	if (!imageIds) {
-		throw new LabError('LAB_ERR_IMAGE_BUILD', 'the podman lab\u2019s images are missing on the host', 'run `npm run lab:setup` (it builds them first)');
+		throw new SetupError('LAB_SETUP_IMAGE_BUILD', 'the podman lab\u2019s images are missing on the host', 'run `npm run lab:setup` (it builds them first)');
 	}
 	const recipe = await baseRecipe(imageIds);
 	if (!options.force && (await currentBaseRecipe()) === recipe) return 'up to date';

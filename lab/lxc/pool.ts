@@ -8,7 +8,7 @@
  * gateway at start) mounts it again.
  */
 import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
-import { LabError } from '../lib/cli.ts';
+import { SetupError } from '../lib/cli.ts';
 import { describeFailure, run, succeeded } from '../lib/exec.ts';
 import { POOL_DIR, POOL_IMAGE } from './paths.ts';
 
@@ -33,9 +33,9 @@ export async function poolImageExists(): Promise<boolean> {
 	return stat(POOL_IMAGE).then(() => true, () => false);
 }
 
-function poolError(what: string, command: string, result: Parameters<typeof describeFailure>[1]): LabError {
-	return new LabError(
-		'LAB_ERR_HOST_SETTINGS',
+function poolError(what: string, command: string, result: Parameters<typeof describeFailure>[1]): SetupError {
+	return new SetupError(
+		'LAB_SETUP_HOST_SETTINGS',
 		`${what}: ${describeFailure(command, result)}`,
 		'check that this kernel has btrfs and loop devices (`grep btrfs /proc/filesystems`, `ls /dev/loop-control`), then rerun `npm run lab:setup`',
 	);

@@ -4,7 +4,7 @@
  * Each step checks before it acts, so a second run takes seconds.
  */
 import { mkdir } from 'node:fs/promises';
-import { LabError } from '../lib/cli.ts';
+import { SetupError } from '../lib/cli.ts';
 import { writeFileIfChanged } from '../lib/container-settings.ts';
 import { findMissingPackages, installPackages } from '../lib/packages.ts';
 import type { Progress } from '../lib/progress.ts';
@@ -34,7 +34,7 @@ export async function runLxcSteps(progress: Progress, options: { rebuild: boolea
 				await installPackages(missing, options.log);
 				const still = await findMissingPackages(names);
 				if (still.length > 0) {
-					throw new LabError('LAB_ERR_APT', `still not installed: ${still.join(', ')}`, `run \`apt-get install ${still.join(' ')}\` by hand to see why`);
+					throw new SetupError('LAB_SETUP_APT', `still not installed: ${still.join(', ')}`, `run \`apt-get install ${still.join(' ')}\` by hand to see why`);
 				}
 				return `installed ${missing.join(' ')}`;
 	});
@@ -43,7 +43,7 @@ export async function runLxcSteps(progress: Progress, options: { rebuild: boolea
 					const [uids, gids] = [await ensureIdRange('/etc/subuid'), await ensureIdRange('/etc/subgid')];
 					return `uids ${uids}, gids ${gids}`;
 				} catch (cause) {
-					throw new LabError('LAB_ERR_HOST_SETTINGS', (cause as Error).message, 'give that user another range (see docs/lxc-labs.md), then rerun `npm run lab:setup`', { cause });
+					throw new SetupError('LAB_SETUP_HOST_SETTINGS', (cause as Error).message, 'give that user another range (see docs/lxc-labs.md), then rerun `npm run lab:setup`', { cause });
 				}
 	});
 	await progress.step('Labs: pool (btrfs image) and shared LXC settings', async () => {

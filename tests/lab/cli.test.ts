@@ -30,7 +30,7 @@ describe('lab commands', () => {
 		expect(wrong.code).toBe(2);
 		expect(wrong.stderr).toContain("✗ Unknown option '--frobnicate'");
 		expect(wrong.stderr).toMatch(/What to do: valid options: .*--help/);
-		expect(wrong.stderr).toContain('(LAB_ERR_USAGE)');
+		expect(wrong.stderr).toContain('(LAB_SETUP_USAGE)');
 	});
 
 	it.each(['setup', 'reset'] as const)('lab/%s.ts refuses to run without root and says how to run it', async (name) => {
@@ -38,6 +38,6 @@ describe('lab commands', () => {
 		expect(refused.code).toBe(1);
 		expect(refused.stderr).toContain(`✗ lab:${name} needs root:`);
 		expect(refused.stderr).toContain(`sudo npm run lab:${name}`);
-		expect(refused.stderr).toContain('(LAB_ERR_NOT_ROOT)');
+		expect(refused.stderr).toContain('(LAB_SETUP_NOT_ROOT)');
 	});
 });
