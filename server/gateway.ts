@@ -52,7 +52,9 @@ export interface Gateway {
 
 export async function startGateway(config: Config, logger: Logger): Promise<Gateway> {
 	const backend = await createBackend(config, logger);
-	const readers = new ReaderRegistry(backend, config, logger);
+	// The state directory's key signs local readers' cookies too, so a restart does not forget them.
+	const key = await loadOrCreateKey(config.stateDir);
+	const readers = new ReaderRegistry(backend, config, logger, key);
 	const metrics = new Metrics(readers);
 	// A full state disk is an error to see, not a crash: the owners retry (state.ts).
 	const stateReporter: StateReporter = {
@@ -72,7 +74,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 					config,
 					roster,
 					readers,
-					key: await loadOrCreateKey(config.stateDir),
+					key,
 					logger,
 					runLog,
 					onJoinRefused: (reason) => metrics.joinsRefused.inc({ reason }),

@@ -1,14 +1,16 @@
 /**
  * Readers (browser sessions, or joined students) and their terminals. A local reader is known by a
  * random 128-bit id in an HttpOnly cookie; the id is a bearer secret, so the registry keys such
- * readers by its SHA-256 and never logs it. A student is known by the signed cookie class mode
- * checks, under {@link studentKey}.
+ * readers by its SHA-256 and never logs it. With a signing key, the cookie also carries an HMAC of
+ * the id, so a gateway restarted with the same key knows the reader again (same label: a backend
+ * that keeps shells reattaches them) without storing anything per reader. A student is known by the
+ * signed cookie class mode checks, under {@link studentKey}.
  *
  * The registry owns readers: everything else sees them read-only and changes them through its
  * methods. What other parts of the gateway want to know (a command finished, a terminal opened or
  * ended) it emits as events, so class-mode bookkeeping and metrics subscribe instead of being wired in.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import { DEFAULT_TERMINAL, LabError, type ServerMessage } from '../src/protocol.ts';
@@ -101,11 +103,15 @@ export class ReaderRegistry extends EventEmitter<ReaderEvents> {
 	outputBytes = 0;
 	inputBytes = 0;
 
-	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger) {
+	/** Signs local readers' cookies (the state directory's key); without it, readers end with the gateway. */
+	readonly #cookieKey: Buffer | null;
+
+	constructor(backend: LabBackend, limits: ReaderLimits, logger: Logger, cookieKey: Buffer | null = null) {
 		super();
 		this.#backend = backend;
 		this.#limits = limits;
 		this.#logger = logger;
+		this.#cookieKey = cookieKey;
 		this.#sweeper = setInterval(() => this.#forgetIdleReaders(), Math.min(60_000, limits.graceMs)).unref();
 	}
 
@@ -115,20 +121,40 @@ export class ReaderRegistry extends EventEmitter<ReaderEvents> {
 
 	/** A new local reader and the cookie value that identifies it; null when the gateway is full. */
 	issue(): { reader: Reader; id: string } | null {
+		const id = randomBytes(16).toString('base64url');
+		const reader = this.#admit(id);
+		if (!reader) return null;
+		this.#logger.info({ reader: reader.label }, 'reader issued');
+		return { reader, id: this.#cookieKey ? `${id}.${this.#mac(id)}` : id };
+	}
+
+	/**
+	 * The local reader whose cookie holds `cookie`. A signed cookie of a reader this gateway has not
+	 * seen (it was issued before a restart) brings the reader back, when there is room.
+	 */
+	find(cookie: string | undefined): Reader | undefined {
+		if (!cookie || cookie.length > 96) return undefined;
+		const [id, mac] = cookie.split('.', 2) as [string, string | undefined];
+		if (this.#cookieKey && !(mac !== undefined && safeEqual(mac, this.#mac(id)))) return undefined;
+		const known = this.#readers.get(digest(id));
+		if (known || !this.#cookieKey) return this.#seen(known);
+		const reader = this.#admit(id);
+		if (reader) this.#logger.info({ reader: reader.label }, 'reader back after a restart');
+		return reader ?? undefined;
+	}
+
+	/** Makes the record of the reader with `id`; null when closing or full. */
+	#admit(id: string): ReaderRecord | null {
 		if (this.#closing) return null;
 		if (this.#readers.size >= this.#limits.maxReaders) this.#forgetIdleReaders(Math.min(UNUSED_READER_MS, this.#limits.graceMs));
 		if (this.#readers.size >= this.#limits.maxReaders) return null;
-		const id = randomBytes(16).toString('base64url');
 		const reader = new ReaderRecord(`r${digest(id).slice(0, 8)}`, null);
 		this.#readers.set(digest(id), reader);
-		this.#logger.info({ reader: reader.label }, 'reader issued');
-		return { reader, id };
+		return reader;
 	}
 
-	/** The local reader whose cookie holds `id`. */
-	find(id: string | undefined): Reader | undefined {
-		if (!id || id.length > 64) return undefined;
-		return this.#seen(this.#readers.get(digest(id)));
+	#mac(id: string): string {
+		return createHmac('sha256', this.#cookieKey!).update(`podlab-reader:${id}`).digest('base64url').slice(0, 32);
 	}
 
 	/** The student's reader, created when missing: their identity was checked by class mode (a signed cookie). */
@@ -277,6 +303,12 @@ export class ReaderRegistry extends EventEmitter<ReaderEvents> {
 }
 
 const INSTRUCTOR_KEY = 'instructor';
+
+function safeEqual(a: string, b: string): boolean {
+	const left = Buffer.from(a);
+	const right = Buffer.from(b);
+	return left.length === right.length && timingSafeEqual(left, right);
+}
 
 function digest(id: string): string {
 	return createHash('sha256').update(id).digest('hex');
