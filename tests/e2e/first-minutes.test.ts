@@ -207,7 +207,8 @@ describe.each(READER_VIEWPORTS)('a new reader on a $name', ({ name, options }) =
 		await expect.poll(() => panel.isVisible()).toBe(true);
 		expect(await launcher.isVisible()).toBe(false);
 		// The keyboard is in the terminal.
-		await expect.poll(() => page.evaluate(() => document.activeElement?.classList.contains('xterm-helper-textarea'))).toBe(true);
+		// Focused once attached: the first Run of a page loads the terminal and its socket first.
+		await expect.poll(() => page.evaluate(() => document.activeElement?.classList.contains('xterm-helper-textarea')), { timeout: 10_000 }).toBe(true);
 		await page.keyboard.type('echo "opened $$"');
 		await page.keyboard.press('Enter');
 		const pid = (await waitForTerminal(page, /opened \d+/)).match(/opened (\d+)/)![1];

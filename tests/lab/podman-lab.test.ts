@@ -62,11 +62,12 @@ describe.skipIf(skip !== null)(`podman lab${skip ? ` (skipped: ${skip})` : ''}`,
 	it('runs lab:setup again in seconds, rebuilding and installing nothing', async () => {
 		const setup = await run(NODE, ['lab/setup.ts'], { cwd: REPO_ROOT, timeoutMs: 120_000 });
 		expect(setup.code, output(setup)).toBe(0);
-		expect(setup.stdout).toMatch(/\[2\/7\] Installing Debian packages ✓ .*\(all \d+ installed\)/);
+		// Steps 8 and on (labs of one's own) come after the podman lab's: count them, not their number.
+		expect(setup.stdout).toMatch(/\[2\/\d+\] Installing Debian packages ✓ .*\(all \d+ installed\)/);
 		for (const image of ['busybox', 'alpine:3.2', 'nginx:latest']) {
 			expect(setup.stdout).toMatch(new RegExp(`Image ${image}.* ✓ .*up to date`));
 		}
-		expect(setup.stdout).toMatch(/\[7\/7\] Checking the lab end to end ✓/);
+		expect(setup.stdout).toMatch(/\[7\/\d+\] Checking the lab end to end ✓/);
 		// Not a TTY here: progress must stay line-oriented.
 		expect(setup.stdout).not.toContain('\r');
 		expect(setup.durationMs).toBeLessThan(20_000);
