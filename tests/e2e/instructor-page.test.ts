@@ -170,9 +170,6 @@ describe('the instructor page', () => {
 		await expect.poll(() => feed.textContent(), { timeout: 10_000 }).toBe('Live');
 		await expect.poll(() => boardCell(page, student.id, 'lab-check')).toEqual({ ok: 1, failed: 1 });
 		await page.getByRole('tab', { name: 'Students' }).click();
-		// Keys typed before the student's panel has its new shell would go nowhere: wait for it (the
-		// status line still shows the broadcast; the terminal's tab says how it is connected).
-		await expect.poll(() => student.page.locator('#podlab-tab-main').getAttribute('data-state'), { timeout: 15_000 }).toBe('connected');
 		await typeCommand(student.page, 'echo "after the restart"');
 		await expect.poll(() => card.locator('[data-thumbnail]').textContent(), { timeout: 15_000 }).toContain('after the restart');
 		await instructorContext.close();

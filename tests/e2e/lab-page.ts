@@ -84,7 +84,11 @@ export async function waitForStatus(page: Page, block: string, pattern: RegExp, 
 
 /** Types a command into a terminal, as a reader would, and presses Enter. */
 export async function typeCommand(page: Page, command: string, term = 'main'): Promise<void> {
-	await page.locator(`#podlab-tab-${term}`).click();
+	const tab = page.locator(`#podlab-tab-${term}`);
+	await tab.click();
+	// Keys typed before the terminal is attached (a panel just opened, a gateway just restarted) go
+	// nowhere: wait until its tab says it is connected.
+	await expect.poll(() => tab.getAttribute('data-state'), { timeout: 15_000 }).toMatch(/^(connected|busy)$/);
 	await page.locator(`#podlab-tabpanel-${term} .xterm-helper-textarea`).focus();
 	await page.keyboard.type(command);
 	await page.keyboard.press('Enter');
