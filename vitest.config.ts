@@ -10,6 +10,10 @@ export default defineConfig({
 		fileParallelism: false,
 		reporters: ['default', './tests/helpers/summary-reporter.ts'],
 		testTimeout: 60_000,
+		// Under CI the browser, conformance and integration tests share 2 cores with real shells, labs
+		// and Chromium; a test that fails on a latency spike is run again (at most twice) and every
+		// failure stays in the output. A test that fails for a reason fails all three times.
+		retry: process.env.CI === 'true' ? 2 : 0,
 		hookTimeout: 120_000,
 		projects: [
 			{
