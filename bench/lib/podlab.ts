@@ -32,7 +32,9 @@ export async function startPodlab({ env = {}, cleanup }: StartPodlabOptions): Pr
 	cleanup.defer('podlab scratch directory', () => rmSync(workdir, { recursive: true, force: true }));
 	// HOME too: the shells then read no ~/.bashrc of the machine's user (one with `pyenv init` in it
 	// costs 250 ms per shell), so spawn figures are podlab's own and comparable with wetty's.
-	const gateway = await startGateway({ HOME: workdir, PODLAB_WORKDIR: workdir, ...env });
+	// Every benchmark client connects from 127.0.0.1: the per-address socket cap (a guard against one
+	// client address holding the gateway) would stop the capacity sweep at 512 sockets.
+	const gateway = await startGateway({ HOME: workdir, PODLAB_WORKDIR: workdir, PODLAB_MAX_SOCKETS_PER_ADDRESS: '100000', ...env });
 	cleanup.defer('podlab gateway', () => stopPodlab(gateway), GATEWAY_STOP_TIMEOUT_MS + 5000);
 	gateway.process.once('exit', (code, signal) => {
 		if (stopping.has(gateway)) return;
