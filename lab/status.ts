@@ -317,7 +317,7 @@ export function formatLabStatus(status: LabStatus): string {
 	lines.push(
 		'',
 		status.lxc.available
-			? `Labs of one's own (lxc): available, ${status.lxc.running} running`
+			? `Labs of one's own (lxc): available, ${status.lxc.running} running; lxcfs ${status.lxc.lxcfs}${status.lxc.lxcfs === 'running' ? '' : ' (free and uptime in a lab show the host\u2019s)'}`
 			: `Labs of one's own (lxc): not available — missing ${status.lxc.missing.join('; ')}`,
 	);
 	lines.push('', `(checked in ${status.durationMs} ms)`);

@@ -8,6 +8,7 @@ import { run } from '../lib/exec.ts';
 import { findMissingPackages } from '../lib/packages.ts';
 import { currentBaseRecipe } from './base.ts';
 import { neededRange, planIdRanges } from './id-ranges.ts';
+import { lxcfsState } from './lxcfs.ts';
 import { LAB_COMMON_CONF, LABS_DIR } from './paths.ts';
 import { poolImageExists, poolMounted } from './pool.ts';
 import { LXC_PACKAGES } from './setup-steps.ts';
@@ -19,6 +20,8 @@ export const lxcStatusSchema = z.object({
 	running: z.number().int(),
 	/** What is missing, in plain words; empty when available. */
 	missing: z.array(z.string()),
+	/** Whether labs see their own memory and uptime (lab/lxc/lxcfs.ts); optional, never "missing". */
+	lxcfs: z.enum(['running', 'not-installed', 'not-running']),
 });
 export type LxcStatus = z.infer<typeof lxcStatusSchema>;
 
@@ -26,8 +29,8 @@ const SETUP = 'run `npm run lab:setup` as root';
 
 export async function detectLxcLabs(timeoutMs = 800): Promise<LxcStatus> {
 	const missing: string[] = [];
-	if (process.getuid?.() !== 0) return { available: false, running: 0, missing: ['root (labs are started by root)'] };
-	const [packages, subuid, subgid, image, mounted, base, common] = await Promise.all([
+	if (process.getuid?.() !== 0) return { available: false, running: 0, missing: ['root (labs are started by root)'], lxcfs: 'not-running' };
+	const [packages, subuid, subgid, image, mounted, base, common, lxcfs] = await Promise.all([
 		findMissingPackages(LXC_PACKAGES.map((pkg) => pkg.name), timeoutMs),
 		readFile('/etc/subuid', 'utf8').catch(() => ''),
 		readFile('/etc/subgid', 'utf8').catch(() => ''),
@@ -35,6 +38,7 @@ export async function detectLxcLabs(timeoutMs = 800): Promise<LxcStatus> {
 		poolMounted(),
 		currentBaseRecipe(),
 		readFile(LAB_COMMON_CONF).then(() => true, () => false),
+		lxcfsState(),
 	]);
 	if (packages.length > 0) missing.push(`Debian packages ${packages.join(', ')} (${SETUP})`);
 	const range = neededRange();
@@ -51,5 +55,5 @@ export async function detectLxcLabs(timeoutMs = 800): Promise<LxcStatus> {
 		const states = await Promise.all(names.map((name) => run('lxc-info', ['-P', LABS_DIR, '-n', name, '-s', '-H'], { timeoutMs })));
 		running = states.filter((state) => state.stdout.trim() === 'RUNNING').length;
 	}
-	return { available: missing.length === 0, running, missing };
+	return { available: missing.length === 0, running, missing, lxcfs };
 }

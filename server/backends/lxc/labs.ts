@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { run, succeeded, describeFailure, type RunResult } from '../../../lab/lib/exec.ts';
 import { LAB_SLOTS } from '../../../lab/lxc/id-ranges.ts';
 import { labDir, renderLabConfig, type LabLimits } from '../../../lab/lxc/lab-config.ts';
+import { ensureLxcfs } from '../../../lab/lxc/lxcfs.ts';
 import { BASE_DIR, KERNEL_LOG_DIR, KERNEL_LOG_DRAINED_FILE, LABS_DIR } from '../../../lab/lxc/paths.ts';
 import { startLabLog } from './kmsg-router.ts';
 import { deleteSubvolume, ensurePoolMounted, isSubvolume, limitExclusiveBytes, snapshot, subvolumeUsage } from '../../../lab/lxc/pool.ts';
@@ -71,6 +72,9 @@ export class Labs {
 		await mkdir(KERNEL_LOG_DIR, { recursive: true });
 		// Bind-mounted into every lab: it must exist before the first lab starts.
 		await writeFile(KERNEL_LOG_DRAINED_FILE, '0\n', { flag: 'a' });
+		// Labs see their own memory and uptime only if lxcfs runs when they start (after a reboot of a
+		// host without systemd, nothing else starts it).
+		await ensureLxcfs();
 	}
 
 	/** Every lab podlab made, running or not. */

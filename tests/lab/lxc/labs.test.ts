@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDS_PER_LAB, ID_RANGE_START } from '../../../lab/lxc/id-ranges.ts';
 import { DEFAULT_LAB_LIMITS, labDir } from '../../../lab/lxc/lab-config.ts';
+import { lxcfsState } from '../../../lab/lxc/lxcfs.ts';
 import { KERNEL_LOG_DIR } from '../../../lab/lxc/paths.ts';
 import { isSubvolume, syncPool } from '../../../lab/lxc/pool.ts';
 import { labCgroup, Labs } from '../../../server/backends/lxc/labs.ts';
@@ -104,6 +105,16 @@ describe.skipIf(skip !== null)(`LXC labs${skip ? ` (skipped: ${skip})` : ''}`, (
 		expect(Number(before)).toBe(DEFAULT_LAB_LIMITS.memoryBytes);
 	});
 
+	it('shows its own memory limit and uptime (lxcfs), not the host’s', async () => {
+		// lab:setup starts lxcfs and labs.prepare() starts it again after a reboot; only a host
+		// without the package goes without (then `free` shows the host's memory).
+		expect(await lxcfsState()).toBe('running');
+		const inside = await sh(labA, "awk '$1 == \"MemTotal:\" {print $2 * 1024}' /proc/meminfo; cut -d. -f1 /proc/uptime");
+		const [memTotal, uptime] = inside.stdout.trim().split('\n').map(Number);
+		expect(memTotal).toBe(DEFAULT_LAB_LIMITS.memoryBytes);
+		expect(uptime).toBeLessThan(Number((await readFile('/proc/uptime', 'utf8')).split('.')[0]));
+	});
+
 	it('runs the article’s pod with its 100 MiB limit inside', async () => {
 		const pod = await sh(
 			labA,
@@ -131,6 +142,29 @@ describe.skipIf(skip !== null)(`LXC labs${skip ? ` (skipped: ${skip})` : ''}`, (
 		const pidsFailcnt = await readFile(`${labCgroup('pids', labA)}/pids.events`, 'utf8');
 		expect(pidsFailcnt).toMatch(/max [1-9]/);
 	}, 60_000);
+
+	it('`rm -rf --no-preserve-root /` in a lab removes only that lab’s files: B, the base and the host keep theirs', async () => {
+		const doomed = await labs.create(await labs.freeSlot());
+		try {
+			await sh(labB, 'echo kept > /root/b-file');
+			const wiped = await sh(doomed, 'rm -rf --no-preserve-root / 2>/dev/null; ls /usr/bin | wc -l', 120_000);
+			// Its own root is gone (only the mounts it cannot remove, such as /proc, keep anything).
+			expect(wiped.stdout.trim()).toMatch(/^0?$/);
+			const b = await sh(labB, 'cat /root/b-file; podman --version >/dev/null && echo podman-ok');
+			expect(b.stdout.trim().split('\n')).toEqual(['kept', 'podman-ok']);
+			expect(await readFile(HOST_MARKER, 'utf8')).toBe('host only\n');
+			// The base every new lab is made from is untouched: a lab made now has its whole root.
+			const fresh = await labs.create(await labs.freeSlot());
+			try {
+				const check = await sh(fresh, 'test -x /usr/bin/podman && test -f /etc/os-release && echo whole');
+				expect(check.stdout.trim()).toBe('whole');
+			} finally {
+				await labs.destroy(fresh);
+			}
+		} finally {
+			await labs.destroy(doomed);
+		}
+	}, 240_000);
 
 	it('cannot write more than its disk limit beyond the base, which counts what it wrote', async () => {
 		const small = new Labs({ ...DEFAULT_LAB_LIMITS, diskBytes: 256 * 1024 * 1024 });
