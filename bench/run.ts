@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import { clickToOutput } from './click-to-output.ts';
 import { echoCapacity } from './echo-capacity.ts';
+import { echoProfile } from './echo-profile.ts';
 import { instructorWatch } from './instructor-watch.ts';
 import { labs } from './labs.ts';
 import { Cleanup } from './lib/cleanup.ts';
@@ -18,7 +19,7 @@ import { Report, formatTable } from './lib/report.ts';
 import { pageWeight } from './page-weight.ts';
 import { throughput } from './throughput.ts';
 
-const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch, labs];
+const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch, labs, echoProfile];
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -28,7 +29,7 @@ progress and a Markdown table of the results and goals on stderr.
 
 Options:
   --quick         smoke run: every benchmark with tiny sizes (seconds; figures mean nothing)
-  --only NAMES    comma-separated benchmarks to run (default: all)
+  --only NAMES    comma-separated benchmarks to run (default: all but echo-profile)
   -h, --help      this text
 
 Benchmarks:
@@ -54,7 +55,7 @@ if (options.help) {
 }
 
 const names = new Set(BENCHMARKS.map((benchmark) => benchmark.name));
-const selected = options.only?.split(',').map((name) => name.trim()) ?? [...names];
+const selected = options.only?.split(',').map((name) => name.trim()) ?? BENCHMARKS.filter((benchmark) => benchmark.byDefault !== false).map((benchmark) => benchmark.name);
 const unknown = selected.filter((name) => !names.has(name));
 if (unknown.length > 0) {
 	console.error(`Unknown benchmark(s): ${unknown.join(', ')}. Choose from: ${[...names].join(', ')}.`);

@@ -16,5 +16,7 @@ export interface Benchmark {
 	name: string;
 	/** One line for `--help`. */
 	description: string;
+	/** False: runs only when named with `--only` (one that disturbs what it measures). @default true */
+	byDefault?: boolean;
 	run(context: BenchContext): Promise<void>;
 }

@@ -40,3 +40,23 @@ it('prints one well-formed JSON result per line for every benchmark (npm run ben
 	// The readable table goes to stderr, after the results.
 	expect(stderr).toContain('| bench | case | target |');
 }, 300_000);
+
+it('profiles the gateway per key echoed and names where the time goes (npm run bench -- --quick --only echo-profile)', async () => {
+	const child = spawn(NODE, ['bench/run.ts', '--quick', '--only', 'echo-profile'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+	let stdout = '';
+	let stderr = '';
+	child.stdout.on('data', (chunk) => (stdout += chunk));
+	child.stderr.on('data', (chunk) => (stderr += chunk));
+	const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+	expect(exitCode, `bench exited with ${exitCode}; its log:\n${stderr}`).toBe(0);
+	const results = stdout.trim().split('\n').map((line) => JSON.parse(line) as { bench: string; target: string; case: string; value?: number });
+	const profile = results.filter((result) => result.bench === 'echo-profile');
+	const total = profile.find((result) => result.target === 'podlab' && result.case.endsWith('CPU per key, in all'));
+	expect(total?.value).toBeGreaterThan(0);
+	expect(profile.find((result) => result.target === 'network-floor')?.value).toBeGreaterThan(0);
+	const buckets = profile.filter((result) => result.target === 'podlab' && !result.case.endsWith('in all'));
+	// A key's echo is one pty write and one frame sent: both must be found in the profile.
+	for (const bucket of ['pty write', 'ws send', 'ws receive']) {
+		expect(buckets.some((result) => result.case.includes(bucket) && result.value! > 0), `no ${bucket} in ${buckets.map((result) => result.case).join(', ')}`).toBe(true);
+	}
+}, 120_000);
