@@ -219,7 +219,9 @@ element('[data-reset-all]').addEventListener('click', async (event) => {
 		result.textContent =
 			results.length === 0
 				? 'No student has a seat: nothing to reset.'
-				: `Reset ${results.length} ${results.length === 1 ? 'lab' : 'labs'} in ${seconds} s (each ${Math.min(...each)}–${Math.max(...each)} ms).`;
+				: results.length === 1
+					? `Reset 1 lab in ${seconds} s.`
+					: `Reset ${results.length} labs in ${seconds} s (each ${Math.min(...each)}–${Math.max(...each)} ms).`;
 	} catch (error) {
 		// The gateway resets one lab after another and stops at the first that fails.
 		result.textContent = `Resetting every lab stopped: ${(error as Error).message} The labs reset before that are fresh.`;

@@ -325,6 +325,10 @@ export class PanelController {
 				attached: ({ newShell, lost }) => {
 					if (newShell && this.#tabsBeingReset.delete(name)) {
 						view.notice('A shell in your fresh lab.');
+					} else if (newShell && this.#lab?.keepsShells) {
+						// Shells that outlive the gateway end only with their lab (a reset, by the instructor too):
+						// the screen keeps the gateway's last line, which says what happened.
+						view.notice('A new shell: the one above has ended.');
 					} else if (newShell) {
 						view.reset();
 						view.notice('A new shell: the previous one ended while this page was away.');
