@@ -184,6 +184,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			backend: backend.name,
 			...backend.describe(),
 			keepsShells: backend.keepsShells ?? false,
+			resettable: backend.resetLab !== undefined,
 			mode: config.mode,
 			profile: lab?.profile ?? null,
 			terminals: { default: DEFAULT_TERMINAL, maxPerReader: config.maxTerminalsPerReader },

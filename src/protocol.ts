@@ -115,6 +115,8 @@ export const labResponse = z.looseObject({
 	backend: z.string(),
 	/** Shells survive a restart of the gateway. */
 	keepsShells: z.boolean().optional(),
+	/** The reader's lab can be replaced with a fresh one (`POST /api/lab/reset`): backends with a lab of one's own. */
+	resettable: z.boolean().optional(),
 	mode: z.enum(['local', 'class']).optional(),
 	profile: z.enum(['podman', 'kubernetes', 'none']).nullish(),
 	terminals: z.looseObject({ default: terminalName, maxPerReader: z.number().int() }).optional(),

@@ -1,10 +1,11 @@
 /**
  * The instructor API as the instructor page uses it (see server/class/class-api.ts): sign in, the
- * live feed's payloads, broadcast, ending a student's terminals or freeing the seat, transcripts.
+ * live feed's payloads, broadcast, ending a student's terminals or freeing the seat, resetting labs,
+ * transcripts.
  * Answers are checked with zod (loose objects: a newer gateway may add fields).
  */
 import { z } from 'zod';
-import { rosterResponse, transcriptResponse, type RosterResponse, type TranscriptEntry } from '../protocol.ts';
+import { labResetResult, rosterResponse, transcriptResponse, type LabResetResult, type RosterResponse, type TranscriptEntry } from '../protocol.ts';
 import { apiUrl, instructorApiUrl } from '../terminal/urls.ts';
 
 /** The chapters and their runnable blocks, listed by the page at build time. */
@@ -70,6 +71,27 @@ export async function endStudent(id: string, freeSeat: boolean): Promise<void> {
 	if (!response.ok) throw new Error(await errorMessage(response));
 }
 
+/** The roster with each student's lab (GET /api/instructor/students; the feed's roster has no labs). */
+export async function fetchRoster(): Promise<RosterResponse> {
+	const response = await request('students');
+	if (!response.ok) throw new Error(await errorMessage(response));
+	return rosterResponse.parse(await response.json());
+}
+
+/** Replaces the student's lab with a fresh one; their terminals reconnect to it. */
+export async function resetStudentLab(id: string): Promise<LabResetResult> {
+	const response = await request(`students/${id}/reset`, { method: 'POST' });
+	if (!response.ok) throw new Error(await errorMessage(response));
+	return labResetResult.parse(await response.json());
+}
+
+/** Replaces every student's lab, one after another (the gateway stops at the first that fails). */
+export async function resetEveryLab(): Promise<LabResetResult[]> {
+	const response = await request('reset', { method: 'POST' });
+	if (!response.ok) throw new Error(await errorMessage(response));
+	return z.object({ students: z.array(labResetResult) }).parse(await response.json()).students;
+}
+
 export function transcriptUrl(id: string, format: 'json' | 'csv'): string {
 	return instructorApiUrl(`students/${id}/transcript.${format}`);
 }
@@ -81,15 +103,18 @@ export async function fetchTranscript(id: string): Promise<TranscriptEntry[]> {
 }
 
 /**
- * The lab's profile ("podman", "kubernetes"): which blocks of a chapter the students run; and whether
- * the students share the gateway's own machine (class mode on the `local` backend).
+ * The lab's profile ("podman", "kubernetes"): which blocks of a chapter the students run; whether
+ * the students share the gateway's own machine (class mode on the `local` backend); and whether each
+ * student's lab of their own can be reset (the lxc backend).
  */
-export async function labProfile(): Promise<{ profile: string | null; sharedMachine: boolean }> {
+export async function labProfile(): Promise<{ profile: string | null; sharedMachine: boolean; resettable: boolean }> {
 	try {
 		const response = await fetch(apiUrl('lab'), { credentials: 'same-origin' });
-		const body = z.looseObject({ profile: z.string().nullish(), backend: z.string().nullish(), mode: z.string().nullish() }).parse(await response.json());
-		return { profile: body.profile ?? null, sharedMachine: body.mode === 'class' && body.backend === 'local' };
+		const body = z
+			.looseObject({ profile: z.string().nullish(), backend: z.string().nullish(), mode: z.string().nullish(), resettable: z.boolean().nullish() })
+			.parse(await response.json());
+		return { profile: body.profile ?? null, sharedMachine: body.mode === 'class' && body.backend === 'local', resettable: body.resettable === true };
 	} catch {
-		return { profile: null, sharedMachine: false };
+		return { profile: null, sharedMachine: false, resettable: false };
 	}
 }

@@ -1,23 +1,30 @@
 /**
  * The instructor page: signs in (token → cookie), then follows the gateway's live feed
- * (`/api/instructor/events`) and keeps the roster, the board and an open live view up to date.
+ * (`/api/instructor/events`) and keeps the roster, the board and an open live view up to date; on a
+ * backend with labs of one's own, it asks for the students' labs now and then (student-labs.ts) and
+ * resets them.
  */
 import '../terminal/zod-without-eval.ts';
 import type { z } from 'zod';
 import { instructorApiUrl } from '../terminal/urls.ts';
 import { progressResponse, rosterResponse, transcriptEntry, type RosterResponse, type RosterStudent } from '../protocol.ts';
-import { broadcast, chaptersSchema, checkAccess, fetchTranscript, labProfile, signIn, type Chapter } from './api.ts';
+import { broadcast, chaptersSchema, checkAccess, fetchRoster, fetchTranscript, labProfile, resetEveryLab, signIn, type Chapter } from './api.ts';
 import { BoardView, runsInChapter } from './board-view.ts';
 import { LiveView } from './live-view.ts';
 import { RosterView } from './roster-view.ts';
+import { StudentLabs } from './student-labs.ts';
 import { pageTitle } from './student-state.ts';
 import { onTabArrows } from './tabs.ts';
 
 /** One of the page's own elements (instructor.astro): always there. */
 const element = <T extends Element = HTMLElement>(selector: string): T => document.querySelector<T>(selector)!;
 
+/** How often the students' labs (state, memory in use) are asked for: each answer reads every lab's cgroup. */
+const LAB_REFRESH_MS = 5_000;
+
 const chapters: Chapter[] = chaptersSchema.parse(JSON.parse(element('#podlab-chapters').textContent ?? '[]'));
-const live = new LiveView(element<HTMLDialogElement>('[data-live]'), (path) => pageTitle(path, chapters));
+const labs = new StudentLabs();
+const live = new LiveView(element<HTMLDialogElement>('[data-live]'), (path) => pageTitle(path, chapters), () => void refreshLabs());
 const roster = new RosterView(element<HTMLUListElement>('[data-roster]'), element('[data-roster-empty]'), chapters, (student) => live.show(student));
 const board = new BoardView(element<HTMLTableElement>('[data-board]'), chapters, (student, chapter) => void showCell(student, chapter));
 const feedStatus = element('[data-feed-status]');
@@ -47,17 +54,31 @@ async function start(): Promise<void> {
 	const lab = await labProfile();
 	board.setProfile(lab.profile);
 	element('[data-shared-lab]').hidden = !lab.sharedMachine;
+	element('[data-class-tools]').hidden = !lab.resettable;
 	follow();
 	setInterval(() => roster.refreshStates(), 15_000);
+	if (lab.resettable) setInterval(() => void refreshLabs(), LAB_REFRESH_MS);
+}
+
+/** The roster with the students' labs (the feed's has none): shown at once, and kept for the feed's next rosters. */
+async function refreshLabs(): Promise<void> {
+	try {
+		showRoster(await fetchRoster());
+	} catch {
+		// The feed's status line says when the gateway is away; the next refresh tries again.
+	}
 }
 
 function showRoster(data: RosterResponse): void {
 	// A live region: written only when it changes, or screen readers repeat it on every event.
 	const seats = `${data.seats.taken} of ${data.seats.total} seats taken`;
 	if (element('[data-seats]').textContent !== seats) element('[data-seats]').textContent = seats;
-	roster.update(data.students);
-	board.setStudents(data.students);
-	const open = live.student && data.students.find((student) => student.id === live.student!.id);
+	labs.note(data.students);
+	labs.keepOnly(new Set(data.students.map((student) => student.id)));
+	const students = labs.merge(data.students);
+	roster.update(students);
+	board.setStudents(students);
+	const open = live.student && students.find((student) => student.id === live.student!.id);
 	if (open) live.update(open);
 }
 
@@ -178,6 +199,35 @@ element('[data-broadcast]').addEventListener('submit', async (event) => {
 		input.value = '';
 	} catch (error) {
 		result.textContent = (error as Error).message;
+	}
+});
+
+element('[data-reset-all]').addEventListener('click', async (event) => {
+	const button = event.currentTarget as HTMLButtonElement;
+	const result = element('[data-reset-all-result]');
+	if (button.disabled) return;
+	const question =
+		"Reset every student's lab? Everything in each lab — files, pods, running commands — is deleted and a fresh lab starts; their terminals reconnect to it.";
+	if (!confirm(question)) return;
+	button.disabled = true;
+	result.textContent = 'Resetting every lab…';
+	const started = performance.now();
+	try {
+		const results = await resetEveryLab();
+		const seconds = ((performance.now() - started) / 1000).toFixed(1);
+		const each = results.map((reset) => reset.ms);
+		result.textContent =
+			results.length === 0
+				? 'No student has a seat: nothing to reset.'
+				: results.length === 1
+					? `Reset 1 lab in ${seconds} s.`
+					: `Reset ${results.length} labs in ${seconds} s (each ${Math.min(...each)}–${Math.max(...each)} ms).`;
+	} catch (error) {
+		// The gateway resets one lab after another and stops at the first that fails.
+		result.textContent = `Resetting every lab stopped: ${(error as Error).message} The labs reset before that are fresh.`;
+	} finally {
+		button.disabled = false;
+		void refreshLabs();
 	}
 });
 

@@ -2,11 +2,11 @@
  * The live view of one student: every terminal they have, mirrored as it happens (one tab each),
  * read-only until the instructor presses Take over (the student's panel then says the instructor
  * is typing). Closing the view closes its sockets, which hands any taken-over terminal back.
- * Also here: transcripts, ending the student's terminals, freeing the seat.
+ * Also here: transcripts, ending the student's terminals, freeing the seat, resetting their lab.
  */
 import { injectXtermStyles } from '../terminal/xterm-styles.ts';
 import type { RosterStudent } from '../protocol.ts';
-import { endStudent, transcriptUrl } from './api.ts';
+import { endStudent, resetStudentLab, transcriptUrl } from './api.ts';
 import { StudentScreen } from './student-screen.ts';
 import { onTabArrows } from './tabs.ts';
 
@@ -27,11 +27,21 @@ export class LiveView {
 	#selected: string | null = null;
 	#takenOver = false;
 	readonly #pageTitle: (path: string) => string;
+	readonly #resetButton: HTMLButtonElement;
+	/** The outcome of a reset (the status line above is the terminals' own, rewritten as they reconnect). */
+	readonly #resetResult: HTMLElement;
+	readonly #onLabReset: () => void;
 
-	/** `pageTitle`: a site path as the instructor knows it (a chapter's title). */
-	constructor(dialog: HTMLDialogElement, pageTitle: (path: string) => string) {
+	/**
+	 * `pageTitle`: a site path as the instructor knows it (a chapter's title). `onLabReset`: a student's
+	 * lab was replaced (the roster's lab changes).
+	 */
+	constructor(dialog: HTMLDialogElement, pageTitle: (path: string) => string, onLabReset: () => void) {
 		this.#dialog = dialog;
 		this.#pageTitle = pageTitle;
+		this.#onLabReset = onLabReset;
+		this.#resetButton = dialog.querySelector('[data-reset-lab]')!;
+		this.#resetResult = dialog.querySelector('[data-reset-result]')!;
 		this.#tabs = dialog.querySelector('[data-live-tabs]')!;
 		this.#screens = dialog.querySelector('[data-live-screens]')!;
 		this.#takeover = dialog.querySelector('[data-takeover]')!;
@@ -43,6 +53,7 @@ export class LiveView {
 		onTabArrows(this.#tabs, (tab) => this.#select(tab.dataset.term!));
 		dialog.querySelector('[data-end-terminals]')!.addEventListener('click', () => void this.#end(false));
 		dialog.querySelector('[data-free-seat]')!.addEventListener('click', () => void this.#end(true));
+		this.#resetButton.addEventListener('click', () => void this.#resetLab());
 	}
 
 	get student(): RosterStudent | null {
@@ -52,6 +63,7 @@ export class LiveView {
 	show(student: RosterStudent): void {
 		this.#closeAll();
 		this.#student = student;
+		this.#resetResult.textContent = '';
 		this.#dialog.querySelector('[data-live-title]')!.textContent = student.name;
 		for (const format of ['json', 'csv'] as const) {
 			this.#dialog.querySelector<HTMLAnchorElement>(`[data-transcript="${format}"]`)!.href = transcriptUrl(student.id, format);
@@ -64,8 +76,11 @@ export class LiveView {
 	update(student: RosterStudent): void {
 		if (!this.#dialog.open || student.id !== this.#student?.id) return;
 		this.#student = student;
+		// Only a backend with labs of one's own (lxc) gives `lab`, and only there can a lab be reset.
+		const where = student.lab === undefined ? `lab host ${student.labHost ?? 'this machine'}` : `lab ${student.lab?.name ?? 'none yet'}`;
+		this.#resetButton.hidden = student.lab === undefined;
 		this.#dialog.querySelector('[data-live-meta]')!.textContent =
-			`${student.connected ? 'connected' : 'offline'} · lab host ${student.labHost ?? 'this machine'}${student.page ? ` · on ${this.#pageTitle(student.page)}` : ''}`;
+			`${student.connected ? 'connected' : 'offline'} · ${where}${student.page ? ` · on ${this.#pageTitle(student.page)}` : ''}`;
 		for (const { name } of student.terminals) {
 			const open = this.#open.get(name);
 			if (open) open.screen.reconnect();
@@ -166,6 +181,24 @@ export class LiveView {
 			else this.#status.textContent = 'Terminals ended.';
 		} catch (error) {
 			this.#status.textContent = `Could not do that: ${(error as Error).message}`;
+		}
+	}
+
+	async #resetLab(): Promise<void> {
+		const student = this.#student;
+		if (!student || this.#resetButton.disabled) return;
+		const question = `Reset ${student.name}'s lab? Everything in it — files, pods, running commands — is deleted and a fresh lab starts; their terminals reconnect to it.`;
+		if (!confirm(question)) return;
+		this.#resetButton.disabled = true;
+		this.#resetResult.textContent = 'Resetting the lab…';
+		try {
+			const result = await resetStudentLab(student.id);
+			this.#resetResult.textContent = `Lab reset in ${result.ms} ms: ${student.name} now has ${result.lab}.`;
+			this.#onLabReset();
+		} catch (error) {
+			this.#resetResult.textContent = `Could not reset the lab: ${(error as Error).message}`;
+		} finally {
+			this.#resetButton.disabled = false;
 		}
 	}
 

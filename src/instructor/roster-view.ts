@@ -1,10 +1,12 @@
 /**
- * The roster: one card per student — name, state (active, idle for N minutes, offline), lab host,
- * current page, last block run with ✓/✗ — and a live thumbnail of their `main` terminal. Cards are
+ * The roster: one card per student — name, state (active, idle for N minutes, offline), their lab
+ * of their own (name, state, memory in use) or lab host, current page, last block run with ✓/✗ — and
+ * a live thumbnail of their `main` terminal. Cards are
  * kept across updates (a thumbnail's connection lives as long as the student has that terminal).
  */
 import type { RosterStudent } from '../protocol.ts';
 import type { Chapter } from './api.ts';
+import { describeLab } from './student-labs.ts';
 import { pageTitle, studentState } from './student-state.ts';
 import { StudentScreen } from './student-screen.ts';
 
@@ -112,10 +114,17 @@ export class RosterView {
 		const lastRun = student.lastRun
 			? `${student.lastRun.exit === 0 ? '✓' : '✗'} ${student.lastRun.block.replace(/^chapters\//, '')}${student.lastRun.exit === 0 ? '' : ` (exit ${student.lastRun.exit})`}`
 			: '—';
+		// A backend with labs of one's own says which (lxc); the others may give a lab host (ssh).
+		const lab = student.lab === undefined ? null : describeLab(student.lab);
 		const rows: Array<[string, string, string?]> = [
 			['Page', pageTitle(student.page, this.#chapters)],
 			['Last run', lastRun, student.lastRun ? (student.lastRun.exit === 0 ? 'ok' : 'fail') : undefined],
-			['Lab host', student.labHost ?? 'this machine'],
+			...(lab
+				? ([
+						['Lab', lab.lab, 'lab'],
+						['Memory', lab.memory, 'memory'],
+					] as Array<[string, string, string]>)
+				: ([['Lab host', student.labHost ?? 'this machine']] as Array<[string, string]>)),
 			['Terminals', student.terminals.map((terminal) => `${terminal.name}${terminal.busy ? ' (busy)' : ''}`).join(', ') || 'none'],
 		];
 		card.details.replaceChildren(

@@ -13,6 +13,8 @@ import { copyText } from './clipboard.ts';
 import { gatewayAnswers } from './gateway-probe.ts';
 import { describeGrace } from './grace.ts';
 import { fetchLab, fetchSession, type LabInfo } from './lab-api.ts';
+import { resetLab } from './lab-reset.ts';
+import { onLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
 import {
@@ -23,6 +25,7 @@ import {
 	savePanelState,
 	saveScreenReaderMode,
 } from './panel-state.ts';
+import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';
 import type { RunRequest } from './run-request.ts';
 import { noteResult } from './saved-results.ts';
 import {
@@ -97,6 +100,8 @@ export class PanelController {
 	readonly #screenReaderToggle: HTMLButtonElement;
 	readonly #helpToggle: HTMLButtonElement;
 	readonly #help: HTMLElement;
+	readonly #resetToggle: HTMLButtonElement;
+	readonly #resetConfirm: ResetConfirm;
 	readonly #tabs = new Map<string, TerminalTab>();
 	/** The button each block was run from, so focus can go back to it. */
 	readonly #triggers = new Map<string, HTMLElement>();
@@ -117,6 +122,13 @@ export class PanelController {
 	#focusOnAttach: string | null = null;
 	/** The reader's existing terminals, fetched once when the panel first opens. */
 	#sessionLoaded: Promise<void> | null = null;
+	/** The reader's latest lab reset (from this panel or another button of the page), for the status line. */
+	#labReset: LabResetEvent | null = null;
+	/**
+	 * Tabs whose next shell is in the fresh lab: they keep their screen, which ends with the gateway's
+	 * line about the reset, instead of being cleared as for a shell that ended while the page was away.
+	 */
+	#tabsBeingReset = new Set<string>();
 
 	constructor(root: HTMLElement) {
 		this.#root = root;
@@ -130,6 +142,12 @@ export class PanelController {
 		this.#screenReaderToggle = part(root, 'screen-reader');
 		this.#helpToggle = part(root, 'help-toggle');
 		this.#help = part(root, 'help');
+		this.#resetToggle = part(root, 'reset-toggle');
+		this.#resetConfirm = attachResetConfirm(
+			{ trigger: this.#resetToggle, bar: part(root, 'reset'), confirm: part(root, 'reset-confirm'), cancel: part(root, 'reset-cancel') },
+			() => void resetLab(),
+		);
+		onLabReset((event) => this.#onLabReset(event));
 		this.#height = clampPanelHeight(readPanelHeight() ?? DEFAULT_HEIGHT(), window.innerHeight);
 
 		part(root, 'close').addEventListener('click', () => this.close());
@@ -151,6 +169,7 @@ export class PanelController {
 		watchSiteTheme((theme) => this.#tabs.forEach(({ view }) => view.setTheme(theme)));
 		void fetchLab().then((lab) => {
 			this.#lab = lab;
+			this.#resetToggle.hidden = lab?.resettable !== true;
 			this.#renderStatus();
 			useLabProfile(lab?.profile);
 			if (typeof lab?.graceMs === 'number') this.#describeClosing(lab.graceMs);
@@ -185,6 +204,7 @@ export class PanelController {
 	close(): void {
 		const hadFocus = this.#root.contains(document.activeElement);
 		this.#hideBusyOffer();
+		this.#resetConfirm.hide();
 		for (const { connection } of this.#tabs.values()) connection.close();
 		this.#root.hidden = true;
 		delete document.documentElement.dataset.podlabPanel;
@@ -303,7 +323,13 @@ export class PanelController {
 					if (this.#untilWatches.size > 0) this.#checkUntil(name, bytes);
 				},
 				attached: ({ newShell, lost }) => {
-					if (newShell) {
+					if (newShell && this.#tabsBeingReset.delete(name)) {
+						view.notice('A shell in your fresh lab.');
+					} else if (newShell && this.#lab?.keepsShells) {
+						// Shells that outlive the gateway end only with their lab (a reset, by the instructor too):
+						// the screen keeps the gateway's last line, which says what happened.
+						view.notice('A new shell: the one above has ended.');
+					} else if (newShell) {
 						view.reset();
 						view.notice('A new shell: the previous one ended while this page was away.');
 					}
@@ -381,6 +407,8 @@ export class PanelController {
 	}
 
 	#onStatus(entry: TerminalTab, status: ConnectionStatus): void {
+		// Attached again (to the same shell, if the reset never happened): the next new shell is cleared as usual.
+		if (status.state === 'connected') this.#tabsBeingReset.delete(entry.name);
 		this.#renderTab(entry);
 		if (entry.name === this.#active) this.#renderStatus();
 		if (status.state === 'ended' || status.state === 'failed') {
@@ -461,6 +489,11 @@ export class PanelController {
 				text = '';
 				break;
 		}
+		if (this.#labReset?.phase === 'done') {
+			const ms = this.#labReset.ms;
+			if (status.state === 'connected') text = `Connected to a fresh lab (reset in ${ms} ms).`;
+			else if (status.state === 'connecting' || status.state === 'reconnecting') text = `Your lab was reset in ${ms} ms: connecting to the fresh one…`;
+		}
 		// The instructor's voice comes first: a message, or that they are typing here.
 		if (this.#notice !== null && status.state !== 'closed') {
 			text = `Message from your instructor: ${this.#notice}`;
@@ -475,6 +508,20 @@ export class PanelController {
 			text = 'Your instructor is typing in this terminal.';
 			action = null;
 		}
+		// Except while the reader's own reset runs, or when it failed.
+		if (this.#labReset?.phase === 'started') {
+			text = 'Resetting your lab…';
+			action = null;
+		} else if (this.#labReset?.phase === 'failed') {
+			text = this.#labReset.message;
+			action = {
+				label: 'Dismiss',
+				run: () => {
+					this.#labReset = null;
+					this.#renderStatus();
+				},
+			};
+		}
 		this.#status.textContent = text;
 		this.#root.dataset.state = status.state;
 		this.#action.hidden = action === null;
@@ -482,6 +529,15 @@ export class PanelController {
 			this.#action.textContent = action.label;
 			this.#action.onclick = action.run;
 		}
+	}
+
+	#onLabReset(event: LabResetEvent): void {
+		this.#labReset = event;
+		this.#resetConfirm.setBusy(event.phase === 'started');
+		// Every shell of the reader ends with the old lab; a failed reset ends none.
+		if (event.phase === 'started') this.#tabsBeingReset = new Set(this.#tabs.keys());
+		if (event.phase === 'failed') this.#tabsBeingReset.clear();
+		this.#renderStatus();
 	}
 
 	#restart(entry: TerminalTab): void {

@@ -6,7 +6,7 @@
 const base = import.meta.env.BASE_URL.endsWith('/') ? import.meta.env.BASE_URL : `${import.meta.env.BASE_URL}/`;
 
 /** URL of an /api endpoint, e.g. `apiUrl('session')`. */
-export function apiUrl(endpoint: 'session' | 'lab' | 'health' | 'results'): string {
+export function apiUrl(endpoint: 'session' | 'lab' | 'lab/reset' | 'health' | 'results'): string {
 	return `${base}api/${endpoint}`;
 }
 

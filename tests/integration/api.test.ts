@@ -27,7 +27,7 @@ describe('GET /api', () => {
 
 	it('lab describes backend, profile and terminals', async () => {
 		const lab = await (await fetch(`${gateway.url}api/lab`)).json();
-		expect(lab).toMatchObject({ backend: 'local', terminals: { default: 'main', maxPerReader: 4 }, graceMs: 600_000 });
+		expect(lab).toMatchObject({ backend: 'local', terminals: { default: 'main', maxPerReader: 4 }, graceMs: 600_000, resettable: false });
 		expect(['podman', 'kubernetes', 'none']).toContain(lab.profile);
 		expect(lab.lab.checks.length).toBeGreaterThan(0);
 		if (process.env.CI === 'true' || process.env.REQUIRE_LAB === '1') expect(lab).toMatchObject({ profile: 'podman', lab: { profile: 'podman', ready: true } });

@@ -1,0 +1,73 @@
+/**
+ * `<podlab-lab-reset>`: the "Reset my lab" button of /lab-check/ (src/components/LabReset.astro).
+ * It shows itself only when the gateway says the reader's lab can be reset (`resettable` in
+ * `GET /api/lab`), asks for confirmation as the terminal panel does, and says how the reset went —
+ * also for a reset started from the panel.
+ *
+ * Small on purpose: the request and its zod schema load on the click (lab-reset.ts).
+ */
+import { onLabReset, type LabResetEvent } from './lab-reset-event.ts';
+import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';
+import { apiUrl } from './urls.ts';
+
+/** Whether a gateway answers and can reset this reader's lab. */
+async function labIsResettable(): Promise<boolean> {
+	try {
+		const response = await fetch(apiUrl('lab'), { credentials: 'same-origin', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5_000) });
+		// A static host may answer unknown paths with its index page: only JSON counts.
+		if (!response.ok || !(response.headers.get('content-type') ?? '').includes('application/json')) return false;
+		const body: unknown = await response.json();
+		return typeof body === 'object' && body !== null && 'resettable' in body && body.resettable === true;
+	} catch {
+		return false;
+	}
+}
+
+function describe(event: LabResetEvent): string {
+	switch (event.phase) {
+		case 'started':
+			return 'Resetting your lab…';
+		case 'done':
+			return `Your lab was reset in ${event.ms} ms: ${event.lab} is fresh and empty, and open terminals reconnect to it.`;
+		case 'failed':
+			return event.message;
+	}
+}
+
+export class LabResetElement extends HTMLElement {
+	#confirm: ResetConfirm | null = null;
+	#stopListening: (() => void) | null = null;
+
+	connectedCallback(): void {
+		const part = <T extends HTMLElement>(name: string) => this.querySelector<T>(`[data-lab-reset-${name}]`)!;
+		const status = part('status');
+		this.#confirm ??= attachResetConfirm({ trigger: part('toggle'), bar: part('bar'), confirm: part('confirm'), cancel: part('cancel') }, () =>
+			void this.#reset(),
+		);
+		this.#stopListening = onLabReset((event) => {
+			this.#confirm?.setBusy(event.phase === 'started');
+			status.textContent = describe(event);
+			status.dataset.phase = event.phase;
+		});
+		void labIsResettable().then((resettable) => {
+			this.hidden = !resettable;
+		});
+	}
+
+	disconnectedCallback(): void {
+		this.#stopListening?.();
+	}
+
+	async #reset(): Promise<void> {
+		try {
+			const { resetLab } = await import('./lab-reset.ts');
+			await resetLab();
+		} catch (error) {
+			// The chunk did not load (a flaky network, a redeploy): nothing was asked of the gateway.
+			console.error('[podlab] the lab reset could not be loaded:', error);
+			this.querySelector('[data-lab-reset-status]')!.textContent = 'The reset could not be loaded: reload the page and try again.';
+		}
+	}
+}
+
+customElements.define('podlab-lab-reset', LabResetElement);

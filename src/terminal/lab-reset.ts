@@ -1,0 +1,47 @@
+/**
+ * "Reset my lab" from the reader's side: `POST /api/lab/reset`, announced to the page at its start
+ * and end (lab-reset-event.ts).
+ *
+ * Loaded with the terminal, or on the click of /lab-check/'s button: not part of every page.
+ */
+// First: it configures zod before the protocol's schemas are created.
+import './zod-without-eval.ts';
+import { ERRORS, isErrorCode, labResetResult } from '../protocol.ts';
+import { announceLabReset, type LabResetEvent } from './lab-reset-event.ts';
+import { apiUrl } from './urls.ts';
+
+/** How long a reset may take before the page gives up waiting (the gateway's own goal is 2 s). */
+const TIMEOUT_MS = 30_000;
+
+/** Resets the reader's lab, and announces it to the page. Never throws. */
+export async function resetLab(): Promise<Exclude<LabResetEvent, { phase: 'started' }>> {
+	announceLabReset({ phase: 'started' });
+	const outcome = await request();
+	announceLabReset(outcome);
+	return outcome;
+}
+
+async function request(): Promise<Exclude<LabResetEvent, { phase: 'started' }>> {
+	let response: Response;
+	try {
+		response = await fetch(apiUrl('lab/reset'), {
+			method: 'POST',
+			credentials: 'same-origin',
+			headers: { accept: 'application/json' },
+			signal: AbortSignal.timeout(TIMEOUT_MS),
+		});
+	} catch {
+		return { phase: 'failed', message: 'The gateway does not answer: your lab was not reset.' };
+	}
+	const body: unknown = await response.json().catch(() => null);
+	if (response.ok) {
+		const result = labResetResult.safeParse(body);
+		if (result.success) return { phase: 'done', lab: result.data.lab, ms: result.data.ms };
+		return { phase: 'failed', message: 'The gateway sent an answer this page cannot read.' };
+	}
+	const code = typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string' ? body.code : '';
+	// A reader who never opened a terminal has no reader yet, and so no lab to reset.
+	if (code === 'LAB_ERR_NO_READER') return { phase: 'failed', message: 'You have no lab yet: it starts with your first Run.' };
+	if (isErrorCode(code)) return { phase: 'failed', message: ERRORS[code].text };
+	return { phase: 'failed', message: `The gateway answered ${response.status}: your lab was not reset.` };
+}
