@@ -318,7 +318,9 @@ async function siteClientAcks(context: BenchContext, gateway: RunningGateway, si
 	const terminal = await PodlabTerminal.open(gateway, { ack: 'site' });
 	try {
 		await waitForQuiet(terminal, 200, 30_000);
+		const cpuBefore = cpuSeconds(gateway.pid);
 		const timing = await shellFlood(terminal).flood(sizes.siteAckBytes);
+		const serverCpuMsPerMB = ((cpuSeconds(gateway.pid) - cpuBefore) * 1000) / (sizes.siteAckBytes / MB);
 		context.report.add({
 			bench: 'throughput',
 			target: 'podlab',
@@ -327,6 +329,7 @@ async function siteClientAcks(context: BenchContext, gateway: RunningGateway, si
 			ack: 'site',
 			...rateFields([timing]),
 			acksPerMB: terminal.acks / (terminal.bytes / MB),
+			serverCpuMsPerMB,
 			...ratios(timing.rate, ptyFloorRates?.single, undefined),
 		});
 	} catch (error) {
