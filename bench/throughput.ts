@@ -4,9 +4,11 @@
  * sent as a browser would. 1 terminal (several runs) and 10 terminals at once (aggregate), for:
  * - pty-floor: node-pty reading the same command in this process, no network: the physical limit;
  * - network-floor: a minimal `ws` server sending the same number of bytes, no pty;
- * - podlab: the gateway, client acking as xterm.js's flow-control guide does;
+ * - podlab: the gateway, client acking as xterm.js's flow-control guide does (one ack per 100,000
+ *   bytes, the rest on the next frame), the comparison with ttyd-style clients;
  * - wetty: the peer, client committing as its own browser client does;
- * - podlab with the site's client ack policy (src/terminal/ack-coalescer.ts defaults), 1 terminal.
+ * - podlab with the site's own ack policy (src/terminal/ack-coalescer.ts: one ack per `ready.ackBytes`
+ *   rendered, no timer), 1 terminal: what readers get.
  */
 import { spawn as spawnPty, type IPty } from 'node-pty';
 import type { RunningGateway } from '../tests/helpers/gateway.ts';
@@ -307,8 +309,8 @@ async function wetty(context: BenchContext): Promise<FloodTarget> {
 }
 
 /**
- * The site's own ack policy against the gateway's message rate limit: one flood on one terminal. A
- * close (LAB_ERR_RATE) is the finding, reported as an error with how far the flood got.
+ * The site's own ack policy (what readers get): one flood on one terminal. A close (LAB_ERR_RATE,
+ * LAB_ERR_BAD_ACK) or a stall is the finding, reported as an error with how far the flood got.
  */
 async function siteClientAcks(context: BenchContext, gateway: RunningGateway, sizes: Sizes, ptyFloorRates: { single: number } | undefined): Promise<void> {
 	const what = `1 terminal, ${sizes.siteAckBytes / MB} MB, site client acks`;
@@ -316,7 +318,9 @@ async function siteClientAcks(context: BenchContext, gateway: RunningGateway, si
 	const terminal = await PodlabTerminal.open(gateway, { ack: 'site' });
 	try {
 		await waitForQuiet(terminal, 200, 30_000);
+		const cpuBefore = cpuSeconds(gateway.pid);
 		const timing = await shellFlood(terminal).flood(sizes.siteAckBytes);
+		const serverCpuMsPerMB = ((cpuSeconds(gateway.pid) - cpuBefore) * 1000) / (sizes.siteAckBytes / MB);
 		context.report.add({
 			bench: 'throughput',
 			target: 'podlab',
@@ -325,6 +329,7 @@ async function siteClientAcks(context: BenchContext, gateway: RunningGateway, si
 			ack: 'site',
 			...rateFields([timing]),
 			acksPerMB: terminal.acks / (terminal.bytes / MB),
+			serverCpuMsPerMB,
 			...ratios(timing.rate, ptyFloorRates?.single, undefined),
 		});
 	} catch (error) {

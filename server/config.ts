@@ -76,7 +76,10 @@ export const configSchema = z.object({
 	maxSocketsPerAddress: count(1, 100_000).default(512),
 	/** Unacknowledged output above which the pty is paused (xterm.js suggests at most 500 KB). @default 384 KiB */
 	highWatermarkBytes: bytes(16 * KIB, 64 * MIB).default(384 * KIB),
-	/** Unacknowledged output below which a paused pty resumes. @default 64 KiB */
+	/**
+	 * Unacknowledged output at or below which a paused pty resumes. Also the output a client gathers
+	 * per ack (`ready.ackBytes`, at most 1 MiB), so typing costs no acks. @default 64 KiB
+	 */
 	lowWatermarkBytes: bytes(1 * KIB, 32 * MIB).default(64 * KIB),
 	/** Memory limit of one terminal's cgroup. @default 512 MiB */
 	memoryLimitBytes: bytes(16 * MIB, 1024 * GIB).default(512 * MIB),

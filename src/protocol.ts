@@ -67,8 +67,18 @@ export const serverMessage = z.discriminatedUnion('t', [
 	/**
 	 * The socket is attached. Output bytes that follow start at `offset`.
 	 * `offset > since`: `lost` bytes fell out of the scrollback. `offset < since`: this is a new shell.
+	 * `ackBytes`: acknowledge output once this many rendered bytes are waiting, not sooner (at most
+	 * the gateway's low watermark, so no remainder ever holds a paused terminal back; see
+	 * src/terminal/ack-coalescer.ts).
 	 */
-	z.strictObject({ t: z.literal('ready'), term: terminalName, offset, lost: offset, created: z.boolean() }),
+	z.strictObject({
+		t: z.literal('ready'),
+		term: terminalName,
+		offset,
+		lost: offset,
+		created: z.boolean(),
+		ackBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+	}),
 	z.strictObject({ t: z.literal('status'), busy: z.boolean() }),
 	z.strictObject({ t: z.literal('done'), block: z.string(), exit: z.number().int() }),
 	z.strictObject({ t: z.literal('exit'), code: z.number().int() }),

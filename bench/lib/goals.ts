@@ -47,6 +47,29 @@ function throughputShare(terminals: number): Goal {
 	};
 }
 
+/** Issue 17: what readers get is the site's own ack policy, not the xterm.js guide's. */
+const siteAckThroughput: Goal = {
+	text: "throughput at least 85 % of the pty floor with the site's own ack policy, 1 terminal",
+	unit: '%',
+	check(results) {
+		const podlab = find(results, (result) => result.bench === 'throughput' && result.target === 'podlab' && result.ack === 'site');
+		if (typeof podlab?.ofPtyFloor !== 'number') return { why: "no podlab throughput figures with the site's ack policy and the pty floor" };
+		const value = podlab.ofPtyFloor * 100;
+		return { value, limit: 85, met: value >= 85, n: podlab.n, measured: `${Math.round(value)} % (${podlab.value} MB/s, ${podlab.acksPerMB} acks per MB)` };
+	},
+};
+
+/** Issue 17: a terminal that only echoes needs no flow-control acks. */
+const acksWhileTyping: Goal = {
+	text: 'no acks sent for keys echoed, 100 terminals typing',
+	unit: 'acks/key',
+	check(results) {
+		const podlab = echoAt(results, 'podlab', 100);
+		if (typeof podlab?.acksPerKey !== 'number') return { why: 'no echo figures with acks per key at 100 terminals' };
+		return { value: podlab.acksPerKey, limit: 0, met: podlab.acksPerKey === 0, n: podlab.n, measured: `${podlab.acksPerKey} acks per key` };
+	},
+};
+
 const capacity: Goal = {
 	text: 'at least 500 attached terminals with echo p99 under 50 ms',
 	unit: 'ms',
@@ -102,6 +125,8 @@ export const GOALS: readonly Goal[] = [
 	echoRatio('p99'),
 	throughputShare(1),
 	throughputShare(10),
+	siteAckThroughput,
+	acksWhileTyping,
 	capacity,
 	click('warm', 50),
 	click('cold', 400),

@@ -9,6 +9,13 @@
 /** How far a viewer may fall behind before it is dropped. */
 export const VIEWER_MAX_BEHIND_BYTES = 4 * 1024 * 1024;
 
+/**
+ * Largest ack batch: a viewer holds up to one batch unacknowledged even when it keeps up, so the
+ * batch stays far below where a viewer is dropped. Larger batches would save nothing worth having:
+ * at this size a flood costs one ack per MiB.
+ */
+export const MAX_ACK_BYTES = VIEWER_MAX_BEHIND_BYTES / 4;
+
 export interface Watermarks {
 	highWatermarkBytes: number;
 	lowWatermarkBytes: number;
@@ -35,6 +42,18 @@ export class FlowControl<Peer> {
 
 	get paused(): boolean {
 		return this.#paused;
+	}
+
+	/**
+	 * How many rendered bytes a client gathers before it acks (sent in `ready`): the low watermark,
+	 * at most {@link MAX_ACK_BYTES}. At or below the low watermark, never more, by construction: a
+	 * client that acks only full batches has less than one batch unacknowledged once it has rendered
+	 * everything, so a paused terminal always resumes; and it has a full batch to ack whenever output
+	 * is paused (above the high watermark, which config keeps above the low one). So a terminal that
+	 * only echoes costs no acks, with no timer on the client (src/terminal/ack-coalescer.ts).
+	 */
+	get ackBytes(): number {
+		return Math.min(this.#marks.lowWatermarkBytes, MAX_ACK_BYTES);
 	}
 
 	add(peer: Peer, viewer: boolean): void {

@@ -169,7 +169,7 @@ export class Terminal {
 		const replay = this.#scrollback.readFrom(from);
 		this.#peers.set(peer, { viewer: role === 'viewer' });
 		this.#flow.add(peer, role === 'viewer');
-		peer.message({ t: 'ready', term: this.name, offset: replay.offset, lost: replay.lost, created });
+		peer.message({ t: 'ready', term: this.name, offset: replay.offset, lost: replay.lost, created, ackBytes: this.#flow.ackBytes });
 		if (role === 'viewer') peer.message({ t: 'size', ...this.#size });
 		if (replay.data.length > 0) this.#send(peer, replay.data);
 		peer.message({ t: 'status', busy: this.busy });

@@ -8,7 +8,7 @@
  * fake socket.
  */
 import { ERRORS, encodeClientMessage, errorOfClose, serverMessage, type ClientMessage, type SignalName } from '../protocol.ts';
-import { AckCoalescer, type Scheduler } from './ack-coalescer.ts';
+import { AckCoalescer } from './ack-coalescer.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 
 /** A WebSocket reduced to what the connection needs; `openBrowserSocket` adapts the real one. */
@@ -90,8 +90,6 @@ export interface TerminalConnectionOptions {
 	 */
 	probe: () => Promise<boolean>;
 	backoff?: BackoffOptions;
-	/** When to send coalesced acks; see {@link AckCoalescer}. */
-	ackSchedule?: Scheduler;
 	/** Sent with every attach: the page the reader is on, or (instructor) the student to watch. */
 	attach?: { page?: string; student?: string; tail?: number };
 }
@@ -108,7 +106,8 @@ export class TerminalConnection {
 	readonly term: string;
 	readonly #options: TerminalConnectionOptions;
 	readonly #listener: ConnectionListener;
-	readonly #acks: AckCoalescer;
+	/** This socket's acks, in batches of the size its `ready` gave; null until then. */
+	#acks: AckCoalescer | null = null;
 	#socket: SocketLike | null = null;
 	/** Incremented per socket, so events and acks of an old socket are recognised and ignored. */
 	#generation = 0;
@@ -136,7 +135,6 @@ export class TerminalConnection {
 		this.term = options.term;
 		this.#options = options;
 		this.#listener = options.listener;
-		this.#acks = new AckCoalescer((bytes) => this.#send({ t: 'ack', bytes }), { schedule: options.ackSchedule });
 	}
 
 	get status(): ConnectionStatus {
@@ -253,7 +251,7 @@ export class TerminalConnection {
 			this.#offset += bytes.length;
 			const generation = this.#generation;
 			this.#listener.output(bytes, () => {
-				if (generation === this.#generation) this.#acks.rendered(bytes.length);
+				if (generation === this.#generation) this.#acks?.rendered(bytes.length);
 			});
 			return;
 		}
@@ -272,6 +270,7 @@ export class TerminalConnection {
 		switch (message.t) {
 			case 'ready': {
 				this.#attached = true;
+				this.#acks = new AckCoalescer((bytes) => this.#send({ t: 'ack', bytes }), { batchBytes: message.ackBytes });
 				this.#retryAttempt = 0;
 				this.#refusedUpgrades = 0;
 				this.#internalFailures = 0;
@@ -327,7 +326,8 @@ export class TerminalConnection {
 		this.#socket = null;
 		this.#opened = false;
 		this.#attached = false;
-		this.#acks.discard();
+		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
+		this.#acks = null;
 		if (this.#inFlight.size > 0) {
 			this.#listener.resultsLost?.([...this.#inFlight.keys()]);
 			this.#inFlight.clear();
@@ -414,7 +414,8 @@ export class TerminalConnection {
 		this.#socket = null;
 		this.#opened = false;
 		this.#attached = false;
-		this.#acks.discard();
+		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
+		this.#acks = null;
 		// Events of the old socket, including its close, are ignored from here on.
 		this.#generation++;
 		socket?.close(code, reason);

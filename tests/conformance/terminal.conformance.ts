@@ -82,7 +82,8 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 
 			it('types a command, shows its output and reports exit 0', async () => {
 				const client = await connect(gateway);
-				expect(client.messages[0]).toEqual({ t: 'ready', term: 'main', offset: 0, lost: 0, created: true });
+				// ackBytes: the default low watermark (server/terminal/flow-control.ts).
+				expect(client.messages[0]).toEqual({ t: 'ready', term: 'main', offset: 0, lost: 0, created: true, ackBytes: 64 * 1024 });
 				expect(await client.run('echo "podlab says $((6 * 7))"', 'answer')).toEqual({ t: 'done', block: 'answer', exit: 0 });
 				expect(client.plainText).toContain('echo "podlab says $((6 * 7))"\n');
 				expect(client.plainText).toContain('podlab says 42\n');

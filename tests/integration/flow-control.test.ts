@@ -4,7 +4,9 @@
  * under `yes` into a stalled client, Ctrl-C while paused, no lost byte) is in tests/conformance/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AckCoalescer } from '../../src/terminal/ack-coalescer.ts';
 import { TestClient } from '../helpers/client.ts';
+import { FloodCounter, floodCommand } from '../helpers/flood.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 let gateway: RunningGateway;
@@ -22,6 +24,79 @@ describe('flow control', () => {
 		await client.waitFor(() => client.messages.some((m) => m.t === 'done') || undefined, 30_000, 'done');
 		expect(client.received).toBeGreaterThan(3_000_000);
 		client.close();
+	});
+});
+
+describe("the site's ack policy", () => {
+	it('sends no ack for keys typed into a real shell and echoed, nor for a short command', async () => {
+		const client = await TestClient.connect(gateway, { ack: 'site' });
+		await client.waitFor(() => client.received > 0 || undefined, 5000, 'the prompt');
+		const typed = `echo typed-${'k'.repeat(120)}`;
+		// One frame per key, as a reader types, each echoed before the next.
+		for (const key of typed) {
+			const before = client.received;
+			client.type(key);
+			await client.waitFor(() => client.received > before || undefined, 5000, `the echo of ${key}`);
+		}
+		const line = `typed-${'k'.repeat(120)}`;
+		client.type('\r');
+		await client.waitFor(() => client.plainText.split('\n').includes(line) || undefined, 5000, 'the command output');
+		const ready = client.messages.find((message) => message.t === 'ready');
+		expect(ready?.t === 'ready' && client.received < ready.ackBytes).toBe(true);
+		expect(client.frames).toBeGreaterThan(typed.length);
+		expect(client.acks).toBe(0);
+		client.close();
+	});
+
+	it('brings a paused flood back, every byte, with acks only in batches of ready.ackBytes and no timer', async () => {
+		// A slow screen: what arrived is rendered every 20 ms, so output runs far ahead and the gateway
+		// pauses the shell again and again; only the batch acks bring it back.
+		const arrived: number[] = [];
+		const flood = new FloodCounter();
+		let received = 0;
+		let acked = 0;
+		let maxUnacked = 0;
+		const ackSizes: number[] = [];
+		const client = await TestClient.connect(gateway, {
+			keep: false,
+			ack: false,
+			onOutput: (chunk) => {
+				received += chunk.length;
+				maxUnacked = Math.max(maxUnacked, received - acked);
+				arrived.push(chunk.length);
+				flood.feed(chunk);
+			},
+		});
+		const ready = client.messages.find((message) => message.t === 'ready');
+		if (ready?.t !== 'ready') throw new Error('no ready');
+		const acks = new AckCoalescer(
+			(bytes) => {
+				acked += bytes;
+				ackSizes.push(bytes);
+				client.send({ t: 'ack', bytes });
+			},
+			{ batchBytes: ready.ackBytes },
+		);
+		const screen = setInterval(() => {
+			for (const bytes of arrived.splice(0)) acks.rendered(bytes);
+		}, 20);
+		try {
+			// The shell exits after the flood: a prompt after it could hold an '@' of its own.
+			client.send({ t: 'run', code: floodCommand(20_000_000, 'exit 7'), block: 'slow-screen' });
+			expect(await client.waitForMessage('exit', 60_000)).toEqual({ t: 'exit', code: 7 });
+			expect(flood.count).toBe(20_000_000);
+			// Bounded: the shell was paused near the high watermark (384 KiB), far below the flood.
+			expect(maxUnacked).toBeLessThan(2 * 1024 * 1024);
+			expect(ackSizes.every((bytes) => bytes >= ready.ackBytes)).toBe(true);
+			// Once the screen has caught up, what is left unacknowledged is less than one batch.
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			expect(arrived).toEqual([]);
+			expect(received - acked).toBe(acks.pendingBytes);
+			expect(received - acked).toBeLessThan(ready.ackBytes);
+		} finally {
+			clearInterval(screen);
+			client.close();
+		}
 	});
 });
 

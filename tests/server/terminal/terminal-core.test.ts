@@ -177,7 +177,7 @@ describe('Terminal (fake backend)', () => {
 		terminal.attach(again, seen, false);
 		expect(seen).toBe(4);
 		expect(again.text).toBe('two');
-		expect(again.of('ready')).toEqual([{ t: 'ready', term: 'main', offset: seen, lost: 0, created: false }]);
+		expect(again.of('ready')).toEqual([{ t: 'ready', term: 'main', offset: seen, lost: 0, created: false, ackBytes: 1024 }]);
 	});
 
 	it('passes signals other than SIGINT to the backend while a command runs, and types Ctrl-C for SIGINT', async () => {

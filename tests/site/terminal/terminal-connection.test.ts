@@ -44,10 +44,10 @@ class FakeSocket implements SocketLike {
 	drop(code: number, reason = ''): void {
 		this.handlers.close(code, reason);
 	}
-	/** Opens and answers the attach like the gateway. */
-	attach(offset: number, lost = 0, created = false): void {
+	/** Opens and answers the attach like the gateway (whose default low watermark, 64 KiB, is the ack batch). */
+	attach(offset: number, lost = 0, created = false, ackBytes = 64 * 1024): void {
 		this.open();
-		this.receive({ t: 'ready', term: 'main', offset, lost, created });
+		this.receive({ t: 'ready', term: 'main', offset, lost, created, ackBytes });
 	}
 }
 
@@ -84,7 +84,6 @@ function setup(probe: () => Promise<boolean> = async () => true, options: Partia
 		size: (cols, rows) => record.sizes.push([cols, rows]),
 		takeover: (on) => record.takeovers.push(on),
 	};
-	const flushAcks: Array<() => void> = [];
 	const connection = new TerminalConnection({
 		term: 'main',
 		url: 'ws://lab.test/ws',
@@ -97,16 +96,11 @@ function setup(probe: () => Promise<boolean> = async () => true, options: Partia
 		probe,
 		// No jitter: delays are exactly 500, 1000, 2000… ms.
 		backoff: { random: () => 0.5 },
-		ackSchedule: (callback) => {
-			flushAcks.push(callback);
-			return () => flushAcks.splice(flushAcks.indexOf(callback), 1);
-		},
 		...options,
 	});
 	const last = () => sockets.at(-1)!;
 	const state = () => connection.status.state;
-	const runAcks = () => flushAcks.splice(0).forEach((callback) => callback());
-	return { connection, sockets, last, record, state, runAcks };
+	return { connection, sockets, last, record, state };
 }
 
 const run = (block: string, interrupt = false): TerminalRun => ({ code: `echo ${block}`, block, interrupt });
@@ -181,38 +175,60 @@ describe('input and flow control', () => {
 		expect(last().binary.map((frame) => frame.length)).toEqual([INPUT_CHUNK_BYTES, INPUT_CHUNK_BYTES, 5]);
 	});
 
-	it('acks rendered bytes, coalesced until the next frame', () => {
-		const { connection, last, record, runAcks } = setup();
-		connection.connect();
-		last().attach(0);
-		last().output('hello');
-		last().output('world!');
-		expect(record.output).toEqual(['hello', 'world!']);
-		record.rendered.forEach((rendered) => rendered());
-		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([]);
-		runAcks();
-		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([{ t: 'ack', bytes: 11 }]);
-	});
-
-	it('acks at once past 128 KiB', () => {
+	it('acks nothing for echoes and prompts below the batch the gateway gave, however long they wait', () => {
 		const { connection, last, record } = setup();
 		connection.connect();
 		last().attach(0);
-		last().output('x'.repeat(128 * 1024));
+		for (let key = 0; key < 500; key++) last().output('k');
+		last().output('\r\n$ ');
+		expect(record.output).toHaveLength(501);
+		record.rendered.forEach((rendered) => rendered());
+		vi.runAllTimers();
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([]);
+	});
+
+	it('acks rendered bytes once a batch of the size the gateway gave is waiting: all of them, and only once rendered', () => {
+		const { connection, last, record } = setup();
+		connection.connect();
+		last().attach(0, 0, false, 10);
+		last().output('hello');
+		last().output('world!');
+		expect(record.output).toEqual(['hello', 'world!']);
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([]);
 		record.rendered[0]!();
-		expect(last().messages.at(-1)).toEqual({ t: 'ack', bytes: 128 * 1024 });
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([]);
+		record.rendered[1]!();
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([{ t: 'ack', bytes: 11 }]);
+	});
+
+	it('takes the batch size of each socket from its own ready', () => {
+		const { connection, last, record } = setup();
+		connection.connect();
+		last().attach(0, 0, false, 4);
+		last().output('abcd');
+		record.rendered[0]!();
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([{ t: 'ack', bytes: 4 }]);
+		last().drop(1006);
+		vi.advanceTimersByTime(500);
+		last().attach(4, 0, false, 8);
+		last().output('abcd');
+		record.rendered[1]!();
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([]);
+		last().output('efgh');
+		record.rendered[2]!();
+		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([{ t: 'ack', bytes: 8 }]);
 	});
 
 	it('never acks bytes of an old socket on a new one', () => {
-		const { connection, last, record, runAcks } = setup();
+		const { connection, last, record } = setup();
 		connection.connect();
-		last().attach(0);
+		last().attach(0, 0, false, 21);
 		last().output('from the first socket');
 		last().drop(1006);
 		vi.advanceTimersByTime(500);
-		last().attach(21);
+		last().attach(21, 0, false, 21);
 		record.rendered[0]!();
-		runAcks();
+		vi.runAllTimers();
 		expect(last().messages.filter((message) => message.t === 'ack')).toEqual([]);
 	});
 });
