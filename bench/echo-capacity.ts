@@ -81,10 +81,8 @@ export const echoCapacity: Benchmark = {
 		};
 		const floorEcho = await ramp(context, floorFleet, { ...plan, snapshots: [], between: [], beyond: [] }, new Map());
 
-		// Every terminal's socket comes from 127.0.0.1: past the default 512 sockets per address, a ramp
-		// that goes on to 750 and 1000 (p99 still under the knee at 500) would be refused with 429.
-		const room = String(maxTerminals(plan) + 10);
-		const podlab = await startPodlab({ env: { PODLAB_MAX_READERS: room, PODLAB_MAX_SOCKETS_PER_ADDRESS: room }, cleanup: context.cleanup });
+		// startPodlab lifts the per-address socket cap (every terminal's socket comes from 127.0.0.1).
+		const podlab = await startPodlab({ env: { PODLAB_MAX_READERS: String(maxTerminals(plan) + 10) }, cleanup: context.cleanup });
 		await ramp(
 			context,
 			{
