@@ -4,7 +4,6 @@
  * Whatever the client sends, the worst outcome is that this socket is closed with a stable code.
  */
 import type { Logger } from 'pino';
-import type { RateLimiterMemory } from 'rate-limiter-flexible';
 import type { RawData, WebSocket } from 'ws';
 import {
 	LabError,
@@ -14,10 +13,10 @@ import {
 	type ErrorCode,
 	type ServerMessage,
 } from '../src/protocol.ts';
+import { MessageRate } from './message-rate.ts';
 import type { Reader, ReaderRegistry } from './readers.ts';
 import type { Terminal, TerminalPeer } from './terminal/terminal.ts';
 
-let nextSocketId = 0;
 
 /** A socket that has not asked for a terminal by then is closed: an open socket costs the gateway a descriptor. */
 export const ATTACH_DEADLINE_MS = 10_000;
@@ -31,9 +30,8 @@ export class Attachment implements TerminalPeer {
 	readonly #socket: WebSocket;
 	readonly #reader: Reader;
 	readonly #readers: ReaderRegistry;
-	readonly #limiter: RateLimiterMemory;
+	readonly #rate: MessageRate;
 	readonly #logger: Logger;
-	readonly #key = `socket-${++nextSocketId}`;
 	#terminal: Terminal | null = null;
 	/** An instructor's socket: it may only watch a student's terminal, and type once it takes over. */
 	readonly #instructor: boolean;
@@ -45,17 +43,16 @@ export class Attachment implements TerminalPeer {
 	/** Set while the socket is not read because its shell's input queue is full: pings it. */
 	#inputPause: NodeJS.Timeout | null = null;
 
-	constructor(socket: WebSocket, reader: Reader, readers: ReaderRegistry, limiter: RateLimiterMemory, logger: Logger, instructor = false) {
+	constructor(socket: WebSocket, reader: Reader, readers: ReaderRegistry, messagesPerSecond: number, logger: Logger, instructor = false) {
 		this.#instructor = instructor;
 		this.#socket = socket;
 		this.#reader = reader;
 		this.#readers = readers;
-		this.#limiter = limiter;
+		this.#rate = new MessageRate(messagesPerSecond);
 		this.#logger = logger;
 		socket.on('message', (data, isBinary) => this.#onFrame(data, isBinary));
 		socket.on('ping', (data) => {
-			if (this.#closed) return;
-			this.#countAgainstRate();
+			if (this.#closed || !this.#withinRate()) return;
 			this.#socket.pong(data);
 		});
 		socket.on('close', () => this.#onClose());
@@ -95,22 +92,24 @@ export class Attachment implements TerminalPeer {
 		}
 		try {
 			if (isBinary) {
-				this.#countAgainstRate();
-				this.#onInput(data as Buffer);
+				if (this.#withinRate()) this.#onInput(data as Buffer);
 				return;
 			}
 			const message = parseClientMessage(data.toString());
 			// An ack of output still owed is flow control doing its job, at whatever rate the output
 			// flows: only acks beyond what was sent count against the message rate.
-			if (message.t !== 'ack' || !this.#terminal?.owes(this)) this.#countAgainstRate();
+			if ((message.t !== 'ack' || !this.#terminal?.owes(this)) && !this.#withinRate()) return;
 			this.#onMessage(message);
 		} catch (error) {
 			this.#close(internal(error));
 		}
 	}
 
-	#countAgainstRate(): void {
-		this.#limiter.consume(this.#key).catch(() => this.#close(new LabError('LAB_ERR_RATE')));
+	/** Counts a message against the socket's budget; past it, closes the socket (LAB_ERR_RATE) and says false. */
+	#withinRate(): boolean {
+		if (this.#rate.take()) return true;
+		this.#close(new LabError('LAB_ERR_RATE'));
+		return false;
 	}
 
 	#onInput(data: Buffer): void {

@@ -10,7 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
-import { RateLimiterMemory } from 'rate-limiter-flexible';
 import { WebSocketServer } from 'ws';
 import { DEFAULT_TERMINAL, ERRORS, LabError, type ErrorCode, type LabResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
@@ -101,7 +100,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		: () => {};
 	/** Who is asking: a joined student (class mode) or the holder of a reader cookie (local mode). */
 	const readerFor = (req: IncomingMessage): Reader | undefined => (classApi ? (classApi.readerFor(req) ?? undefined) : readers.find(readerId(req)));
-	const limiter = new RateLimiterMemory({ points: config.messagesPerSecond, duration: 1 });
 	// Pings are answered by Attachment, counted against the message rate: ws's own limit on pending
 	// pongs would drop a flooding socket without a close frame.
 	const sockets = new WebSocketServer({ noServer: true, maxPayload: config.maxPayloadBytes, perMessageDeflate: false, autoPong: false });
@@ -237,7 +235,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 				if (left > 0) socketsByAddress.set(address, left);
 				else socketsByAddress.delete(address);
 			});
-			new Attachment(ws, reader, readers, limiter, logger, instructor);
+			new Attachment(ws, reader, readers, config.messagesPerSecond, logger, instructor);
 		});
 	});
 

@@ -19,9 +19,9 @@ function runWrapped(command: string, args: string[], extraFd?: number): Promise<
 		stdio: ['pipe', 'pipe', 'pipe', ...(extraFd === undefined ? [] : [extraFd])],
 	});
 	let output = '';
-	child.stdout.on('data', (chunk) => (output += chunk));
-	child.stderr.on('data', (chunk) => (output += chunk));
-	child.stdin.end();
+	child.stdout!.on('data', (chunk) => (output += chunk));
+	child.stderr!.on('data', (chunk) => (output += chunk));
+	child.stdin!.end();
 	return new Promise((resolve) => child.once('close', () => resolve(output)));
 }
 
