@@ -31,7 +31,8 @@ const FILES: Record<string, string> = {
 	'astro.config.mjs': `import { defineConfig } from 'astro/config';
 import starlight from '@astrojs/starlight';
 export default defineConfig({
-	integrations: [starlight({ title: 'Plain Starlight' })],
+	// As podlab's site does; Starlight's own 404 route fails to render in this setup (an astro: import in Node).
+	integrations: [starlight({ title: 'Plain Starlight', disable404Route: true })],
 });
 `,
 	'src/content.config.ts': `import { defineCollection } from 'astro:content';
