@@ -26,12 +26,19 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The page's path on the plain site. */
 export const PLAIN_PAGE = '/chapter/';
 
-const FILES: Record<string, string> = {
-	'package.json': JSON.stringify({ name: 'plain-starlight', private: true, type: 'module' }),
+const projectFiles = (): Record<string, string> => ({
+	// The dependencies are listed as in any Starlight project: Astro reads them to find the packages of
+	// Astro components, which it must bundle for the server render rather than leave to Node.
+	'package.json': JSON.stringify({
+		name: 'plain-starlight',
+		private: true,
+		type: 'module',
+		dependencies: { astro: installedVersion('astro'), '@astrojs/starlight': installedVersion('@astrojs/starlight') },
+	}),
 	'astro.config.mjs': `import { defineConfig } from 'astro/config';
 import starlight from '@astrojs/starlight';
 export default defineConfig({
-	// As podlab's site does; Starlight's own 404 route fails to render in this setup (an astro: import in Node).
+	// As podlab's site, which has its own 404 page: not part of a chapter's weight either way.
 	integrations: [starlight({ title: 'Plain Starlight', disable404Route: true })],
 });
 `,
@@ -76,7 +83,7 @@ crictl ps
 
 <Aside>An aside.</Aside>
 `,
-};
+});
 
 export interface PlainStarlight {
 	/** The served site's origin, e.g. http://127.0.0.1:40123 */
@@ -94,7 +101,7 @@ function installedVersion(name: string): string {
 export async function startPlainStarlight(cleanup: Cleanup): Promise<PlainStarlight> {
 	const project = mkdtempSync(join(tmpdir(), 'podlab-plain-starlight-'));
 	cleanup.defer('plain Starlight project', () => rmSync(project, { recursive: true, force: true }));
-	for (const [path, text] of Object.entries(FILES)) {
+	for (const [path, text] of Object.entries(projectFiles())) {
 		mkdirSync(join(project, path, '..'), { recursive: true });
 		writeFileSync(join(project, path), text);
 	}
