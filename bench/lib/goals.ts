@@ -1,5 +1,5 @@
 /**
- * The goals of issue 7 (and one of the instructor page), checked against the figures of this run. A goal whose figures are missing
+ * The goals of issue 7 (and one of the instructor page, and issue 17's for the browser), checked against the figures of this run. A goal whose figures are missing
  * (a benchmark skipped or failed, or `--only`) is "not measured", with the reason — never "met".
  */
 import type { BenchResult } from './report.ts';
@@ -92,13 +92,59 @@ function click(mode: 'warm' | 'cold', limit: number): Goal {
 	};
 }
 
+/** A page-weight line of the chapter itself (not the plain Starlight page, not a difference). */
+const chapterWeight = (results: readonly BenchResult[], kind: 'js' | 'css', phase: 'before' | 'run') =>
+	find(results, (result) => result.bench === 'page-weight' && result.target === 'podlab' && result.kind === kind && result.phase === phase && !result.aboveStarlight);
+
 const pageWeight: Goal = {
 	text: 'a chapter page loads under 60 KB of JavaScript (gzip) before the first Run',
 	unit: 'KB',
 	check(results) {
-		const result = find(results, (candidate) => candidate.bench === 'page-weight' && candidate.kind === 'js' && candidate.phase === 'before');
+		const result = chapterWeight(results, 'js', 'before');
 		if (typeof result?.value !== 'number') return { why: 'page weight was not measured' };
 		return { value: result.value, limit: 60, met: result.value < 60, n: result.n, measured: `${result.value} KB in ${result.n} files` };
+	},
+};
+
+/** Issue 17: cold click-to-output, both percentiles. */
+function coldClick(percentile: 'p50' | 'p99', limit: number): Goal {
+	return {
+		text: `cold click-to-output ${percentile} at most ${limit} ms`,
+		unit: 'ms',
+		check(results) {
+			const result = find(results, (candidate) => candidate.bench === 'click-to-output' && candidate.mode === 'cold');
+			const value = result?.[percentile];
+			if (typeof value !== 'number') return { why: 'click-to-output was not measured' };
+			return { value, limit, met: value <= limit, n: result!.n, measured: `p50 ${result!.p50} ms, p99 ${result!.p99} ms` };
+		},
+	};
+}
+
+/** Issue 17: what the first Run downloads (xterm.js and the panel; no optional addon). */
+const firstRunWeight: Goal = {
+	text: 'the first Run loads at most 100 KB of JavaScript (gzip)',
+	unit: 'KB',
+	check(results) {
+		const result = chapterWeight(results, 'js', 'run');
+		if (typeof result?.value !== 'number') return { why: 'page weight was not measured' };
+		return { value: result.value, limit: 100, met: result.value <= 100, n: result.n, measured: `${result.value} KB in ${result.n} files` };
+	},
+};
+
+/** Issue 17: podlab's own JavaScript before the first Run, above a plain Starlight page of the same versions measured in the same run. */
+const ownShareBeforeRun: Goal = {
+	text: "podlab's own JavaScript before the first Run at most 4 KB (gzip) above a plain Starlight page",
+	unit: 'KB',
+	check(results) {
+		const result = find(results, (candidate) => candidate.bench === 'page-weight' && candidate.case === 'js-before-above-starlight');
+		if (typeof result?.value !== 'number') return { why: 'page weight was not measured side by side with a plain Starlight page' };
+		return {
+			value: result.value,
+			limit: 4,
+			met: result.value <= 4,
+			n: result.n,
+			measured: `${result.value} KB (${result.podlabKB} KB vs ${result.starlightKB} KB)`,
+		};
 	},
 };
 
@@ -132,6 +178,10 @@ export const GOALS: readonly Goal[] = [
 	click('cold', 400),
 	pageWeight,
 	instructorWatch,
+	coldClick('p50', 250),
+	coldClick('p99', 400),
+	firstRunWeight,
+	ownShareBeforeRun,
 ];
 
 /** One result line per goal: `met` true/false, or null with `why` when it could not be checked. */

@@ -10,8 +10,17 @@ import { apiUrl } from './urls.ts';
 
 export type GatewayState = 'ready' | 'join' | 'offline';
 
-/** "ready": a gateway answered; "join": a class-mode gateway wants the reader to join first; "offline": none. */
-export async function gatewayAnswers(timeoutMs = 5_000): Promise<GatewayState> {
+export interface GatewayAnswer {
+	/** "ready": a gateway answered; "join": a class-mode gateway wants the reader to join first; "offline": none. */
+	state: GatewayState;
+	/**
+	 * When ready: the body of the answer (the reader's session), not yet validated — the terminal's
+	 * code validates it, so that it need not ask again.
+	 */
+	session?: unknown;
+}
+
+export async function gatewayAnswers(timeoutMs = 5_000): Promise<GatewayAnswer> {
 	try {
 		const response = await fetch(apiUrl('session'), {
 			credentials: 'same-origin',
@@ -19,11 +28,12 @@ export async function gatewayAnswers(timeoutMs = 5_000): Promise<GatewayState> {
 			signal: AbortSignal.timeout(timeoutMs),
 		});
 		// A static host may answer unknown paths with its index page: only JSON counts.
-		if (!(response.headers.get('content-type') ?? '').includes('application/json')) return 'offline';
-		if (response.status === 401) return 'join';
-		return response.ok ? 'ready' : 'offline';
+		if (!(response.headers.get('content-type') ?? '').includes('application/json')) return { state: 'offline' };
+		if (response.status === 401) return { state: 'join' };
+		if (!response.ok) return { state: 'offline' };
+		return { state: 'ready', session: await response.json().catch(() => undefined) };
 	} catch {
-		return 'offline';
+		return { state: 'offline' };
 	}
 }
 

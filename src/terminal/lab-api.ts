@@ -36,6 +36,12 @@ export function fetchSession(): Promise<ReaderSession | null> {
 	return getJson(apiUrl('session'), sessionResponse);
 }
 
+/** A session the bootstrap already fetched (see gatewayAnswers), or `null` when it is not one. */
+export function readSession(body: unknown): ReaderSession | null {
+	const parsed = sessionResponse.safeParse(body);
+	return parsed.success ? parsed.data : null;
+}
+
 /** What the lab is, or `null` when the gateway does not answer. */
 export function fetchLab(): Promise<LabInfo | null> {
 	return getJson(apiUrl('lab'), labResponse);

@@ -3,7 +3,8 @@
  * gateway connection per tab, the status line, the busy prompt, resizing, and the ✓/✗ on blocks.
  *
  * Loaded by dynamic import from the panel element on the first Run (or on a page load where the
- * panel was open), together with xterm: pages where nobody runs anything never download it.
+ * panel was open), side by side with xterm: pages where nobody runs anything never download it. It
+ * does not wait for xterm: a tab's socket opens at once, its view follows (deferred-view.ts).
  */
 // First: it configures zod before the protocol's schemas are created.
 import './zod-without-eval.ts';
@@ -12,7 +13,7 @@ import { setBlockStatus, showBlockResult } from './block-status.ts';
 import { copyText } from './clipboard.ts';
 import { gatewayAnswers } from './gateway-probe.ts';
 import { describeGrace } from './grace.ts';
-import { fetchLab, fetchSession, type LabInfo } from './lab-api.ts';
+import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts';
 import { resetLab } from './lab-reset.ts';
 import { onLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { useLabProfile } from './lab-tabs.ts';
@@ -36,13 +37,13 @@ import {
 	type UndeliveredReason,
 } from './terminal-connection.ts';
 import { socketUrl } from './urls.ts';
+import { DeferredTerminalView } from './deferred-view.ts';
 import { currentSiteTheme, watchSiteTheme } from './xterm-theme.ts';
-import { TerminalView } from './xterm-view.ts';
 
 interface TerminalTab {
 	name: string;
 	connection: TerminalConnection;
-	view: TerminalView;
+	view: DeferredTerminalView;
 	tab: HTMLButtonElement;
 	panel: HTMLElement;
 	busy: boolean;
@@ -129,6 +130,8 @@ export class PanelController {
 	 * line about the reset, instead of being cleared as for a shell that ended while the page was away.
 	 */
 	#tabsBeingReset = new Set<string>();
+	/** The answer to `GET /api/session` that the bootstrap got with the first Run, not yet validated. */
+	#knownSession: unknown;
 
 	constructor(root: HTMLElement) {
 		this.#root = root;
@@ -174,6 +177,11 @@ export class PanelController {
 			useLabProfile(lab?.profile);
 			if (typeof lab?.graceMs === 'number') this.#describeClosing(lab.graceMs);
 		});
+	}
+
+	/** The bootstrap's answer to `GET /api/session`: used when the panel first opens, instead of asking again. */
+	useSession(body: unknown): void {
+		this.#knownSession ??= body;
 	}
 
 	/** Reopens the panel as it was on the previous page (the reader had it open). */
@@ -261,7 +269,7 @@ export class PanelController {
 	}
 
 	async #loadSession(): Promise<void> {
-		const session = await fetchSession();
+		const session = readSession(this.#knownSession) ?? (await fetchSession());
 		// Terminals the reader opened elsewhere (e.g. "logs" on another page) come back as tabs.
 		for (const { name } of session?.terminals ?? []) this.#ensureTab(name);
 		if (!this.#tabs.has(this.#active)) this.#active = DEFAULT_TERMINAL;
@@ -295,7 +303,7 @@ export class PanelController {
 		this.#terminals.append(panel);
 
 		let entry: TerminalTab;
-		const view = new TerminalView(panel, {
+		const view = new DeferredTerminalView(panel, {
 			theme: currentSiteTheme(),
 			screenReaderMode: this.#screenReaderMode,
 			onInput: (bytes) => {
@@ -313,9 +321,11 @@ export class PanelController {
 			term: name,
 			url: socketUrl(),
 			openSocket: openBrowserSocket,
-			probe: async () => (await gatewayAnswers()) === 'ready',
+			probe: async () => (await gatewayAnswers()).state === 'ready',
 			// Shown on the instructor's roster in class mode; the gateway keeps only the latest.
 			attach: { page: location.pathname },
+			// The socket opens before xterm has loaded; runs wait for the view's size.
+			runsWaitForSize: true,
 			listener: {
 				status: (status) => this.#onStatus(entry, status),
 				output: (bytes, rendered) => {
@@ -369,7 +379,6 @@ export class PanelController {
 				},
 			},
 		});
-		connection.resize(view.cols, view.rows);
 		entry = { name, connection, view, tab, panel, busy: false };
 		this.#tabs.set(name, entry);
 		this.#renderTab(entry);

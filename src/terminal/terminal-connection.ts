@@ -92,6 +92,13 @@ export interface TerminalConnectionOptions {
 	backoff?: BackoffOptions;
 	/** Sent with every attach: the page the reader is on, or (instructor) the student to watch. */
 	attach?: { page?: string; student?: string; tail?: number };
+	/**
+	 * Runs wait, once attached, until {@link TerminalConnection.resize} has given the screen's size:
+	 * the panel attaches while xterm is still loading, and a block typed into a pty of another width
+	 * is laid out by readline for that width.
+	 * @default false
+	 */
+	runsWaitForSize?: boolean;
 }
 
 /** Largest binary frame sent; the gateway's default `maxPayloadBytes` is 64 KiB. */
@@ -175,7 +182,9 @@ export class TerminalConnection {
 	resize(cols: number, rows: number): void {
 		if (this.#size?.cols === cols && this.#size.rows === rows) return;
 		this.#size = { cols, rows };
-		if (this.#attached) this.#send({ t: 'resize', cols, rows });
+		if (!this.#attached) return;
+		this.#send({ t: 'resize', cols, rows });
+		this.#sendQueued();
 	}
 
 	signal(name: SignalName): void {
@@ -199,7 +208,7 @@ export class TerminalConnection {
 			this.#listener.runUndelivered?.(run, state);
 			return;
 		}
-		if (this.#attached) {
+		if (this.#attached && this.#mayRun()) {
 			this.#sendRun(run);
 			return;
 		}
@@ -280,9 +289,7 @@ export class TerminalConnection {
 				this.#listener.attached({ created: message.created, newShell, lost });
 				this.#setStatus({ state: 'connected' });
 				if (this.#size) this.#send({ t: 'resize', ...this.#size });
-				const queued = this.#queued;
-				this.#queued = [];
-				for (const run of queued) this.#sendRun(run);
+				this.#sendQueued();
 				break;
 			}
 			case 'status':
@@ -397,6 +404,18 @@ export class TerminalConnection {
 		this.#inFlight.set(run.block, run);
 		this.#lastRun = run;
 		this.#send({ t: 'run', code: run.code, block: run.block, ...(run.interrupt ? { interrupt: true } : {}) });
+	}
+
+	#mayRun(): boolean {
+		return this.#size !== null || !this.#options.runsWaitForSize;
+	}
+
+	/** The runs that waited for the attach (and the size), in the order they were asked for. */
+	#sendQueued(): void {
+		if (!this.#mayRun()) return;
+		const queued = this.#queued;
+		this.#queued = [];
+		for (const run of queued) this.#sendRun(run);
 	}
 
 	#dropQueued(reason: UndeliveredReason): void {

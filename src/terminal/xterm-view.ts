@@ -2,10 +2,14 @@
  * One terminal on screen: an xterm.js instance sized to its container, in the site's theme, with
  * copy/paste shortcuts and a way out for keyboard users. Bytes in, keystrokes out; it knows nothing
  * about sockets.
+ *
+ * Only xterm.js and the fit addon load with it: the first output of the first Run waits for nothing
+ * else. The optional addons come later, each when it earns its download — clickable links when a
+ * pointer first moves over the terminal, the WebGL renderer when a flood of output arrives — and
+ * never before the first output has been drawn. Until then xterm's DOM renderer draws.
  */
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
-import { WebLinksAddon } from '@xterm/addon-web-links';
 // Inlined into this lazily loaded chunk and injected on first use: Astro does not emit CSS that
 // is imported by a dynamically imported client module, and a page without a terminal needs none.
 import { copyText } from './clipboard.ts';
@@ -25,6 +29,14 @@ export interface TerminalViewOptions {
 
 /** Lines of history kept in the browser (the gateway keeps its own scrollback for replay). */
 const SCROLLBACK_LINES = 5_000;
+
+/**
+ * Output that makes the WebGL renderer worth loading: this many bytes within {@link FLOOD_WINDOW_MS}.
+ * A command's usual output (a listing, a log tail) stays far below it; `yes`, `dmesg` or a build log
+ * pass it in well under a second.
+ */
+const FLOOD_BYTES = 256 * 1024;
+const FLOOD_WINDOW_MS = 1_000;
 
 /**
  * The WebGL renderer sizes its canvas from the browser's device-pixel box, the other layers (such
@@ -62,6 +74,16 @@ export class TerminalView {
 	readonly #encoder = new TextEncoder();
 	#fitScheduled = false;
 	#disposed = false;
+	/** The first output has been drawn: optional addons may load from now on. */
+	#firstOutputDrawn = false;
+	#firstOutputPending = false;
+	#pointerSeen = false;
+	#flooded = false;
+	#linksRequested = false;
+	#webglRequested = false;
+	/** Bytes written in the current flood window, and when that window started. */
+	#windowBytes = 0;
+	#windowStartedAt = 0;
 
 	constructor(container: HTMLElement, options: TerminalViewOptions) {
 		this.#container = container;
@@ -78,17 +100,17 @@ export class TerminalView {
 			screenReaderMode: options.screenReaderMode,
 		});
 		this.#terminal.loadAddon(this.#fit);
-		this.#terminal.loadAddon(new WebLinksAddon());
 		this.#terminal.onData((data) => options.onInput(this.#encoder.encode(data)));
 		// onBinary carries raw bytes as a binary string (one char per byte), e.g. some mouse reports.
 		this.#terminal.onBinary((data) => options.onInput(Uint8Array.from(data, (char) => char.charCodeAt(0) & 0xff)));
 		this.#terminal.onResize(({ cols, rows }) => options.onResize(cols, rows));
 		this.#terminal.attachCustomKeyEventHandler((event) => this.#onKey(event, options));
 		this.#terminal.open(container);
+		// Fitted at once, not in the next frame: the pty gets the screen's size before the first run is typed.
+		this.#fitNow();
 		this.#resizeObserver = new ResizeObserver(() => this.fit());
 		this.#resizeObserver.observe(container);
-		this.fit();
-		void this.#loadWebgl();
+		container.addEventListener('pointermove', () => this.#onPointer(), { passive: true, once: true });
 		void this.#loadFallbackFonts(this.#terminal.options.fontFamily!);
 	}
 
@@ -102,7 +124,11 @@ export class TerminalView {
 
 	/** Writes output; `rendered` runs once xterm has processed it (the flow-control ack). */
 	write(bytes: Uint8Array, rendered: () => void): void {
-		this.#terminal.write(bytes, rendered);
+		this.#terminal.write(bytes, () => {
+			rendered();
+			if (!this.#firstOutputPending && !this.#firstOutputDrawn) this.#awaitFirstDraw();
+		});
+		this.#countForFlood(bytes.length);
 	}
 
 	/** A dim line from the panel itself (not shell output): replay gaps, new shells. */
@@ -133,8 +159,7 @@ export class TerminalView {
 		this.#fitScheduled = true;
 		requestAnimationFrame(() => {
 			this.#fitScheduled = false;
-			if (this.#disposed || this.#container.clientWidth === 0 || this.#container.clientHeight === 0) return;
-			this.#fit.fit();
+			this.#fitNow();
 		});
 	}
 
@@ -142,6 +167,63 @@ export class TerminalView {
 		this.#disposed = true;
 		this.#resizeObserver.disconnect();
 		this.#terminal.dispose();
+	}
+
+	#fitNow(): void {
+		if (this.#disposed || this.#container.clientWidth === 0 || this.#container.clientHeight === 0) return;
+		this.#fit.fit();
+	}
+
+	/** Output was parsed: the next render draws it. */
+	#awaitFirstDraw(): void {
+		this.#firstOutputPending = true;
+		const subscription = this.#terminal.onRender(() => {
+			subscription.dispose();
+			this.#firstOutputDrawn = true;
+			this.#loadOptionalAddons();
+		});
+	}
+
+	#onPointer(): void {
+		if (this.#pointerSeen) return;
+		this.#pointerSeen = true;
+		this.#loadOptionalAddons();
+	}
+
+	#countForFlood(bytes: number): void {
+		if (this.#flooded) return;
+		const now = performance.now();
+		if (now - this.#windowStartedAt > FLOOD_WINDOW_MS) {
+			this.#windowStartedAt = now;
+			this.#windowBytes = 0;
+		}
+		this.#windowBytes += bytes;
+		if (this.#windowBytes < FLOOD_BYTES) return;
+		this.#flooded = true;
+		this.#loadOptionalAddons();
+	}
+
+	/** Each optional addon once its reason has come, and only after the first output is on screen. */
+	#loadOptionalAddons(): void {
+		if (!this.#firstOutputDrawn || this.#disposed) return;
+		if (this.#pointerSeen && !this.#linksRequested) {
+			this.#linksRequested = true;
+			void this.#loadWebLinks();
+		}
+		if (this.#flooded && !this.#webglRequested) {
+			this.#webglRequested = true;
+			void this.#loadWebgl();
+		}
+	}
+
+	/** URLs in the output become links; only a pointer can follow them, so they wait for one. */
+	async #loadWebLinks(): Promise<void> {
+		try {
+			const { WebLinksAddon } = await import('@xterm/addon-web-links');
+			if (!this.#disposed) this.#terminal.loadAddon(new WebLinksAddon());
+		} catch (error) {
+			console.info('[podlab] links in the terminal are not clickable (the addon did not load):', error);
+		}
 	}
 
 	#onKey(event: KeyboardEvent, options: TerminalViewOptions): boolean {
@@ -188,9 +270,10 @@ export class TerminalView {
 	}
 
 	/**
-	 * The WebGL renderer is much faster on floods of output; it is optional. Loaded separately, after
-	 * the terminal is usable, and only where WebGL2 exists. Disposing the addon puts xterm back on
-	 * its DOM renderer: done when the GPU context is lost, or when the renderer would draw nothing.
+	 * The WebGL renderer draws floods of output with less work per frame than the DOM renderer; it is
+	 * optional. Loaded when a flood starts, and only where WebGL2 exists. Disposing the addon puts
+	 * xterm back on its DOM renderer: done when the GPU context is lost, or when the renderer would
+	 * draw nothing.
 	 */
 	async #loadWebgl(): Promise<void> {
 		if (!supportsWebgl2()) return;

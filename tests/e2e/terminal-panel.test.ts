@@ -286,6 +286,31 @@ describe('the panel', () => {
 	});
 });
 
+describe('the first Run', () => {
+	it('shows its output without waiting for an optional addon, which loads only once it earns its place', async () => {
+		// The optional addons' chunks (Vite names them after the packages) are held, never answered:
+		// a first output that waited for one would never come.
+		const held: string[] = [];
+		await page.route(/\/_astro\/addon-web(gl|-links)[^/]*\.js$/, (route) => {
+			held.push(new URL(route.request().url()).pathname);
+		});
+		await page.goto(url('/lab-check/'));
+		await runButton(page, 'lab-check:1').click();
+		await waitForTerminal(page, /uname -a[\s\S]*Linux/);
+		expect(held).toEqual([]);
+		// Usable as it is: typed into, answered, with the DOM renderer.
+		await typeCommand(page, 'echo "usable $((6 * 7))"');
+		await waitForTerminal(page, /usable 42/);
+		expect(held).toEqual([]);
+
+		// The check can fail: a pointer over the terminal asks for the links addon (held above).
+		await page.locator('#podlab-tabpanel-main .xterm-screen').hover();
+		await expect.poll(() => held.join(' ')).toMatch(/addon-web-links/);
+		await typeCommand(page, 'echo "still usable"');
+		await waitForTerminal(page, /\nstill usable/);
+	});
+});
+
 describe('before the first Run', () => {
 	it('loads no terminal code, and little JavaScript', async () => {
 		const scripts = new Map<string, string>();

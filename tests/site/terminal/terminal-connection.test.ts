@@ -127,6 +127,24 @@ describe('attaching', () => {
 		expect(state()).toBe('connected');
 	});
 
+	it('holds runs until the size is known when asked to (the panel attaches before xterm has loaded)', () => {
+		const { connection, last } = setup(undefined, { runsWaitForSize: true });
+		connection.run(run('a:1'));
+		connection.run(run('a:1'));
+		last().attach(0);
+		expect(last().messages).toEqual([{ t: 'attach', term: 'main', since: 0 }]);
+		connection.run(run('a:2'));
+		expect(last().messages.filter((message) => message.t === 'run')).toHaveLength(0);
+		connection.resize(100, 40);
+		expect(last().messages.slice(1)).toEqual([
+			{ t: 'resize', cols: 100, rows: 40 },
+			{ t: 'run', code: 'echo a:1', block: 'a:1' },
+			{ t: 'run', code: 'echo a:2', block: 'a:2' },
+		]);
+		connection.run(run('a:3'));
+		expect(last().messages.at(-1)).toEqual({ t: 'run', code: 'echo a:3', block: 'a:3' });
+	});
+
 	it('runs a block clicked twice while connecting once', () => {
 		const { connection, last } = setup();
 		connection.run(run('a:1'));
