@@ -27,10 +27,11 @@ if [ ! -r "$log" ]; then
 	exit 1
 fi
 # What the kernel logged before this command is in the log once a read of the kernel's buffer that
-# began after it started is done (the gateway reads every 100 ms): wait for that, at most a second.
+# began after it started is done (the gateway reads every 100 ms): wait for that, at most 3 s (a
+# loaded host can hold the gateway back for more than a poll).
 started=$(date +%s%3N)
 tries=0
-while [ "$tries" -lt 20 ]; do
+while [ "$tries" -lt 60 ]; do
 	drained=$(cat /run/podlab/drained-at 2>/dev/null)
 	[ "${drained:-0}" -ge "$started" ] 2>/dev/null && break
 	sleep 0.05
