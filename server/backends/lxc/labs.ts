@@ -6,7 +6,7 @@
  *
  * Labs are named `podlab-lab-NN`, NN being the slot that also fixes the lab's host id range.
  */
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { run, succeeded, describeFailure, type RunResult } from '../../../lab/lib/exec.ts';
 import { LAB_SLOTS } from '../../../lab/lxc/id-ranges.ts';
@@ -49,8 +49,34 @@ export function slotOf(name: string): number | null {
 }
 
 /** The host cgroup (v1, one controller) of a lab's processes. */
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
 export function labCgroup(controller: string, name: string): string {
-	return `/sys/fs/cgroup/${controller}/lxc.payload.${name}`;
+	return `${CGROUP_ROOT}/${controller}/lxc.payload.${name}`;
+}
+
+/**
+ * Removes the cgroups a lab left behind when it was not stopped cleanly (a killed gateway, a host
+ * crash mid-stop): LXC would otherwise start the next lab of that name in `lxc.payload.<name>-1`,
+ * where neither its limits' readers nor the kernel-log router look for it. Only empty cgroups can be
+ * removed (rmdir, children first), so a running lab's are never touched.
+ * @throws {LxcLabError} when one is still in use.
+ */
+async function removeLeftoverCgroups(name: string): Promise<void> {
+	const leftover = new RegExp(`^lxc\\.(payload|monitor)\\.${name.replaceAll('.', '\\.')}(-\\d+)?$`);
+	const controllers = await readdir(CGROUP_ROOT).catch(() => [] as string[]);
+	for (const controller of controllers) {
+		const entries = await readdir(join(CGROUP_ROOT, controller)).catch(() => [] as string[]);
+		for (const entry of entries.filter((candidate) => leftover.test(candidate))) await rmdirTree(join(CGROUP_ROOT, controller, entry));
+	}
+	const still = await stat(labCgroup('memory', name)).then(() => true, () => false);
+	if (still) throw new LxcLabError(`lxc: ${name}'s cgroup ${labCgroup('memory', name)} is still in use by processes of an earlier lab of that name`);
+}
+
+async function rmdirTree(dir: string): Promise<void> {
+	const children = await readdir(dir, { withFileTypes: true }).catch(() => []);
+	for (const child of children) if (child.isDirectory()) await rmdirTree(join(dir, child.name));
+	await rmdir(dir).catch(() => {});
 }
 
 /** A lab could not be made, started or found; the message says why and what to do. */
@@ -109,6 +135,7 @@ export class Labs {
 			await mkdir(join(KERNEL_LOG_DIR, name), { recursive: true });
 			startLabLog(name);
 			await writeFile(join(dir, 'config'), renderLabConfig({ name, slot, limits: this.#limits }));
+			await removeLeftoverCgroups(name);
 			await this.start(name);
 			return name;
 		} catch (cause) {
@@ -135,6 +162,7 @@ export class Labs {
 	async destroy(name: string): Promise<void> {
 		if (slotOf(name) === null && name !== 'podlab-base-builder') throw new Error(`lxc: ${name} is not a podlab lab`);
 		await run('lxc-stop', ['-P', LABS_DIR, '-n', name, '--kill', '--nolock'], { timeoutMs: 30_000 });
+		await removeLeftoverCgroups(name).catch(() => {});
 		await deleteSubvolume(join(labDir(name), 'rootfs'));
 		await rm(labDir(name), { recursive: true, force: true });
 		await rm(join(KERNEL_LOG_DIR, name), { recursive: true, force: true });

@@ -4,7 +4,7 @@
  * every check runs from a root shell in A, as a reader's would.
  */
 import { createServer, type Server } from 'node:net';
-import { readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDS_PER_LAB, ID_RANGE_START } from '../../../lab/lxc/id-ranges.ts';
@@ -12,7 +12,7 @@ import { DEFAULT_LAB_LIMITS, labDir } from '../../../lab/lxc/lab-config.ts';
 import { lxcfsState } from '../../../lab/lxc/lxcfs.ts';
 import { KERNEL_LOG_DIR } from '../../../lab/lxc/paths.ts';
 import { isSubvolume, syncPool } from '../../../lab/lxc/pool.ts';
-import { labCgroup, Labs } from '../../../server/backends/lxc/labs.ts';
+import { labCgroup, labName, Labs } from '../../../server/backends/lxc/labs.ts';
 import { assertLabUsable, skipReason } from '../lab-required.ts';
 import { lxcLabProblem } from './lxc-required.ts';
 
@@ -141,7 +141,8 @@ describe.skipIf(skip !== null)(`LXC labs${skip ? ` (skipped: ${skip})` : ''}`, (
 		expect(Math.min(...slowest)).toBeLessThan(100);
 		const pidsFailcnt = await readFile(`${labCgroup('pids', labA)}/pids.events`, 'utf8');
 		expect(pidsFailcnt).toMatch(/max [1-9]/);
-	}, 60_000);
+		// The bomb's orphans keep A's attach open until its 30 s timeout: room for that under load.
+	}, 120_000);
 
 	it('`rm -rf --no-preserve-root /` in a lab removes only that lab’s files: B, the base and the host keep theirs', async () => {
 		const doomed = await labs.create(await labs.freeSlot());
@@ -181,6 +182,21 @@ describe.skipIf(skip !== null)(`LXC labs${skip ? ` (skipped: ${skip})` : ''}`, (
 			await small.destroy(lab);
 		}
 	}, 120_000);
+
+	it('starts in its own cgroup even where an earlier lab of that name left its cgroups behind', async () => {
+		const slot = await labs.freeSlot();
+		const name = labName(slot);
+		// What a lab that was never stopped cleanly leaves: LXC would start the next one in "<name>-1".
+		for (const controller of ['memory', 'pids']) await mkdir(join(labCgroup(controller, name), 'leftover-child'), { recursive: true });
+		const lab = await labs.create(slot);
+		try {
+			const pid = await labs.initPid(lab);
+			const cgroups = await readFile(`/proc/${pid}/cgroup`, 'utf8');
+			expect(cgroups).toMatch(new RegExp(`:memory:/lxc\\.payload\\.${lab}$`, 'm'));
+		} finally {
+			await labs.destroy(lab);
+		}
+	}, 60_000);
 
 	it('is removed without a trace', async () => {
 		const slot = await labs.freeSlot(new Set());
