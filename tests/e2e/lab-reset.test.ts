@@ -108,7 +108,7 @@ describe.skipIf(skip !== null)(`on the lxc backend${skip ? ` (skipped: ${skip})`
 		await waitForTerminal(page, /^probe written/m);
 		const toggle = page.locator('[data-panel-reset-toggle]');
 		const bar = page.locator('[data-panel-reset]');
-		await expect.poll(() => toggle.isVisible()).toBe(true);
+		await expect.poll(() => toggle.isVisible(), { timeout: 10_000 }).toBe(true);
 
 		// The question opens in the panel, on Cancel; Escape and Cancel both close it, keeping everything.
 		await toggle.click();
@@ -152,7 +152,8 @@ describe.skipIf(skip !== null)(`on the lxc backend${skip ? ` (skipped: ${skip})`
 		const page = await context.newPage();
 		await page.goto(`${local.url}lab-check/`);
 		const section = page.locator('podlab-lab-reset');
-		await expect.poll(() => section.isVisible()).toBe(true);
+		// It shows itself once GET /api/lab answers, which asks LXC about every lab: slower under load.
+		await expect.poll(() => section.isVisible(), { timeout: 10_000 }).toBe(true);
 		expect(await section.textContent()).toMatch(/a fresh, empty lab/);
 		const button = section.getByRole('button', { name: 'Reset my lab' });
 		const status = section.locator('[data-lab-reset-status]');
@@ -183,7 +184,7 @@ describe.skipIf(skip !== null)(`on the lxc backend${skip ? ` (skipped: ${skip})`
 	it.each(READER_VIEWPORTS)('fits the panel’s toolbar and the question on a $name', async ({ name, options }) => {
 		const page = await readerWithShell(local, options);
 		const toggle = page.locator('[data-panel-reset-toggle]');
-		await expect.poll(() => toggle.isVisible()).toBe(true);
+		await expect.poll(() => toggle.isVisible(), { timeout: 10_000 }).toBe(true);
 		await toggle.click();
 		const shot = join(SHOTS, `panel-reset-${name}.png`);
 		await page.screenshot({ path: shot });
