@@ -12,14 +12,20 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The `bench` field of the result lines: echo-capacity prints both echo and capacity results. */
 const BENCHES = ['echo', 'capacity', 'throughput', 'click-to-output', 'page-weight', 'instructor-watch'];
 
-it('prints one well-formed JSON result per line for every benchmark (npm run bench -- --quick)', async () => {
-	const child = spawn(NODE, ['bench/run.ts', '--quick'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Runs `npm run bench -- --quick ...args` and expects it to exit 0; its stdout and stderr. */
+async function runBench(args: string[]): Promise<{ stdout: string; stderr: string }> {
+	const child = spawn(NODE, ['bench/run.ts', '--quick', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
 	let stdout = '';
 	let stderr = '';
 	child.stdout.on('data', (chunk) => (stdout += chunk));
 	child.stderr.on('data', (chunk) => (stderr += chunk));
 	const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
 	expect(exitCode, `bench exited with ${exitCode}; its log:\n${stderr}`).toBe(0);
+	return { stdout, stderr };
+}
+
+it('prints one well-formed JSON result per line for every benchmark (npm run bench -- --quick)', async () => {
+	const { stdout, stderr } = await runBench([]);
 
 	const lines = stdout.trim().split('\n');
 	const results = lines.map((line) => JSON.parse(line) as Record<string, unknown>);
@@ -42,13 +48,7 @@ it('prints one well-formed JSON result per line for every benchmark (npm run ben
 }, 300_000);
 
 it('profiles the gateway per key echoed and names where the time goes (npm run bench -- --quick --only echo-profile)', async () => {
-	const child = spawn(NODE, ['bench/run.ts', '--quick', '--only', 'echo-profile'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-	let stdout = '';
-	let stderr = '';
-	child.stdout.on('data', (chunk) => (stdout += chunk));
-	child.stderr.on('data', (chunk) => (stderr += chunk));
-	const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-	expect(exitCode, `bench exited with ${exitCode}; its log:\n${stderr}`).toBe(0);
+	const { stdout } = await runBench(['--only', 'echo-profile']);
 	const results = stdout.trim().split('\n').map((line) => JSON.parse(line) as { bench: string; target: string; case: string; value?: number });
 	const profile = results.filter((result) => result.bench === 'echo-profile');
 	const total = profile.find((result) => result.target === 'podlab' && result.case.endsWith('CPU per key, in all'));
