@@ -8,9 +8,15 @@
  * Optional: without it, labs work and those commands show the host's figures. `nproc` shows the
  * host's CPUs either way, and rightly: a lab's `cpu.shares` weighs it against the others, it does
  * not take CPUs away.
+ *
+ * A mount can outlive its daemon (killed, crashed): it stays in the mount table and every read of
+ * it fails with ENOTCONN, and LXC's hook then mounts nothing. So "running" means "answers", and
+ * starting it again first removes such a mount. Labs that were running when it died keep their
+ * binds of the dead mount (free, ps and uptime fail there) until they are reset: a bind cannot be
+ * replaced from outside the lab without the kernel's newer mount calls, which no tool here has.
  */
 import { spawn } from 'node:child_process';
-import { readFile, stat } from 'node:fs/promises';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { run } from '../lib/exec.ts';
 
@@ -19,8 +25,8 @@ export const LXCFS_DIR = '/var/lib/lxcfs';
 
 export type LxcfsState = 'running' | 'not-installed' | 'not-running';
 
-/** Whether lxcfs serves LXCFS_DIR now (a `fuse.lxcfs` mount there). */
-export async function lxcfsMounted(): Promise<boolean> {
+/** Whether a `fuse.lxcfs` file system is mounted at LXCFS_DIR, whether or not its daemon still serves it. */
+async function lxcfsMounted(): Promise<boolean> {
 	const mounts = await readFile('/proc/self/mountinfo', 'utf8').catch(() => '');
 	return mounts.split('\n').some((line) => {
 		const [before, after] = line.split(' - ');
@@ -28,30 +34,40 @@ export async function lxcfsMounted(): Promise<boolean> {
 	});
 }
 
+/** Whether lxcfs serves LXCFS_DIR now: mounted, and its daemon answers. */
+export async function lxcfsServing(): Promise<boolean> {
+	return (await lxcfsMounted()) && (await stat(`${LXCFS_DIR}/proc/meminfo`).then(() => true, () => false));
+}
+
 export async function lxcfsState(): Promise<LxcfsState> {
-	if (await lxcfsMounted()) return 'running';
+	if (await lxcfsServing()) return 'running';
 	const installed = await stat('/usr/bin/lxcfs').then(() => true, () => false);
 	return installed ? 'not-running' : 'not-installed';
 }
 
 /**
- * Starts lxcfs when it is installed and not running: through systemd where systemd runs the host
+ * Starts lxcfs when it is installed and not serving: through systemd where systemd runs the host
  * (the package's own service, which also starts it at boot), else as a daemon of its own. A host
- * without systemd loses it at reboot; the gateway calls this again when it prepares the labs.
+ * without systemd loses it at reboot; the gateway calls this again before it starts a lab.
  * Resolves to the state afterwards; never throws.
  */
 export async function ensureLxcfs(): Promise<LxcfsState> {
 	const before = await lxcfsState();
 	if (before !== 'not-running') return before;
+	// The mount of a daemon that died: lxcfs will not mount over it.
+	if (await lxcfsMounted()) await run('umount', ['--lazy', LXCFS_DIR], { timeoutMs: 10_000 });
 	const systemd = await stat('/run/systemd/system').then(() => true, () => false);
-	if (systemd) await run('systemctl', ['start', 'lxcfs'], { timeoutMs: 10_000 });
-	if (!(await lxcfsMounted())) {
+	if (systemd) await run('systemctl', ['restart', 'lxcfs'], { timeoutMs: 10_000 });
+	if (!(await lxcfsServing())) {
 		// In the foreground of a process of its own, outside the caller's process group, so that it
 		// outlives lab:setup or the gateway; nothing of theirs is inherited.
 		const daemon = spawn('lxcfs', ['--foreground', LXCFS_DIR], { detached: true, stdio: 'ignore' });
 		daemon.on('error', () => {});
 		daemon.unref();
-		for (let waited = 0; waited < 5_000 && !(await lxcfsMounted()); waited += 50) await delay(50);
+		// As the package's service does: the kernel's OOM killer must not pick it, because the labs
+		// that started under it keep its dead mounts until they are reset (free, ps and uptime fail).
+		if (daemon.pid !== undefined) await writeFile(`/proc/${daemon.pid}/oom_score_adj`, '-1000').catch(() => {});
+		for (let waited = 0; waited < 5_000 && !(await lxcfsServing()); waited += 50) await delay(50);
 	}
 	return lxcfsState();
 }

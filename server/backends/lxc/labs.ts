@@ -98,8 +98,6 @@ export class Labs {
 		await mkdir(KERNEL_LOG_DIR, { recursive: true });
 		// Bind-mounted into every lab: it must exist before the first lab starts.
 		await writeFile(KERNEL_LOG_DRAINED_FILE, '0\n', { flag: 'a' });
-		// Labs see their own memory and uptime only if lxcfs runs when they start (after a reboot of a
-		// host without systemd, nothing else starts it).
 		await ensureLxcfs();
 	}
 
@@ -146,6 +144,9 @@ export class Labs {
 
 	/** Starts a stopped lab (after a host reboot) and waits for it to boot. */
 	async start(name: string): Promise<void> {
+		// A lab sees its own memory and uptime only if lxcfs serves when it starts; on a host without
+		// systemd nothing else starts it again after a reboot, a crash or a kill.
+		await ensureLxcfs();
 		const started = await run('lxc-start', ['-P', LABS_DIR, '-n', name], { timeoutMs: 30_000 });
 		if (!succeeded(started)) throw new LxcLabError(`lxc: ${name} did not start: ${describeFailure('lxc-start', started)}`);
 		const deadline = performance.now() + BOOT_TIMEOUT_MS;

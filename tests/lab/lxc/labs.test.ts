@@ -4,7 +4,8 @@
  * every check runs from a root shell in A, as a reader's would.
  */
 import { createServer, type Server } from 'node:net';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { IDS_PER_LAB, ID_RANGE_START } from '../../../lab/lxc/id-ranges.ts';
@@ -25,6 +26,15 @@ const HOST_MARKER = `/root/.podlab-lxc-test-${process.pid}`;
 const SECRET = `podlab-test-secret-${process.pid}`;
 let listener: Server;
 let port = 0;
+
+/** The command name of process `pid`, or '' once it is gone. */
+function readComm(pid: string): string {
+	try {
+		return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+	} catch {
+		return '';
+	}
+}
 
 /** Runs a shell command in `lab` as root there; the result, whatever it is. */
 function sh(lab: string, command: string, timeoutMs = 30_000) {
@@ -193,6 +203,21 @@ describe.skipIf(skip !== null)(`LXC labs${skip ? ` (skipped: ${skip})` : ''}`, (
 			const pid = await labs.initPid(lab);
 			const cgroups = await readFile(`/proc/${pid}/cgroup`, 'utf8');
 			expect(cgroups).toMatch(new RegExp(`:memory:/lxc\\.payload\\.${lab}$`, 'm'));
+		} finally {
+			await labs.destroy(lab);
+		}
+	}, 60_000);
+
+	it('starts lxcfs again for the next lab when its daemon died and left its mount behind', async () => {
+		const daemons = (await readdir('/proc')).filter((pid) => /^\d+$/.test(pid) && readComm(pid) === 'lxcfs');
+		expect(daemons.length).toBeGreaterThan(0);
+		for (const pid of daemons) process.kill(Number(pid), 'SIGKILL');
+		await expect.poll(lxcfsState).toBe('not-running');
+		const lab = await labs.create(await labs.freeSlot());
+		try {
+			expect(await lxcfsState()).toBe('running');
+			const inside = await sh(lab, "awk '$1 == \"MemTotal:\" {print $2 * 1024}' /proc/meminfo");
+			expect(Number(inside.stdout.trim())).toBe(DEFAULT_LAB_LIMITS.memoryBytes);
 		} finally {
 			await labs.destroy(lab);
 		}
