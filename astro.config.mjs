@@ -18,7 +18,7 @@ export default defineConfig({
 		// `astro preview` uses the same proxy: the built site, with a gateway behind it.
 		server: { proxy: devProxy(devGatewayUrl(process.env), devOrigins) },
 		// Bundled when the dev server starts: found only at the first Run, they would reload the page.
-		optimizeDeps: { include: ['@xterm/xterm', '@xterm/addon-fit', '@xterm/addon-web-links', '@xterm/addon-webgl', 'zod'] },
+		optimizeDeps: { include: ['@xterm/xterm', '@xterm/addon-fit', '@xterm/addon-web-links', '@xterm/addon-webgl', 'zod/mini'] },
 	},
 	integrations: [
 		starlight({

@@ -5,6 +5,7 @@
  */
 import type { Logger } from 'pino';
 import type { RawData, WebSocket } from 'ws';
+import * as z from 'zod/mini';
 import {
 	LabError,
 	encodeServerMessage,
@@ -17,6 +18,9 @@ import { MessageRate } from './message-rate.ts';
 import type { Reader, ReaderRegistry } from './readers.ts';
 import type { Terminal, TerminalPeer } from './terminal/terminal.ts';
 
+// The protocol's schemas are zod/mini's, which load no messages (for the browser's sake); the
+// gateway tells a client in English what was wrong with its message.
+z.config(z.locales.en());
 
 /** A socket that has not asked for a terminal by then is closed: an open socket costs the gateway a descriptor. */
 export const ATTACH_DEADLINE_MS = 10_000;

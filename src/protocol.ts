@@ -4,14 +4,17 @@
  * - Binary frames carry terminal bytes: client → server is input, server → client is output.
  * - Text frames carry JSON control messages with a `t` field, validated here with zod.
  *
- * This module must stay free of Node imports: the browser bundle imports it as is.
+ * This module must stay free of Node imports: the browser bundle imports it as is. It uses
+ * `zod/mini` (functions, not methods, so a bundle keeps only what it calls: about a third of full
+ * zod in the terminal's first download); the same schemas validate in the gateway, where zod's
+ * English messages are loaded (server/ imports full zod, which sets them).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** Terminal names: short, lowercase, safe in URLs, tmux session names and cgroup paths. */
 export const terminalName = z
 	.string()
-	.regex(/^[a-z][a-z0-9-]{0,23}$/, 'a terminal name is 1-24 of a-z, 0-9 and "-", starting with a letter');
+	.check(z.regex(/^[a-z][a-z0-9-]{0,23}$/, 'a terminal name is 1-24 of a-z, 0-9 and "-", starting with a letter'));
 
 /** The terminal every reader gets first. */
 export const DEFAULT_TERMINAL = 'main';
@@ -20,39 +23,34 @@ export const DEFAULT_TERMINAL = 'main';
 export const signalName = z.enum(['SIGINT', 'SIGQUIT', 'SIGTERM', 'SIGKILL', 'SIGTSTP', 'SIGCONT']);
 
 /** Largest byte offset we accept from a client (2^53 - 1 keeps it exact in JSON). */
-const offset = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const offset = z.int().check(z.minimum(0), z.maximum(Number.MAX_SAFE_INTEGER));
 
 /** Terminal sizes are clamped by the gateway; the schema only rejects nonsense. */
-const dimension = z.number().int().min(1).max(100_000);
+const dimension = z.int().check(z.minimum(1), z.maximum(100_000));
 
 export const clientMessage = z.discriminatedUnion('t', [
 	/** Attach this socket to a terminal (created on first attach). `since`: output offset already rendered. */
 	z.strictObject({
 		t: z.literal('attach'),
 		term: terminalName,
-		since: offset.default(0),
+		since: z._default(offset, 0),
 		/** Replay at most this many bytes of earlier output (a thumbnail needs only the screen, not 2 MiB of history). */
-		tail: offset.optional(),
+		tail: z.optional(offset),
 		/** Instructor sockets only: watch this student's terminal (read-only unless taken over). */
-		student: z.string().regex(/^s[0-9a-f]{12}$/, 'a student id').optional(),
+		student: z.optional(z.string().check(z.regex(/^s[0-9a-f]{12}$/, 'a student id'))),
 		/**
 		 * The page the reader has open (a path on the site), shown on the instructor's roster. Only a
 		 * hint: one that is not a plain path is dropped, never a reason to refuse the terminal.
 		 */
-		page: z
-			.string()
-			.max(300)
-			.regex(/^\/[\w\-./~%]*$/)
-			.optional()
-			.catch(undefined),
+		page: z.catch(z.optional(z.string().check(z.maxLength(300), z.regex(/^\/[\w\-./~%]*$/))), undefined),
 	}),
 	z.strictObject({ t: z.literal('resize'), cols: dimension, rows: dimension }),
 	/** Type a block's code into the shell. `interrupt`: send Ctrl-C first if the terminal is busy. */
 	z.strictObject({
 		t: z.literal('run'),
-		code: z.string().min(1).max(60_000),
-		block: z.string().min(1).max(200),
-		interrupt: z.boolean().optional(),
+		code: z.string().check(z.minLength(1), z.maxLength(60_000)),
+		block: z.string().check(z.minLength(1), z.maxLength(200)),
+		interrupt: z.optional(z.boolean()),
 	}),
 	/** Bytes of output rendered since the previous ack (flow control). */
 	z.strictObject({ t: z.literal('ack'), bytes: offset }),
@@ -77,17 +75,17 @@ export const serverMessage = z.discriminatedUnion('t', [
 		offset,
 		lost: offset,
 		created: z.boolean(),
-		ackBytes: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER),
+		ackBytes: z.int().check(z.minimum(1), z.maximum(Number.MAX_SAFE_INTEGER)),
 	}),
 	z.strictObject({ t: z.literal('status'), busy: z.boolean() }),
-	z.strictObject({ t: z.literal('done'), block: z.string(), exit: z.number().int() }),
-	z.strictObject({ t: z.literal('exit'), code: z.number().int() }),
+	z.strictObject({ t: z.literal('done'), block: z.string(), exit: z.int() }),
+	z.strictObject({ t: z.literal('exit'), code: z.int() }),
 	z.strictObject({ t: z.literal('error'), code: z.string(), message: z.string() }),
 	/**
 	 * Class mode: the reader's terminals will be ended at `at` (epoch ms) for `reason`; for "idle",
 	 * any input or an `extend` moves it back.
 	 */
-	z.strictObject({ t: z.literal('expiry'), reason: z.enum(['idle', 'deadline']), at: z.number().int() }),
+	z.strictObject({ t: z.literal('expiry'), reason: z.enum(['idle', 'deadline']), at: z.int() }),
 	/** The instructor started (`on`) or stopped typing into this terminal. */
 	z.strictObject({ t: z.literal('takeover'), on: z.boolean() }),
 	/** A message from the instructor to the whole class. */
@@ -102,9 +100,9 @@ export const serverMessage = z.discriminatedUnion('t', [
  */
 export const sessionResponse = z.looseObject({
 	/** "class": students join at /join/ first. */
-	mode: z.enum(['local', 'class']).optional(),
+	mode: z.optional(z.enum(['local', 'class'])),
 	/** Class mode: who joined in this browser. */
-	student: z.looseObject({ id: z.string(), name: z.string() }).nullish(),
+	student: z.nullish(z.looseObject({ id: z.string(), name: z.string() })),
 	terminals: z.array(z.looseObject({ name: terminalName, busy: z.boolean() })),
 });
 
@@ -114,7 +112,7 @@ export const sessionResponse = z.looseObject({
  * reader cookie gets an empty map; it never issues one.
  */
 export const blockResultsResponse = z.looseObject({
-	blocks: z.record(z.string(), z.looseObject({ exit: z.number().int(), at: z.iso.datetime() })),
+	blocks: z.record(z.string(), z.looseObject({ exit: z.int(), at: z.iso.datetime() })),
 });
 
 /**
@@ -124,12 +122,12 @@ export const blockResultsResponse = z.looseObject({
 export const labResponse = z.looseObject({
 	backend: z.string(),
 	/** Shells survive a restart of the gateway. */
-	keepsShells: z.boolean().optional(),
+	keepsShells: z.optional(z.boolean()),
 	/** The reader's lab can be replaced with a fresh one (`POST /api/lab/reset`): backends with a lab of one's own. */
-	resettable: z.boolean().optional(),
-	mode: z.enum(['local', 'class']).optional(),
-	profile: z.enum(['podman', 'kubernetes', 'none']).nullish(),
-	terminals: z.looseObject({ default: terminalName, maxPerReader: z.number().int() }).optional(),
+	resettable: z.optional(z.boolean()),
+	mode: z.optional(z.enum(['local', 'class'])),
+	profile: z.nullish(z.enum(['podman', 'kubernetes', 'none'])),
+	terminals: z.optional(z.looseObject({ default: terminalName, maxPerReader: z.int() })),
 });
 
 /** The instructor API (class mode): a student as the roster shows them (`GET /api/instructor/students`, the feed's `roster`). */
@@ -139,19 +137,20 @@ export const rosterStudent = z.looseObject({
 	joinedAt: z.iso.datetime(),
 	/** The last keystroke or run. */
 	lastActivity: z.iso.datetime(),
-	lastRun: z.looseObject({ block: z.string(), exit: z.number().int(), at: z.iso.datetime() }).nullable(),
-	labHost: z.string().nullable(),
+	lastRun: z.nullable(z.looseObject({ block: z.string(), exit: z.int(), at: z.iso.datetime() })),
+	labHost: z.nullable(z.string()),
 	/** The student's lab of their own (backends with one, e.g. lxc): name, state, memory in use; null when they have none yet. Absent on other backends. */
-	lab: z
-		.looseObject({
-			name: z.string(),
-			state: z.enum(['running', 'stopped']),
-			memoryBytes: z.number().int().nullable(),
-		})
-		.nullable()
-		.optional(),
+	lab: z.optional(
+		z.nullable(
+			z.looseObject({
+				name: z.string(),
+				state: z.enum(['running', 'stopped']),
+				memoryBytes: z.nullable(z.int()),
+			}),
+		),
+	),
 	/** The site path the student's terminal panel was last open on. */
-	page: z.string().nullable(),
+	page: z.nullable(z.string()),
 	connected: z.boolean(),
 	terminals: z.array(z.looseObject({ name: terminalName, busy: z.boolean() })),
 });
@@ -159,14 +158,14 @@ export const rosterStudent = z.looseObject({
 /** `POST /api/lab/reset` and the instructor's resets: per reader, the new lab and how long the reset took. */
 export const labResetResult = z.looseObject({
 	/** The student id (instructor routes), or null for the reader's own reset. */
-	student: z.string().nullable(),
+	student: z.nullable(z.string()),
 	lab: z.string(),
-	terminalsEnded: z.number().int(),
+	terminalsEnded: z.int(),
 	ms: z.number(),
 });
 
 export const rosterResponse = z.looseObject({
-	seats: z.looseObject({ taken: z.number().int(), total: z.number().int() }),
+	seats: z.looseObject({ taken: z.int(), total: z.int() }),
 	students: z.array(rosterStudent),
 });
 
@@ -176,7 +175,7 @@ export const progressResponse = z.looseObject({
 		z.looseObject({
 			id: z.string(),
 			name: z.string(),
-			blocks: z.record(z.string(), z.looseObject({ exit: z.number().int(), at: z.iso.datetime() })),
+			blocks: z.record(z.string(), z.looseObject({ exit: z.int(), at: z.iso.datetime() })),
 		}),
 	),
 });
@@ -184,12 +183,12 @@ export const progressResponse = z.looseObject({
 /** One command a student ran — a block (`block` set) or a line typed at the prompt (`block` null): transcripts and the feed's `run`. */
 export const transcriptEntry = z.looseObject({
 	student: z.string(),
-	block: z.string().nullable(),
+	block: z.nullable(z.string()),
 	command: z.string(),
 	term: z.string(),
-	exit: z.number().int(),
+	exit: z.int(),
 	at: z.iso.datetime(),
-	page: z.string().nullable(),
+	page: z.nullable(z.string()),
 });
 
 export const transcriptResponse = z.looseObject({
@@ -287,6 +286,8 @@ export function errorOfClose(closeCode: number, reason: string): ErrorCode | nul
 	return matches.length === 1 ? matches[0]! : null;
 }
 
+const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set(clientMessage.def.options.map((option) => option.def.shape.t.def.values[0] as string));
+
 /** Parse one text frame. Throws a {@link LabError} whose code says what was wrong. */
 export function parseClientMessage(text: string): ClientMessage {
 	let value: unknown;
@@ -298,7 +299,7 @@ export function parseClientMessage(text: string): ClientMessage {
 	if (typeof value !== 'object' || value === null || !('t' in value) || typeof value.t !== 'string') {
 		throw new LabError('LAB_ERR_BAD_MESSAGE', 'The message needs a string field "t".');
 	}
-	if (!clientMessage.options.some((option) => option.shape.t.value === value.t)) {
+	if (!CLIENT_MESSAGE_TYPES.has(value.t)) {
 		throw new LabError('LAB_ERR_UNKNOWN_TYPE', `Unknown message type "${value.t.slice(0, 32)}".`);
 	}
 	const parsed = clientMessage.safeParse(value);

@@ -85,7 +85,7 @@ const wholeNumber = (min: number, max: number, what: string) =>
 /** The podlab part of a block's fence meta, after validation. */
 export const runMetaSchema = z.strictObject({
 	norun: z.literal(true).optional(),
-	term: terminalName.optional(),
+	term: z.optional(terminalName),
 	interrupt: z.literal(true).optional(),
 	exit: wholeNumber(0, 255, 'an exit status, 0-255').optional(),
 	expect: regexSource.optional(),

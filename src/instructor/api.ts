@@ -4,7 +4,7 @@
  * transcripts.
  * Answers are checked with zod (loose objects: a newer gateway may add fields).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { labResetResult, rosterResponse, transcriptResponse, type LabResetResult, type RosterResponse, type TranscriptEntry } from '../protocol.ts';
 import { apiUrl, instructorApiUrl } from '../terminal/urls.ts';
 
@@ -14,7 +14,7 @@ export const chaptersSchema = z.array(
 		slug: z.string(),
 		title: z.string(),
 		href: z.string(),
-		blocks: z.array(z.object({ id: z.string(), profile: z.string().nullable(), summary: z.string() })),
+		blocks: z.array(z.object({ id: z.string(), profile: z.nullable(z.string()), summary: z.string() })),
 	}),
 );
 export type Chapter = z.infer<typeof chaptersSchema>[number];
@@ -111,7 +111,7 @@ export async function labProfile(): Promise<{ profile: string | null; sharedMach
 	try {
 		const response = await fetch(apiUrl('lab'), { credentials: 'same-origin' });
 		const body = z
-			.looseObject({ profile: z.string().nullish(), backend: z.string().nullish(), mode: z.string().nullish(), resettable: z.boolean().nullish() })
+			.looseObject({ profile: z.nullish(z.string()), backend: z.nullish(z.string()), mode: z.nullish(z.string()), resettable: z.nullish(z.boolean()) })
 			.parse(await response.json());
 		return { profile: body.profile ?? null, sharedMachine: body.mode === 'class' && body.backend === 'local', resettable: body.resettable === true };
 	} catch {

@@ -5,7 +5,7 @@
  * resets them.
  */
 import '../terminal/zod-without-eval.ts';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { instructorApiUrl } from '../terminal/urls.ts';
 import { progressResponse, rosterResponse, transcriptEntry, type RosterResponse, type RosterStudent } from '../protocol.ts';
 import { broadcast, chaptersSchema, checkAccess, fetchRoster, fetchTranscript, labProfile, resetEveryLab, signIn, type Chapter } from './api.ts';
@@ -85,7 +85,7 @@ function showRoster(data: RosterResponse): void {
 /** The live feed; EventSource reconnects by itself and the gateway then sends the whole state again. */
 function follow(): void {
 	const events = new EventSource(instructorApiUrl('events'), { withCredentials: true });
-	const parse = <T>(schema: z.ZodType<T>, event: MessageEvent<string>): T | null => {
+	const parse = <T>(schema: z.ZodMiniType<T>, event: MessageEvent<string>): T | null => {
 		const parsed = schema.safeParse(JSON.parse(event.data));
 		return parsed.success ? parsed.data : null;
 	};

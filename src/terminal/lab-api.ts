@@ -3,7 +3,7 @@
  * reader's terminals) and `GET /api/lab` (what the lab is). Loaded with the terminal, not before:
  * the bootstrap only needs to know whether the gateway answers ({@link gatewayAnswers}).
  */
-import { z } from 'zod';
+import type * as z from 'zod/mini';
 import { labResponse, sessionResponse, type LabResponse, type SessionResponse } from '../protocol.ts';
 import { apiUrl } from './urls.ts';
 
@@ -12,7 +12,7 @@ export type LabInfo = LabResponse;
 
 const TIMEOUT_MS = 5_000;
 
-async function getJson<T>(url: string, schema: z.ZodType<T>): Promise<T | null> {
+async function getJson<T>(url: string, schema: z.ZodMiniType<T>): Promise<T | null> {
 	try {
 		const response = await fetch(url, {
 			credentials: 'same-origin',

@@ -3,6 +3,6 @@
  * probes for that when a schema is created; the probe alone is reported as a CSP violation. This
  * module turns it off, and must be imported before any module that creates schemas.
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 z.config({ jitless: true });

@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ERRORS, LabError, parseClientMessage, serverMessage } from '../../src/protocol.ts';
+// The gateway's module, which loads zod's English messages for the protocol's schemas.
+import '../../server/attachment.ts';
 
 function parseError(text: string): LabError {
 	try {
@@ -40,6 +42,7 @@ describe('parseClientMessage', () => {
 		expect(parseError('{"t":"attach","term":"../etc"}').message).toBe(
 			'Invalid "attach" message at "term": a terminal name is 1-24 of a-z, 0-9 and "-", starting with a letter.',
 		);
+		expect(parseError('{"t":"resize","cols":0,"rows":2}').message).toBe('Invalid "resize" message at "cols": Too small: expected number to be >=1.');
 		expect(parseError('{"t":"resize","cols":1.5,"rows":2}').message).toMatch(/^Invalid "resize" message at "cols"/);
 		expect(parseError('{"t":"ack","bytes":-1}').message).toMatch(/^Invalid "ack" message at "bytes"/);
 		expect(parseError('{"t":"signal","name":"SIGSEGV"}').message).toMatch(/^Invalid "signal" message at "name"/);
