@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { clickToOutput } from './click-to-output.ts';
 import { echoCapacity } from './echo-capacity.ts';
 import { echoProfile } from './echo-profile.ts';
+import { floodProfile } from './flood-profile.ts';
 import { instructorWatch } from './instructor-watch.ts';
 import { labs } from './labs.ts';
 import { Cleanup } from './lib/cleanup.ts';
@@ -19,7 +20,7 @@ import { Report, formatTable } from './lib/report.ts';
 import { pageWeight } from './page-weight.ts';
 import { throughput } from './throughput.ts';
 
-const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch, labs, echoProfile];
+const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch, labs, echoProfile, floodProfile];
 
 const HELP = `Usage: npm run bench [-- options]
 
@@ -29,7 +30,7 @@ progress and a Markdown table of the results and goals on stderr.
 
 Options:
   --quick         smoke run: every benchmark with tiny sizes (seconds; figures mean nothing)
-  --only NAMES    comma-separated benchmarks to run (default: all but echo-profile)
+  --only NAMES    comma-separated benchmarks to run (default: all but echo-profile and flood-profile)
   -h, --help      this text
 
 Benchmarks:

@@ -46,7 +46,7 @@ interface FloodTarget {
 	open(count: number): Promise<FloodTerminal[]>;
 }
 
-interface FloodTerminal {
+export interface FloodTerminal {
 	/** Starts a flood of `bytes`; resolves when its last byte arrived. */
 	flood(bytes: number): Promise<FloodTiming>;
 	/** Output frames received, bytes, and acks sent so far (for framing and ack overhead). */
@@ -203,7 +203,7 @@ async function awaitFlood(meter: FloodMeter, terminal: BenchTerminal, bytes: num
 }
 
 /** A shell target's terminal: type the flood command, meter the output. */
-function shellFlood(terminal: BenchTerminal & { frames: number; bytes: number; acks: number }): FloodTerminal {
+export function shellFlood(terminal: BenchTerminal & { frames: number; bytes: number; acks: number }): FloodTerminal {
 	return {
 		flood(bytes) {
 			const meter = new FloodMeter(bytes);

@@ -47,8 +47,8 @@ it('prints one well-formed JSON result per line for every benchmark (npm run ben
 	expect(stderr).toContain('| bench | case | target |');
 }, 300_000);
 
-it('profiles the gateway per key echoed and names where the time goes (npm run bench -- --quick --only echo-profile)', async () => {
-	const { stdout } = await runBench(['--only', 'echo-profile']);
+it('profiles the gateway per key echoed and per MB of output, and names where the time goes (npm run bench -- --quick --only echo-profile,flood-profile)', async () => {
+	const { stdout } = await runBench(['--only', 'echo-profile,flood-profile']);
 	const results = stdout.trim().split('\n').map((line) => JSON.parse(line) as { bench: string; target: string; case: string; value?: number });
 	const profile = results.filter((result) => result.bench === 'echo-profile');
 	const total = profile.find((result) => result.target === 'podlab' && result.case.endsWith('CPU per key, in all'));
@@ -59,4 +59,10 @@ it('profiles the gateway per key echoed and names where the time goes (npm run b
 	for (const bucket of ['pty write', 'ws send', 'ws receive']) {
 		expect(buckets.some((result) => result.case.includes(bucket) && result.value! > 0), `no ${bucket} in ${buckets.map((result) => result.case).join(', ')}`).toBe(true);
 	}
-}, 120_000);
+	const flood = results.filter((result) => result.bench === 'flood-profile');
+	expect(flood.find((result) => result.case.endsWith('CPU per MB, in all'))?.value).toBeGreaterThan(0);
+	// A flood is read from the pty and sent in frames: both must be found in the profile.
+	for (const bucket of ['pty read', 'ws send']) {
+		expect(flood.some((result) => result.case.includes(bucket) && result.value! > 0), `no ${bucket} in ${flood.map((result) => result.case).join(', ')}`).toBe(true);
+	}
+}, 180_000);
