@@ -6,7 +6,7 @@ import starlight from '@astrojs/starlight';
 import { pluginRunButton } from './src/expressive-code/run-button.ts';
 import { sidebar } from './content/sidebar.ts';
 import { devGatewayUrl, devProxy } from './src/dev-gateway.ts';
-import { LAB_TABS_HEAD_SCRIPT } from './src/terminal/lab-tabs-head.ts';
+import { labTabsHeadScript } from './src/terminal/lab-tabs-head.ts';
 
 // Same address as the gateway's default: `npm run dev` is reached where `npm start` would be.
 const DEV_PORT = 4321;
@@ -26,7 +26,7 @@ export default defineConfig({
 			description: 'Deep Dive Kubernetes: Pods — a hands-on edition with a live terminal next to every command.',
 			favicon: '/favicon.svg',
 			// Before the chapters' lab tabs are parsed: they wait for the lab (src/terminal/lab-tabs.ts).
-			head: [{ tag: 'script', content: LAB_TABS_HEAD_SCRIPT }],
+			head: [{ tag: 'script', content: labTabsHeadScript() }],
 			// The CJK characters the chapters show, for machines without a CJK font.
 			customCss: ['./src/styles/cjk-font.css'],
 			// Our own 404 (src/pages/404.astro) points back into the lab.

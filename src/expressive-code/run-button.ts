@@ -7,6 +7,7 @@
  * terminal code until a reader actually runs something.
  */
 import { readFileSync } from 'node:fs';
+import { transformSync } from 'esbuild';
 import { relative, resolve } from 'node:path';
 import { definePlugin, type ExpressiveCodeBlock } from '@astrojs/starlight/expressive-code';
 import { h, s } from '@astrojs/starlight/expressive-code/hast';
@@ -57,13 +58,20 @@ export interface RunButtonOptions {
 /** The browser module, as text; see `run-button-client.js`. */
 const clientSource = readFileSync(new URL('./run-button-client.js', import.meta.url), 'utf8');
 
-const clientModule = `try{${clientSource}
+/**
+ * The module every page with code blocks loads, minified here: Expressive Code ships a jsModule as
+ * given, and the source's comments would be most of its weight.
+ */
+const clientModule = transformSync(
+	`try{${clientSource}
 installRunButtons(${JSON.stringify({
-	eventName: RUN_EVENT,
-	attributes: RUN_ATTRIBUTES,
-	statusAttribute: STATUS_ATTRIBUTE,
-	encodedNewline: ENCODED_NEWLINE,
-})});}catch(error){console.error('[podlab] Run buttons failed:',error)}`;
+		eventName: RUN_EVENT,
+		attributes: RUN_ATTRIBUTES,
+		statusAttribute: STATUS_ATTRIBUTE,
+		encodedNewline: ENCODED_NEWLINE,
+	})});}catch(error){console.error('[podlab] Run buttons failed:',error)}`,
+	{ loader: 'js', format: 'esm', minify: true, target: 'es2022', charset: 'utf8' },
+).code;
 
 /** A block that gets a button, with its id and the exact text to type. */
 interface RenderedRun extends RunnableBlock {

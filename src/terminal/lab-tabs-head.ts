@@ -1,6 +1,6 @@
 /**
  * The part of the lab tabs (lab-tabs.ts) that runs in the page's <head>, and the names it shares.
- * No imports: astro.config.mjs reads {@link LAB_TABS_HEAD_SCRIPT} under plain Node.
+ * No imports: astro.config.mjs calls {@link labTabsHeadScript} under plain Node.
  */
 
 /** Starlight keeps the reader's choice of synced tabs under this key (see its Tabs component). */
@@ -13,5 +13,8 @@ export const PENDING_MAX_MS = 2_000;
 /**
  * Runs in the page's <head>, before the tabs are parsed: with no choice of the reader's, the lab tabs
  * wait (invisible, keeping their space) for the lab. Kept to a few statements: it delays the page.
+ * A function, not a constant, so that the browser bundle of lab-tabs.ts leaves it out.
  */
-export const LAB_TABS_HEAD_SCRIPT = `try{if(!localStorage.getItem(${JSON.stringify(READER_CHOICE_KEY)}))document.documentElement.setAttribute(${JSON.stringify(PENDING_ATTRIBUTE)},'')}catch(e){}`;
+export function labTabsHeadScript(): string {
+	return `try{if(!localStorage.getItem(${JSON.stringify(READER_CHOICE_KEY)}))document.documentElement.setAttribute(${JSON.stringify(PENDING_ATTRIBUTE)},'')}catch(e){}`;
+}

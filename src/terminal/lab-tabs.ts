@@ -5,7 +5,7 @@
  * - The reader's own choice wins: clicking a tab makes Starlight switch every synced tab and keep
  *   the label in localStorage ({@link READER_CHOICE_KEY}). podlab never writes that key.
  * - Otherwise the gateway's answer (`GET /api/lab`), kept in localStorage for the next page, selects
- *   the tabs. On a page without an answer yet (the very first one), {@link LAB_TABS_HEAD_SCRIPT} has
+ *   the tabs. On a page without an answer yet (the very first one), {@link labTabsHeadScript} has
  *   the lab tabs held invisible until it comes, or for at most {@link PENDING_MAX_MS}.
  * - A static host without a gateway keeps Starlight's default (the first tab).
  *

@@ -18,14 +18,8 @@ import { resetLab } from './lab-reset.ts';
 import { onLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
-import {
-	readPanelHeight,
-	readPanelState,
-	readScreenReaderMode,
-	savePanelHeight,
-	savePanelState,
-	saveScreenReaderMode,
-} from './panel-state.ts';
+import { readPanelHeight, readScreenReaderMode, savePanelHeight, saveScreenReaderMode } from './panel-prefs.ts';
+import { readPanelState, savePanelState } from './panel-state.ts';
 import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';
 import type { RunRequest } from './run-request.ts';
 import { noteResult } from './saved-results.ts';

@@ -74,11 +74,16 @@ describe('pluginRunButton', () => {
 		await expect(render('bash', '', 'x'.repeat(60_001))).rejects.toThrow(/Code block 3 in content\/docs\/lab-check.mdx cannot be run: "code": Too big/);
 	});
 
-	it('ships one jsModule that installs the click handler with the shared names', async () => {
+	it('ships one minified jsModule that installs the click handler with the shared names', async () => {
 		const modules = await engine.getJsModules();
-		const ours = modules.find((module) => module.includes('installRunButtons'));
-		expect(ours).toContain('"eventName":"podlab:run"');
-		expect(ours).toMatch(/^try\{/);
+		const ours = modules.filter((module) => module.includes('"podlab:run"'));
+		expect(ours).toHaveLength(1);
+		expect(ours[0]).toMatch(/^try\{/);
+		expect(ours[0]).toContain('eventName:"podlab:run"');
+		expect(ours[0]).toContain('statusAttribute:"data-podlab-status"');
+		// Every page with a code block loads it: the source's comments and indentation stay behind.
+		expect(ours[0]).not.toContain('/**');
+		expect(ours[0]).not.toMatch(/\n\t/);
 	});
 });
 
