@@ -18,7 +18,7 @@ import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest,
 import { installProblem, installScript } from '../ssh/install.ts';
 import { sessionName } from '../ssh/ssh.ts';
 import { withOnlyStandardFds } from '../standard-fds.ts';
-import { TmuxControlClient } from '../tmux/control-mode.ts';
+import { AttachQueue, TmuxControlClient } from '../tmux/control-mode.ts';
 import { TmuxProcess } from '../tmux/tmux-process.ts';
 import type { LabLimits } from '../../../lab/lxc/lab-config.ts';
 import { KmsgRouter } from './kmsg-router.ts';
@@ -53,6 +53,8 @@ export class LxcBackend implements LabBackend {
 	readonly #pool: WarmPool;
 	readonly #router: KmsgRouter;
 	readonly #installScript: string;
+	/** The lab's tmux server takes one attaching control client at a time (see AttachQueue). */
+	readonly #attachQueue = new AttachQueue();
 	/** Reader → their lab (a promise while it is being claimed, so two terminals share one). */
 	readonly #owned = new Map<string, Promise<string>>();
 	/** Reader → their lab's name, once claimed (for the instructor's roster). */
@@ -136,7 +138,6 @@ export class LxcBackend implements LabBackend {
 		// In /root, so that new shells start there; HOME tells the host script where its files are.
 		const command = ['sh', '-c', 'cd /root && exec sh "$0" "$@"', HOST_SCRIPT, ...attach];
 		const lxcAttach = withOnlyStandardFds('lxc-attach', this.#labs.attachArgs(lab, command, { TERM: 'xterm-256color' }));
-		const child = spawnChild(lxcAttach.file, lxcAttach.args, { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] });
 		const output: ProcessEvents['output'] = (chunk) => events.output(chunk);
 		const outputs = this.#outputs.get(request.reader) ?? new Set();
 		this.#outputs.set(request.reader, outputs.add(output));
@@ -149,9 +150,12 @@ export class LxcBackend implements LabBackend {
 				events.exit(code);
 			},
 		};
-		const client = await new Promise<TmuxControlClient>((resolve, reject) => {
-			child.once('spawn', () => resolve(new TmuxControlClient(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted)));
-			child.once('error', (cause) => reject(new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`lxc backend: cannot run lxc-attach: ${cause.message}`, { cause }) })));
+		const client = await this.#attachQueue.attach(lab, () => {
+			const child = spawnChild(lxcAttach.file, lxcAttach.args, { env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' }, stdio: ['pipe', 'pipe', 'pipe'] });
+			return new Promise<TmuxControlClient>((resolve, reject) => {
+				child.once('spawn', () => resolve(new TmuxControlClient(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted)));
+				child.once('error', (cause) => reject(new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`lxc backend: cannot run lxc-attach: ${cause.message}`, { cause }) })));
+			});
 		});
 		this.#options.logger.info({ reader: request.reader, terminal: request.id, lab, session, pid: client.pid }, 'lxc terminal attaching');
 		return new TmuxProcess(client, {

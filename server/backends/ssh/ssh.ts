@@ -24,7 +24,7 @@ import type { Logger } from 'pino';
 import { LabError } from '../../../src/protocol.ts';
 import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest, StudentSeats } from '../backend.ts';
 import { withOnlyStandardFds } from '../standard-fds.ts';
-import { TmuxControlClient } from '../tmux/control-mode.ts';
+import { AttachQueue, TmuxControlClient } from '../tmux/control-mode.ts';
 import { TmuxProcess } from '../tmux/tmux-process.ts';
 import { LabHostError, sshFailure, type LabHostProblem } from './errors.ts';
 import { HostAssignments } from './host-assignments.ts';
@@ -79,6 +79,8 @@ export class SshBackend implements LabBackend {
 	readonly #hosts: Map<string, SshHost>;
 	readonly #assignments: HostAssignments;
 	readonly #installScript: string;
+	/** A host's tmux server takes one attaching control client at a time (see AttachQueue). */
+	readonly #attachQueue = new AttachQueue();
 	readonly #status = new Map<string, Omit<LabHostStatus, 'host' | 'label' | 'students'>>();
 	/** ssh runs without a terminal still going, so close() can wait for them. */
 	readonly #running = new Set<Promise<unknown>>();
@@ -134,10 +136,12 @@ export class SshBackend implements LabBackend {
 		await this.#install(host);
 		const attach = ['attach', session, request.nonce, request.term, String(request.cols), String(request.rows)];
 		const ssh = withOnlyStandardFds('ssh', [...this.#sshArgs(host), '-T', '--', host.hostname, `exec sh ${HOST_SCRIPT} ${attach.map(quote).join(' ')}`]);
-		const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
-		const client = await new Promise<TmuxControlClient>((resolve, reject) => {
-			child.once('spawn', () => resolve(new TmuxControlClient(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, events)));
-			child.once('error', (cause) => reject(new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`ssh backend: cannot start ssh to ${host.label}: ${cause.message}`, { cause }) })));
+		const client = await this.#attachQueue.attach(host.label, () => {
+			const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
+			return new Promise<TmuxControlClient>((resolve, reject) => {
+				child.once('spawn', () => resolve(new TmuxControlClient(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, events)));
+				child.once('error', (cause) => reject(new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`ssh backend: cannot start ssh to ${host.label}: ${cause.message}`, { cause }) })));
+			});
 		});
 		this.#options.logger.info({ reader: request.reader, terminal: request.id, host: host.label, session, pid: client.pid }, 'ssh terminal connecting');
 		return new TmuxProcess(client, {

@@ -216,6 +216,9 @@ export class TmuxControlClient {
 	#held: string[] | null = [];
 	#heldBytes = 0;
 	readonly #exited: Promise<void>;
+	#markAttached!: () => void;
+	/** Resolves once tmux answered the first attach command (the client is attached), or the client is gone. */
+	readonly attached = new Promise<void>((resolve) => (this.#markAttached = resolve));
 
 	constructor(child: ChildProcessWithoutNullStreams, options: TmuxControlOptions, events: ProcessEvents) {
 		if (child.pid === undefined) throw new Error('tmux control: the client process did not start');
@@ -234,6 +237,7 @@ export class TmuxControlClient {
 		// 'close', not 'exit': it comes after the last byte of output was read, however long that was paused.
 		this.#exited = new Promise((resolve) =>
 			child.once('close', (code) => {
+				this.#markAttached();
 				events.exit(code ?? -1);
 				resolve();
 			}),
@@ -310,6 +314,7 @@ export class TmuxControlClient {
 	}
 
 	#onReply(lines: Buffer[], error: boolean): void {
+		this.#markAttached();
 		if (this.#held) {
 			const held = this.#held;
 			this.#held = null;
@@ -324,5 +329,46 @@ export class TmuxControlClient {
 		}
 		const cursor = lines.length === 1 ? /^podlab-cursor (\d+) (\d+) (\d+)$/.exec(lines[0]!.toString('latin1')) : null;
 		if (cursor) this.#cursor = { x: Number(cursor[1]), y: Number(cursor[2]), height: Number(cursor[3]) };
+	}
+}
+
+/** The longest one attach waits for the one before it on the same tmux server. */
+const ATTACH_WAIT_MS = 5_000;
+
+/**
+ * Control clients attach to a tmux server one at a time. tmux 3.3a (Debian 12's) dereferences a
+ * control client's state before that client has finished identifying itself when it tells every
+ * control client about an event, such as the session another client has just created: the server
+ * segfaults (`dmesg`: "tmux: server[…]: segfault at 20") and every session on it ends. Two terminals
+ * of a lab opened at once did that about one time in two. Keyed by server (a lab, a lab host).
+ */
+export class AttachQueue {
+	readonly #last = new Map<string, Promise<void>>();
+
+	/** Runs `start` once the previous client on `server` has attached (at most {@link ATTACH_WAIT_MS} later). */
+	async attach(server: string, start: () => Promise<TmuxControlClient>): Promise<TmuxControlClient> {
+		const previous = this.#last.get(server) ?? Promise.resolve();
+		let release!: () => void;
+		const mine = new Promise<void>((resolve) => (release = resolve));
+		this.#last.set(server, mine);
+		let timer: NodeJS.Timeout | undefined;
+		await Promise.race([previous, new Promise<void>((resolve) => (timer = setTimeout(resolve, ATTACH_WAIT_MS)))]);
+		clearTimeout(timer);
+		try {
+			const client = await start();
+			const waited = setTimeout(release, ATTACH_WAIT_MS);
+			void client.attached.then(() => {
+				clearTimeout(waited);
+				release();
+			});
+			return client;
+		} catch (error) {
+			release();
+			throw error;
+		} finally {
+			void mine.then(() => {
+				if (this.#last.get(server) === mine) this.#last.delete(server);
+			});
+		}
 	}
 }

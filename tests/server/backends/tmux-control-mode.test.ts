@@ -1,8 +1,17 @@
 /**
  * tmux control mode as tmux 3.3 writes it (lines captured from `tmux -C`), parsed without a network.
  */
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { ControlModeParser, TmuxAnsweredQueries, decodeOutput, replayScreen, sendKeysCommands } from '../../../server/backends/tmux/control-mode.ts';
+import {
+	AttachQueue,
+	ControlModeParser,
+	TmuxAnsweredQueries,
+	TmuxControlClient,
+	decodeOutput,
+	replayScreen,
+	sendKeysCommands,
+} from '../../../server/backends/tmux/control-mode.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
 
@@ -91,5 +100,30 @@ describe('TmuxAnsweredQueries', () => {
 		expect(queries.filter(bytes('cafter\x1b[1')).toString('latin1')).toBe('after');
 		expect(queries.filter(bytes('2;1H')).toString('latin1')).toBe('\x1b[12;1H');
 		expect(queries.filter(bytes('\x1b]133;A;nonce=n1\x07')).toString('latin1')).toBe('\x1b]133;A;nonce=n1\x07');
+	});
+});
+
+describe('AttachQueue', () => {
+	/** A stand-in tmux client: a real process that answers its first command after `delayMs`. */
+	function startClient(delayMs: number, started: string[], name: string): Promise<TmuxControlClient> {
+		started.push(name);
+		const child = spawn('sh', ['-c', `sleep ${delayMs / 1000}; printf '%%begin 1 1 0\\n%%end 1 1 0\\n'; sleep 5`]);
+		const events = { output: () => {}, drain: () => {}, exit: () => {} };
+		return new Promise((resolve) => child.once('spawn', () => resolve(new TmuxControlClient(child, { target: '=s:', nonce: 'n', cols: 80, rows: 24 }, events))));
+	}
+
+	it('starts a server’s next control client only once the one before it has attached; other servers do not wait', async () => {
+		const queue = new AttachQueue();
+		const started: string[] = [];
+		const began = performance.now();
+		const first = queue.attach('lab-a', () => startClient(400, started, 'a1'));
+		const second = queue.attach('lab-a', () => startClient(0, started, 'a2'));
+		const other = queue.attach('lab-b', () => startClient(0, started, 'b1'));
+		const clients = await Promise.all([first, second, other]);
+		expect(started).toEqual(['a1', 'b1', 'a2']);
+		// a2 started after a1's first reply, which came 400 ms after a1 started.
+		expect(performance.now() - began).toBeGreaterThanOrEqual(380);
+		for (const client of clients) client.hangUp('SIGKILL');
+		await Promise.all(clients.map((client) => client.exited));
 	});
 });
