@@ -6,14 +6,11 @@
  *
  * Not part of the default run (the profiler itself slows the gateway): `npm run bench -- --only echo-profile`.
  */
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Benchmark } from './lib/context.ts';
-import { bucketProfile, inspectorUrl, startProfiling } from './lib/cpu-profile.ts';
+import { startProfiledPodlab, startProfiling, summarizeProfile } from './lib/cpu-profile.ts';
 import { inBatches } from './lib/in-batches.ts';
 import { FLOOR_KEYSTROKES, FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
-import { PodlabTerminal, startPodlab } from './lib/podlab.ts';
+import { PodlabTerminal } from './lib/podlab.ts';
 import { cpuSeconds } from './lib/proc.ts';
 import { PTY_KEYSTROKES, startCat, stopCat, waitForQuiet, type BenchTerminal, type Keystroke } from './lib/terminal.ts';
 import { measureTyping } from './lib/typing.ts';
@@ -39,12 +36,7 @@ export const echoProfile: Benchmark = {
 		}
 		for (const terminal of floorTerminals) terminal.close();
 
-		const gateway = await startPodlab({
-			env: { PODLAB_MAX_READERS: String(Math.max(...sizes) + 10), NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() },
-			cleanup: context.cleanup,
-		});
-		const url = inspectorUrl(gateway.logs());
-		if (!url) throw new Error('the gateway did not print its inspector address');
+		const { gateway, url } = await startProfiledPodlab({ PODLAB_MAX_READERS: String(Math.max(...sizes) + 10) }, context.cleanup);
 		const terminals: PodlabTerminal[] = [];
 		for (const size of sizes) {
 			context.progress.step(BENCH, `opening ${size - terminals.length} more terminals`);
@@ -63,14 +55,8 @@ export const echoProfile: Benchmark = {
 			const profiled = await typeFor(terminals, PTY_KEYSTROKES, gateway.pid, window);
 			const profile = await profiling.stop();
 			await inBatches(terminals.length, 32, (index) => stopCat(terminals[index]!));
-			// Kept for a closer look: Chromium's DevTools (Performance, Load profile) opens it.
-			const saved = join(tmpdir(), `podlab-echo-profile-${size}-${process.pid}.cpuprofile`);
-			writeFileSync(saved, JSON.stringify(profile));
+			const { buckets, mainThreadUs, saved } = summarizeProfile(profile, `podlab-echo-profile-${size}`);
 			context.report.add({ bench: BENCH, target: 'podlab', case: `${size} terminals: CPU per key, in all`, terminals: size, n: sent, p50: null, p99: null, value: cpuUs / sent, unit: 'µs', profile: saved });
-			const buckets = [...bucketProfile(profile)].filter(([bucket]) => !bucket.startsWith('idle')).sort((a, b) => b[1] - a[1]);
-			// Beside "in all": what the main thread spends (the rest is other threads and the kernel's part
-			// of receiving and sending that runs outside the process's syscalls).
-			const mainThreadUs = buckets.reduce((total, [, us]) => total + us, 0);
 			context.report.add({ bench: BENCH, target: 'podlab', case: `${size} terminals: CPU per key, in all, while profiled`, terminals: size, n: profiled.sent, p50: null, p99: null, value: profiled.cpuUs / profiled.sent, unit: 'µs' });
 			context.report.add({ bench: BENCH, target: 'podlab', case: `${size} terminals: main thread, profiled`, terminals: size, n: profiled.sent, p50: null, p99: null, value: mainThreadUs / profiled.sent, unit: 'µs per key' });
 			for (const [bucket, us] of buckets) {

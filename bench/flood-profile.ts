@@ -6,12 +6,9 @@
  *
  * Not part of the default run (the profiler itself slows the gateway): `npm run bench -- --only flood-profile`.
  */
-import { writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { Benchmark } from './lib/context.ts';
-import { bucketProfile, inspectorUrl, startProfiling } from './lib/cpu-profile.ts';
-import { PodlabTerminal, startPodlab } from './lib/podlab.ts';
+import { startProfiledPodlab, startProfiling, summarizeProfile } from './lib/cpu-profile.ts';
+import { PodlabTerminal } from './lib/podlab.ts';
 import { cpuSeconds } from './lib/proc.ts';
 import { waitForQuiet } from './lib/terminal.ts';
 import { shellFlood } from './throughput.ts';
@@ -25,12 +22,7 @@ export const floodProfile: Benchmark = {
 	byDefault: false,
 	async run(context) {
 		const bytes = context.quick ? 2 * MB : 100 * MB;
-		const gateway = await startPodlab({
-			env: { NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() },
-			cleanup: context.cleanup,
-		});
-		const url = inspectorUrl(gateway.logs());
-		if (!url) throw new Error('the gateway did not print its inspector address');
+		const { gateway, url } = await startProfiledPodlab({}, context.cleanup);
 		const terminal = await PodlabTerminal.open(gateway, { ack: 'site' });
 		try {
 			await waitForQuiet(terminal, 200, 30_000);
@@ -48,15 +40,11 @@ export const floodProfile: Benchmark = {
 			const profiled = await flood.flood(bytes);
 			const profiledCpuMsPerMB = ((cpuSeconds(gateway.pid) - profiledCpuBefore) * 1000) / (bytes / MB);
 			const profile = await profiling.stop();
-			// Kept for a closer look: Chromium's DevTools (Performance, Load profile) opens it.
-			const saved = join(tmpdir(), `podlab-flood-profile-${process.pid}.cpuprofile`);
-			writeFileSync(saved, JSON.stringify(profile));
+			const { buckets, mainThreadUs, saved } = summarizeProfile(profile, 'podlab-flood-profile');
 
 			const row = { bench: BENCH, target: 'podlab', terminals: 1, ack: 'site', n: 1, p50: null, p99: null };
 			context.report.add({ ...row, case: `${bytes / MB} MB: gateway CPU per MB, in all`, value: cpuMsPerMB, unit: 'ms', rate: plain.rate, profile: saved });
 			context.report.add({ ...row, case: `${bytes / MB} MB: gateway CPU per MB, in all, while profiled`, value: profiledCpuMsPerMB, unit: 'ms', rate: profiled.rate });
-			const buckets = [...bucketProfile(profile)].filter(([bucket]) => !bucket.startsWith('idle')).sort((a, b) => b[1] - a[1]);
-			const mainThreadUs = buckets.reduce((total, [, us]) => total + us, 0);
 			context.report.add({ ...row, case: `${bytes / MB} MB: main thread, profiled`, value: mainThreadUs / 1000 / (bytes / MB), unit: 'ms per MB' });
 			for (const [bucket, us] of buckets) {
 				context.report.add({ ...row, case: `${bytes / MB} MB: ${bucket}`, value: us / 1000 / (bytes / MB), unit: 'ms per MB' });

@@ -8,7 +8,13 @@
  * native call (the syscall itself) is counted in the JS function that made it, so the buckets hold
  * the kernel's part too.
  */
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
+import type { RunningGateway } from '../../tests/helpers/gateway.ts';
+import type { Cleanup } from './cleanup.ts';
+import { startPodlab } from './podlab.ts';
 
 interface ProfileNode {
 	id: number;
@@ -102,4 +108,25 @@ export async function startProfiling(url: string, samplingIntervalUs = 200): Pro
 			return profile;
 		},
 	};
+}
+
+/** A gateway started as the benchmarks start it, with its inspector open for {@link startProfiling}. */
+export async function startProfiledPodlab(env: Record<string, string>, cleanup: Cleanup): Promise<{ gateway: RunningGateway; url: string }> {
+	const gateway = await startPodlab({ env: { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() }, cleanup });
+	const url = inspectorUrl(gateway.logs());
+	if (!url) throw new Error('the gateway did not print its inspector address');
+	return { gateway, url };
+}
+
+/**
+ * The profile's busy buckets, largest first, and their sum: what the main thread spent (the rest
+ * of the process's CPU is other threads and kernel work outside its syscalls). Also saves the
+ * profile as `name`.cpuprofile in the temporary directory, for a closer look in Chromium's DevTools
+ * (Performance, Load profile), and returns its path.
+ */
+export function summarizeProfile(profile: CpuProfile, name: string): { buckets: Array<[string, number]>; mainThreadUs: number; saved: string } {
+	const saved = join(tmpdir(), `${name}-${process.pid}.cpuprofile`);
+	writeFileSync(saved, JSON.stringify(profile));
+	const buckets = [...bucketProfile(profile)].filter(([bucket]) => !bucket.startsWith('idle')).sort((a, b) => b[1] - a[1]);
+	return { buckets, mainThreadUs: buckets.reduce((total, [, us]) => total + us, 0), saved };
 }
