@@ -136,7 +136,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			);
 			return;
 		}
-		if (pathname === '/api/session') return serveSession(req, res, { config, policy: policy!, readers, classApi, readerFor });
+		if (pathname === '/api/session') return serveSession(req, res, { config, policy: policy!, readers, logger, classApi, readerFor });
 		if (pathname === '/api/results') return blockResults.serve(res, readerFor(req));
 		// Requests that change something (join, sign in, broadcast, end a student) come from our own
 		// pages only; the cookies are SameSite=Strict as well.

@@ -2,7 +2,8 @@
  * Is a gateway behind this site? Asked once before the first Run, so that on a plain static host
  * (or with the gateway stopped) Run copies the command instead of downloading a terminal that has
  * nothing to talk to. `GET /api/session` also gives the reader their cookie, which the WebSocket
- * upgrade requires.
+ * upgrade requires. The first Run asks with `POST /api/session?start=<terminal>` instead: the gateway
+ * then starts that shell at once, while the page downloads the terminal's code.
  *
  * Kept free of zod and the protocol module: this runs before the first Run, where every byte counts.
  */
@@ -20,9 +21,11 @@ export interface GatewayAnswer {
 	session?: unknown;
 }
 
-export async function gatewayAnswers(timeoutMs = 5_000): Promise<GatewayAnswer> {
+/** Asks for the reader's session; `start`: the terminal (a valid name: the build checks) to start now. */
+export async function gatewayAnswers(start?: string, timeoutMs = 5_000): Promise<GatewayAnswer> {
 	try {
-		const response = await fetch(apiUrl('session'), {
+		const response = await fetch(start ? `${apiUrl('session')}?start=${start}` : apiUrl('session'), {
+			method: start ? 'POST' : 'GET',
 			credentials: 'same-origin',
 			headers: { accept: 'application/json' },
 			signal: AbortSignal.timeout(timeoutMs),

@@ -7,8 +7,8 @@
  * The first Run is a race against the clock: the panel's controller and xterm.js download side by
  * side, the controller opens the socket as soon as it has started, and the gateway starts the shell
  * while the page shows nothing yet. When the gateway already answered on this page (`/api/lab`),
- * the downloads start with the click itself, alongside `GET /api/session`, whose answer the panel
- * then uses instead of asking again.
+ * the downloads start with the click itself, alongside `POST /api/session?start=<terminal>`, which
+ * starts the shell at once and whose answer the panel then uses instead of asking again.
  *
  * At page load it also asks the gateway which lab it is (so the chapters show that lab's tabs) and
  * for the reader's saved results (✓/✗ on blocks, progress in the sidebar), and shows the Terminal
@@ -94,7 +94,7 @@ export class TerminalPanelElement extends HTMLElement {
 		if (!this.#controller) {
 			setBlockStatus(request.block, 'running', 'Connecting…');
 			if (this.#gatewaySeen) this.#download();
-			const gateway = await gatewayAnswers();
+			const gateway = await gatewayAnswers(request.term);
 			if (gateway.state === 'join') {
 				setBlockStatus(request.block, 'offline', 'Join the class first — opening the join page…');
 				location.assign(joinUrl());
