@@ -40,7 +40,10 @@ export class Attachment implements TerminalPeer {
 	/** An instructor's socket: it may only watch a student's terminal, and type once it takes over. */
 	readonly #instructor: boolean;
 	#viewing = false;
-	/** Messages that arrived while the terminal was starting; handled once it is attached. */
+	/**
+	 * Messages that arrived while the terminal was starting; handled, in order, once it is attached.
+	 * The socket is not read meanwhile, so they are at most what ws had already buffered.
+	 */
 	#queued: Array<{ data: RawData; isBinary: boolean }> | null = null;
 	#closed = false;
 	#attachDeadline: NodeJS.Timeout | null;
@@ -195,6 +198,8 @@ export class Attachment implements TerminalPeer {
 
 	async #attach(name: string, since: number, tail: number | undefined): Promise<void> {
 		this.#queued = [];
+		// A shell may take seconds to start (a lab being made): the client's next frames wait in TCP.
+		this.#socket.pause();
 		try {
 			const { terminal, created } = await this.#readers.openTerminal(this.#reader, name);
 			if (this.#closed) return;
@@ -210,6 +215,8 @@ export class Attachment implements TerminalPeer {
 			if (this.#closed) return;
 			this.#onFrame(data, isBinary);
 		}
+		// Unless the queued input filled the shell's input queue (then inputDrained resumes it).
+		if (!this.#closed && !this.#inputPause) this.#socket.resume();
 	}
 
 	/** An instructor watches a student's existing terminal; watching never starts one. */

@@ -130,6 +130,8 @@ export class TerminalConnection {
 	#retryTimer: ReturnType<typeof setTimeout> | null = null;
 	#queued: TerminalRun[] = [];
 	#inFlight = new Map<string, TerminalRun>();
+	/** Runs sent on this socket before its `ready`: typed only if the attach succeeds. */
+	#sentBeforeReady: TerminalRun[] = [];
 	/** The latest run sent: the one a LAB_ERR_BUSY answer refers to (the gateway answers runs in order). */
 	#lastRun: TerminalRun | null = null;
 	/** An `error` message explaining the close that follows it. */
@@ -178,11 +180,11 @@ export class TerminalConnection {
 		}
 	}
 
-	/** The terminal's size on screen; sent now and after every (re)attach. */
+	/** The terminal's size on screen; sent now and with every (re)attach. */
 	resize(cols: number, rows: number): void {
 		if (this.#size?.cols === cols && this.#size.rows === rows) return;
 		this.#size = { cols, rows };
-		if (!this.#attached) return;
+		if (!this.#opened) return;
 		this.#send({ t: 'resize', cols, rows });
 		this.#sendQueued();
 	}
@@ -201,14 +203,14 @@ export class TerminalConnection {
 		if (this.#attached) this.#send({ t: 'extend' });
 	}
 
-	/** Types a block into the shell: now if attached, else once attached. */
+	/** Types a block into the shell: now if the socket is open, else once it is. */
 	run(run: TerminalRun): void {
 		const { state } = this.#status;
 		if (state === 'ended' || state === 'failed') {
 			this.#listener.runUndelivered?.(run, state);
 			return;
 		}
-		if (this.#attached && this.#mayRun()) {
+		if (this.#opened && this.#mayRun()) {
 			this.#sendRun(run);
 			return;
 		}
@@ -248,10 +250,18 @@ export class TerminalConnection {
 		this.#dropQueued('closed');
 	}
 
+	/**
+	 * Attaches, and sends the size and the runs that waited right behind the attach: the gateway
+	 * handles what follows an attach in order once it has attached, so they need not wait a round trip
+	 * for `ready` — which on a first Run arrives while the page draws xterm's first frame, tens of
+	 * milliseconds of a busy main thread. A refused attach types none of them (see #onClose).
+	 */
 	#onOpen(): void {
 		this.#opened = true;
 		this.#since = this.#offset;
 		this.#send({ t: 'attach', term: this.term, since: this.#since, ...this.#options.attach });
+		if (this.#size) this.#send({ t: 'resize', ...this.#size });
+		this.#sendQueued();
 	}
 
 	#onMessage(data: string | ArrayBuffer): void {
@@ -286,10 +296,9 @@ export class TerminalConnection {
 				const newShell = message.offset < this.#since;
 				const lost = message.offset > this.#since ? message.lost : 0;
 				this.#offset = message.offset;
+				this.#sentBeforeReady = [];
 				this.#listener.attached({ created: message.created, newShell, lost });
 				this.#setStatus({ state: 'connected' });
-				if (this.#size) this.#send({ t: 'resize', ...this.#size });
-				this.#sendQueued();
 				break;
 			}
 			case 'status':
@@ -335,6 +344,7 @@ export class TerminalConnection {
 		this.#attached = false;
 		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
 		this.#acks = null;
+		this.#takeBackUntyped(code, reason);
 		if (this.#inFlight.size > 0) {
 			this.#listener.resultsLost?.([...this.#inFlight.keys()]);
 			this.#inFlight.clear();
@@ -361,6 +371,21 @@ export class TerminalConnection {
 		} else {
 			this.#scheduleRetry(errorCode === 'LAB_ERR_SHUTDOWN' ? 'The lab is restarting' : 'The connection dropped');
 		}
+	}
+
+	/**
+	 * Runs sent behind an attach that the gateway refused (it says why before it closes) were never
+	 * typed: they wait again, as if never sent, for what the close decides (a retry sends them on the
+	 * next socket; an end reports them undelivered). A socket that just broke gives no such answer,
+	 * and its runs may have been typed: those stay in flight, whose results count as lost.
+	 */
+	#takeBackUntyped(code: number, reason: string): void {
+		const untyped = this.#sentBeforeReady;
+		this.#sentBeforeReady = [];
+		if (untyped.length === 0 || !errorOfClose(code, this.#lastError?.code ?? reason)) return;
+		for (const run of untyped) this.#inFlight.delete(run.block);
+		const queuedBlocks = new Set(this.#queued.map((run) => run.block));
+		this.#queued = [...untyped.filter((run) => !queuedBlocks.has(run.block)), ...this.#queued];
 	}
 
 	/**
@@ -401,6 +426,7 @@ export class TerminalConnection {
 	}
 
 	#sendRun(run: TerminalRun): void {
+		if (!this.#attached) this.#sentBeforeReady.push(run);
 		this.#inFlight.set(run.block, run);
 		this.#lastRun = run;
 		this.#send({ t: 'run', code: run.code, block: run.block, ...(run.interrupt ? { interrupt: true } : {}) });
@@ -435,6 +461,7 @@ export class TerminalConnection {
 		this.#attached = false;
 		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
 		this.#acks = null;
+		this.#sentBeforeReady = [];
 		// Events of the old socket, including its close, are ignored from here on.
 		this.#generation++;
 		socket?.close(code, reason);

@@ -70,6 +70,39 @@ describe('a socket that never attaches', () => {
 	}, 20_000);
 });
 
+describe('frames sent right behind the attach, before ready', () => {
+	it('are handled in order once the shell has started: the run is typed at the size sent before it, once, and the socket is read again after', async () => {
+		const cookie = await newReader(gateway);
+		const socket = new WebSocket(gateway.wsUrl, { headers: { cookie, origin: gateway.origin } });
+		const frames: Array<{ text?: string; bytes?: Buffer }> = [];
+		socket.on('message', (data, isBinary) => frames.push(isBinary ? { bytes: data as Buffer } : { text: data.toString() }));
+		await new Promise((resolve) => socket.once('open', resolve));
+		for (const message of [
+			{ t: 'attach', term: 'main', since: 0 },
+			{ t: 'resize', cols: 100, rows: 40 },
+			{ t: 'run', code: 'stty size', block: 'size' },
+		]) {
+			socket.send(JSON.stringify(message));
+		}
+		// The output without the shell's OSC 133 marks.
+		const output = () =>
+			Buffer.concat(frames.flatMap(({ bytes }) => (bytes ? [bytes] : [])))
+				.toString()
+				.replace(/\x1b\][^\x07]*\x07/g, '');
+		const messages = () => frames.flatMap(({ text }) => (text ? [JSON.parse(text)] : []));
+		const done = () => messages().filter((message) => message.t === 'done');
+		await eventually(() => done().length === 1, 10_000, 'the run done');
+		expect(messages()[0]).toMatchObject({ t: 'ready', term: 'main', created: true });
+		expect(done()).toEqual([{ t: 'done', block: 'size', exit: 0 }]);
+		// The socket is read again after the attach: a frame sent now is handled too.
+		socket.send(JSON.stringify({ t: 'run', code: 'echo "after=$((6 * 7))"', block: 'after' }));
+		await eventually(() => done().length === 2, 10_000, 'the second run done');
+		expect(output().match(/^after=42\r$/gm)).toHaveLength(1);
+		expect(output().match(/^40 100\r$/gm)).toHaveLength(1);
+		socket.close();
+	});
+});
+
 describe('a socket that floods pings', () => {
 	it('is closed with its code and reason, LAB_ERR_RATE (1008), and got pongs until then', async () => {
 		const client = await TestClient.connect(gateway);

@@ -127,6 +127,62 @@ describe('attaching', () => {
 		expect(state()).toBe('connected');
 	});
 
+	it('sends the size and the runs right behind the attach, without waiting a round trip for ready', () => {
+		const { connection, last } = setup(undefined, { runsWaitForSize: true });
+		connection.resize(100, 40);
+		connection.run(run('a:1'));
+		last().open();
+		expect(last().messages).toEqual([
+			{ t: 'attach', term: 'main', since: 0 },
+			{ t: 'resize', cols: 100, rows: 40 },
+			{ t: 'run', code: 'echo a:1', block: 'a:1' },
+		]);
+		last().receive({ t: 'ready', term: 'main', offset: 0, lost: 0, created: true, ackBytes: 64 * 1024 });
+		expect(last().messages).toHaveLength(3);
+		// A run clicked before ready goes out at once too.
+		connection.run(run('a:2'));
+		expect(last().messages.at(-1)).toEqual({ t: 'run', code: 'echo a:2', block: 'a:2' });
+	});
+
+	it('sends runs a refused attach did not type again on the next socket, in order', () => {
+		const { connection, sockets, last, record } = setup();
+		connection.run(run('a:1'));
+		last().open();
+		connection.run(run('a:2'));
+		expect(last().messages.filter((message) => message.t === 'run')).toHaveLength(2);
+		last().receive({ t: 'error', code: 'LAB_ERR_SHUTDOWN', message: 'The lab is shutting down.' });
+		last().drop(1001, 'LAB_ERR_SHUTDOWN');
+		expect(record.lost).toEqual([]);
+		vi.advanceTimersByTime(500);
+		expect(sockets).toHaveLength(2);
+		last().attach(0);
+		expect(last().messages.filter((message) => message.t === 'run').map((message) => message.t === 'run' && message.block)).toEqual(['a:1', 'a:2']);
+		last().receive({ t: 'done', block: 'a:1', exit: 0 });
+		expect(record.done).toEqual([['a:1', 0]]);
+	});
+
+	it('reports runs behind an attach to an ended terminal as undelivered, not lost', () => {
+		const { connection, last, record } = setup();
+		connection.run(run('a:1'));
+		last().open();
+		last().receive({ t: 'error', code: 'LAB_ERR_ENDED', message: 'The terminal has ended.' });
+		last().drop(4000, 'LAB_ERR_ENDED');
+		expect(record.undelivered).toEqual([['a:1', 'ended']]);
+		expect(record.lost).toEqual([]);
+	});
+
+	it('counts a run behind an attach as lost when the socket just breaks: it may have been typed, so it is not sent again', () => {
+		const { connection, sockets, last, record } = setup();
+		connection.run(run('a:1'));
+		last().open();
+		last().drop(1006);
+		expect(record.lost).toEqual([['a:1']]);
+		vi.advanceTimersByTime(500);
+		expect(sockets).toHaveLength(2);
+		last().attach(0);
+		expect(last().messages.filter((message) => message.t === 'run')).toEqual([]);
+	});
+
 	it('holds runs until the size is known when asked to (the panel attaches before xterm has loaded)', () => {
 		const { connection, last } = setup(undefined, { runsWaitForSize: true });
 		connection.run(run('a:1'));
