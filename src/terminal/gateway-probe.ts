@@ -7,7 +7,7 @@
  *
  * Kept free of zod and the protocol module: this runs before the first Run, where every byte counts.
  */
-import { apiUrl } from './urls.ts';
+import { apiUrl, fetchJson } from './urls.ts';
 
 export type GatewayState = 'ready' | 'join' | 'offline';
 
@@ -23,21 +23,9 @@ export interface GatewayAnswer {
 
 /** Asks for the reader's session; `start`: the terminal (a valid name: the build checks) to start now. */
 export async function gatewayAnswers(start?: string, timeoutMs = 5_000): Promise<GatewayAnswer> {
-	try {
-		const response = await fetch(start ? `${apiUrl('session')}?start=${start}` : apiUrl('session'), {
-			method: start ? 'POST' : 'GET',
-			credentials: 'same-origin',
-			headers: { accept: 'application/json' },
-			signal: AbortSignal.timeout(timeoutMs),
-		});
-		// A static host may answer unknown paths with its index page: only JSON counts.
-		if (!(response.headers.get('content-type') ?? '').includes('application/json')) return { state: 'offline' };
-		if (response.status === 401) return { state: 'join' };
-		if (!response.ok) return { state: 'offline' };
-		return { state: 'ready', session: await response.json().catch(() => undefined) };
-	} catch {
-		return { state: 'offline' };
-	}
+	const answer = await fetchJson(start ? `${apiUrl('session')}?start=${start}` : apiUrl('session'), timeoutMs, start ? 'POST' : 'GET');
+	if (answer?.status === 401) return { state: 'join' };
+	return answer?.ok ? { state: 'ready', session: answer.body } : { state: 'offline' };
 }
 
 /** Where a class-mode reader joins, coming back to this page afterwards. */

@@ -5,7 +5,7 @@
  */
 import type * as z from 'zod/mini';
 import { labResponse, sessionResponse, type LabResponse, type SessionResponse } from '../protocol.ts';
-import { apiUrl } from './urls.ts';
+import { apiUrl, fetchJson } from './urls.ts';
 
 export type ReaderSession = SessionResponse;
 export type LabInfo = LabResponse;
@@ -13,22 +13,14 @@ export type LabInfo = LabResponse;
 const TIMEOUT_MS = 5_000;
 
 async function getJson<T>(url: string, schema: z.ZodMiniType<T>): Promise<T | null> {
-	try {
-		const response = await fetch(url, {
-			credentials: 'same-origin',
-			headers: { accept: 'application/json' },
-			signal: AbortSignal.timeout(TIMEOUT_MS),
-		});
-		if (!response.ok) return null;
-		const parsed = schema.safeParse(await response.json());
-		if (!parsed.success) {
-			console.warn(`[podlab] unexpected answer from ${url}:`, parsed.error.issues[0]);
-			return null;
-		}
-		return parsed.data;
-	} catch {
+	const answer = await fetchJson(url, TIMEOUT_MS);
+	if (!answer?.ok) return null;
+	const parsed = schema.safeParse(answer.body);
+	if (!parsed.success) {
+		console.warn(`[podlab] unexpected answer from ${url}:`, parsed.error.issues[0]);
 		return null;
 	}
+	return parsed.data;
 }
 
 /** The reader's session, or `null` when the gateway does not answer. */

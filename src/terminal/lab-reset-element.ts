@@ -8,19 +8,13 @@
  */
 import { onLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';
-import { apiUrl } from './urls.ts';
+import { apiUrl, fetchJson } from './urls.ts';
 
 /** Whether a gateway answers and can reset this reader's lab. */
 async function labIsResettable(): Promise<boolean> {
-	try {
-		const response = await fetch(apiUrl('lab'), { credentials: 'same-origin', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5_000) });
-		// A static host may answer unknown paths with its index page: only JSON counts.
-		if (!response.ok || !(response.headers.get('content-type') ?? '').includes('application/json')) return false;
-		const body: unknown = await response.json();
-		return typeof body === 'object' && body !== null && 'resettable' in body && body.resettable === true;
-	} catch {
-		return false;
-	}
+	const answer = await fetchJson(apiUrl('lab'), 5_000);
+	const body = answer?.ok ? answer.body : null;
+	return typeof body === 'object' && body !== null && 'resettable' in body && body.resettable === true;
 }
 
 function describe(event: LabResetEvent): string {

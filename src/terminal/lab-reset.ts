@@ -8,7 +8,7 @@
 import './zod-without-eval.ts';
 import { ERRORS, isErrorCode, labResetResult } from '../protocol.ts';
 import { announceLabReset, type LabResetEvent } from './lab-reset-event.ts';
-import { apiUrl } from './urls.ts';
+import { apiUrl, fetchJson } from './urls.ts';
 
 /** How long a reset may take before the page gives up waiting (the gateway's own goal is 2 s). */
 const TIMEOUT_MS = 30_000;
@@ -22,19 +22,10 @@ export async function resetLab(): Promise<Exclude<LabResetEvent, { phase: 'start
 }
 
 async function request(): Promise<Exclude<LabResetEvent, { phase: 'started' }>> {
-	let response: Response;
-	try {
-		response = await fetch(apiUrl('lab/reset'), {
-			method: 'POST',
-			credentials: 'same-origin',
-			headers: { accept: 'application/json' },
-			signal: AbortSignal.timeout(TIMEOUT_MS),
-		});
-	} catch {
-		return { phase: 'failed', message: 'The gateway does not answer: your lab was not reset.' };
-	}
-	const body: unknown = await response.json().catch(() => null);
-	if (response.ok) {
+	const answer = await fetchJson(apiUrl('lab/reset'), TIMEOUT_MS, 'POST');
+	if (!answer) return { phase: 'failed', message: 'The gateway does not answer: your lab was not reset.' };
+	const { body } = answer;
+	if (answer.ok) {
 		const result = labResetResult.safeParse(body);
 		if (result.success) return { phase: 'done', lab: result.data.lab, ms: result.data.ms };
 		return { phase: 'failed', message: 'The gateway sent an answer this page cannot read.' };
@@ -43,5 +34,5 @@ async function request(): Promise<Exclude<LabResetEvent, { phase: 'started' }>> 
 	// A reader who never opened a terminal has no reader yet, and so no lab to reset.
 	if (code === 'LAB_ERR_NO_READER') return { phase: 'failed', message: 'You have no lab yet: it starts with your first Run.' };
 	if (isErrorCode(code)) return { phase: 'failed', message: ERRORS[code].text };
-	return { phase: 'failed', message: `The gateway answered ${response.status}: your lab was not reset.` };
+	return { phase: 'failed', message: `The gateway answered ${answer.status}: your lab was not reset.` };
 }

@@ -12,7 +12,7 @@
  * Part of every page's small bootstrap: no zod, no protocol module.
  */
 import { PENDING_ATTRIBUTE, PENDING_MAX_MS, READER_CHOICE_KEY } from './lab-tabs-head.ts';
-import { apiUrl } from './urls.ts';
+import { apiUrl, fetchJson } from './urls.ts';
 
 /** What the gateway last said the lab is. */
 const LAB_PROFILE_KEY = 'podlab:lab-profile';
@@ -95,14 +95,8 @@ export async function learnLab(): Promise<LabAnswer | null> {
 		settle();
 	}
 	try {
-		const response = await fetch(apiUrl('lab'), {
-			credentials: 'same-origin',
-			headers: { accept: 'application/json' },
-			signal: AbortSignal.timeout(PENDING_MAX_MS),
-		});
-		// A static host may answer unknown paths with its index page: only JSON counts.
-		if (!response.ok || !(response.headers.get('content-type') ?? '').includes('application/json')) return null;
-		const body: unknown = await response.json();
+		const answer = await fetchJson(apiUrl('lab'), PENDING_MAX_MS);
+		const body = answer?.ok ? answer.body : null;
 		if (typeof body !== 'object' || body === null) return null;
 		const { profile, graceMs } = body as Record<string, unknown>;
 		useLabProfile(profile);

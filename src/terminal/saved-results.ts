@@ -5,27 +5,15 @@
  * for the lab the reader reads for. Runs that finish while the page is open count at once.
  *
  * Part of every page's small bootstrap: no zod, no protocol module; the answers are checked by hand
- * (their schema is `blockResultsResponse` in src/protocol.ts).
+ * (their schema is `blockResultsResponse` in src/protocol.ts). The sidebar's progress is a module of
+ * its own (sidebar-progress.ts), loaded once there is a result to count: a first visit never needs it.
  */
-import type { BlockManifest } from '../pages/podlab-blocks.json.ts';
-import { succeeded, showBlockResult } from './block-status.ts';
-import { readingProfile } from './lab-tabs.ts';
+import { showBlockResult } from './block-status.ts';
 import { STATUS_ATTRIBUTE } from './run-request.ts';
-import { apiUrl, siteUrl } from './urls.ts';
+import { apiUrl, fetchJson } from './urls.ts';
 
 /** Block id → last exit status, as the gateway and this page know them. */
 const results = new Map<string, number>();
-let manifest: Promise<BlockManifest | null> | null = null;
-
-async function getJson(url: string): Promise<unknown> {
-	try {
-		const response = await fetch(url, { credentials: 'same-origin', headers: { accept: 'application/json' }, signal: AbortSignal.timeout(5_000) });
-		if (!response.ok || !(response.headers.get('content-type') ?? '').includes('application/json')) return null;
-		return await response.json();
-	} catch {
-		return null;
-	}
-}
 
 /** `{ blocks: { id: { exit } } }` → id → exit; anything else → nothing. */
 function exitsOf(answer: unknown): Map<string, number> {
@@ -39,11 +27,6 @@ function exitsOf(answer: unknown): Map<string, number> {
 	return exits;
 }
 
-function blockManifest(): Promise<BlockManifest | null> {
-	manifest ??= getJson(siteUrl('podlab-blocks.json')).then((answer) => (typeof answer === 'object' && answer !== null ? (answer as BlockManifest) : null));
-	return manifest;
-}
-
 /** The status element of a block on this page, if it is here. */
 function statusOf(block: string): HTMLElement | null {
 	return document.querySelector<HTMLElement>(`.podlab-run:has([data-podlab-block="${CSS.escape(block)}"]) [${STATUS_ATTRIBUTE}]`);
@@ -54,7 +37,8 @@ function statusOf(block: string): HTMLElement | null {
  * and the chapters' progress in the sidebar. Without a gateway or results, nothing changes.
  */
 export async function showSavedResults(): Promise<void> {
-	const saved = exitsOf(await getJson(apiUrl('results')));
+	const answer = await fetchJson(apiUrl('results'), 5_000);
+	const saved = exitsOf(answer?.ok ? answer.body : null);
 	for (const [block, exit] of saved) {
 		// A run started on this page since (or its result) is newer than the saved one.
 		if (results.has(block)) continue;
@@ -64,41 +48,16 @@ export async function showSavedResults(): Promise<void> {
 	if (results.size > 0) await renderProgress();
 }
 
+/** The sidebar's progress, its module loaded when first needed; if that fails, the sidebar stays as it is. */
+function renderProgress(): Promise<void> {
+	return import('./sidebar-progress.ts').then(
+		({ showProgress }) => showProgress(results),
+		(error: unknown) => console.warn('[podlab] the sidebar progress could not be loaded:', error),
+	);
+}
+
 /** A run finished on this page: counted in the sidebar at once. */
 export function noteResult(block: string, exit: number): void {
 	results.set(block, exit);
 	void renderProgress();
-}
-
-/** Done, for progress: its last run succeeded (for an `until` block, also when stopped with Ctrl-C). */
-function done(block: { id: string; until?: true }): boolean {
-	const exit = results.get(block.id);
-	return exit !== undefined && succeeded(exit, block.until === true);
-}
-
-async function renderProgress(): Promise<void> {
-	const chapters = await blockManifest();
-	if (!chapters) return;
-	const profile = readingProfile() ?? 'kubernetes';
-	for (const [slug, blocks] of Object.entries(chapters)) {
-		const link = document.querySelector<HTMLAnchorElement>(`nav[aria-label] a[href="${CSS.escape(siteUrl(`${slug}/`))}"]`);
-		if (!link) continue;
-		const counted = blocks.filter((block) => !block.profile || block.profile === profile);
-		const finished = counted.filter(done).length;
-		let badge = link.querySelector<HTMLElement>('.podlab-progress');
-		if (finished === 0) {
-			badge?.remove();
-			continue;
-		}
-		if (!badge) {
-			badge = document.createElement('span');
-			badge.className = 'podlab-progress';
-			link.append(badge);
-		}
-		const complete = finished === counted.length;
-		badge.dataset.complete = String(complete);
-		badge.innerHTML = '<span aria-hidden="true"></span><span class="podlab-sr-only"></span>';
-		badge.firstElementChild!.textContent = `${complete ? '✓ ' : ''}${finished}/${counted.length}`;
-		badge.lastElementChild!.textContent = `, ${finished} of ${counted.length} blocks run`;
-	}
 }

@@ -1,7 +1,7 @@
 /**
- * The gateway's endpoints. The gateway serves the site, /api and /ws on one origin; they are
- * resolved against the site's base path so a site published under a prefix (behind a reverse
- * proxy) still finds its gateway.
+ * The gateway's endpoints, and how pages ask them for JSON. The gateway serves the site, /api and
+ * /ws on one origin; they are resolved against the site's base path so a site published under a
+ * prefix (behind a reverse proxy) still finds its gateway.
  */
 const base = import.meta.env.BASE_URL.endsWith('/') ? import.meta.env.BASE_URL : `${import.meta.env.BASE_URL}/`;
 
@@ -25,4 +25,26 @@ export function socketUrl(): string {
 	const url = new URL(`${base}ws`, location.href);
 	url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
 	return url.href;
+}
+
+export interface JsonAnswer {
+	status: number;
+	ok: boolean;
+	/** The parsed body; undefined when it does not parse. Not validated: that is the caller's. */
+	body: unknown;
+}
+
+/**
+ * Asks for JSON, same origin (fetch's default), with a time limit. The answer, or null when nothing
+ * answered within `timeoutMs` or the answer is not JSON (a static host may answer an unknown path
+ * with its index page). Never throws.
+ */
+export async function fetchJson(url: string, timeoutMs: number, method: 'GET' | 'POST' = 'GET'): Promise<JsonAnswer | null> {
+	try {
+		const response = await fetch(url, { method, headers: { accept: 'application/json' }, signal: AbortSignal.timeout(timeoutMs) });
+		if (!(response.headers.get('content-type') ?? '').includes('application/json')) return null;
+		return { status: response.status, ok: response.ok, body: await response.json().catch(() => undefined) };
+	} catch {
+		return null;
+	}
 }
