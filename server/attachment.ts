@@ -245,6 +245,8 @@ export class Attachment implements TerminalPeer {
 		this.#clearAttachDeadline();
 		this.#terminal?.detach(this);
 		this.#terminal = null;
+		// A socket paused (its shell starting, or its input queue full) must be read for the close handshake.
+		this.#socket.resume();
 		this.#socket.close(error.closeCode, error.code);
 	}
 

@@ -353,7 +353,13 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 				// Waited for, then shown: a failure names what is left (the background job, the one in a session of its own).
 				await eventually(gone, 6000, 'every process of the terminal gone').catch(() => {});
 				expect(await left(), 'what is left of the terminal after the grace period').toEqual({ session: [], stragglers: [] });
-				for (const pid of stragglers.filter(shell.processes.isAlive)) process.kill(pid, 'SIGKILL');
+				for (const pid of stragglers.filter(shell.processes.isAlive)) {
+					try {
+						process.kill(pid, 'SIGKILL');
+					} catch {
+						// It ended between the check and the kill.
+					}
+				}
 				// The gateway's log line may reach us after the processes are gone.
 				await eventually(() => gateway.logs().includes('"reason":"grace"'), 2000, 'the gateway logs the end by grace');
 			});
