@@ -286,7 +286,8 @@ export function errorOfClose(closeCode: number, reason: string): ErrorCode | nul
 	return matches.length === 1 ? matches[0]! : null;
 }
 
-const CLIENT_MESSAGE_TYPES: ReadonlySet<string> = new Set(clientMessage.def.options.map((option) => option.def.shape.t.def.values[0] as string));
+/** The client messages' types; made on first use, so a bundle that never parses one leaves `clientMessage` out. */
+let clientMessageTypes: ReadonlySet<string> | null = null;
 
 /** Parse one text frame. Throws a {@link LabError} whose code says what was wrong. */
 export function parseClientMessage(text: string): ClientMessage {
@@ -299,7 +300,8 @@ export function parseClientMessage(text: string): ClientMessage {
 	if (typeof value !== 'object' || value === null || !('t' in value) || typeof value.t !== 'string') {
 		throw new LabError('LAB_ERR_BAD_MESSAGE', 'The message needs a string field "t".');
 	}
-	if (!CLIENT_MESSAGE_TYPES.has(value.t)) {
+	clientMessageTypes ??= new Set(clientMessage.def.options.map((option) => option.def.shape.t.def.values[0] as string));
+	if (!clientMessageTypes.has(value.t)) {
 		throw new LabError('LAB_ERR_UNKNOWN_TYPE', `Unknown message type "${value.t.slice(0, 32)}".`);
 	}
 	const parsed = clientMessage.safeParse(value);
