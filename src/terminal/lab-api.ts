@@ -5,17 +5,17 @@
  */
 import type * as z from 'zod/mini';
 import { labResponse, sessionResponse, type LabResponse, type SessionResponse } from '../protocol.ts';
-import { apiUrl, fetchJson } from './urls.ts';
+import { apiUrl, getJson } from './urls.ts';
 
 export type ReaderSession = SessionResponse;
 export type LabInfo = LabResponse;
 
 const TIMEOUT_MS = 5_000;
 
-async function getJson<T>(url: string, schema: z.ZodMiniType<T>): Promise<T | null> {
-	const answer = await fetchJson(url, TIMEOUT_MS);
-	if (!answer?.ok) return null;
-	const parsed = schema.safeParse(answer.body);
+async function getValid<T>(url: string, schema: z.ZodMiniType<T>): Promise<T | null> {
+	const body = await getJson(url, TIMEOUT_MS);
+	if (body === null) return null;
+	const parsed = schema.safeParse(body);
 	if (!parsed.success) {
 		console.warn(`[podlab] unexpected answer from ${url}:`, parsed.error.issues[0]);
 		return null;
@@ -25,7 +25,7 @@ async function getJson<T>(url: string, schema: z.ZodMiniType<T>): Promise<T | nu
 
 /** The reader's session, or `null` when the gateway does not answer. */
 export function fetchSession(): Promise<ReaderSession | null> {
-	return getJson(apiUrl('session'), sessionResponse);
+	return getValid(apiUrl('session'), sessionResponse);
 }
 
 /** A session the bootstrap already fetched (see gatewayAnswers), or `null` when it is not one. */
@@ -36,5 +36,5 @@ export function readSession(body: unknown): ReaderSession | null {
 
 /** What the lab is, or `null` when the gateway does not answer. */
 export function fetchLab(): Promise<LabInfo | null> {
-	return getJson(apiUrl('lab'), labResponse);
+	return getValid(apiUrl('lab'), labResponse);
 }

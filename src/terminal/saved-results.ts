@@ -10,7 +10,7 @@
  */
 import { showBlockResult } from './block-status.ts';
 import { STATUS_ATTRIBUTE } from './run-request.ts';
-import { apiUrl, fetchJson } from './urls.ts';
+import { apiUrl, getJson } from './urls.ts';
 
 /** Block id → last exit status, as the gateway and this page know them. */
 const results = new Map<string, number>();
@@ -37,8 +37,7 @@ function statusOf(block: string): HTMLElement | null {
  * and the chapters' progress in the sidebar. Without a gateway or results, nothing changes.
  */
 export async function showSavedResults(): Promise<void> {
-	const answer = await fetchJson(apiUrl('results'), 5_000);
-	const saved = exitsOf(answer?.ok ? answer.body : null);
+	const saved = exitsOf(await getJson(apiUrl('results'), 5_000));
 	for (const [block, exit] of saved) {
 		// A run started on this page since (or its result) is newer than the saved one.
 		if (results.has(block)) continue;

@@ -6,15 +6,12 @@
 import type { BlockManifest } from '../pages/podlab-blocks.json.ts';
 import { succeeded } from './block-status.ts';
 import { readingProfile } from './lab-tabs.ts';
-import { fetchJson, siteUrl } from './urls.ts';
+import { getJson, siteUrl } from './urls.ts';
 
 let manifest: Promise<BlockManifest | null> | null = null;
 
 function blockManifest(): Promise<BlockManifest | null> {
-	manifest ??= fetchJson(siteUrl('podlab-blocks.json'), 5_000).then((answer) => {
-		const body = answer?.ok ? answer.body : null;
-		return typeof body === 'object' && body !== null ? (body as BlockManifest) : null;
-	});
+	manifest ??= getJson(siteUrl('podlab-blocks.json'), 5_000).then((body) => (typeof body === 'object' && body !== null ? (body as BlockManifest) : null));
 	return manifest;
 }
 

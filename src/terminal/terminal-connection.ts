@@ -214,8 +214,7 @@ export class TerminalConnection {
 			this.#sendRun(run);
 			return;
 		}
-		// Clicking the same block twice while connecting runs it once.
-		this.#queued = [...this.#queued.filter((queued) => queued.block !== run.block), run];
+		this.#enqueue(run);
 		// While reconnecting or offline, a click also means "try now": if the lab is still offline,
 		// the run comes back undelivered within one probe, and the panel copies it instead.
 		this.#retryAttempt = 0;
@@ -384,8 +383,14 @@ export class TerminalConnection {
 		this.#sentBeforeReady = [];
 		if (untyped.length === 0 || !errorOfClose(code, this.#lastError?.code ?? reason)) return;
 		for (const run of untyped) this.#inFlight.delete(run.block);
-		const queuedBlocks = new Set(this.#queued.map((run) => run.block));
-		this.#queued = [...untyped.filter((run) => !queuedBlocks.has(run.block)), ...this.#queued];
+		const later = this.#queued;
+		this.#queued = [];
+		for (const run of [...untyped, ...later]) this.#enqueue(run);
+	}
+
+	/** Queues a run for the next attached socket. Clicking the same block twice meanwhile runs it once. */
+	#enqueue(run: TerminalRun): void {
+		this.#queued = [...this.#queued.filter((queued) => queued.block !== run.block), run];
 	}
 
 	/**

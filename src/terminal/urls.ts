@@ -48,3 +48,9 @@ export async function fetchJson(url: string, timeoutMs: number, method: 'GET' | 
 		return null;
 	}
 }
+
+/** The body of a successful JSON answer (see {@link fetchJson}), else null. Never throws. */
+export async function getJson(url: string, timeoutMs: number): Promise<unknown> {
+	const answer = await fetchJson(url, timeoutMs);
+	return answer?.ok ? answer.body : null;
+}
