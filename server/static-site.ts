@@ -3,11 +3,17 @@
  * errors passed on instead of thrown (a file deleted by a rebuild mid-request is a 404, not a
  * crash). Each HTML page gets its CSP (csp.ts), computed when the file changes, so a rebuild under
  * a running gateway is picked up.
+ *
+ * Compressed for browsers that accept it (the `compression` middleware: brotli, else gzip), off the
+ * event loop in zlib's threads: xterm.js is 335 KB as built, 88 KB in brotli, 84 KB in gzip. The API and the
+ * terminal socket are not part of this handler and are not compressed.
  */
 import { statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
+import { constants as zlib } from 'node:zlib';
+import compression from 'compression';
 import serveStatic from 'serve-static';
 import { ASSET_CSP, pageCsp } from './csp.ts';
 
@@ -39,10 +45,14 @@ export function createStaticSite(siteDir: string): StaticHandler {
 			}
 		},
 	});
-	return (req, res, next) => {
-		// The hashes come from the file's text, so they must be ready before serve-static sends it.
-		void refreshPolicy(root, req.url ?? '/', policies).then(() => files(req, res, next), next);
-	};
+	// Brotli at quality 3 (xterm.js: 88 KB in 4 ms on this machine; quality 5 is 79 KB in 11 ms, per reader on a
+	// cold cache); gzip at its default level for browsers that send no `br` (Chromium over plain http to a LAN address).
+	const compress = compression({ brotli: { params: { [zlib.BROTLI_PARAM_QUALITY]: 3 } } }) as unknown as StaticHandler;
+	return (req, res, next) =>
+		compress(req, res, () => {
+			// The hashes come from the file's text, so they must be ready before serve-static sends it.
+			void refreshPolicy(root, req.url ?? '/', policies).then(() => files(req, res, next), next);
+		});
 }
 
 /** Reads the page a request maps to when its policy is missing or stale. */

@@ -1,11 +1,14 @@
 /**
  * The site as the gateway serves it from disk: each page's CSP follows its current inline scripts,
- * and files that vanish (a rebuild under a running gateway) are a 404, never a crash.
+ * files that vanish (a rebuild under a running gateway) are a 404, never a crash, and what a browser
+ * accepts compressed is sent compressed.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { get, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
@@ -23,6 +26,17 @@ beforeAll(async () => {
 afterAll(async () => {
 	await gateway?.stop();
 });
+
+/** A GET as sent, and the body as received (fetch would ask for and undo the compression itself). */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ headers: IncomingHttpHeaders; body: Buffer }> {
+	return new Promise((resolve, reject) => {
+		get(url, { headers }, (response) => {
+			const chunks: Buffer[] = [];
+			response.on('data', (chunk: Buffer) => chunks.push(chunk));
+			response.on('end', () => resolve({ headers: response.headers, body: Buffer.concat(chunks) }));
+		}).on('error', reject);
+	});
+}
 
 describe('the static site', () => {
 	it('allows exactly the page’s inline scripts, and follows a rebuild', async () => {
@@ -53,5 +67,32 @@ describe('the static site', () => {
 	it('does not serve outside the site', async () => {
 		const response = await fetch(`${gateway.url}..%2f..%2fetc%2fpasswd`);
 		expect(response.status).not.toBe(200);
+	});
+
+	it('sends brotli to a browser that accepts it, else gzip, else the file as it is, and pages keep their policy', async () => {
+		const script = 'console.log("a line of the site’s JavaScript");\n'.repeat(500);
+		writeFileSync(join(site, 'big.js'), script);
+		const identity = (bytes: Buffer) => bytes;
+		for (const [accept, encoding, decode] of [
+			['gzip, deflate, br, zstd', 'br', brotliDecompressSync],
+			['gzip, deflate', 'gzip', gunzipSync],
+			['br;q=0, gzip', 'gzip', gunzipSync],
+			['identity', undefined, identity],
+		] as const) {
+			const { headers, body } = await rawGet(`${gateway.url}big.js`, { 'accept-encoding': accept });
+			expect(headers['content-encoding'], accept).toBe(encoding);
+			expect(headers.vary, accept).toBe('Accept-Encoding');
+			expect(headers['content-type']).toBe('text/javascript; charset=utf-8');
+			expect(decode(body).toString(), accept).toBe(script);
+			if (encoding) expect(body.length, accept).toBeLessThan(Buffer.byteLength(script) / 10);
+		}
+		const { headers, body } = await rawGet(`${gateway.url}chapter/`, { 'accept-encoding': 'gzip' });
+		expect(headers['content-encoding']).toBeUndefined(); // under the 1 KB below which compressing does not pay
+		expect(body.toString()).toContain('<title>t</title>');
+		writeFileSync(join(site, 'chapter', 'index.html'), page('window.version = 3').replace('<title>t</title>', `<title>${'t'.repeat(2000)}</title>`));
+		const large = await rawGet(`${gateway.url}chapter/`, { 'accept-encoding': 'gzip' });
+		expect(large.headers['content-encoding']).toBe('gzip');
+		expect(large.headers['content-security-policy']).toContain(hash('window.version = 3'));
+		expect(gunzipSync(large.body).toString()).toContain('window.version = 3');
 	});
 });
