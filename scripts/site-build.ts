@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync }
 import { join, relative } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import { precompressSite } from './precompress.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -178,8 +179,13 @@ async function buildUnlocked(root: string, options: SiteBuildOptions): Promise<S
 
 	const started = performance.now();
 	await runAstroBuild(root);
+	const compressed = await precompressSite(join(root, 'dist'));
 	writeFileSync(join(root, 'dist', STAMP), `${new Date().toISOString()}\n`);
-	log(`site: built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s (${reason})`);
+	const kb = (bytes: number) => `${Math.round(bytes / 1000)} KB`;
+	log(
+		`site: built dist/ in ${((performance.now() - started) / 1000).toFixed(1)} s (${reason}); ` +
+			`${compressed.files} scripts and styles, ${kb(compressed.bytes)}: ${kb(compressed.brotliBytes)} in brotli, ${kb(compressed.gzipBytes)} in gzip`,
+	);
 	return { built: true, reason };
 }
 

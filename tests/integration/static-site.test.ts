@@ -4,12 +4,13 @@
  * accepts compressed is sent compressed.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { get, type IncomingHttpHeaders } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { precompressSite } from '../../scripts/precompress.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 const site = mkdtempSync(join(tmpdir(), 'podlab-site-'));
@@ -94,5 +95,44 @@ describe('the static site', () => {
 		expect(large.headers['content-encoding']).toBe('gzip');
 		expect(large.headers['content-security-policy']).toContain(hash('window.version = 3'));
 		expect(gunzipSync(large.body).toString()).toContain('window.version = 3');
+	});
+
+	it('sends the copies the build compressed, in what the browser accepts, unless they are older than the file', async () => {
+		mkdirSync(join(site, '_astro'), { recursive: true });
+		const script = Array.from({ length: 2000 }, (_, i) => `export const line${i} = ${i * 7919};`).join('\n');
+		const file = join(site, '_astro', 'chunk.Ab12.js');
+		writeFileSync(file, script);
+		writeFileSync(join(site, '_astro', 'small.js'), 'export {};');
+		const totals = await precompressSite(join(site, '_astro'));
+		expect(totals.files).toBe(1); // small.js is under 1 KB
+		expect(() => readFileSync(join(site, '_astro', 'small.js.br'))).toThrow();
+		const url = `${gateway.url}_astro/chunk.Ab12.js?v=1`;
+		for (const [accept, encoding, suffix, decode] of [
+			['gzip, deflate, br, zstd', 'br', '.br', brotliDecompressSync],
+			['gzip;q=1, br;q=0', 'gzip', '.gz', gunzipSync],
+		] as const) {
+			const { headers, body } = await rawGet(url, { 'accept-encoding': accept });
+			expect(headers['content-encoding'], accept).toBe(encoding);
+			expect(body.equals(readFileSync(file + suffix)), `${accept}: the copy's bytes`).toBe(true);
+			expect(decode(body).toString()).toBe(script);
+			expect(headers['content-type']).toBe('text/javascript; charset=utf-8');
+			expect(headers['content-length']).toBe(String(body.length));
+			expect(headers.vary).toBe('Accept-Encoding');
+			expect(headers['cache-control']).toBe('public, max-age=31536000, immutable');
+			expect(headers['content-security-policy']).toContain("default-src 'self'");
+		}
+		const plain = await rawGet(url, { 'accept-encoding': 'identity' });
+		expect(plain.headers['content-encoding']).toBeUndefined();
+		expect(plain.body.toString()).toBe(script);
+
+		// A file newer than its copies (changed in place) is compressed on the fly instead.
+		const later = new Date(Date.now() + 60_000);
+		utimesSync(file, later, later);
+		const fresh = await rawGet(url, { 'accept-encoding': 'br' });
+		expect(fresh.headers['content-encoding']).toBe('br');
+		expect(fresh.body.equals(readFileSync(`${file}.br`))).toBe(false);
+		expect(brotliDecompressSync(fresh.body).toString()).toBe(script);
+		const gone = await rawGet(`${gateway.url}_astro/missing.js`, { 'accept-encoding': 'br' });
+		expect(gone.headers['content-encoding']).toBeUndefined();
 	});
 });
