@@ -11,7 +11,7 @@
  * someone listens.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ProgressResponse, RosterResponse, TranscriptEntry } from '../../src/protocol.ts';
+import type { ProgressResponse, RosterResponse, TranscriptEntry } from '../../src/class-protocol.ts';
 
 /** A few open instructor pages (a projector, a laptop); more is a leak, not a class. */
 const MAX_LISTENERS = 16;

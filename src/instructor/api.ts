@@ -5,7 +5,8 @@
  * Answers are checked with zod (loose objects: a newer gateway may add fields).
  */
 import * as z from 'zod/mini';
-import { labResetResult, rosterResponse, transcriptResponse, type LabResetResult, type RosterResponse, type TranscriptEntry } from '../protocol.ts';
+import { rosterResponse, transcriptResponse, type RosterResponse, type TranscriptEntry } from '../class-protocol.ts';
+import { labResetResult, type LabResetResult } from '../protocol.ts';
 import { apiUrl, instructorApiUrl } from '../terminal/urls.ts';
 
 /** The chapters and their runnable blocks, listed by the page at build time. */

@@ -3,7 +3,7 @@
  * ✓ (latest run exited 0), ✗ (failed) or · (not run), from the exit statuses the gateway saw; a cell
  * is a button that opens the student's commands in that chapter.
  */
-import type { RosterStudent, TranscriptEntry } from '../protocol.ts';
+import type { RosterStudent, TranscriptEntry } from '../class-protocol.ts';
 import type { Chapter } from './api.ts';
 
 export type BlockResults = Map<string, { exit: number; at: number }>;

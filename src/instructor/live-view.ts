@@ -5,7 +5,7 @@
  * Also here: transcripts, ending the student's terminals, freeing the seat, resetting their lab.
  */
 import { injectXtermStyles } from '../terminal/xterm-styles.ts';
-import type { RosterStudent } from '../protocol.ts';
+import type { RosterStudent } from '../class-protocol.ts';
 import { endStudent, resetStudentLab, transcriptUrl } from './api.ts';
 import { StudentScreen } from './student-screen.ts';
 import { onTabArrows } from './tabs.ts';

@@ -4,7 +4,7 @@
  * a live thumbnail of their `main` terminal. Cards are
  * kept across updates (a thumbnail's connection lives as long as the student has that terminal).
  */
-import type { RosterStudent } from '../protocol.ts';
+import type { RosterStudent } from '../class-protocol.ts';
 import type { Chapter } from './api.ts';
 import { describeLab } from './student-labs.ts';
 import { pageTitle, studentState } from './student-state.ts';

@@ -6,7 +6,7 @@
  *
  * No DOM here (unit-tested under Node).
  */
-import type { RosterStudent } from '../protocol.ts';
+import type { RosterStudent } from '../class-protocol.ts';
 
 export type StudentLab = NonNullable<RosterStudent['lab']>;
 

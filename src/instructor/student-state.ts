@@ -2,7 +2,7 @@
  * How the roster words a student: active, idle for N minutes, or offline; and which page they are on.
  * No DOM and no xterm here (unit-tested under Node).
  */
-import type { RosterStudent } from '../protocol.ts';
+import type { RosterStudent } from '../class-protocol.ts';
 import type { Chapter } from './api.ts';
 
 /** Without a keystroke or run for this long, a connected student counts as idle. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RosterStudent } from '../../../src/protocol.ts';
+import type { RosterStudent } from '../../../src/class-protocol.ts';
 import { describeLab, formatMiB, StudentLabs } from '../../../src/instructor/student-labs.ts';
 
 function student(id: string, lab?: RosterStudent['lab']): RosterStudent {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Chapter } from '../../../src/instructor/api.ts';
-import type { TranscriptEntry } from '../../../src/protocol.ts';
+import type { TranscriptEntry } from '../../../src/class-protocol.ts';
 import { runsInChapter } from '../../../src/instructor/board-view.ts';
 import { IDLE_AFTER_MS, pageTitle, studentState } from '../../../src/instructor/student-state.ts';
 
