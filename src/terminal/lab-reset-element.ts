@@ -6,7 +6,7 @@
  *
  * Small on purpose: the request and its zod schema load on the click (lab-reset.ts).
  */
-import { onLabReset, type LabResetEvent } from './lab-reset-event.ts';
+import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';
 import { apiUrl, getJson } from './urls.ts';
 
@@ -35,7 +35,7 @@ export class LabResetElement extends HTMLElement {
 		const part = <T extends HTMLElement>(name: string) => this.querySelector<T>(`[data-lab-reset-${name}]`)!;
 		const status = part('status');
 		this.#confirm ??= attachResetConfirm({ trigger: part('toggle'), bar: part('bar'), confirm: part('confirm'), cancel: part('cancel') }, () =>
-			void this.#reset(),
+			void requestLabReset(),
 		);
 		this.#stopListening = onLabReset((event) => {
 			this.#confirm?.setBusy(event.phase === 'started');
@@ -51,16 +51,6 @@ export class LabResetElement extends HTMLElement {
 		this.#stopListening?.();
 	}
 
-	async #reset(): Promise<void> {
-		try {
-			const { resetLab } = await import('./lab-reset.ts');
-			await resetLab();
-		} catch (error) {
-			// The chunk did not load (a flaky network, a redeploy): nothing was asked of the gateway.
-			console.error('[podlab] the lab reset could not be loaded:', error);
-			this.querySelector('[data-lab-reset-status]')!.textContent = 'The reset could not be loaded: reload the page and try again.';
-		}
-	}
 }
 
 customElements.define('podlab-lab-reset', LabResetElement);

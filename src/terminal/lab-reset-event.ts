@@ -2,7 +2,8 @@
  * The page-wide event of a lab reset, dispatched on `document` at its start and end (lab-reset.ts),
  * so that every part of the page that shows the lab follows it, whichever button started it: the
  * terminal panel and the button on /lab-check/. Kept apart from the request so that a page can
- * listen without loading zod and the protocol module.
+ * listen without loading zod and the protocol module, and load the request (lab-reset.ts) only
+ * when a reader confirms a reset ({@link requestLabReset}).
  */
 
 /** The event's type; its `detail` is a {@link LabResetEvent}. */
@@ -25,4 +26,21 @@ export function onLabReset(listener: (event: LabResetEvent) => void): () => void
 	const handler = (event: Event) => listener((event as CustomEvent<LabResetEvent>).detail);
 	document.addEventListener(LAB_RESET_EVENT, handler);
 	return () => document.removeEventListener(LAB_RESET_EVENT, handler);
+}
+
+/**
+ * Loads the request and resets the reader's lab; its outcome is announced as for any reset. A request
+ * module that does not load (a flaky network, a redeploy) is announced as a failed reset: nothing was
+ * asked of the gateway.
+ */
+export async function requestLabReset(): Promise<void> {
+	let resetLab: typeof import('./lab-reset.ts').resetLab;
+	try {
+		({ resetLab } = await import('./lab-reset.ts'));
+	} catch (error) {
+		console.error('[podlab] the lab reset could not be loaded:', error);
+		announceLabReset({ phase: 'failed', message: 'The reset could not be loaded: reload the page and try again.' });
+		return;
+	}
+	await resetLab();
 }

@@ -2,7 +2,8 @@
  * "Reset my lab" from the reader's side: `POST /api/lab/reset`, announced to the page at its start
  * and end (lab-reset-event.ts).
  *
- * Loaded with the terminal, or on the click of /lab-check/'s button: not part of every page.
+ * Loaded when a reader confirms a reset, from the panel or /lab-check/'s button
+ * (`requestLabReset` in lab-reset-event.ts): not part of every page, nor of the first Run.
  */
 // First: it configures zod before the protocol's schemas are created.
 import './zod-without-eval.ts';

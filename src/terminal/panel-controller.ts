@@ -14,8 +14,7 @@ import { copyText } from './clipboard.ts';
 import { gatewayAnswers } from './gateway-probe.ts';
 import { describeGrace } from './grace.ts';
 import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts';
-import { resetLab } from './lab-reset.ts';
-import { onLabReset, type LabResetEvent } from './lab-reset-event.ts';
+import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
 import { readPanelHeight, readScreenReaderMode, savePanelHeight, saveScreenReaderMode } from './panel-prefs.ts';
@@ -142,7 +141,7 @@ export class PanelController {
 		this.#resetToggle = part(root, 'reset-toggle');
 		this.#resetConfirm = attachResetConfirm(
 			{ trigger: this.#resetToggle, bar: part(root, 'reset'), confirm: part(root, 'reset-confirm'), cancel: part(root, 'reset-cancel') },
-			() => void resetLab(),
+			() => void requestLabReset(),
 		);
 		onLabReset((event) => this.#onLabReset(event));
 		this.#height = clampPanelHeight(readPanelHeight() ?? DEFAULT_HEIGHT(), window.innerHeight);
