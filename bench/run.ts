@@ -22,6 +22,9 @@ import { throughput } from './throughput.ts';
 
 const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch, labs, echoProfile, floodProfile];
 
+/** The help's name column: the longest name and two spaces. */
+const NAME_WIDTH = Math.max(...BENCHMARKS.map((benchmark) => benchmark.name.length)) + 2;
+
 const HELP = `Usage: npm run bench [-- options]
 
 Benchmarks podlab against the network floor, the pty floor and wetty, on 127.0.0.1 only.
@@ -34,7 +37,7 @@ Options:
   -h, --help      this text
 
 Benchmarks:
-${BENCHMARKS.map((benchmark) => `  ${benchmark.name.padEnd(16)}${benchmark.description}`).join('\n')}
+${BENCHMARKS.map((benchmark) => `  ${benchmark.name.padEnd(NAME_WIDTH)}${benchmark.description}`).join('\n')}
 
 Run as root to include wetty (it starts local shells only as root) and to contain podlab's
 terminals in cgroups as in production. The browser benchmarks need the built site (npm run build)
