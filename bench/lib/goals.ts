@@ -1,5 +1,5 @@
 /**
- * The goals of issue 7 (and one of the instructor page, and issue 17's for the browser), checked against the figures of this run. A goal whose figures are missing
+ * The goals of issue 7 (and one of the instructor page, and issue 17's), checked against the figures of this run. A goal whose figures are missing
  * (a benchmark skipped or failed, or `--only`) is "not measured", with the reason — never "met".
  */
 import type { BenchResult } from './report.ts';
@@ -77,6 +77,44 @@ const capacity: Goal = {
 		const podlab = echoAt(results, 'podlab', 500);
 		if (podlab?.p99 == null) return { why: 'no echo figures at 500 terminals' };
 		return { value: podlab.p99, limit: 50, met: podlab.p99 < 50, n: podlab.n, measured: `p99 ${podlab.p99} ms at 500 active terminals` };
+	},
+};
+
+/** Issue 17: many terminals typing at once, against the peer in the same run. */
+const echoAt500: Goal = {
+	text: "echo p99 at most 20 ms at 500 terminals, and below wetty's in the same run",
+	unit: 'ms',
+	check(results) {
+		const podlab = echoAt(results, 'podlab', 500);
+		const wetty = echoAt(results, 'wetty', 500);
+		if (podlab?.p99 == null || wetty?.p99 == null) return { why: 'no echo figures at 500 terminals for podlab and wetty' };
+		return {
+			value: podlab.p99,
+			limit: 20,
+			met: podlab.p99 <= 20 && podlab.p99 < wetty.p99,
+			n: podlab.n,
+			measured: `p99 ${podlab.p99} ms (wetty ${wetty.p99} ms)`,
+		};
+	},
+};
+
+/** Issue 17: the knee of the capacity ramp. A ramp that never passed 50 ms counts its largest step. */
+const knee: Goal = {
+	text: 'echo p99 passes 50 ms at 1000 active terminals or more',
+	unit: 'terminals',
+	check(results) {
+		const line = find(results, (result) => result.bench === 'capacity' && result.target === 'podlab' && String(result.case).startsWith('active terminals at which echo p99 passes'));
+		if (!line) return { why: 'the capacity ramp was not measured' };
+		const passedAt = typeof line.value === 'number' ? line.value : null;
+		const lastUnder = typeof line.lastUnder === 'number' ? line.lastUnder : 0;
+		const value = passedAt ?? lastUnder;
+		return {
+			value,
+			limit: 1000,
+			met: value >= 1000,
+			n: line.n,
+			measured: passedAt === null ? `not passed up to ${lastUnder} terminals` : `passed at ${passedAt} (under at ${lastUnder || 'no step'})`,
+		};
 	},
 };
 
@@ -178,6 +216,8 @@ export const GOALS: readonly Goal[] = [
 	click('cold', 400),
 	pageWeight,
 	instructorWatch,
+	echoAt500,
+	knee,
 	coldClick('p50', 250),
 	coldClick('p99', 400),
 	firstRunWeight,
