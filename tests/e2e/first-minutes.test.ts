@@ -193,6 +193,10 @@ describe.each(READER_VIEWPORTS)('a new reader on a $name', ({ name, options }) =
 		const progress = later.locator('nav[aria-label="Main"] a[href="/lab-check/"] .podlab-progress');
 		await expect.poll(() => progress.textContent()).toBe('1/9, 1 of 9 blocks run');
 		expect(await progress.isVisible()).toBe(true);
+		// This page's link is filled with the accent colour: the badge is written in the link's own colour.
+		const [badgeColor, linkColor] = await progress.evaluate((badge) => [getComputedStyle(badge).color, getComputedStyle(badge.closest('a')!).color]);
+		expect(await progress.evaluate((badge) => badge.closest('a')!.getAttribute('aria-current'))).toBe('page');
+		expect(badgeColor).toBe(linkColor);
 	});
 
 	it('opens the terminal from a Terminal button on any page, by keyboard too, and says what closing does', async () => {
