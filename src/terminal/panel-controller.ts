@@ -18,6 +18,7 @@ import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-eve
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
 import { readPanelHeight, readScreenReaderMode, savePanelHeight, saveScreenReaderMode } from './panel-prefs.ts';
+import { makeRoomForPanel } from './panel-room.ts';
 import { readPanelState, savePanelState } from './panel-state.ts';
 import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';
 import type { RunRequest } from './run-request.ts';
@@ -159,7 +160,8 @@ export class PanelController {
 
 		attachPanelResize(part(root, 'resize'), () => this.#height, (height, done) => {
 			this.#height = height;
-			document.documentElement.style.setProperty('--podlab-panel-height', `${height}px`);
+			this.#root.style.height = `${height}px`;
+			if (!this.#root.hidden) makeRoomForPanel(height);
 			if (done) savePanelHeight(height);
 		});
 		watchSiteTheme((theme) => this.#tabs.forEach(({ view }) => view.setTheme(theme)));
@@ -187,6 +189,7 @@ export class PanelController {
 	async open(): Promise<void> {
 		this.#root.hidden = false;
 		document.documentElement.dataset.podlabPanel = 'open';
+		makeRoomForPanel(this.#height);
 		this.#sessionLoaded ??= this.#loadSession();
 		await this.#sessionLoaded;
 		this.#ensureTab(this.#active);
@@ -209,6 +212,7 @@ export class PanelController {
 		for (const { connection } of this.#tabs.values()) connection.close();
 		this.#root.hidden = true;
 		delete document.documentElement.dataset.podlabPanel;
+		makeRoomForPanel(null);
 		this.#saveState(false);
 		if (hadFocus) this.#lastTrigger()?.focus();
 	}

@@ -258,6 +258,12 @@ describe('the panel', () => {
 		expect(await height()).toBe(before + 80);
 		await page.keyboard.press('Home');
 		expect(await height()).toBe(140);
+		// The page keeps room under it for the panel, and scrolls blocks above it, at the panel's height.
+		const room = () =>
+			page.evaluate(() => [getComputedStyle(document.querySelector('.main-frame')!).paddingBottom, getComputedStyle(document.documentElement).scrollPaddingBottom]);
+		expect(await room()).toEqual(['140px', '152px']);
+		await page.getByRole('button', { name: 'Close the terminal panel' }).click();
+		expect(await room()).toEqual(['0px', 'auto']);
 	});
 
 	it('is shown in a screenshot of a chapter for the README', async () => {
