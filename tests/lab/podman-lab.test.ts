@@ -19,9 +19,15 @@ const labEnv = { ...process.env, CONTAINERS_CONF: CONTAINERS_CONF_PATH };
 const ALPINE_YAML = join(REPO_ROOT, 'lab/manifests/alpine-deployment.yaml');
 const NGINX_YAML = join(REPO_ROOT, 'lab/manifests/nginx-deployment.yaml');
 
+/**
+ * Where podman runs: a scratch directory (made before the first test), not the checkout. A
+ * container's conmon keeps podman's directory and leaves an empty file named `oom` there after an OOM kill.
+ */
+let scratch = '';
+
 /** Runs podman as a lab shell would (with the podlab containers.conf); fails the test on error. */
 async function podman(args: string[], input?: string): Promise<string> {
-	const result = await run('podman', args, { env: labEnv, input, timeoutMs: 60_000 });
+	const result = await run('podman', args, { cwd: scratch, env: labEnv, input, timeoutMs: 60_000 });
 	expect(result.code, `podman ${args.join(' ')} failed:\n${result.stderr}`).toBe(0);
 	return result.stdout.trim();
 }
@@ -44,7 +50,6 @@ async function waitFor<T>(what: string, probe: () => Promise<T | null>, timeoutM
 const output = (result: RunResult) => `${result.stdout}\n${result.stderr}`;
 
 describe.skipIf(skip !== null)(`podman lab${skip ? ` (skipped: ${skip})` : ''}`, () => {
-	let scratch = '';
 
 	beforeAll(async () => {
 		assertLabUsable(problem);
@@ -148,7 +153,7 @@ describe.skipIf(skip !== null)(`podman lab${skip ? ` (skipped: ${skip})` : ''}`,
 		expect(compiled.code, compiled.stderr).toBe(0);
 		const app = 'alpine-deployment-pod-0-alpine';
 		await podman(['cp', binary, `${app}:/tmp/memstress`]);
-		const stress = await run('podman', ['exec', app, '/tmp/memstress', '256'], { env: labEnv, timeoutMs: 60_000 });
+		const stress = await run('podman', ['exec', app, '/tmp/memstress', '256'], { cwd: scratch, env: labEnv, timeoutMs: 60_000 });
 		expect(stress.code, output(stress)).toBe(137);
 		expect(stress.stdout).toContain('holding 64 MiB');
 		expect(stress.stdout).not.toContain('done');
