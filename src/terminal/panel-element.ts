@@ -25,6 +25,9 @@ import { readPanelState } from './panel-state.ts';
 import { RUN_EVENT, type RunRequest } from './run-request.ts';
 import { showSavedResults } from './saved-results.ts';
 
+/** A Run's status when the terminal's code did not download. xterm.js is asked for once per page, so a reload is what retries. */
+const LOAD_FAILED = 'Terminal failed to load (reload the page)';
+
 export class TerminalPanelElement extends HTMLElement {
 	#controller: Promise<PanelController> | null = null;
 	#downloads: { controller: Promise<typeof import('./panel-controller.ts')>; view: Promise<unknown> } | null = null;
@@ -111,7 +114,7 @@ export class TerminalPanelElement extends HTMLElement {
 			controller = await this.#load();
 		} catch (error) {
 			console.error('[podlab] the terminal could not be loaded:', error);
-			await this.#copyInstead(request, 'Terminal failed to load');
+			await this.#copyInstead(request, LOAD_FAILED);
 			return;
 		}
 		controller.useSession(session);
@@ -123,7 +126,7 @@ export class TerminalPanelElement extends HTMLElement {
 		);
 		if (!viewLoaded) {
 			controller.close();
-			await this.#copyInstead(request, 'Terminal failed to load');
+			await this.#copyInstead(request, LOAD_FAILED);
 		}
 	}
 

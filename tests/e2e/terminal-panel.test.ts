@@ -317,6 +317,25 @@ describe('the first Run', () => {
 	});
 });
 
+describe('a first Run whose terminal cannot be downloaded', () => {
+	it('says so, copies the command instead, and runs it after a reload', async () => {
+		const xterm = /\/_astro\/xterm\.[^/]*\.js$/;
+		await page.route(xterm, (route) => route.abort('connectionfailed'));
+		await page.goto(url('/lab-check/'));
+		await runButton(page, 'lab-check:1').click();
+		expect(await waitForStatus(page, 'lab-check:1', /failed to load/)).toMatch(/^Terminal failed to load \(reload the page\) — (command copied|copy it by hand)$/);
+		expect(await page.locator('podlab-terminal-panel').isHidden()).toBe(true);
+		// Again on the same page: the same answer, not a Run that waits for ever.
+		await runButton(page, 'lab-check:1').click();
+		expect(await waitForStatus(page, 'lab-check:1', /failed to load/)).toMatch(/^Terminal failed to load/);
+
+		await page.unroute(xterm);
+		await page.reload();
+		await runButton(page, 'lab-check:1').click();
+		await waitForTerminal(page, /uname -a[\s\S]*Linux/);
+	});
+});
+
 describe('before the first Run', () => {
 	it('loads no terminal code, and little JavaScript', async () => {
 		const scripts = new Map<string, string>();
