@@ -3,7 +3,7 @@
  * scripts and styles, once per build, so the gateway sends them without compressing per request
  * (server/static-site.ts picks the one a browser accepts). Maximum quality is affordable here and
  * not per request: xterm.js is 70 KB in brotli 11 against 88 KB at the quality 3 used on the fly.
- * Static hosts use the same files (nginx `gzip_static` / `brotli_static`, Caddy `precompressed`).
+ * Static hosts can serve the same files (nginx `gzip_static`, ngx_brotli's `brotli_static`, Caddy's `precompressed`).
  */
 import { readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { extname, join } from 'node:path';

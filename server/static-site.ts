@@ -48,8 +48,9 @@ export function createStaticSite(siteDir: string): StaticHandler {
 			}
 		},
 	});
-	// Brotli at quality 3 (xterm.js: 88 KB in 4 ms on this machine; quality 5 is 79 KB in 11 ms, per reader on a
-	// cold cache); gzip at its default level for browsers that send no `br` (Chromium over plain http to a LAN address).
+	// For what has no copy (pages, and scripts of a build made without them): brotli at quality 3, cheap enough per
+	// request (xterm.js: 88 KB in 4 ms on this machine; quality 5 is 79 KB in 11 ms); gzip at its default level for
+	// browsers that send no `br` (Chromium over plain http to a LAN address).
 	const compress = compression({ brotli: { params: { [zlib.BROTLI_PARAM_QUALITY]: 3 } } }) as unknown as StaticHandler;
 	return (req, res, next) =>
 		compress(req, res, () => {
