@@ -12,6 +12,7 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Benchmark, BenchContext } from './lib/context.ts';
+import { KNEE_CASE, KNEE_MS } from './lib/goals.ts';
 import { FLOOR_KEYSTROKES, FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
 import { PodlabTerminal, startPodlab, stopPodlab } from './lib/podlab.ts';
 import { cpuSeconds, descendants, openFds, pssBytes, rssBytes } from './lib/proc.ts';
@@ -23,8 +24,6 @@ import { measureTyping } from './lib/typing.ts';
 import { WettyTerminal, startWetty, stopWetty, wettyUnavailable } from './lib/wetty.ts';
 
 const KEYS_PER_SECOND = 10;
-/** Echo p99 above which the lab no longer feels local (issue 7). */
-const KNEE_MS = 50;
 /** Terminals started at once while ramping up. */
 const SPAWN_CONCURRENCY = 8;
 /** How long the server may take to shut down before the benchmark kills it (and says so). */
@@ -295,7 +294,7 @@ async function ramp(context: BenchContext, fleet: Fleet, plan: Plan, floorEcho: 
 		context.report.add({
 			bench: 'capacity',
 			target: fleet.target,
-			case: `active terminals at which echo p99 passes ${KNEE_MS} ms`,
+			case: KNEE_CASE,
 			n: echo.size,
 			p50: null,
 			p99: null,

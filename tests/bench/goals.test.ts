@@ -1,6 +1,6 @@
 /** The goals as the benchmark checks them: the figures of one run decide, and missing figures are never "met". */
 import { describe, expect, it } from 'vitest';
-import { evaluateGoals } from '../../bench/lib/goals.ts';
+import { KNEE_CASE, evaluateGoals } from '../../bench/lib/goals.ts';
 import type { BenchResult } from '../../bench/lib/report.ts';
 
 const echo = (target: string, terminals: number, p99: number): BenchResult => ({
@@ -17,7 +17,7 @@ const echo = (target: string, terminals: number, p99: number): BenchResult => ({
 const kneeLine = (value: number | null, lastUnder: number | null): BenchResult => ({
 	bench: 'capacity',
 	target: 'podlab',
-	case: 'active terminals at which echo p99 passes 50 ms',
+	case: KNEE_CASE,
 	n: 5,
 	p50: null,
 	p99: null,
