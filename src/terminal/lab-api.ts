@@ -5,7 +5,7 @@
  */
 import type * as z from 'zod/mini';
 import { labResponse, sessionResponse, type LabResponse, type SessionResponse } from '../protocol.ts';
-import { apiUrl, getJson } from './urls.ts';
+import { apiUrl, getJson, getLab } from './urls.ts';
 
 export type ReaderSession = SessionResponse;
 export type LabInfo = LabResponse;
@@ -13,7 +13,10 @@ export type LabInfo = LabResponse;
 const TIMEOUT_MS = 5_000;
 
 async function getValid<T>(url: string, schema: z.ZodMiniType<T>): Promise<T | null> {
-	const body = await getJson(url, TIMEOUT_MS);
+	return valid(url, await getJson(url, TIMEOUT_MS), schema);
+}
+
+function valid<T>(url: string, body: unknown, schema: z.ZodMiniType<T>): T | null {
 	if (body === null) return null;
 	const parsed = schema.safeParse(body);
 	if (!parsed.success) {
@@ -34,7 +37,7 @@ export function readSession(body: unknown): ReaderSession | null {
 	return parsed.success ? parsed.data : null;
 }
 
-/** What the lab is, or `null` when the gateway does not answer. */
-export function fetchLab(): Promise<LabInfo | null> {
-	return getValid(apiUrl('lab'), labResponse);
+/** What the lab is, or `null` when the gateway does not answer (the page's one request: see getLab). */
+export async function fetchLab(): Promise<LabInfo | null> {
+	return valid(apiUrl('lab'), await getLab(TIMEOUT_MS), labResponse);
 }

@@ -8,11 +8,11 @@
  */
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';
-import { apiUrl, getJson } from './urls.ts';
+import { getLab } from './urls.ts';
 
 /** Whether a gateway answers and can reset this reader's lab. */
 async function labIsResettable(): Promise<boolean> {
-	const body = await getJson(apiUrl('lab'), 5_000);
+	const body = await getLab(5_000);
 	return typeof body === 'object' && body !== null && 'resettable' in body && body.resettable === true;
 }
 

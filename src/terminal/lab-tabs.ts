@@ -12,7 +12,7 @@
  * Part of every page's small bootstrap: no zod, no protocol module.
  */
 import { PENDING_ATTRIBUTE, PENDING_MAX_MS, READER_CHOICE_KEY } from './lab-tabs-head.ts';
-import { apiUrl, getJson } from './urls.ts';
+import { getLab } from './urls.ts';
 
 /** What the gateway last said the lab is. */
 const LAB_PROFILE_KEY = 'podlab:lab-profile';
@@ -95,7 +95,7 @@ export async function learnLab(): Promise<LabAnswer | null> {
 		settle();
 	}
 	try {
-		const body = await getJson(apiUrl('lab'), PENDING_MAX_MS);
+		const body = await getLab(PENDING_MAX_MS);
 		if (typeof body !== 'object' || body === null) return null;
 		const { profile, graceMs } = body as Record<string, unknown>;
 		useLabProfile(profile);

@@ -54,3 +54,16 @@ export async function getJson(url: string, timeoutMs: number): Promise<unknown> 
 	const answer = await fetchJson(url, timeoutMs);
 	return answer?.ok ? answer.body : null;
 }
+
+/** The gateway's answer to `GET /api/lab` on this page, once one came. */
+let labAnswer: unknown = null;
+
+/**
+ * `GET /api/lab`'s body (not validated: that is the caller's), or null when nothing answered within
+ * `timeoutMs`. Once the gateway has answered, later callers on the page get that answer: the lab tabs
+ * ask at page load, and the panel reuses it on the first Run. No answer is not kept: the next caller
+ * asks again (the gateway may be up by then). Callers at the same moment each ask.
+ */
+export async function getLab(timeoutMs: number): Promise<unknown> {
+	return (labAnswer ??= await getJson(apiUrl('lab'), timeoutMs));
+}

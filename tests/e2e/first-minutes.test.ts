@@ -83,6 +83,11 @@ describe.each(READER_VIEWPORTS)('a new reader on a $name', ({ name, options }) =
 
 	describe.skipIf(labSkip !== null)('on the podman lab', () => {
 		it('finds the podman tabs selected before the first Run: Home → Start reading → Run is a podman command', async () => {
+			// Which page asked GET /api/lab: the tabs, the Terminal button and the panel share one answer per page.
+			const labAskedBy: string[] = [];
+			page.on('request', (request) => {
+				if (new URL(request.url()).pathname === '/api/lab') labAskedBy.push(new URL(request.frame().url()).pathname);
+			});
 			await page.goto(url('/'));
 			await page.getByRole('link', { name: 'Start reading' }).click();
 			await page.waitForURL('**/chapters/introduction/');
@@ -94,6 +99,8 @@ describe.each(READER_VIEWPORTS)('a new reader on a $name', ({ name, options }) =
 			expect(await waitForStatus(page, block, /✓|✗/)).toBe('✓ exit 0');
 			// Starlight remembers a tab the reader clicks; the page chose this one, so nothing is remembered.
 			expect(await page.evaluate(() => localStorage.getItem('starlight-synced-tabs__lab'))).toBeNull();
+			await page.waitForLoadState('networkidle');
+			expect(labAskedBy).toEqual(['/', '/chapters/introduction/']);
 		});
 
 		it('shows a tall multi-line block in the terminal line by line, as pasted, with nothing overwritten', async () => {
