@@ -12,10 +12,7 @@ export type LabInfo = LabResponse;
 
 const TIMEOUT_MS = 5_000;
 
-async function getValid<T>(url: string, schema: z.ZodMiniType<T>): Promise<T | null> {
-	return valid(url, await getJson(url, TIMEOUT_MS), schema);
-}
-
+/** `body` as `schema` says, or null (with a warning naming `url`) when it is not that. */
 function valid<T>(url: string, body: unknown, schema: z.ZodMiniType<T>): T | null {
 	if (body === null) return null;
 	const parsed = schema.safeParse(body);
@@ -27,8 +24,8 @@ function valid<T>(url: string, body: unknown, schema: z.ZodMiniType<T>): T | nul
 }
 
 /** The reader's session, or `null` when the gateway does not answer. */
-export function fetchSession(): Promise<ReaderSession | null> {
-	return getValid(apiUrl('session'), sessionResponse);
+export async function fetchSession(): Promise<ReaderSession | null> {
+	return valid(apiUrl('session'), await getJson(apiUrl('session'), TIMEOUT_MS), sessionResponse);
 }
 
 /** A session the bootstrap already fetched (see gatewayAnswers), or `null` when it is not one. */
