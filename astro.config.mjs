@@ -4,6 +4,7 @@
 import { defineConfig } from 'astro/config';
 import starlight from '@astrojs/starlight';
 import { pluginRunButton } from './src/expressive-code/run-button.ts';
+import { protocolValidators } from './src/build/protocol-validators.ts';
 import { sidebar } from './content/sidebar.ts';
 import { devGatewayUrl, devProxy } from './src/dev-gateway.ts';
 import { labTabsHeadScript } from './src/terminal/lab-tabs-head.ts';
@@ -15,10 +16,12 @@ const devOrigins = [`http://127.0.0.1:${DEV_PORT}`, `http://localhost:${DEV_PORT
 export default defineConfig({
 	server: { host: '127.0.0.1', port: DEV_PORT },
 	vite: {
+		// The browser's checks of the gateway's messages, compiled from src/protocol.ts.
+		plugins: [protocolValidators()],
 		// `astro preview` uses the same proxy: the built site, with a gateway behind it.
 		server: { proxy: devProxy(devGatewayUrl(process.env), devOrigins) },
 		// Bundled when the dev server starts: found only at the first Run, they would reload the page.
-		optimizeDeps: { include: ['@xterm/xterm', '@xterm/addon-fit', '@xterm/addon-web-links', '@xterm/addon-webgl', 'zod/mini'] },
+		optimizeDeps: { include: ['@xterm/xterm', '@xterm/addon-fit', '@xterm/addon-web-links', '@xterm/addon-webgl'] },
 	},
 	integrations: [
 		starlight({

@@ -1,4 +1,5 @@
 import { defineConfig } from 'vitest/config';
+import { protocolValidators } from './src/build/protocol-validators.ts';
 
 /**
  * One run, four kinds of test (see README "Tests"). Files run one after another: the integration,
@@ -6,6 +7,8 @@ import { defineConfig } from 'vitest/config';
  * them side by side would make their latency checks measure each other.
  */
 export default defineConfig({
+	// The browser modules under test import the protocol's compiled validators.
+	plugins: [protocolValidators()],
 	test: {
 		fileParallelism: false,
 		reporters: ['default', './tests/helpers/summary-reporter.ts'],

@@ -4,7 +4,7 @@
  * `GET /api/lab`), asks for confirmation as the terminal panel does, and says how the reset went —
  * also for a reset started from the panel.
  *
- * Small on purpose: the request and its zod schema load on the click (lab-reset.ts).
+ * Small on purpose: the request and the check of its answer load on the click (lab-reset.ts).
  */
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';

@@ -2,7 +2,7 @@
  * The page-wide event of a lab reset, dispatched on `document` at its start and end (lab-reset.ts),
  * so that every part of the page that shows the lab follows it, whichever button started it: the
  * terminal panel and the button on /lab-check/. Kept apart from the request so that a page can
- * listen without loading zod and the protocol module, and load the request (lab-reset.ts) only
+ * listen without loading the protocol's checks and error table, and load the request (lab-reset.ts) only
  * when a reader confirms a reset ({@link requestLabReset}).
  */
 

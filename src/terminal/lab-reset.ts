@@ -5,9 +5,8 @@
  * Loaded when a reader confirms a reset, from the panel or /lab-check/'s button
  * (`requestLabReset` in lab-reset-event.ts): not part of every page, nor of the first Run.
  */
-// First: it configures zod before the protocol's schemas are created.
-import './zod-without-eval.ts';
-import { ERRORS, isErrorCode, labResetResult } from '../protocol.ts';
+import { labResetResult as isLabResetResult } from 'virtual:podlab/validators';
+import { ERRORS, isErrorCode } from '../protocol-values.ts';
 import { announceLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { apiUrl, fetchJson } from './urls.ts';
 
@@ -27,8 +26,7 @@ async function request(): Promise<Exclude<LabResetEvent, { phase: 'started' }>> 
 	if (!answer) return { phase: 'failed', message: 'The gateway does not answer: your lab was not reset.' };
 	const { body } = answer;
 	if (answer.ok) {
-		const result = labResetResult.safeParse(body);
-		if (result.success) return { phase: 'done', lab: result.data.lab, ms: result.data.ms };
+		if (isLabResetResult(body)) return { phase: 'done', lab: body.lab, ms: body.ms };
 		return { phase: 'failed', message: 'The gateway sent an answer this page cannot read.' };
 	}
 	const code = typeof body === 'object' && body !== null && 'code' in body && typeof body.code === 'string' ? body.code : '';

@@ -6,9 +6,7 @@
  * panel was open), side by side with xterm: pages where nobody runs anything never download it. It
  * does not wait for xterm: a tab's socket opens at once, its view follows (deferred-view.ts).
  */
-// First: it configures zod before the protocol's schemas are created.
-import './zod-without-eval.ts';
-import { DEFAULT_TERMINAL } from '../protocol.ts';
+import { DEFAULT_TERMINAL } from '../protocol-values.ts';
 import { setBlockStatus, showBlockResult } from './block-status.ts';
 import { copyText } from './clipboard.ts';
 import { gatewayAnswers } from './gateway-probe.ts';

@@ -7,7 +7,9 @@
  * No DOM and no xterm here: the panel turns the listener's calls into pixels, tests drive it with a
  * fake socket.
  */
-import { ERRORS, encodeClientMessage, errorOfClose, serverMessage, type ClientMessage, type SignalName } from '../protocol.ts';
+import { serverMessage as isServerMessage } from 'virtual:podlab/validators';
+import { ERRORS, encodeClientMessage, errorOfClose } from '../protocol-values.ts';
+import type { ClientMessage, SignalName } from '../protocol.ts';
 import { AckCoalescer } from './ack-coalescer.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
 
@@ -273,18 +275,17 @@ export class TerminalConnection {
 			});
 			return;
 		}
-		let parsed;
+		let message: unknown;
 		try {
-			parsed = serverMessage.safeParse(JSON.parse(data));
+			message = JSON.parse(data);
 		} catch {
-			parsed = null;
+			message = null;
 		}
-		if (!parsed?.success) {
+		if (!isServerMessage(message)) {
 			// A gateway from another version; ignoring one message beats dropping the terminal.
 			console.warn('[podlab] ignoring a message the gateway sent:', data.slice(0, 200));
 			return;
 		}
-		const message = parsed.data;
 		switch (message.t) {
 			case 'ready': {
 				this.#attached = true;
