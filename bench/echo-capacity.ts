@@ -4,7 +4,8 @@
  *
  * 1. Keystroke echo round trip: `active` terminals each run `cat` and type about 10 keys/s; the
  *    client times each key until its echo is back. At 1, 100 and 500 active terminals, for the
- *    network floor (a `ws` echo server), podlab and wetty.
+ *    network floor (a `ws` echo server), the pty floor (`cat` on a pty of this process, no network),
+ *    podlab and wetty: a WebSocket terminal's echo pays both floors, one after the other.
  * 3. Capacity: the server's RSS and file descriptors per idle attached terminal (shells at their
  *    prompt) at 100 and 500; the shells' own memory; how long a terminal takes to start; the number of
  *    active terminals at which echo p99 passes 50 ms; how long the server takes to shut down with all
@@ -15,6 +16,7 @@ import type { Benchmark, BenchContext } from './lib/context.ts';
 import { KNEE_CASE, KNEE_MS } from './lib/goals.ts';
 import { FLOOR_KEYSTROKES, FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
 import { PodlabTerminal, startPodlab, stopPodlab } from './lib/podlab.ts';
+import { PtyFloorTerminal } from './lib/pty-floor.ts';
 import { cpuSeconds, descendants, openFds, pssBytes, rssBytes } from './lib/proc.ts';
 import type { BenchResult } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
@@ -78,7 +80,17 @@ export const echoCapacity: Benchmark = {
 			open: async () => Object.assign(await FloorTerminal.open(floor), { connectStartedAt: 0, firstOutputAt: 0 }),
 			stop: async () => 0,
 		};
-		const floorEcho = await ramp(context, floorFleet, { ...plan, snapshots: [], between: [], beyond: [] }, new Map());
+		const floorPlan = { ...plan, snapshots: [], between: [], beyond: [] };
+		const floorEcho = await ramp(context, floorFleet, floorPlan, new Map());
+		const ptyFloorFleet: Fleet = {
+			target: 'pty-floor',
+			serverPid: process.pid,
+			keystrokes: PTY_KEYSTROKES,
+			shell: false,
+			open: async () => Object.assign(new PtyFloorTerminal(), { connectStartedAt: 0, firstOutputAt: 0 }),
+			stop: async () => 0,
+		};
+		await ramp(context, ptyFloorFleet, floorPlan, new Map());
 
 		// startPodlab lifts the per-address socket cap (every terminal's socket comes from 127.0.0.1).
 		const podlab = await startPodlab({ env: { PODLAB_MAX_READERS: String(maxTerminals(plan) + 10) }, cleanup: context.cleanup });

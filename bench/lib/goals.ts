@@ -32,7 +32,10 @@ function echoRatio(percentile: 'p50' | 'p99'): Goal {
 			const value = podlab[percentile] / floor[percentile];
 			const wetty = echoAt(results, 'wetty', 100);
 			const peer = wetty?.[percentile] ? `; wetty ${(wetty[percentile] / floor[percentile]).toFixed(1)}×` : '';
-			return { value, limit: 2, met: value <= 2, n: podlab.n, measured: `${value.toFixed(1)}× (${podlab[percentile]} ms vs ${floor[percentile]} ms${peer})` };
+			// The pty's own round trip, which every terminal's echo adds to the network's.
+			const pty = echoAt(results, 'pty-floor', 100)?.[percentile];
+			const ptyFloor = pty ? `; the pty floor alone ${pty} ms` : '';
+			return { value, limit: 2, met: value <= 2, n: podlab.n, measured: `${value.toFixed(1)}× (${podlab[percentile]} ms vs ${floor[percentile]} ms${ptyFloor}${peer})` };
 		},
 	};
 }

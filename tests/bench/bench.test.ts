@@ -41,6 +41,10 @@ it('prints one well-formed JSON result per line for every benchmark (npm run ben
 		if (result.p50 !== null && result.p99 !== null) expect(result.p99 as number).toBeGreaterThanOrEqual(result.p50 as number);
 	}
 	for (const bench of BENCHES) expect(results.some((result) => result.bench === bench), `no result from ${bench}`).toBe(true);
+	// Echo is measured against both floors: the network's and the pty's.
+	for (const floor of ['network-floor', 'pty-floor']) {
+		expect(results.some((result) => result.bench === 'echo' && result.target === floor && (result.n as number) > 0), `no echo from ${floor}`).toBe(true);
+	}
 	expect(results.filter((result) => result.bench === 'machine')).toHaveLength(1);
 	expect(results.filter((result) => result.bench === 'goal').length).toBeGreaterThan(0);
 	// The readable table goes to stderr, after the results.
