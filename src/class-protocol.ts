@@ -1,8 +1,8 @@
 /**
  * The instructor API's answers (class mode: `GET /api/instructor/students`, the live feed's
- * payloads, transcripts), shared by the gateway and the instructor page. Apart from src/protocol.ts
- * so that a reader's terminal, which never sees them, does not download them: a module's zod schemas
- * are made when it is evaluated, so a bundle keeps all of a module it imports.
+ * payloads, transcripts), shared by the gateway and the instructor page. Apart from src/protocol.ts:
+ * they are the instructor's, not the terminal's, and a module's zod schemas are made when it is
+ * evaluated, so a bundle keeps all of a module it imports.
  */
 import * as z from 'zod/mini';
 import { terminalName } from './protocol.ts';

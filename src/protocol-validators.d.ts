@@ -1,9 +1,13 @@
-/** The checks src/build/protocol-validators.ts compiles from the protocol's schemas, named as they are. */
+/** The checks src/build/protocol-validators.ts compiles from the protocol's schemas: `is<Schema>`. */
 declare module 'virtual:podlab/validators' {
 	type Validator<T> = import('./build/protocol-validators.ts').Validator<T>;
+	/** What a value checked against BROWSER_SCHEMAS[Name] is (a rename there fails to compile here). */
+	type Checked<Name extends keyof typeof import('./build/protocol-validators.ts').BROWSER_SCHEMAS> = import('zod/mini').output<
+		(typeof import('./build/protocol-validators.ts').BROWSER_SCHEMAS)[Name]
+	>;
 
-	export const serverMessage: Validator<import('./protocol.ts').ServerMessage>;
-	export const sessionResponse: Validator<import('./protocol.ts').SessionResponse>;
-	export const labResponse: Validator<import('./protocol.ts').LabResponse>;
-	export const labResetResult: Validator<import('./protocol.ts').LabResetResult>;
+	export const isServerMessage: Validator<Checked<'serverMessage'>>;
+	export const isSessionResponse: Validator<Checked<'sessionResponse'>>;
+	export const isLabResponse: Validator<Checked<'labResponse'>>;
+	export const isLabResetResult: Validator<Checked<'labResetResult'>>;
 }

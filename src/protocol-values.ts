@@ -1,8 +1,8 @@
 /**
  * The wire protocol's plain values: the default terminal, every error a client can receive, and the
- * encoders. src/protocol.ts re-exports all of it beside the schemas; the browser's terminal imports
- * this module instead, so that no page's bundle reaches zod (the browser checks the gateway's
- * messages with validators compiled from the schemas: src/build/protocol-validators.ts).
+ * encoders. src/protocol.ts re-exports all of it beside the schemas; the reader's terminal imports
+ * this module instead, so that its bundle never reaches zod (it checks the gateway's messages with
+ * validators compiled from the schemas: src/build/protocol-validators.ts).
  */
 import type { ClientMessage, ServerMessage } from './protocol.ts';
 

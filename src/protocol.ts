@@ -1,5 +1,6 @@
 /**
- * The podlab wire protocol, shared by the gateway and the browser client.
+ * The podlab wire protocol: the gateway validates with it, the instructor page imports it, and the
+ * reader's terminal checks the gateway's messages with validators compiled from it.
  *
  * - Binary frames carry terminal bytes: client → server is input, server → client is output.
  * - Text frames carry JSON control messages with a `t` field, validated here with zod.

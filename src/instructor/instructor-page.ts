@@ -4,7 +4,7 @@
  * backend with labs of one's own, it asks for the students' labs now and then (student-labs.ts) and
  * resets them.
  */
-import '../terminal/zod-without-eval.ts';
+import './zod-without-eval.ts';
 import type * as z from 'zod/mini';
 import { instructorApiUrl } from '../terminal/urls.ts';
 import { progressResponse, rosterResponse, transcriptEntry, type RosterResponse, type RosterStudent } from '../class-protocol.ts';

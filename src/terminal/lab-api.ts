@@ -3,7 +3,7 @@
  * reader's terminals) and `GET /api/lab` (what the lab is). Loaded with the terminal, not before:
  * the bootstrap only needs to know whether the gateway answers ({@link gatewayAnswers}).
  */
-import { labResponse as isLabResponse, sessionResponse as isSessionResponse } from 'virtual:podlab/validators';
+import { isLabResponse, isSessionResponse } from 'virtual:podlab/validators';
 import type { Validator } from '../build/protocol-validators.ts';
 import type { LabResponse, SessionResponse } from '../protocol.ts';
 import { apiUrl, getJson, getLab } from './urls.ts';
@@ -17,7 +17,8 @@ const TIMEOUT_MS = 5_000;
 function valid<T>(url: string, body: unknown, check: Validator<T>): T | null {
 	if (body === null) return null;
 	if (!check(body)) {
-		console.warn(`[podlab] unexpected answer from ${url}:`, JSON.stringify(body).slice(0, 200));
+		// `undefined`: the answer said it was JSON and was not.
+		console.warn(`[podlab] unexpected answer from ${url}:`, String(JSON.stringify(body)).slice(0, 200));
 		return null;
 	}
 	return body;

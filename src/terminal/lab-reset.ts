@@ -5,7 +5,7 @@
  * Loaded when a reader confirms a reset, from the panel or /lab-check/'s button
  * (`requestLabReset` in lab-reset-event.ts): not part of every page, nor of the first Run.
  */
-import { labResetResult as isLabResetResult } from 'virtual:podlab/validators';
+import { isLabResetResult } from 'virtual:podlab/validators';
 import { ERRORS, isErrorCode } from '../protocol-values.ts';
 import { announceLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { apiUrl, fetchJson } from './urls.ts';

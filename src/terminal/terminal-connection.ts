@@ -7,7 +7,7 @@
  * No DOM and no xterm here: the panel turns the listener's calls into pixels, tests drive it with a
  * fake socket.
  */
-import { serverMessage as isServerMessage } from 'virtual:podlab/validators';
+import { isServerMessage } from 'virtual:podlab/validators';
 import { ERRORS, encodeClientMessage, errorOfClose } from '../protocol-values.ts';
 import type { ClientMessage, SignalName } from '../protocol.ts';
 import { AckCoalescer } from './ack-coalescer.ts';

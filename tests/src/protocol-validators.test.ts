@@ -6,13 +6,18 @@
 import { describe, expect, it } from 'vitest';
 import * as z from 'zod/mini';
 import * as validators from 'virtual:podlab/validators';
-import { BROWSER_SCHEMAS, jsonSchema, validatorsSource, type Validator } from '../../src/build/protocol-validators.ts';
+import { BROWSER_SCHEMAS, toJsonSchema, validatorsSource, type Validator } from '../../src/build/protocol-validators.ts';
 import { labResetResult, labResponse, serverMessage, sessionResponse } from '../../src/protocol.ts';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
-/** Values of every kind, and the edges of the protocol's ranges and patterns. */
-const OTHERS: Json[] = [null, true, false, 0, 1, -1, 1.5, 2 ** 53, -(2 ** 53), 100_000, 100_001, '', 'x', 'main', 'Main', 'a'.repeat(25), 'podman', 'class', [], {}];
+/** Values of every kind, the edges of the protocol's ranges and patterns on both sides, and every enum member. */
+const OTHERS: Json[] = [
+	null, true, false, [], {},
+	0, -0, 1, -1, 1.5, 2 ** 53 - 1, 2 ** 53, -(2 ** 53 - 1), -(2 ** 53), 100_000, 100_001,
+	'', 'x', 'main', 'Main', 'a'.repeat(24), 'a'.repeat(25), 'a-1', '1a', '-a', 'a_b', 'ä', '😀', 's0123456789ab',
+	'local', 'class', 'idle', 'deadline', 'podman', 'kubernetes', 'none',
+];
 
 /** `value`, and every value that differs from it in one place. */
 function variants(value: Json): Json[] {
@@ -28,7 +33,7 @@ function variants(value: Json): Json[] {
 			out.push(without);
 			for (const changed of variants(value[key]!)) out.push({ ...value, [key]: changed });
 		}
-		out.push({ ...value, extra: 1 });
+		out.push({ ...value, extra: 1 }, JSON.parse(`{"__proto__": 1, ${JSON.stringify(value).slice(1)}`) as Json);
 	}
 	return out;
 }
@@ -47,23 +52,23 @@ const SERVER_MESSAGES: Json[] = [
 ];
 
 const CASES: [string, z.ZodMiniType, Validator<unknown>, Json[]][] = [
-	['serverMessage', serverMessage, validators.serverMessage, SERVER_MESSAGES],
+	['serverMessage', serverMessage, validators.isServerMessage, SERVER_MESSAGES],
 	[
 		'sessionResponse',
 		sessionResponse,
-		validators.sessionResponse,
+		validators.isSessionResponse,
 		[{ mode: 'class', student: { id: 's0123456789ab', name: 'Ada' }, terminals: [{ name: 'main', busy: true }] }, { terminals: [] }],
 	],
 	[
 		'labResponse',
 		labResponse,
-		validators.labResponse,
+		validators.isLabResponse,
 		[
 			{ backend: 'lxc', keepsShells: true, resettable: true, mode: 'local', profile: 'podman', terminals: { default: 'main', maxPerReader: 4 } },
 			{ backend: 'local', profile: null },
 		],
 	],
-	['labResetResult', labResetResult, validators.labResetResult, [{ student: null, lab: 'podlab-r1', terminalsEnded: 2, ms: 412.5 }]],
+	['labResetResult', labResetResult, validators.isLabResetResult, [{ student: null, lab: 'podlab-r1', terminalsEnded: 2, ms: 412.5 }]],
 ];
 
 describe('the browser validators', () => {
@@ -78,23 +83,26 @@ describe('the browser validators', () => {
 	});
 
 	it('are made for every schema the browser reads, and only those', () => {
-		expect(Object.keys(validators).sort()).toEqual(Object.keys(BROWSER_SCHEMAS).sort());
+		expect(Object.keys(validators).sort()).toEqual(Object.keys(BROWSER_SCHEMAS).map((name) => `is${name[0]!.toUpperCase()}${name.slice(1)}`).sort());
 		expect(Object.keys(BROWSER_SCHEMAS).sort()).toEqual(CASES.map(([name]) => name).sort());
 	});
 
-	it('refuse at build time a schema that JSON Schema cannot say', () => {
-		const refined = z.string().check(z.refine((text) => text.trim() === text));
-		expect(() => jsonSchema(z.object({ name: refined }))).toThrow(/string at \/properties\/name: a browser validator/);
-		const trimmed = z.pipe(
-			z.string(),
-			z.transform((text: string) => text.trim()),
-		);
-		expect(() => jsonSchema(z.object({ name: trimmed }))).toThrow(/pipe at \/properties\/name/);
-		expect(() => jsonSchema(z.object({ since: z._default(z.int(), 0) }))).toThrow(/default at/);
-		expect(() => jsonSchema(z.object({ at: z.date() }))).toThrow();
+	it.each([
+		['a refinement', z.string().check(z.refine((text) => text.trim() === text)), /check "custom" at \/properties\/field/],
+		['a value change', z.string().check(z.trim()), /check "overwrite"/],
+		['a transform', z.pipe(z.string(), z.transform((text: string) => text.trim())), /pipe at/],
+		['a default', z._default(z.int(), 0), /default at/],
+		['a fallback', z.catch(z.int(), 0), /catch at/],
+		['a coercion', z.coerce.number(), /coerced number/],
+		['a string format', z.iso.datetime(), /string format "datetime"/],
+		['a length', z.string().check(z.maxLength(3)), /check "max_length"/],
+		['a regex with flags', z.string().check(z.regex(/^a$/i)), /regex flags "i"/],
+		['a record', z.record(z.string(), z.int()), /record at/],
+	])('refuse at build time %s, which JSON Schema would not check as zod does', (_, field, message) => {
+		expect(() => toJsonSchema(z.object({ field }))).toThrow(message);
 	});
 
 	it('check a server message by its tag, not by trying each kind of message', () => {
-		expect(validatorsSource()).toMatch(/export const serverMessage = [^]*?switch \(data\.t\)[^]*?export const sessionResponse/);
+		expect(validatorsSource()).toMatch(/export const isServerMessage = [^]*?switch \(data\.t\)[^]*?export const isSessionResponse/);
 	});
 });
