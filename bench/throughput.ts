@@ -2,26 +2,32 @@
  * Benchmark 2, output throughput: terminals each print a flood (`head -c N /dev/zero | tr '\0' y`)
  * and the client measures megabytes per second between two markers, with flow control on and acks
  * sent as a browser would. 1 terminal (several runs) and 10 terminals at once (aggregate), for:
- * - pty-floor: node-pty reading the same command in this process, no network: the physical limit;
+ * - pty-floor: node-pty reading the same command in this process, no network: what one process
+ *   reading a pty gets (the goal's reference; not a hard limit: see relay-floor);
  * - network-floor: a minimal `ws` server sending the same number of bytes, no pty;
+ * - relay-floor: the same server running the command on a pty and sending each chunk it reads as a
+ *   frame, nothing else: a pty and a WebSocket, the least a WebSocket terminal does;
  * - podlab: the gateway, client acking as xterm.js's flow-control guide does (one ack per 100,000
  *   bytes, the rest on the next frame), the comparison with ttyd-style clients;
  * - wetty: the peer, client committing as its own browser client does;
  * - podlab with the site's own ack policy (src/terminal/ack-coalescer.ts: one ack per `ready.ackBytes`
  *   rendered, no timer), 1 terminal: what readers get.
  */
-import { spawn as spawnPty, type IPty } from 'node-pty';
+import type { IPty } from 'node-pty';
 import type { RunningGateway } from '../tests/helpers/gateway.ts';
 import type { Benchmark, BenchContext } from './lib/context.ts';
 import { FloodMeter, floodCommand, type FloodTiming } from './lib/flood.ts';
 import { FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
 import { PodlabTerminal, startPodlab, type AckPolicy } from './lib/podlab.ts';
+import { spawnFloorPty } from './lib/pty-floor.ts';
 import { cpuSeconds } from './lib/proc.ts';
 import { summarize } from './lib/stats.ts';
 import { inBatches } from './lib/in-batches.ts';
 import { waitForQuiet, type BenchTerminal } from './lib/terminal.ts';
 import { WettyTerminal, startWetty, wettyUnavailable } from './lib/wetty.ts';
 
+/** The floors the other targets' rates are given as shares of. */
+const COMPARED_WITH = new Set(['pty-floor', 'network-floor']);
 /** Frame size of the network floor's flood. */
 const FLOOR_FRAME_BYTES = 64 * 1024;
 const MB = 1e6;
@@ -56,7 +62,7 @@ export interface FloodTerminal {
 
 export const throughput: Benchmark = {
 	name: 'throughput',
-	description: 'output MB/s of a flood, 1 and 10 terminals: pty floor, network floor, podlab, wetty',
+	description: 'output MB/s of a flood, 1 and 10 terminals: pty, network and relay floors, podlab, wetty',
 	async run(context) {
 		const sizes = context.quick ? QUICK : FULL;
 		const floors = new Map<string, { single: number; parallel: number }>();
@@ -65,7 +71,8 @@ export const throughput: Benchmark = {
 
 		const targets: Array<{ name: string; start: () => Promise<FloodTarget>; skip?: string | null }> = [
 			{ name: 'pty-floor', start: async () => ptyFloor() },
-			{ name: 'network-floor', start: () => networkFloor(context) },
+			{ name: 'network-floor', start: () => floorServer(context, 'network-floor') },
+			{ name: 'relay-floor', start: () => floorServer(context, 'relay-floor') },
 			{ name: 'podlab', start: async () => podlab(await podlabGateway(), 'xterm') },
 			{ name: 'wetty', start: () => wetty(context), skip: wettyUnavailable() },
 		];
@@ -120,7 +127,7 @@ async function measureTarget(
 			...(target.name === 'podlab' ? { ack: 'xterm' } : {}),
 			...rateFields(single),
 			...overhead(target, terminals[0]!, countersBefore, cpuBefore, single),
-			...(target.name.endsWith('floor') ? {} : ratios(singleRate, ptyFloor?.single, networkFloor?.single)),
+			...(COMPARED_WITH.has(target.name) ? {} : ratios(singleRate, ptyFloor?.single, networkFloor?.single)),
 		});
 
 		context.progress.step(step, `${sizes.parallel.terminals} terminals at once: ${sizes.parallel.bytes / MB} MB each`);
@@ -133,7 +140,7 @@ async function measureTarget(
 			terminals: sizes.parallel.terminals,
 			...(target.name === 'podlab' ? { ack: 'xterm' } : {}),
 			...rateFields(parallel),
-			...(target.name.endsWith('floor') ? {} : ratios(parallelRate, ptyFloor?.parallel, networkFloor?.parallel)),
+			...(COMPARED_WITH.has(target.name) ? {} : ratios(parallelRate, ptyFloor?.parallel, networkFloor?.parallel)),
 		});
 		return { single: singleRate, parallel: parallelRate };
 	} finally {
@@ -222,7 +229,6 @@ export function shellFlood(terminal: BenchTerminal & { frames: number; bytes: nu
 }
 
 function ptyFloor(): FloodTarget {
-	const env: Record<string, string> = { LANG: 'C.UTF-8', PATH: process.env.PATH ?? '/usr/bin:/bin' };
 	return {
 		name: 'pty-floor',
 		serverPid: null,
@@ -234,7 +240,7 @@ function ptyFloor(): FloodTarget {
 						const meter = new FloodMeter(bytes);
 						// `sleep` keeps the pty open until the last byte is read (node-pty may drop output that
 						// arrives after the process exits); the pty is killed once the end marker is in.
-						pty = spawnPty('/bin/sh', ['-c', `${floodCommand(bytes)}; exec sleep 60`], { name: 'xterm-256color', cols: 80, rows: 24, env, encoding: null });
+						pty = spawnFloorPty('/bin/sh', ['-c', `${floodCommand(bytes)}; exec sleep 60`]);
 						const current = pty;
 						const terminal: BenchTerminal = {
 							bytes: 0,
@@ -256,18 +262,23 @@ function ptyFloor(): FloodTarget {
 	};
 }
 
-async function networkFloor(context: BenchContext): Promise<FloodTarget> {
+/**
+ * A floor the floor server plays: the network floor sends the bytes bare, in frames of
+ * FLOOR_FRAME_BYTES; the relay floor sends its pty's output of the flood command, markers included.
+ */
+async function floorServer(context: BenchContext, name: 'network-floor' | 'relay-floor'): Promise<FloodTarget> {
 	const floor = await startNetworkFloor(context.cleanup);
+	const relay = name === 'relay-floor';
 	return {
-		name: 'network-floor',
+		name,
 		serverPid: floor.pid,
 		async open(count) {
 			const terminals = await Promise.all(Array.from({ length: count }, () => FloorTerminal.open(floor)));
 			return terminals.map((terminal) => ({
 				flood(bytes: number) {
-					const meter = new FloodMeter(bytes, { markers: false });
-					const done = awaitFlood(meter, terminal, bytes);
-					terminal.requestFlood(bytes, FLOOR_FRAME_BYTES);
+					const done = awaitFlood(new FloodMeter(bytes, { markers: relay }), terminal, bytes);
+					if (relay) terminal.requestPtyFlood(bytes);
+					else terminal.requestFlood(bytes, FLOOR_FRAME_BYTES);
 					return done;
 				},
 				counters: () => null,

@@ -83,6 +83,11 @@ export class FloorTerminal implements BenchTerminal {
 		this.socket.send(JSON.stringify({ flood: bytes, frameBytes }));
 	}
 
+	/** Asks the server to relay the flood command's output from a pty of its own, between its markers. */
+	requestPtyFlood(bytes: number): void {
+		this.socket.send(JSON.stringify({ ptyFlood: bytes }));
+	}
+
 	onOutput(listener: (chunk: OutputChunk) => void): () => void {
 		this.#listeners.add(listener);
 		return () => this.#listeners.delete(listener);

@@ -3,8 +3,13 @@
  * round trip is then only the line discipline's echo and one read, the part of every WebSocket
  * terminal's echo that is the pty's, which the network floor (a `ws` echo server) does not pay.
  */
-import { spawn as spawnPty, type IPty } from 'node-pty';
+import { spawn, type IPty } from 'node-pty';
 import type { BenchTerminal, OutputChunk } from './terminal.ts';
+
+/** A pty of this process running `file`, as the floors use one: 80×24, bytes out, a bare environment. */
+export function spawnFloorPty(file: string, args: string[]): IPty {
+	return spawn(file, args, { name: 'xterm-256color', cols: 80, rows: 24, env: { LANG: 'C.UTF-8', PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: null });
+}
 
 export class PtyFloorTerminal implements BenchTerminal {
 	readonly #pty: IPty;
@@ -15,7 +20,7 @@ export class PtyFloorTerminal implements BenchTerminal {
 
 	constructor() {
 		// `cat` in canonical mode: the line discipline echoes each key as the benchmarks' keystrokes expect.
-		this.#pty = spawnPty('cat', [], { name: 'xterm-256color', cols: 80, rows: 24, env: { LANG: 'C.UTF-8', PATH: process.env.PATH ?? '/usr/bin:/bin' }, encoding: null });
+		this.#pty = spawnFloorPty('cat', []);
 		this.#pty.onData((data) => {
 			const chunk = data as unknown as Buffer;
 			this.bytes += chunk.length;

@@ -65,8 +65,9 @@ it('profiles the gateway per key echoed and per MB of output, and names where th
 	}
 	const flood = results.filter((result) => result.bench === 'flood-profile');
 	expect(flood.find((result) => result.case.endsWith('CPU per MB, in all'))?.value).toBeGreaterThan(0);
-	// A flood is read from the pty and sent in frames: both must be found in the profile.
-	for (const bucket of ['pty read', 'ws send']) {
+	// A flood is read from the pty (libuv hands each read to JS: the socket read) and sent in frames:
+	// both must be found in the profile. node-pty's own handler is too thin to be sampled every time.
+	for (const bucket of ['socket read', 'ws send']) {
 		expect(flood.some((result) => result.case.includes(bucket) && result.value! > 0), `no ${bucket} in ${flood.map((result) => result.case).join(', ')}`).toBe(true);
 	}
 }, 180_000);
