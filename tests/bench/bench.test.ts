@@ -45,6 +45,10 @@ it('prints one well-formed JSON result per line for every benchmark (npm run ben
 	for (const floor of ['network-floor', 'pty-floor']) {
 		expect(results.some((result) => result.bench === 'echo' && result.target === floor && (result.n as number) > 0), `no echo from ${floor}`).toBe(true);
 	}
+	// Throughput against all three: the pty's, the network's and the relay's.
+	for (const floor of ['pty-floor', 'network-floor', 'relay-floor']) {
+		expect(results.some((result) => result.bench === 'throughput' && result.target === floor && (result.value as number) > 0), `no throughput from ${floor}`).toBe(true);
+	}
 	expect(results.filter((result) => result.bench === 'machine')).toHaveLength(1);
 	expect(results.filter((result) => result.bench === 'goal').length).toBeGreaterThan(0);
 	// The readable table goes to stderr, after the results.
