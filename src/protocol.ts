@@ -15,8 +15,6 @@
 import * as z from 'zod/mini';
 import { LabError } from './protocol-values.ts';
 
-// The protocol's plain values (the error table, the default terminal, the encoders), in a module of
-// their own so a page can use them without reaching zod; part of this module for everyone else.
 export * from './protocol-values.ts';
 
 /** Terminal names: short, lowercase, safe in URLs, tmux session names and cgroup paths. */

@@ -14,7 +14,7 @@ import type { Plugin } from 'vite';
 import * as z from 'zod/mini';
 import { labResetResult, labResponse, serverMessage, sessionResponse } from '../protocol.ts';
 
-export const VALIDATORS_MODULE = 'virtual:podlab/validators';
+const VALIDATORS_MODULE = 'virtual:podlab/validators';
 
 /** What the module exports for each schema: whether `value` is what that schema accepts. */
 export type Validator<T> = (value: unknown) => value is T;
