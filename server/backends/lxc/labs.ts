@@ -147,8 +147,13 @@ export class Labs {
 		// A lab sees its own memory and uptime only if lxcfs serves when it starts; on a host without
 		// systemd nothing else starts it again after a reboot, a crash or a kill.
 		await ensureLxcfs();
-		const started = await run('lxc-start', ['-P', LABS_DIR, '-n', name], { timeoutMs: 30_000 });
-		if (!succeeded(started)) throw new LxcLabError(`lxc: ${name} did not start: ${describeFailure('lxc-start', started)}`);
+		// lxc-start itself only says that it failed; its log says why (kept beside the lab, errors only).
+		const log = join(labDir(name), 'start.log');
+		const started = await run('lxc-start', ['-P', LABS_DIR, '-n', name, '--logfile', log, '--logpriority', 'ERROR'], { timeoutMs: 30_000 });
+		if (!succeeded(started)) {
+			const why = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
+			throw new LxcLabError(`lxc: ${name} did not start: ${describeFailure('lxc-start', started)}${why ? `; lxc's log: ${why}` : ''}`);
+		}
 		const deadline = performance.now() + BOOT_TIMEOUT_MS;
 		while (performance.now() < deadline) {
 			const pid = await this.initPid(name);
