@@ -16,6 +16,9 @@ export const VIEWER_MAX_BEHIND_BYTES = 4 * 1024 * 1024;
  */
 export const MAX_ACK_BYTES = VIEWER_MAX_BEHIND_BYTES / 4;
 
+/** How long after a pause ends a reader still counts as slower than its output (see {@link FlowControl.readerBehind}). */
+export const BEHIND_FOR_MS = 1000;
+
 export interface Watermarks {
 	highWatermarkBytes: number;
 	lowWatermarkBytes: number;
@@ -32,16 +35,27 @@ export type AckResult = 'ok' | 'nothing-owed' | 'more-than-owed';
 export class FlowControl<Peer> {
 	readonly #marks: Watermarks;
 	readonly #valve: OutputValve;
+	readonly #now: () => number;
 	readonly #peers = new Map<Peer, { unacked: number; viewer: boolean }>();
 	#paused = false;
+	#resumedAt = -Infinity;
 
-	constructor(marks: Watermarks, valve: OutputValve) {
+	constructor(marks: Watermarks, valve: OutputValve, now: () => number = () => performance.now()) {
 		this.#marks = marks;
 		this.#valve = valve;
+		this.#now = now;
 	}
 
 	get paused(): boolean {
 		return this.#paused;
+	}
+
+	/**
+	 * Whether a reader's page is slower than the output: it is holding the output back now, or did
+	 * within the last {@link BEHIND_FOR_MS}. A page that keeps up never reaches the high watermark.
+	 */
+	get readerBehind(): boolean {
+		return this.#paused || this.#now() - this.#resumedAt < BEHIND_FOR_MS;
 	}
 
 	/**
@@ -104,6 +118,7 @@ export class FlowControl<Peer> {
 		if (!this.#paused) return;
 		for (const state of this.#peers.values()) if (!state.viewer && state.unacked > this.#marks.lowWatermarkBytes) return;
 		this.#paused = false;
+		this.#resumedAt = this.#now();
 		this.#valve.resume();
 	}
 }

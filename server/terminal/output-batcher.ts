@@ -1,27 +1,37 @@
 /**
- * Gathers a terminal's output into frames. A key's echo after a quiet spell goes out at once (next
- * event-loop turn); during a flood (each ~4 KiB pty read in its own turn) reads are gathered for a
- * moment into frames of up to {@link MAX_FRAME_BYTES}: ~15 frames per MB instead of ~240, each
- * costing a syscall and a client event.
+ * Gathers a terminal's output into frames. During a flood the pty gives ~4 KiB per event-loop turn.
+ * By default each read goes out on the next turn, so that the page renders it, acks it and the
+ * writer gets its next turn as soon as they can. When gathering pays (`shouldGather`, asked once per
+ * frame and only during a flood), reads are held for up to {@link GATHER_MS} into frames of up to
+ * {@link MAX_FRAME_BYTES}: ~15 frames per MB instead of ~250, each a send for the gateway and a
+ * message for the page. What pays is decided by the terminal (terminal.ts): a gateway with no CPU to
+ * spare, or a page that cannot keep up. docs/performance.md has the measurements.
  */
 
 /** Output frames are at most this large (a flood is cut into frames of this size). */
 export const MAX_FRAME_BYTES = 64 * 1024;
-/** Output arriving within this long of the previous frame counts as a flood and is gathered… */
+/** Output arriving within this long of the previous frame counts as a flood… */
 const FLOOD_GAP_MS = 2;
-/** …for this long at most. */
-const FLOOD_DELAY_MS = 2;
+/** …and while gathering pays, is gathered for this long at most. */
+export const GATHER_MS = 2;
 
 export class OutputBatcher {
 	readonly #send: (frame: Buffer) => void;
+	readonly #shouldGather: () => boolean;
 	#chunks: Buffer[] = [];
 	#bytes = 0;
 	#scheduled = false;
 	#timer: NodeJS.Timeout | null = null;
 	#lastFlushAt = 0;
 
-	constructor(send: (frame: Buffer) => void) {
+	/**
+	 * @param send sends one frame
+	 * @param shouldGather whether a flood's reads are worth gathering now; a lone echo after a quiet
+	 *   spell always goes out on the next turn
+	 */
+	constructor(send: (frame: Buffer) => void, shouldGather: () => boolean) {
 		this.#send = send;
+		this.#shouldGather = shouldGather;
 	}
 
 	push(chunk: Buffer): void {
@@ -30,7 +40,8 @@ export class OutputBatcher {
 		if (this.#bytes >= MAX_FRAME_BYTES) return this.flush();
 		if (this.#scheduled) return;
 		this.#scheduled = true;
-		if (performance.now() - this.#lastFlushAt < FLOOD_GAP_MS) this.#timer = setTimeout(() => this.flush(), FLOOD_DELAY_MS);
+		const flooding = performance.now() - this.#lastFlushAt < FLOOD_GAP_MS;
+		if (flooding && this.#shouldGather()) this.#timer = setTimeout(() => this.flush(), GATHER_MS);
 		else setImmediate(() => this.flush());
 	}
 

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ErrorCode, ServerMessage, SignalName } from '../../src/protocol.ts';
 import type { LabBackend, LabProcess } from '../backends/backend.ts';
+import { gatewayLoad, type EventLoopLoad } from './event-loop-load.ts';
 import { FlowControl, type AckResult } from './flow-control.ts';
 import { Osc133Parser } from './osc133.ts';
 import { OutputBatcher } from './output-batcher.ts';
@@ -42,6 +43,8 @@ export interface TerminalOptions {
 	/** Counts output read from the process and input written to it (metrics). */
 	onOutputBytes?(bytes: number): void;
 	onInputBytes?(bytes: number): void;
+	/** Whether the gateway has CPU to spare (see output-batcher.ts). @default the process's own event loop */
+	load?: Pick<EventLoopLoad, 'saturated'>;
 }
 
 /** A command line that finished in the shell. */
@@ -113,8 +116,14 @@ export class Terminal {
 		this.#scrollback = new Scrollback(options.scrollbackBytes);
 		this.#parser = new Osc133Parser(nonce);
 		this.#size = size;
-		this.#batcher = new OutputBatcher((frame) => this.#sendToAll(frame));
 		this.#flow = new FlowControl(options, { pause: () => this.#process?.pauseOutput(), resume: () => this.#process?.resumeOutput() });
+		// Gathering a flood into large frames pays when the gateway has no CPU to spare, or when a
+		// reader's page is slower than the output anyway (it would not show the bytes sooner, and
+		// each message costs its main thread); otherwise each read goes out at once.
+		this.#batcher = new OutputBatcher(
+			(frame) => this.#sendToAll(frame),
+			() => this.#flow.readerBehind || (options.load ?? gatewayLoad).saturated,
+		);
 	}
 
 	static async start(backend: LabBackend, options: TerminalOptions, size: { cols: number; rows: number }): Promise<Terminal> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FlowControl, MAX_ACK_BYTES, VIEWER_MAX_BEHIND_BYTES } from '../../../server/terminal/flow-control.ts';
+import { BEHIND_FOR_MS, FlowControl, MAX_ACK_BYTES, VIEWER_MAX_BEHIND_BYTES } from '../../../server/terminal/flow-control.ts';
 import { AckCoalescer } from '../../../src/terminal/ack-coalescer.ts';
 
 function valve() {
@@ -50,6 +50,27 @@ describe('flow control', () => {
 		flow.sending('a', 200);
 		flow.remove('a');
 		expect(output.log).toEqual(['pause', 'resume']);
+	});
+});
+
+describe('a reader behind its output', () => {
+	it('is one that held the output back now or within BEHIND_FOR_MS; a viewer never is', () => {
+		let now = 0;
+		const flow = new FlowControl<string>({ highWatermarkBytes: 100, lowWatermarkBytes: 10 }, valve(), () => now);
+		flow.add('viewer', true);
+		flow.add('reader', false);
+		flow.sending('viewer', 1000);
+		flow.sending('reader', 100);
+		expect(flow.readerBehind).toBe(false);
+		flow.sending('reader', 1);
+		expect(flow.readerBehind).toBe(true);
+		now += 10 * BEHIND_FOR_MS;
+		expect(flow.readerBehind).toBe(true);
+		flow.ack('reader', 101);
+		now += BEHIND_FOR_MS - 1;
+		expect(flow.readerBehind).toBe(true);
+		now += 1;
+		expect(flow.readerBehind).toBe(false);
 	});
 });
 

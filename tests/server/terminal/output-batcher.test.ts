@@ -2,34 +2,83 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { MAX_FRAME_BYTES, OutputBatcher } from '../../../server/terminal/output-batcher.ts';
 
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+const CHUNK = Buffer.alloc(4096, 0x78);
+
+/** Pushes `reads` chunks one event-loop turn apart, as a pty gives a flood, and waits for the last frame. */
+async function flood(batcher: OutputBatcher, reads: number): Promise<void> {
+	for (let index = 0; index < reads; index++) {
+		batcher.push(CHUNK);
+		await nextTurn();
+	}
+	await sleep(10);
+}
+
 describe('the output batcher', () => {
-	it('sends a lone echo on the next turn, as one frame', async () => {
+	it('sends a lone echo on the next turn, as one frame, without asking whether to gather', async () => {
 		const frames: Buffer[] = [];
-		const batcher = new OutputBatcher((frame) => frames.push(frame));
+		let asked = 0;
+		const batcher = new OutputBatcher(
+			(frame) => frames.push(frame),
+			() => ++asked > 0,
+		);
 		batcher.push(Buffer.from('a'));
 		expect(frames).toEqual([]);
-		await new Promise((resolve) => setImmediate(resolve));
+		await nextTurn();
 		expect(frames.map(String)).toEqual(['a']);
+		expect(asked).toBe(0);
 	});
 
-	it('gathers a flood into frames of at most MAX_FRAME_BYTES, in order', async () => {
+	it('sends a flood read by read while gathering does not pay', async () => {
 		const frames: Buffer[] = [];
-		const batcher = new OutputBatcher((frame) => frames.push(frame));
-		const chunk = Buffer.alloc(4096, 0x78);
-		for (let index = 0; index < 40; index++) {
+		const batcher = new OutputBatcher(
+			(frame) => frames.push(frame),
+			() => false,
+		);
+		await flood(batcher, 40);
+		expect(frames.length).toBe(40);
+		expect(frames.every((frame) => frame.equals(CHUNK))).toBe(true);
+	});
+
+	it('gathers a flood into frames of at most MAX_FRAME_BYTES, in order, while gathering pays', async () => {
+		const frames: Buffer[] = [];
+		const batcher = new OutputBatcher(
+			(frame) => frames.push(frame),
+			() => true,
+		);
+		const numbered = Array.from({ length: 40 }, (_, index) => Buffer.alloc(4096, index));
+		for (const chunk of numbered) {
 			batcher.push(chunk);
-			await new Promise((resolve) => setImmediate(resolve));
+			await nextTurn();
 		}
 		await sleep(10);
-		const total = frames.reduce((sum, frame) => sum + frame.length, 0);
-		expect(total).toBe(40 * 4096);
+		expect(Buffer.concat(frames).equals(Buffer.concat(numbered))).toBe(true);
 		expect(frames.length).toBeLessThan(20);
 		expect(Math.max(...frames.map((frame) => frame.length))).toBeLessThanOrEqual(MAX_FRAME_BYTES);
 	});
 
+	it('follows the decision from one frame to the next', async () => {
+		const frames: Buffer[] = [];
+		let gather = false;
+		const batcher = new OutputBatcher(
+			(frame) => frames.push(frame),
+			() => gather,
+		);
+		await flood(batcher, 20);
+		expect(frames.length).toBe(20);
+		gather = true;
+		frames.length = 0;
+		// A flood goes on: the first read after the pause above counts as after a quiet spell.
+		await flood(batcher, 40);
+		expect(frames.length).toBeLessThan(20);
+	});
+
 	it('sends at once when asked to flush', () => {
 		const frames: Buffer[] = [];
-		const batcher = new OutputBatcher((frame) => frames.push(frame));
+		const batcher = new OutputBatcher(
+			(frame) => frames.push(frame),
+			() => true,
+		);
 		batcher.push(Buffer.from('x'));
 		batcher.push(Buffer.from('y'));
 		batcher.flush();

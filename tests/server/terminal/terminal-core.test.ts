@@ -39,7 +39,7 @@ afterEach(async () => {
 	await Promise.all(terminals.splice(0).map((terminal) => terminal.end('shutdown')));
 });
 
-async function start(options: { highWatermarkBytes?: number } = {}): Promise<{ terminal: Terminal; shell: FakeProcess; peer: Peer; commands: FinishedCommand[]; ended: Terminal[] }> {
+async function start(options: { highWatermarkBytes?: number; load?: { saturated: boolean } } = {}): Promise<{ terminal: Terminal; shell: FakeProcess; peer: Peer; commands: FinishedCommand[]; ended: Terminal[] }> {
 	const backend = new FakeBackend();
 	const commands: FinishedCommand[] = [];
 	const ended: Terminal[] = [];
@@ -56,6 +56,7 @@ async function start(options: { highWatermarkBytes?: number } = {}): Promise<{ t
 			logger: pino({ level: 'silent' }),
 			onEnd: (terminal) => ended.push(terminal),
 			onCommand: (command) => commands.push(command),
+			load: options.load ?? { saturated: false },
 		},
 		{ cols: 80, rows: 24 },
 	);
@@ -165,10 +166,53 @@ describe('Terminal (fake backend)', () => {
 		expect(shell.outputPaused).toBe(false);
 	});
 
+	it('sends a flood read by read to a page that keeps up, and gathers it for one behind or on a saturated gateway', async () => {
+		const load = { saturated: false };
+		const { terminal, shell, peer } = await start({ highWatermarkBytes: 64 * 1024, load });
+		let acked = 0;
+		const ackAll = () => {
+			const sent = peer.frames.reduce((sum, frame) => sum + frame.length, 0);
+			if (sent > acked) terminal.ack(peer, sent - acked);
+			acked = sent;
+		};
+		/** Frames a flood of `reads` pty reads of 4 KiB took, one event-loop turn apart. */
+		const flood = async (reads: number, { ack }: { ack: boolean }) => {
+			const before = peer.frames.length;
+			for (let read = 0; read < reads; read++) {
+				shell.print(Buffer.alloc(4096, 0x79));
+				await flushed();
+				if (ack) ackAll();
+			}
+			await new Promise((resolve) => setTimeout(resolve, 10));
+			return peer.frames.length - before;
+		};
+
+		expect(await flood(32, { ack: true })).toBe(32);
+		// The page stops acking: the output is held back at the high watermark…
+		await flood(32, { ack: false });
+		expect(shell.outputPaused).toBe(true);
+		// …and once it catches up, its flood comes in large frames.
+		ackAll();
+		expect(shell.outputPaused).toBe(false);
+		expect(await flood(32, { ack: true })).toBeLessThanOrEqual(4);
+
+		const other = await start({ load });
+		load.saturated = true;
+		other.shell.print('x');
+		await flushed();
+		const before = other.peer.frames.length;
+		for (let read = 0; read < 32; read++) {
+			other.shell.print(Buffer.alloc(4096, 0x79));
+			await flushed();
+		}
+		await new Promise((resolve) => setTimeout(resolve, 10));
+		expect(other.peer.frames.length - before).toBeLessThanOrEqual(4);
+	});
+
 	it('replays exactly what a reattaching peer missed', async () => {
 		const { terminal, shell, peer } = await start();
 		shell.print('one ');
-		// Output right after the attach counts as a flood: gathered for a moment (output-batcher.ts).
+		// Output right after the attach counts as a flood, which may be gathered for a moment (output-batcher.ts).
 		await new Promise((resolve) => setTimeout(resolve, 10));
 		const seen = peer.frames.reduce((sum, frame) => sum + frame.length, 0);
 		terminal.detach(peer);
