@@ -5,14 +5,16 @@
  *
  * Only xterm.js and the fit addon load with it: the first output of the first Run waits for nothing
  * else. The optional addons come later, each when it earns its download — clickable links when a
- * pointer first moves over the terminal, the WebGL renderer when a flood of output arrives — and
- * never before the first output has been drawn. Until then xterm's DOM renderer draws.
+ * pointer first moves over the terminal, the WebGL renderer when a flood of output arrives and a GPU
+ * draws WebGL — and never before the first output has been drawn. Until then xterm's DOM renderer
+ * draws.
  */
 import { Terminal } from '@xterm/xterm';
 import { FitAddon } from '@xterm/addon-fit';
 // Inlined into this lazily loaded chunk and injected on first use: Astro does not emit CSS that
 // is imported by a dynamically imported client module, and a page without a terminal needs none.
 import { copyText } from './clipboard.ts';
+import { gpuWebgl2 } from './gpu-webgl.ts';
 import { injectXtermStyles } from './xterm-styles.ts';
 import { xtermTheme, type SiteTheme } from './xterm-theme.ts';
 
@@ -57,14 +59,6 @@ const nextFrames = (count: number) =>
 		const step = (left: number) => (left === 0 ? resolve() : requestAnimationFrame(() => step(left - 1)));
 		step(count);
 	});
-
-function supportsWebgl2(): boolean {
-	try {
-		return document.createElement('canvas').getContext('webgl2') !== null;
-	} catch {
-		return false;
-	}
-}
 
 export class TerminalView {
 	readonly #terminal: Terminal;
@@ -270,13 +264,17 @@ export class TerminalView {
 	}
 
 	/**
-	 * The WebGL renderer draws floods of output with less work per frame than the DOM renderer; it is
-	 * optional. Loaded when a flood starts, and only where WebGL2 exists. Disposing the addon puts
-	 * xterm back on its DOM renderer: done when the GPU context is lost, or when the renderer would
-	 * draw nothing.
+	 * The WebGL renderer draws floods of output with less work per frame than the DOM renderer, when a
+	 * GPU draws it; it is optional. Loaded when a flood starts, and only where a GPU draws WebGL2 (on
+	 * the CPU the DOM renderer is ten times faster). Disposing the addon puts xterm back on its DOM
+	 * renderer: done when the GPU context is lost, or when the renderer would draw nothing.
 	 */
 	async #loadWebgl(): Promise<void> {
-		if (!supportsWebgl2()) return;
+		const gpu = gpuWebgl2();
+		if (gpu.renderer === null) {
+			console.info(`[podlab] ${gpu.why}: the DOM renderer draws the terminal`);
+			return;
+		}
 		try {
 			const { WebglAddon } = await import('@xterm/addon-webgl');
 			if (this.#disposed) return;

@@ -177,6 +177,14 @@ describe('a busy terminal', () => {
 	});
 
 	it('stays responsive under a flood of output, and Ctrl-C stops it', async () => {
+		// Headless Chromium emulates WebGL on the CPU (SwiftShader), where xterm's WebGL renderer is ten
+		// times slower than its DOM renderer: the flood must not switch to it.
+		const webglChunks: string[] = [];
+		page.on('request', (request) => {
+			if (/addon-webgl/.test(request.url())) webglChunks.push(request.url());
+		});
+		const notes: string[] = [];
+		page.on('console', (message) => notes.push(message.text()));
 		await page.goto(url('/lab-check/'));
 		await runButton(page, 'lab-check:1').click();
 		await waitForStatus(page, 'lab-check:1', /✓/);
@@ -188,6 +196,9 @@ describe('a busy terminal', () => {
 		const started = Date.now();
 		await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
 		expect(Date.now() - started).toBeLessThan(1_000);
+		expect(notes.some((note) => /drawn by the CPU here \(.*SwiftShader.*\): the DOM renderer draws the terminal/.test(note)), notes.join('\n')).toBe(true);
+		expect(webglChunks).toEqual([]);
+		expect(await page.locator('#podlab-tabpanel-main .xterm-rows').textContent()).toContain('podlab-flood');
 
 		await page.keyboard.press('Control+C');
 		await typeCommand(page, 'echo "flood over: $((40 + 2))"');
