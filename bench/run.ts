@@ -5,6 +5,7 @@
  */
 import { loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { browserFlood } from './browser-flood.ts';
 import { clickToOutput } from './click-to-output.ts';
 import { echoCapacity } from './echo-capacity.ts';
 import { echoProfile } from './echo-profile.ts';
@@ -20,7 +21,7 @@ import { Report, formatTable } from './lib/report.ts';
 import { pageWeight } from './page-weight.ts';
 import { throughput } from './throughput.ts';
 
-const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, clickToOutput, pageWeight, instructorWatch, labs, echoProfile, floodProfile];
+const BENCHMARKS: Benchmark[] = [echoCapacity, throughput, browserFlood, clickToOutput, pageWeight, instructorWatch, labs, echoProfile, floodProfile];
 
 /** The help's name column: the longest name and two spaces. */
 const NAME_WIDTH = Math.max(...BENCHMARKS.map((benchmark) => benchmark.name.length)) + 2;

@@ -10,7 +10,7 @@ import { NODE } from '../helpers/gateway.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The `bench` field of the result lines: echo-capacity prints both echo and capacity results. */
-const BENCHES = ['echo', 'capacity', 'throughput', 'click-to-output', 'page-weight', 'instructor-watch'];
+const BENCHES = ['echo', 'capacity', 'throughput', 'browser-flood', 'click-to-output', 'page-weight', 'instructor-watch'];
 
 /** Runs `npm run bench -- --quick ...args` and expects it to exit 0; its stdout and stderr. */
 async function runBench(args: string[]): Promise<{ stdout: string; stderr: string }> {
