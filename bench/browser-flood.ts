@@ -12,7 +12,7 @@
  * animation frames took during the flood (p99 and longest gap: how responsive the page stays); plus
  * the main thread's busy share (CDP `Performance.getMetrics` TaskDuration) over the floods.
  */
-import type { Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { RUN_ATTRIBUTES } from '../src/terminal/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
 import type { Benchmark } from './lib/context.ts';
@@ -160,7 +160,7 @@ async function flood(page: Page, bytes: number): Promise<PageFlood> {
  * (the stream is read as latin1, so a string index is a byte offset) and times the page's animation
  * frames while it runs.
  */
-async function instrument(reader: import('playwright-core').BrowserContext): Promise<void> {
+async function instrument(reader: BrowserContext): Promise<void> {
 	await reader.addInitScript(() => {
 		const START = 'FLOOD-START\r\n';
 		const END = 'FLOOD-END';
