@@ -147,11 +147,13 @@ export class Labs {
 		// A lab sees its own memory and uptime only if lxcfs serves when it starts; on a host without
 		// systemd nothing else starts it again after a reboot, a crash or a kill.
 		await ensureLxcfs();
-		// lxc-start itself only says that it failed; its log says why (kept beside the lab, errors only).
+		// lxc-start itself only says that it failed; its log says why (beside the lab, errors only,
+		// emptied for each start so that it holds this start's lines and does not grow).
 		const log = join(labDir(name), 'start.log');
+		await writeFile(log, '');
 		const started = await run('lxc-start', ['-P', LABS_DIR, '-n', name, '--logfile', log, '--logpriority', 'ERROR'], { timeoutMs: 30_000 });
 		if (!succeeded(started)) {
-			const why = (await readFile(log, 'utf8').catch(() => '')).trim().split('\n').slice(-5).join(' | ');
+			const why = startFailureCause(await readFile(log, 'utf8').catch(() => ''));
 			throw new LxcLabError(`lxc: ${name} did not start: ${describeFailure('lxc-start', started)}${why ? `; lxc's log: ${why}` : ''}`);
 		}
 		const deadline = performance.now() + BOOT_TIMEOUT_MS;
@@ -210,4 +212,20 @@ export class Labs {
 		const disk = await subvolumeUsage(join(labDir(name), 'rootfs'));
 		return { memoryBytes: memory, diskExclusiveBytes: disk?.exclusiveBytes ?? null };
 	}
+}
+
+/**
+ * What lxc-start's error log says went wrong: its first few errors, without lxc's prefix. The cause
+ * comes first; what follows it (the container's state, "failed to start", advice to read this very
+ * log) is the same for every failure and is left out.
+ */
+export function startFailureCause(log: string): string {
+	const AFTERMATH = /tools\/lxc_start\.c|wait_on_daemonized_start/;
+	return log
+		.split('\n')
+		.filter((line) => line.trim() && !AFTERMATH.test(line))
+		.map((line) => line.replace(/^lxc-start \S+ [\d.]+ ERROR\s+/, ''))
+		.slice(0, 3)
+		.join(' | ')
+		.slice(0, 600);
 }
