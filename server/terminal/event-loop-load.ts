@@ -16,6 +16,7 @@ export interface LoopTimes {
 	idle: number;
 }
 
+/** Where the load's figures come from; tests give their own. */
 export interface EventLoopLoadOptions {
 	/** @default performance.eventLoopUtilization */
 	sample?: () => LoopTimes;
@@ -34,6 +35,7 @@ export const SATURATED_ABOVE = 0.9;
  */
 export const RELAXED_BELOW = 0.7;
 
+/** Whether an event loop is saturated, measured over windows of at least {@link WINDOW_MS}. */
 export class EventLoopLoad {
 	readonly #sample: () => LoopTimes;
 	readonly #now: () => number;
@@ -48,6 +50,7 @@ export class EventLoopLoad {
 		this.#lastAt = now();
 	}
 
+	/** True while the loop was busy above {@link SATURATED_ABOVE} of the last window, until it drops below {@link RELAXED_BELOW}. */
 	get saturated(): boolean {
 		const now = this.#now();
 		if (now - this.#lastAt < WINDOW_MS) return this.#saturated;

@@ -53,6 +53,9 @@ export class FlowControl<Peer> {
 	/**
 	 * Whether a reader's page is slower than the output: it is holding the output back now, or did
 	 * within the last {@link BEHIND_FOR_MS}. A page that keeps up never reaches the high watermark.
+	 * Viewers (the instructor watching) do not count, as they never hold the output back: their
+	 * thumbnails draw at most every 250 ms whatever the frames, and one too far behind is dropped
+	 * and catches up from the scrollback.
 	 */
 	get readerBehind(): boolean {
 		return this.#paused || this.#now() - this.#resumedAt < BEHIND_FOR_MS;

@@ -2,7 +2,7 @@
  * Gathers a terminal's output into frames. During a flood the pty gives ~4 KiB per event-loop turn.
  * By default each read goes out on the next turn, so that the page renders it, acks it and the
  * writer gets its next turn as soon as they can. When gathering pays (`shouldGather`, asked once per
- * frame and only during a flood), reads are held for up to {@link GATHER_MS} into frames of up to
+ * frame and only during a flood), reads are held for up to 2 ms into frames of up to
  * {@link MAX_FRAME_BYTES}: ~15 frames per MB instead of ~250, each a send for the gateway and a
  * message for the page. What pays is decided by the terminal (terminal.ts): a gateway with no CPU to
  * spare, or a page that cannot keep up. docs/performance.md has the measurements.
@@ -13,7 +13,7 @@ export const MAX_FRAME_BYTES = 64 * 1024;
 /** Output arriving within this long of the previous frame counts as a flood… */
 const FLOOD_GAP_MS = 2;
 /** …and while gathering pays, is gathered for this long at most. */
-export const GATHER_MS = 2;
+const GATHER_MS = 2;
 
 export class OutputBatcher {
 	readonly #send: (frame: Buffer) => void;
@@ -39,9 +39,10 @@ export class OutputBatcher {
 		this.#bytes += chunk.length;
 		if (this.#bytes >= MAX_FRAME_BYTES) return this.flush();
 		if (this.#scheduled) return;
+		// Decided before anything is scheduled: the batcher's state stays whole whatever the decision does.
+		const gather = performance.now() - this.#lastFlushAt < FLOOD_GAP_MS && this.#shouldGather();
 		this.#scheduled = true;
-		const flooding = performance.now() - this.#lastFlushAt < FLOOD_GAP_MS;
-		if (flooding && this.#shouldGather()) this.#timer = setTimeout(() => this.flush(), GATHER_MS);
+		if (gather) this.#timer = setTimeout(() => this.flush(), GATHER_MS);
 		else setImmediate(() => this.flush());
 	}
 

@@ -43,7 +43,7 @@ export interface TerminalOptions {
 	/** Counts output read from the process and input written to it (metrics). */
 	onOutputBytes?(bytes: number): void;
 	onInputBytes?(bytes: number): void;
-	/** Whether the gateway has CPU to spare (see output-batcher.ts). @default the process's own event loop */
+	/** Whether the gateway's event loop is saturated, with no CPU to spare (see output-batcher.ts). @default the process's own event loop */
 	load?: Pick<EventLoopLoad, 'saturated'>;
 }
 

@@ -57,20 +57,40 @@ describe('the output batcher', () => {
 		expect(Math.max(...frames.map((frame) => frame.length))).toBeLessThanOrEqual(MAX_FRAME_BYTES);
 	});
 
-	it('follows the decision from one frame to the next', async () => {
+	it('follows the decision from one frame to the next, within a flood', async () => {
 		const frames: Buffer[] = [];
-		let gather = false;
+		let reads = 0;
 		const batcher = new OutputBatcher(
 			(frame) => frames.push(frame),
-			() => gather,
+			() => reads > 20,
 		);
-		await flood(batcher, 20);
-		expect(frames.length).toBe(20);
-		gather = true;
-		frames.length = 0;
-		// A flood goes on: the first read after the pause above counts as after a quiet spell.
-		await flood(batcher, 40);
-		expect(frames.length).toBeLessThan(20);
+		for (; reads < 60; reads++) {
+			batcher.push(CHUNK);
+			await nextTurn();
+		}
+		await sleep(10);
+		// The first 21 reads one frame each (the decision is asked before the frame), the other 39 gathered.
+		expect(frames.slice(0, 21).every((frame) => frame.length === CHUNK.length)).toBe(true);
+		expect(frames.length).toBeLessThan(21 + 20);
+		expect(Buffer.concat(frames).length).toBe(60 * CHUNK.length);
+	});
+
+	it('sends a gathered frame at once when flushed, and nothing more when its timer would have fired', async () => {
+		const frames: Buffer[] = [];
+		const batcher = new OutputBatcher(
+			(frame) => frames.push(frame),
+			() => true,
+		);
+		batcher.push(Buffer.from('a'));
+		batcher.flush();
+		// Within FLOOD_GAP_MS of that frame: gathered, on a timer.
+		batcher.push(Buffer.from('b'));
+		batcher.push(Buffer.from('c'));
+		expect(frames.map(String)).toEqual(['a']);
+		batcher.flush();
+		expect(frames.map(String)).toEqual(['a', 'bc']);
+		await sleep(10);
+		expect(frames.map(String)).toEqual(['a', 'bc']);
 	});
 
 	it('sends at once when asked to flush', () => {

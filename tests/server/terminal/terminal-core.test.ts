@@ -191,10 +191,11 @@ describe('Terminal (fake backend)', () => {
 		// The page stops acking: the output is held back at the high watermark…
 		await flood(32, { ack: false });
 		expect(shell.outputPaused).toBe(true);
-		// …and once it catches up, its flood comes in large frames.
+		// …and once it catches up, its flood is gathered (two frames when each 2 ms holds 16 reads;
+		// a slow or busy machine holds fewer, and still well under one frame per read).
 		ackAll();
 		expect(shell.outputPaused).toBe(false);
-		expect(await flood(32, { ack: true })).toBeLessThanOrEqual(4);
+		expect(await flood(32, { ack: true })).toBeLessThan(16);
 
 		const other = await start({ load });
 		load.saturated = true;
@@ -206,7 +207,7 @@ describe('Terminal (fake backend)', () => {
 			await flushed();
 		}
 		await new Promise((resolve) => setTimeout(resolve, 10));
-		expect(other.peer.frames.length - before).toBeLessThanOrEqual(4);
+		expect(other.peer.frames.length - before).toBeLessThan(16);
 	});
 
 	it('replays exactly what a reattaching peer missed', async () => {
