@@ -12,11 +12,15 @@ const SOFTWARE_RENDERERS = /swiftshader|llvmpipe|softpipe|software rasterizer|ba
 /** The name Chromium and Safari give `RENDERER` in place of the real one. */
 const MASKED_RENDERER = /^webkit webgl$/i;
 
+/** Whether a WebGL renderer's name is one of a CPU rasterizer's. */
 export function isSoftwareRenderer(renderer: string): boolean {
 	return SOFTWARE_RENDERERS.test(renderer);
 }
 
-/** The WebGL2 renderer's name when a GPU draws it; null without WebGL2, or when the CPU draws it. */
+/**
+ * The WebGL2 renderer's name when a GPU draws it; without WebGL2, or when the CPU draws it,
+ * `renderer` is null and `why` says which, for the console.
+ */
 export function gpuWebgl2(): { renderer: string } | { renderer: null; why: string } {
 	let gl: WebGL2RenderingContext | null = null;
 	try {

@@ -196,7 +196,8 @@ describe('a busy terminal', () => {
 		const started = Date.now();
 		await page.evaluate(() => new Promise((resolve) => requestAnimationFrame(resolve)));
 		expect(Date.now() - started).toBeLessThan(1_000);
-		expect(notes.some((note) => /drawn by the CPU here \(.*SwiftShader.*\): the DOM renderer draws the terminal/.test(note)), notes.join('\n')).toBe(true);
+		// Chromium says SwiftShader today; a later one may refuse such a context outright: both say why.
+		expect(notes.some((note) => /^\[podlab\] .+: the DOM renderer draws the terminal$/.test(note)), notes.join('\n')).toBe(true);
 		expect(webglChunks).toEqual([]);
 		expect(await page.locator('#podlab-tabpanel-main .xterm-rows').textContent()).toContain('podlab-flood');
 
