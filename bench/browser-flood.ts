@@ -16,7 +16,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { RUN_ATTRIBUTES } from '../src/terminal/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
 import type { Benchmark } from './lib/context.ts';
-import { floodCommand } from './lib/flood.ts';
+import { END, START, floodCommand } from './lib/flood.ts';
 import { startPodlab } from './lib/podlab.ts';
 import { findRunBlock, siteUnavailable } from './lib/site.ts';
 import { summarize } from './lib/stats.ts';
@@ -90,19 +90,20 @@ export const browserFlood: Benchmark = {
 			await page.click(`button[${RUN_ATTRIBUTES.block}="${block.block}"]`);
 			await page.locator('#podlab-tab-main[data-state="connected"]').waitFor({ timeout: 15_000 });
 			context.progress.step('browser-flood', `warm-up flood of ${sizes.warmupBytes / MB} MB`);
-			await flood(page, sizes.warmupBytes);
+			await flood(page, sizes.warmupBytes, taskSeconds);
 
 			for (const { cpuSlowdown, bytes, runs } of sizes.cases) {
 				await cdp.send('Emulation.setCPUThrottlingRate', { rate: cpuSlowdown });
 				const floods: PageFlood[] = [];
-				const taskBefore = await taskSeconds();
-				const wallBefore = performance.now();
+				let busySeconds = 0;
+				let wallSeconds = 0;
 				for (let run = 1; run <= runs; run++) {
 					context.progress.step('browser-flood', `CPU ${cpuSlowdown}× slower, run ${run}/${runs}: ${bytes / MB} MB`);
-					floods.push(await flood(page, bytes));
+					const measured = await flood(page, bytes, taskSeconds);
+					floods.push(measured.flood);
+					busySeconds += measured.busySeconds;
+					wallSeconds += measured.wallSeconds;
 				}
-				const busyShare = (await taskSeconds()) - taskBefore;
-				const wallSeconds = (performance.now() - wallBefore) / 1000;
 				const megabytes = floods.reduce((total, one) => total + one.bytes, 0) / MB;
 				const seconds = floods.reduce((total, one) => total + (one.endedAt - one.startedAt) / 1000, 0);
 				const rates = summarize(floods.map((one) => one.bytes / MB / ((one.endedAt - one.startedAt) / 1000)))!;
@@ -125,8 +126,8 @@ export const browserFlood: Benchmark = {
 					acksPerMB: floods.reduce((total, one) => total + one.acks, 0) / megabytes,
 					animationFrameP99Ms: gaps?.p99 ?? null,
 					animationFrameMaxMs: gaps?.max ?? null,
-					// CDP's TaskDuration is the main thread's own time; throttling stretches it, not the wall clock.
-					mainThreadBusy: busyShare / wallSeconds,
+					// CDP's TaskDuration is the main thread's own time, from Enter to the end marker's arrival.
+					mainThreadBusy: busySeconds / wallSeconds,
 				});
 			}
 			await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
@@ -140,19 +141,26 @@ function caseName(cpuSlowdown: number, bytes: number): string {
 	return `1 terminal in Chromium, site client, CPU ${cpuSlowdown}× slower, ${bytes / MB} MB`;
 }
 
-/** Types the flood command into the page's terminal and resolves with the flood as the page saw it. */
-async function flood(page: Page, bytes: number): Promise<PageFlood> {
+/**
+ * Types the flood command into the page's terminal; resolves with the flood as the page saw it and
+ * the main thread's busy time (`taskSeconds`, CDP) over the wall time from Enter to the end marker.
+ */
+async function flood(page: Page, bytes: number, taskSeconds: () => Promise<number>): Promise<{ flood: PageFlood; busySeconds: number; wallSeconds: number }> {
 	const timeoutMs = 60_000 + bytes / 100; // at least 0.1 MB/s
 	await page.evaluate((timeout) => (window as BenchWindow).podlabFloodArm!(timeout), timeoutMs);
 	await page.locator('#podlab-tabpanel-main .xterm-helper-textarea').focus();
 	await page.keyboard.type(floodCommand(bytes));
+	const taskBefore = await taskSeconds();
+	const wallBefore = performance.now();
 	await page.keyboard.press('Enter');
 	const result = await page.evaluate(() => (window as BenchWindow).podlabFlood!);
+	const busySeconds = (await taskSeconds()) - taskBefore;
+	const wallSeconds = (performance.now() - wallBefore) / 1000;
 	if (result.bytes !== bytes) throw new Error(`the flood delivered ${result.bytes} bytes instead of ${bytes}`);
 	// Let xterm catch up and the prompt come back before the next flood is typed.
 	await page.locator('#podlab-tab-main[data-state="connected"]').waitFor({ timeout: 30_000 });
 	await page.waitForTimeout(500);
-	return result;
+	return { flood: result, busySeconds, wallSeconds };
 }
 
 /**
@@ -161,83 +169,84 @@ async function flood(page: Page, bytes: number): Promise<PageFlood> {
  * frames while it runs.
  */
 async function instrument(reader: BrowserContext): Promise<void> {
-	await reader.addInitScript(() => {
-		const START = 'FLOOD-START\r\n';
-		const END = 'FLOOD-END';
-		const page = window as BenchWindow;
-		const decoder = new TextDecoder('latin1');
-		let armed: {
-			seen: number;
-			tail: string;
-			floodFrom: number;
-			startedAt: number;
-			frames: number;
-			acks: number;
-			frameGaps: number[];
-			resolve: (flood: PageFlood) => void;
-		} | null = null;
+	await reader.addInitScript(
+		({ START, END }) => {
+			const page = window as BenchWindow;
+			const decoder = new TextDecoder('latin1');
+			let armed: {
+				seen: number;
+				tail: string;
+				floodFrom: number;
+				startedAt: number;
+				frames: number;
+				acks: number;
+				frameGaps: number[];
+				resolve: (flood: PageFlood) => void;
+			} | null = null;
 
-		const Native = window.WebSocket;
-		window.WebSocket = class extends Native {
-			constructor(url: string | URL, protocols?: string | string[]) {
-				super(url, protocols);
-				this.addEventListener('message', (event: MessageEvent) => {
-					const flood = armed;
-					if (!flood || !(event.data instanceof ArrayBuffer)) return;
-					const now = performance.now();
-					const text = decoder.decode(event.data);
-					const combined = flood.tail + text;
-					const base = flood.seen - flood.tail.length;
-					flood.seen += text.length;
-					flood.tail = combined.slice(-16);
-					if (flood.floodFrom < 0) {
-						const at = combined.indexOf(START);
-						if (at < 0) return;
-						flood.floodFrom = base + at + START.length;
-						flood.startedAt = now;
-						let last = now;
-						const tick = (time: number) => {
-							if (armed !== flood) return;
-							flood.frameGaps.push(time - last);
-							last = time;
+			const Native = window.WebSocket;
+			window.WebSocket = class extends Native {
+				constructor(url: string | URL, protocols?: string | string[]) {
+					super(url, protocols);
+					this.addEventListener('message', (event: MessageEvent) => {
+						const flood = armed;
+						if (!flood || !(event.data instanceof ArrayBuffer)) return;
+						const now = performance.now();
+						const text = decoder.decode(event.data);
+						const combined = flood.tail + text;
+						const base = flood.seen - flood.tail.length;
+						flood.seen += text.length;
+						flood.tail = combined.slice(-16);
+						if (flood.floodFrom < 0) {
+							const at = combined.indexOf(START);
+							if (at < 0) return;
+							flood.floodFrom = base + at + START.length;
+							flood.startedAt = now;
+							let last = now;
+							const tick = (time: number) => {
+								if (armed !== flood) return;
+								flood.frameGaps.push(time - last);
+								last = time;
+								requestAnimationFrame(tick);
+							};
 							requestAnimationFrame(tick);
-						};
-						requestAnimationFrame(tick);
-					}
-					flood.frames++;
-					const end = combined.indexOf(END, Math.max(0, flood.floodFrom - base));
-					if (end < 0) return;
-					armed = null;
-					flood.resolve({ bytes: base + end - flood.floodFrom, startedAt: flood.startedAt, endedAt: now, frames: flood.frames, acks: flood.acks, frameGaps: flood.frameGaps });
+						}
+						flood.frames++;
+						const end = combined.indexOf(END, Math.max(0, flood.floodFrom - base));
+						if (end < 0) return;
+						armed = null;
+						flood.resolve({ bytes: base + end - flood.floodFrom, startedAt: flood.startedAt, endedAt: now, frames: flood.frames, acks: flood.acks, frameGaps: flood.frameGaps });
+					});
+				}
+
+				override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
+					if (armed && armed.floodFrom >= 0 && typeof data === 'string' && data.includes('"t":"ack"')) armed.acks++;
+					super.send(data);
+				}
+			};
+
+			page.podlabFloodArm = (timeoutMs) => {
+				page.podlabFlood = new Promise<PageFlood>((resolve, reject) => {
+					const timer = setTimeout(() => {
+						armed = null;
+						reject(new Error(`the flood did not finish within ${timeoutMs / 1000} s`));
+					}, timeoutMs);
+					armed = {
+						seen: 0,
+						tail: '',
+						floodFrom: -1,
+						startedAt: 0,
+						frames: 0,
+						acks: 0,
+						frameGaps: [],
+						resolve: (flood) => {
+							clearTimeout(timer);
+							resolve(flood);
+						},
+					};
 				});
-			}
-
-			override send(data: string | ArrayBufferLike | Blob | ArrayBufferView): void {
-				if (armed && armed.floodFrom >= 0 && typeof data === 'string' && data.includes('"t":"ack"')) armed.acks++;
-				super.send(data);
-			}
-		};
-
-		page.podlabFloodArm = (timeoutMs) => {
-			page.podlabFlood = new Promise<PageFlood>((resolve, reject) => {
-				const timer = setTimeout(() => {
-					armed = null;
-					reject(new Error(`the flood did not finish within ${timeoutMs / 1000} s`));
-				}, timeoutMs);
-				armed = {
-					seen: 0,
-					tail: '',
-					floodFrom: -1,
-					startedAt: 0,
-					frames: 0,
-					acks: 0,
-					frameGaps: [],
-					resolve: (flood) => {
-						clearTimeout(timer);
-						resolve(flood);
-					},
-				};
-			});
-		};
-	});
+			};
+		},
+		{ START, END },
+	);
 }

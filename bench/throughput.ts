@@ -125,7 +125,7 @@ async function measureTarget(
 			terminals: 1,
 			...(target.name === 'podlab' ? { ack: 'xterm' } : {}),
 			...rateFields(single),
-			...overhead(target, terminals[0]!, countersBefore, cpuBefore, single),
+			...overhead(target.serverPid, terminals[0]!, countersBefore, cpuBefore, single),
 			...(COMPARED_WITH.has(target.name) ? {} : ratios(singleRate, ptyFloor?.single, networkFloor?.single)),
 		});
 
@@ -173,7 +173,7 @@ function ratios(rate: number, ptyFloor: number | undefined, networkFloor: number
 
 /** Framing, ack and CPU cost per megabyte of flood, for targets that have a server and counters. */
 function overhead(
-	target: FloodTarget,
+	serverPid: number | null,
 	terminal: FloodTerminal,
 	before: { frames: number; bytes: number; acks: number } | null,
 	cpuBefore: number,
@@ -188,7 +188,7 @@ function overhead(
 		fields.meanFrameBytes = (after.bytes - before.bytes) / frames;
 		fields.acksPerMB = (after.acks - before.acks) / megabytes;
 	}
-	if (target.serverPid) fields.serverCpuMsPerMB = ((cpuSeconds(target.serverPid) - cpuBefore) * 1000) / megabytes;
+	if (serverPid) fields.serverCpuMsPerMB = ((cpuSeconds(serverPid) - cpuBefore) * 1000) / megabytes;
 	return fields;
 }
 
@@ -333,13 +333,12 @@ async function siteClientAcks(context: BenchContext, gateway: RunningGateway, si
 		context.progress.step(step, `warm-up flood of ${sizes.warmupBytes / MB} MB`);
 		await flood.flood(sizes.warmupBytes);
 		const cpuBefore = cpuSeconds(gateway.pid);
-		const countersBefore = flood.counters()!;
+		const countersBefore = flood.counters();
 		const timings: FloodTiming[] = [];
 		for (let run = 1; run <= sizes.single.runs; run++) {
 			context.progress.step(step, `run ${run}/${sizes.single.runs}: ${sizes.single.bytes / MB} MB`);
 			timings.push(await flood.flood(sizes.single.bytes));
 		}
-		const megabytes = (sizes.single.runs * sizes.single.bytes) / MB;
 		context.report.add({
 			bench: 'throughput',
 			target: 'podlab',
@@ -347,8 +346,7 @@ async function siteClientAcks(context: BenchContext, gateway: RunningGateway, si
 			terminals: 1,
 			ack: 'site',
 			...rateFields(timings),
-			acksPerMB: (terminal.acks - countersBefore.acks) / megabytes,
-			serverCpuMsPerMB: ((cpuSeconds(gateway.pid) - cpuBefore) * 1000) / megabytes,
+			...overhead(gateway.pid, flood, countersBefore, cpuBefore, timings),
 			...ratios(aggregate(timings), ptyFloorRates?.single, undefined),
 		});
 	} catch (error) {

@@ -6,8 +6,9 @@
  */
 import { StreamMatcher, type BenchTerminal, type OutputChunk } from './terminal.ts';
 
-const START = 'FLOOD-START\r\n';
-const END = 'FLOOD-END';
+/** The markers as the shell prints them (the browser benchmark looks for them inside the page). */
+export const START = 'FLOOD-START\r\n';
+export const END = 'FLOOD-END';
 
 /** The command line a shell target runs (followed by Enter). */
 export function floodCommand(bytes: number): string {
