@@ -16,7 +16,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { RUN_ATTRIBUTES } from '../src/terminal/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
 import type { Benchmark } from './lib/context.ts';
-import { END, START, floodCommand } from './lib/flood.ts';
+import { END, START, floodCommand, rateFields, type FloodTiming } from './lib/flood.ts';
 import { startPodlab } from './lib/podlab.ts';
 import { findRunBlock, siteUnavailable } from './lib/site.ts';
 import { summarize } from './lib/stats.ts';
@@ -105,21 +105,13 @@ export const browserFlood: Benchmark = {
 					wallSeconds += measured.wallSeconds;
 				}
 				const megabytes = floods.reduce((total, one) => total + one.bytes, 0) / MB;
-				const seconds = floods.reduce((total, one) => total + (one.endedAt - one.startedAt) / 1000, 0);
-				const rates = summarize(floods.map((one) => one.bytes / MB / ((one.endedAt - one.startedAt) / 1000)))!;
 				const gaps = summarize(floods.flatMap((one) => one.frameGaps));
 				const frames = floods.reduce((total, one) => total + one.frames, 0);
 				context.report.add({
 					bench: 'browser-flood',
 					target: 'podlab',
 					case: caseName(cpuSlowdown, bytes),
-					n: floods.length,
-					p50: rates.p50,
-					p99: null,
-					unit: 'MB/s',
-					value: megabytes / seconds,
-					min: rates.min,
-					max: rates.max,
+					...rateFields(floods.map(timing)),
 					cpuSlowdown,
 					framesPerMB: frames / megabytes,
 					meanFrameBytes: (megabytes * MB) / frames,
@@ -136,6 +128,12 @@ export const browserFlood: Benchmark = {
 		}
 	},
 };
+
+/** A flood as the page saw it, timed as the throughput benchmark times its floods. */
+function timing({ bytes, startedAt, endedAt }: PageFlood): FloodTiming {
+	const seconds = (endedAt - startedAt) / 1000;
+	return { bytes, startedAt, endedAt, seconds, rate: bytes / MB / seconds };
+}
 
 function caseName(cpuSlowdown: number, bytes: number): string {
 	return `1 terminal in Chromium, site client, CPU ${cpuSlowdown}× slower, ${bytes / MB} MB`;

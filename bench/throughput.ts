@@ -16,12 +16,11 @@
 import type { IPty } from 'node-pty';
 import type { RunningGateway } from '../tests/helpers/gateway.ts';
 import type { Benchmark, BenchContext } from './lib/context.ts';
-import { FloodMeter, floodCommand, type FloodTiming } from './lib/flood.ts';
+import { FloodMeter, aggregate, floodCommand, rateFields, type FloodTiming } from './lib/flood.ts';
 import { FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
 import { PodlabTerminal, startPodlab, type AckPolicy } from './lib/podlab.ts';
 import { spawnFloorPty } from './lib/pty-floor.ts';
 import { cpuSeconds } from './lib/proc.ts';
-import { summarize } from './lib/stats.ts';
 import { inBatches } from './lib/in-batches.ts';
 import { waitForQuiet, type BenchTerminal } from './lib/terminal.ts';
 import { WettyTerminal, startWetty, wettyUnavailable } from './lib/wetty.ts';
@@ -145,23 +144,6 @@ async function measureTarget(
 	} finally {
 		for (const terminal of terminals) terminal.close();
 	}
-}
-
-/** Total bytes over the wall-clock time from the first flood's start to the last one's end (MB/s). */
-function aggregate(timings: readonly FloodTiming[]): number {
-	const bytes = timings.reduce((total, timing) => total + timing.bytes, 0);
-	// Sequential runs: the sum of their durations; parallel ones: first start to last end.
-	const overlapping = timings.length > 1 && timings.some((timing, index) => index > 0 && timing.startedAt < timings[index - 1]!.endedAt);
-	const seconds = overlapping
-		? (Math.max(...timings.map((timing) => timing.endedAt)) - Math.min(...timings.map((timing) => timing.startedAt))) / 1000
-		: timings.reduce((total, timing) => total + timing.seconds, 0);
-	return bytes / MB / seconds;
-}
-
-/** `value`: aggregate MB/s; `p50`: the median of the single transfers' rates (p99 means nothing for a handful of runs). */
-function rateFields(timings: readonly FloodTiming[]) {
-	const rates = summarize(timings.map((timing) => timing.rate))!;
-	return { n: timings.length, p50: rates.p50, p99: null, unit: 'MB/s', value: aggregate(timings), min: rates.min, max: rates.max };
 }
 
 function ratios(rate: number, ptyFloor: number | undefined, networkFloor: number | undefined) {

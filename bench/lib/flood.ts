@@ -4,6 +4,7 @@
  * typed with quotes inside (FLOOD""-START), so the echo of the command line never matches them.
  * "y" rather than NUL bytes: wetty sends output as JSON text, where a NUL costs six bytes.
  */
+import { summarize } from './stats.ts';
 import { StreamMatcher, type BenchTerminal, type OutputChunk } from './terminal.ts';
 
 /** The markers as the shell prints them (the browser benchmark looks for them inside the page). */
@@ -83,4 +84,21 @@ export class FloodMeter {
 		const seconds = (endedAt - this.#startedAt) / 1000;
 		this.#resolve({ bytes, startedAt: this.#startedAt, endedAt, seconds, rate: bytes / 1e6 / seconds });
 	}
+}
+
+/** Total bytes over the wall-clock time from the first flood's start to the last one's end (MB/s). */
+export function aggregate(timings: readonly FloodTiming[]): number {
+	const bytes = timings.reduce((total, timing) => total + timing.bytes, 0);
+	// Sequential runs: the sum of their durations; parallel ones: first start to last end.
+	const overlapping = timings.length > 1 && timings.some((timing, index) => index > 0 && timing.startedAt < timings[index - 1]!.endedAt);
+	const seconds = overlapping
+		? (Math.max(...timings.map((timing) => timing.endedAt)) - Math.min(...timings.map((timing) => timing.startedAt))) / 1000
+		: timings.reduce((total, timing) => total + timing.seconds, 0);
+	return bytes / 1e6 / seconds;
+}
+
+/** `value`: aggregate MB/s; `p50`: the median of the single transfers' rates (p99 means nothing for a handful of runs). */
+export function rateFields(timings: readonly FloodTiming[]) {
+	const rates = summarize(timings.map((timing) => timing.rate))!;
+	return { n: timings.length, p50: rates.p50, p99: null, unit: 'MB/s', value: aggregate(timings), min: rates.min, max: rates.max };
 }
