@@ -21,7 +21,7 @@ import { findMissingPackages, installPackages, LAB_PACKAGES } from './lib/packag
 import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_STATE_DIR, LAB_WORK_DIR, SETUP_LOG_PATH } from './lib/paths.ts';
 import { Progress } from './lib/progress.ts';
 import { smokeCheck } from './lib/smoke-check.ts';
-import { LXC_STEP_COUNT, runLxcSteps } from './lxc/setup-steps.ts';
+import { INCUS_STEP_COUNT, runIncusSteps } from './incus/host-setup.ts';
 
 const USAGE = `
 Usage: npm run lab:setup [-- --rebuild] [-- --podman-only]
@@ -33,16 +33,18 @@ Builds podlab's offline podman lab on this Debian machine (needs root):
      locally (no registry), and writes the settings this host needs to
      ${CONTAINERS_CONF_PATH} and ${LAB_ENV_PATH}
   7. checks the lab end to end (a pod, a 100 MiB container, a static gcc build)
-  8-11. prepares a lab of one's own per reader (LXC): the packages lxc, uidmap and
-     btrfs-progs; subordinate ids for root in /etc/subuid and /etc/subgid (the one
-     host change, see docs/lxc-labs.md); the lab pool; the lab base, built with
-     debootstrap, with podman and the images above inside
+  8-13. prepares a lab of one's own per reader (Incus): the packages incus-base and
+     incus-client (from bookworm-backports on Debian 12: an apt source is added),
+     btrfs-progs and lxcfs; an id range of Incus's own; the Incus daemon (a systemd
+     unit where systemd runs the host, else a daemon podlab starts); a btrfs storage
+     pool, the project "podlab" and its profiles; the lab image, built with debootstrap,
+     with podman and the images above inside (see docs/labs.md)
 
 Safe to run again: built images and installed packages are kept (a second run takes seconds).
 
 Options:
   --rebuild      rebuild the images and the lab base even if they are up to date
-  --podman-only  stop after step 7: no LXC labs (the gateway then uses the local backend)
+  --podman-only  stop after step 7: no labs of one's own (the gateway then uses the local backend)
   -h, --help  show this help
 
 Full output of the last run: ${SETUP_LOG_PATH}
@@ -73,7 +75,7 @@ async function main(): Promise<number> {
 
 	const [busybox, alpine, nginx] = [labImage('busybox'), labImage('alpine'), labImage('nginx')];
 	const withLabs = !options['podman-only'];
-	const progress = new Progress(7 + (withLabs ? LXC_STEP_COUNT : 0));
+	const progress = new Progress(7 + (withLabs ? INCUS_STEP_COUNT : 0));
 	let cgroupLayout: CgroupLayout = 'none';
 	try {
 		await progress.step('Checking the host', async () => {
@@ -134,7 +136,7 @@ async function main(): Promise<number> {
 		await progress.step(`Image ${alpine.articleName} (stand-in)`, imageStep(alpine, options.rebuild, log));
 		await progress.step(`Image ${nginx.articleName}`, imageStep(nginx, options.rebuild, log));
 		await progress.step('Checking the lab end to end', () => smokeCheck(log));
-		if (withLabs) await runLxcSteps(progress, { rebuild: options.rebuild, log });
+		if (withLabs) await runIncusSteps(progress, { rebuild: options.rebuild, log });
 	} catch (error) {
 		await new Promise((resolve) => logFile.end(resolve));
 		if (error instanceof SetupError) {

@@ -15,7 +15,9 @@ import { detectCgroupLayout, readOsRelease } from './lib/host.ts';
 import { inspectImage, LAB_IMAGES, recipeHash } from './lib/images.ts';
 import { findMissingPackages, LAB_PACKAGES } from './lib/packages.ts';
 import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_WORK_DIR } from './lib/paths.ts';
-import { detectLxcLabs, lxcStatusSchema } from './lxc/status.ts';
+import { endpointSettingsFromEnv, loadEndpoint } from './incus/endpoint.ts';
+import type { IncusEndpoint } from './incus/incus-api.ts';
+import { detectIncusLabs, incusStatusSchema, type IncusStatus } from './incus/status.ts';
 
 /** Timeout of each command detection runs; they run in parallel, so this bounds the whole. */
 const COMMAND_TIMEOUT_MS = 800;
@@ -55,8 +57,8 @@ export const labStatusSchema = z.object({
 	checks: z.array(labCheckSchema),
 	/** Files lab shells need (podman profile): the gateway exports `envFile` into every shell. */
 	paths: z.object({ containersConf: z.string(), envFile: z.string(), workDir: z.string() }),
-	/** Labs of one's own (the lxc backend): available here, how many run, what is missing. */
-	lxc: lxcStatusSchema,
+	/** Labs of one's own (the incus backend): available here, the Incus podlab talks to, how many labs run, what is missing. */
+	incus: incusStatusSchema,
 	checkedAt: z.string(),
 	durationMs: z.number(),
 });
@@ -247,14 +249,30 @@ function summarize(profile: LabProfile, source: 'env' | 'detected', ready: boole
 	return `The ${profile} lab is not ready: ${failed} check${failed === 1 ? '' : 's'} failed (see their fixes).`;
 }
 
+/** Where labs of one's own are asked for: an Incus endpoint and podlab's project there. */
+export interface IncusTarget {
+	endpoint: IncusEndpoint;
+	project: string;
+}
+
+/** Labs of one's own at `target` (default: PODLAB_INCUS_* or this machine's daemon); a bad setting is what is missing. */
+async function incusStatus(target: IncusTarget | undefined): Promise<IncusStatus> {
+	try {
+		if (target) return await detectIncusLabs(target.endpoint, target.project);
+		return await detectIncusLabs(await loadEndpoint(endpointSettingsFromEnv()), process.env.PODLAB_INCUS_PROJECT || undefined);
+	} catch (error) {
+		return { available: false, address: 'unknown', reachable: false, version: null, clustered: false, members: [], image: 'unknown', running: 0, stopped: 0, missing: [(error as Error).message], lxcfs: 'not-installed' };
+	}
+}
+
 /**
- * Detects the lab on this machine. Never throws (a failure inside becomes a failed check) and
- * takes well under a second.
+ * Detects the lab on this machine, and the labs of one's own at `incus` (the gateway's endpoint).
+ * Never throws (a failure inside becomes a failed check) and takes well under a few seconds.
  */
-export async function detectLab(): Promise<LabStatus> {
+export async function detectLab(options: { incus?: IncusTarget } = {}): Promise<LabStatus> {
 	const started = performance.now();
 	const root = process.getuid?.() === 0;
-	const [os, cgroup, lxc] = await Promise.all([readOsRelease(), detectCgroupLayout(), detectLxcLabs(COMMAND_TIMEOUT_MS)]);
+	const [os, cgroup, incus] = await Promise.all([readOsRelease(), detectCgroupLayout(), incusStatus(options.incus)]);
 	const host = { os: os.PRETTY_NAME ?? 'unknown', kernel: release(), cgroup, root };
 	const paths = { containersConf: CONTAINERS_CONF_PATH, envFile: LAB_ENV_PATH, workDir: LAB_WORK_DIR };
 	let profile: LabProfile = 'none';
@@ -293,7 +311,7 @@ export async function detectLab(): Promise<LabStatus> {
 		versions: report.versions,
 		checks,
 		paths,
-		lxc,
+		incus,
 		checkedAt: new Date().toISOString(),
 		durationMs: Math.round(performance.now() - started),
 	};
@@ -314,14 +332,21 @@ export function formatLabStatus(status: LabStatus): string {
 		lines.push(`  ${check.ok ? '✓' : '✗'} ${check.label}${check.detail ? `: ${check.detail}` : ''}`);
 		if (!check.ok && check.fix) lines.push(`      fix: ${check.fix}`);
 	}
-	lines.push(
-		'',
-		status.lxc.available
-			? `Labs of one's own (lxc): available, ${status.lxc.running} running; lxcfs ${status.lxc.lxcfs}${status.lxc.lxcfs === 'running' ? '' : ' (free and uptime in a lab show the host\u2019s)'}`
-			: `Labs of one's own (lxc): not available — missing ${status.lxc.missing.join('; ')}`,
-	);
+	lines.push('', ...formatIncusStatus(status.incus));
 	lines.push('', `(checked in ${status.durationMs} ms)`);
 	return lines.join('\n');
+}
+
+/** The labs-of-one's-own part of the report. */
+export function formatIncusStatus(incus: IncusStatus): string[] {
+	const lines = [
+		incus.available
+			? `Labs of one's own (Incus ${incus.version} at ${incus.address}): available, ${incus.running} running, ${incus.stopped} stopped; image ${incus.image}${incus.image === 'outdated' ? ' (`npm run lab:setup` builds the new one)' : ''}`
+			: `Labs of one's own (Incus at ${incus.address}): not available — missing ${incus.missing.join('; ')}`,
+	];
+	for (const member of incus.members) lines.push(`  member ${member.name}: ${member.status}${member.message ? ` (${member.message})` : ''}`);
+	if (incus.available && incus.address.startsWith('/')) lines.push(`  lxcfs ${incus.lxcfs}${incus.lxcfs === 'running' ? '' : ' (free and uptime in a lab show the host\u2019s)'}`);
+	return lines;
 }
 
 const USAGE = `

@@ -64,6 +64,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		writeRecovered: (path) => logger.info({ path }, 'state write recovered'),
 	};
 	const roster = config.mode === 'class' ? await Roster.open(join(config.stateDir, 'roster.json'), config.seats, stateReporter) : null;
+	// Seats freed while the gateway was down: their places (labs) go now.
+	if (roster) void backend.seats?.retain?.(new Set(roster.list().map((student) => student.id))).catch((error: unknown) => logger.warn({ err: error }, 'could not free the places of students no longer in the roster'));
 	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl'), stateReporter) : null;
 	const metricsTokenDigest = config.metricsToken ? digestOf(config.metricsToken) : null;
 	const seats = backend.seats;

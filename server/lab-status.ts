@@ -6,10 +6,10 @@ import { detectLab, type LabStatus } from '../lab/status.ts';
 
 const FRESH_FOR_MS = 10_000;
 
-export function cachedLabStatus(freshForMs = FRESH_FOR_MS): () => Promise<LabStatus> {
+export function cachedLabStatus(detect: () => Promise<LabStatus> = () => detectLab(), freshForMs = FRESH_FOR_MS): () => Promise<LabStatus> {
 	let current: { promise: Promise<LabStatus>; at: number } | null = null;
 	return () => {
-		if (!current || performance.now() - current.at > freshForMs) current = { promise: detectLab(), at: performance.now() };
+		if (!current || performance.now() - current.at > freshForMs) current = { promise: detect(), at: performance.now() };
 		return current.promise;
 	};
 }

@@ -60,9 +60,11 @@ export const ERRORS = {
 	LAB_ERR_HOST_KEY: { http: null, close: 4005, after: 'retry', text: 'Your lab host presented an unknown key, so podlab did not connect: tell your instructor.' },
 	LAB_ERR_HOST_AUTH: { http: null, close: 4005, after: 'retry', text: 'Your lab host did not accept podlab’s key: tell your instructor.' },
 	LAB_ERR_HOST_SETUP: { http: null, close: 4005, after: 'retry', text: 'Your lab host is missing something podlab needs (tmux 3.3 or later): tell your instructor.' },
+	LAB_ERR_LAB_ENGINE: { http: null, close: 4008, after: 'retry', text: 'The lab machines do not answer right now: podlab keeps trying, and this terminal reconnects by itself. Tell your trainer if it lasts.' },
+	LAB_ERR_LAB_IMAGE: { http: null, close: 4009, after: 'retry', text: 'Labs cannot start here yet: the lab image is missing. Tell your trainer (npm run lab:setup makes it).' },
 	LAB_ERR_SHUTDOWN: { http: null, close: 1001, after: 'retry', text: 'The lab is shutting down.' },
 	LAB_ERR_INTERNAL: { http: null, close: 1011, after: 'retry', text: 'The gateway hit an internal error.' },
-	LAB_ERR_RESET_UNSUPPORTED: { http: 409, close: null, after: 'stop', text: 'This lab cannot be reset: its backend has no lab of one’s own to replace (only the lxc backend resets labs).' },
+	LAB_ERR_RESET_UNSUPPORTED: { http: 409, close: null, after: 'stop', text: 'This lab cannot be reset: its backend has no lab of one’s own to replace (only the incus backend resets labs).' },
 	LAB_ERR_STATE_WRITE: { http: 503, close: null, after: 'retry', text: 'The lab could not save this change (its disk may be full): try again in a moment, or tell your trainer.' },
 } as const satisfies Record<string, { http: number | null; close: number | null; after: ErrorAfter; text: string }>;
 

@@ -47,9 +47,9 @@ export async function findMissingPackages(names: readonly string[], timeoutMs = 
 
 /**
  * Installs `names` with apt-get (update first, as a fresh machine has no package lists).
- * `log` receives apt's output.
+ * `log` receives apt's output; `targetRelease` takes them from that release (e.g. bookworm-backports).
  */
-export async function installPackages(names: readonly string[], log: (chunk: Buffer) => void): Promise<void> {
+export async function installPackages(names: readonly string[], log: (chunk: Buffer) => void, options: { targetRelease?: string } = {}): Promise<void> {
 	const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
 	// Wait for a running apt (unattended-upgrades on a fresh VM) instead of failing on its lock.
 	const lockWait = ['-o', 'DPkg::Lock::Timeout=300'];
@@ -61,7 +61,8 @@ export async function installPackages(names: readonly string[], log: (chunk: Buf
 			'check that this machine reaches its Debian mirror (`apt-get update` by hand shows the failing source), then rerun `npm run lab:setup`',
 		);
 	}
-	const install = await run('apt-get', [...lockWait, 'install', '-y', '--no-install-recommends', ...names], {
+	const release = options.targetRelease ? ['-t', options.targetRelease] : [];
+	const install = await run('apt-get', [...lockWait, 'install', '-y', '--no-install-recommends', ...release, ...names], {
 		env,
 		timeoutMs: 1_200_000,
 		onOutput: log,
@@ -70,7 +71,7 @@ export async function installPackages(names: readonly string[], log: (chunk: Buf
 		throw new SetupError(
 			'LAB_SETUP_APT',
 			`apt-get install failed: ${describeFailure('apt-get install', install)}`,
-			`run \`apt-get install --no-install-recommends ${names.join(' ')}\` by hand to see why, fix it, then rerun \`npm run lab:setup\``,
+			`run \`apt-get install --no-install-recommends ${release.join(' ')}${release.length ? ' ' : ''}${names.join(' ')}\` by hand to see why, fix it, then rerun \`npm run lab:setup\``,
 		);
 	}
 }

@@ -1,7 +1,7 @@
 /**
  * Where a terminal's process runs. The terminal core sees only {@link LabProcess}: bytes in, bytes
  * out, a size, a signal for the foreground job, and two ways to let go. A backend decides what is at
- * the other end (a shell on this machine, tmux on a lab host over ssh, tmux in a lab container) and
+ * the other end (a shell on this machine, tmux on a lab host over ssh, tmux in an Incus lab) and
  * how to end all of it. Everything else a backend can do is an optional capability, asked for by
  * name, never by the backend's class. Adding a backend: docs/architecture.md.
  */
@@ -34,7 +34,7 @@ export interface ProcessEvents {
 }
 
 export interface LabProcess {
-	/** A process on the gateway's machine standing for the terminal (node-pty's child, the ssh or lxc-attach client), for logs. */
+	/** A process on the gateway's machine standing for the terminal (node-pty's child, the ssh client), for logs; -1 when there is none (an Incus exec). */
 	readonly pid: number;
 	/**
 	 * Queues keyboard input for the shell, in order. Returns false once more than the backend's
@@ -79,6 +79,8 @@ export interface StudentSeats {
 	release(student: string): Promise<void>;
 	/** What the instructor's roster shows of the student's lab: its state and the memory it uses; null when the student has none. */
 	labStatus?(student: string): Promise<StudentLabStatus | null>;
+	/** Frees the places of every student not in `students` (the roster at startup: seats freed while the gateway was down). */
+	retain?(students: ReadonlySet<string>): Promise<void>;
 }
 
 /** A student's lab on the instructor's roster. */

@@ -1,7 +1,7 @@
 /**
- * Which backend `PODLAB_LAB_BACKEND=auto` (the default) means on this machine: a lab of one's own
- * (`lxc`) whenever this machine can make them, since it isolates readers from the gateway and from
- * each other; else, in local mode, this machine itself (`local`). Class mode never falls back to
+ * Which backend `PODLAB_LAB_BACKEND=auto` (the default) means here: a lab of one's own (`incus`)
+ * whenever Incus can make them, since it isolates readers from the gateway and from each other;
+ * else, in local mode, this machine itself (`local`). Class mode never falls back to
  * one shared machine by itself: that needs PODLAB_ALLOW_SHARED_LAB=1. A pure function of the
  * settings and what the host offers, so that the rule is tested without a host.
  */
@@ -15,8 +15,8 @@ export interface BackendChoiceInput {
 	setting: LabBackendSettings['labBackend'];
 	/** PODLAB_ALLOW_SHARED_LAB. */
 	allowSharedLab: boolean;
-	/** Whether LXC labs can be made here now (`lab:status`), and what is missing when not. */
-	lxc: { available: boolean; missing: readonly string[] };
+	/** Whether labs of one's own can be made now (`lab:status`), and what is missing when not. */
+	labs: { available: boolean; missing: readonly string[] };
 }
 
 export interface BackendChoice {
@@ -34,24 +34,24 @@ export class BackendChoiceError extends Error {
 }
 
 /**
- * @throws {BackendChoiceError} class mode with `auto`, no LXC labs here and no PODLAB_ALLOW_SHARED_LAB.
+ * @throws {BackendChoiceError} class mode with `auto`, no labs of one's own and no PODLAB_ALLOW_SHARED_LAB.
  */
 export function chooseBackend(input: BackendChoiceInput): BackendChoice {
 	if (input.setting !== 'auto') return { backend: input.setting, reason: 'PODLAB_LAB_BACKEND chooses it' };
-	if (input.lxc.available) {
-		return { backend: 'lxc', reason: 'PODLAB_LAB_BACKEND=auto and LXC labs are available here: every reader gets a lab of their own' };
+	if (input.labs.available) {
+		return { backend: 'incus', reason: 'PODLAB_LAB_BACKEND=auto and Incus can make labs: every reader gets a lab of their own' };
 	}
-	const missing = input.lxc.missing.length > 0 ? input.lxc.missing.join('; ') : 'unknown';
+	const missing = input.labs.missing.length > 0 ? input.labs.missing.join('; ') : 'unknown';
 	if (input.mode === 'local') {
-		return { backend: 'local', reason: `PODLAB_LAB_BACKEND=auto and LXC labs are not available here (missing ${missing}): shells run on this machine` };
+		return { backend: 'local', reason: `PODLAB_LAB_BACKEND=auto and labs of one's own are not available (missing ${missing}): shells run on this machine` };
 	}
 	if (input.allowSharedLab) {
 		return {
 			backend: 'local',
-			reason: `PODLAB_LAB_BACKEND=auto, LXC labs are not available here (missing ${missing}) and PODLAB_ALLOW_SHARED_LAB=1: students share this machine as the gateway's user`,
+			reason: `PODLAB_LAB_BACKEND=auto, labs of one's own are not available (missing ${missing}) and PODLAB_ALLOW_SHARED_LAB=1: students share this machine as the gateway's user`,
 		};
 	}
 	throw new BackendChoiceError(
-		`PODLAB_MODE=class needs a lab for each student, and LXC labs are not available on this machine (missing ${missing}). Run \`npm run lab:setup\` as root to prepare them, or set PODLAB_ALLOW_SHARED_LAB=1 to let students share this machine knowingly (a demo, a trusted group), or give each student a lab host (PODLAB_LAB_BACKEND=ssh)`,
+		`PODLAB_MODE=class needs a lab for each student, and labs of one's own are not available (missing ${missing}). Run \`npm run lab:setup\` as root to prepare them, or set PODLAB_ALLOW_SHARED_LAB=1 to let students share this machine knowingly (a demo, a trusted group), or give each student a lab host (PODLAB_LAB_BACKEND=ssh)`,
 	);
 }

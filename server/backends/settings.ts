@@ -4,19 +4,20 @@
  * backend settings from here only.
  */
 import { z } from 'zod';
-import { LXC_ENV_NAMES, lxcSettings } from './lxc/settings.ts';
+import type { IncusEndpointSettings } from '../../lab/incus/endpoint.ts';
+import { INCUS_ENV_NAMES, INCUS_HINTS, incusProblems, incusSettings } from './incus/settings.ts';
 import { SSH_ENV_NAMES, SSH_HINTS, sshProblems, sshSettings, type SshSettings } from './ssh/settings.ts';
 
 export const labBackendSettings = {
 	/**
 	 * Where terminals run: "local" (this machine), "ssh" (a lab host per student, from `sshHosts`),
-	 * "lxc" (a lab of one's own per reader on this machine) or "auto": `lxc` when this machine has
-	 * LXC labs (`npm run lab:setup`), else `local` in local mode; class mode never falls back to
-	 * `local` without `allowSharedLab` (choose-backend.ts). @default "auto"
+	 * "incus" (a lab of one's own per reader, an Incus system container on this machine or a
+	 * cluster) or "auto": `incus` when labs can be made (`npm run lab:setup`), else `local` in local
+	 * mode; class mode never falls back to `local` without `allowSharedLab` (choose-backend.ts). @default "auto"
 	 */
-	labBackend: z.enum(['auto', 'local', 'ssh', 'lxc']).default('auto'),
+	labBackend: z.enum(['auto', 'local', 'ssh', 'incus']).default('auto'),
 	...sshSettings,
-	...lxcSettings,
+	...incusSettings,
 };
 
 export type LabBackendSettings = z.infer<z.ZodObject<typeof labBackendSettings>>;
@@ -25,19 +26,20 @@ export type LabBackendSettings = z.infer<z.ZodObject<typeof labBackendSettings>>
 export const LAB_BACKEND_ENV_NAMES = {
 	labBackend: 'PODLAB_LAB_BACKEND',
 	...SSH_ENV_NAMES,
-	...LXC_ENV_NAMES,
+	...INCUS_ENV_NAMES,
 } as const satisfies Record<keyof LabBackendSettings, string>;
 
 /** How to fix a bad value, shown after zod's message. */
 export const LAB_BACKEND_HINTS: Partial<Record<keyof LabBackendSettings, string>> = {
-	labBackend: 'use auto, local, ssh or lxc',
+	labBackend: 'use auto, local, ssh or incus',
 	...SSH_HINTS,
+	...INCUS_HINTS,
 };
 
 /**
  * Settings a backend needs together, checked once the values themselves are valid.
  * @returns one line per problem, "ENV_NAME: what is wrong (how to fix)"; empty when all is well.
  */
-export function labBackendProblems(settings: Pick<LabBackendSettings, 'labBackend'> & SshSettings): string[] {
-	return sshProblems(settings, LAB_BACKEND_ENV_NAMES.labBackend);
+export function labBackendProblems(settings: Pick<LabBackendSettings, 'labBackend'> & SshSettings & IncusEndpointSettings): string[] {
+	return [...sshProblems(settings, LAB_BACKEND_ENV_NAMES.labBackend), ...incusProblems(settings)];
 }

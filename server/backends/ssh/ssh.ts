@@ -25,6 +25,7 @@ import { LabError } from '../../../src/protocol.ts';
 import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest, StudentSeats } from '../backend.ts';
 import { withOnlyStandardFds } from '../standard-fds.ts';
 import { AttachQueue, TmuxControlClient } from '../tmux/control-mode.ts';
+import { childPipes } from '../tmux/control-pipes.ts';
 import { TmuxProcess } from '../tmux/tmux-process.ts';
 import { LabHostError, sshFailure, type LabHostProblem } from './errors.ts';
 import { HostAssignments } from './host-assignments.ts';
@@ -139,7 +140,7 @@ export class SshBackend implements LabBackend {
 		const client = await this.#attachQueue.attach(host.label, () => {
 			const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
 			return new Promise<TmuxControlClient>((resolve, reject) => {
-				child.once('spawn', () => resolve(new TmuxControlClient(child, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, events)));
+				child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, events)));
 				child.once('error', (cause) => reject(new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`ssh backend: cannot start ssh to ${host.label}: ${cause.message}`, { cause }) })));
 			});
 		});

@@ -18,8 +18,8 @@
  * The host script (ssh/host.sh) adds a line of its own, `%podlab-busy` (the shell being reattached runs a command),
  * which becomes the shell-integration marker it stands for, with this terminal's nonce.
  */
-import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 import { INPUT_QUEUE_BYTES, type ProcessEvents } from '../backend.ts';
+import type { ControlPipes } from './control-pipes.ts';
 
 export type ControlEvent =
 	/** Bytes the pane's programs wrote. */
@@ -196,13 +196,13 @@ export interface TmuxControlOptions {
 }
 
 /**
- * A tmux control-mode client running in `child` (ssh to a lab host, or an attach into a lab
+ * A tmux control-mode client at the far end of `pipes` (ssh to a lab host, or an exec in a lab
  * container), seen as the input and output of one pane: bytes in with `send-keys -H`, the pane's
  * bytes out exactly, a size, and backpressure both ways.
  */
 export class TmuxControlClient {
 	readonly pid: number;
-	readonly #child: ChildProcessWithoutNullStreams;
+	readonly #pipes: ControlPipes;
 	readonly #options: TmuxControlOptions;
 	readonly #events: ProcessEvents;
 	readonly #parser = new ControlModeParser();
@@ -220,28 +220,21 @@ export class TmuxControlClient {
 	/** Resolves once tmux answered the first attach command (the client is attached), or the client is gone. */
 	readonly attached = new Promise<void>((resolve) => (this.#markAttached = resolve));
 
-	constructor(child: ChildProcessWithoutNullStreams, options: TmuxControlOptions, events: ProcessEvents) {
-		if (child.pid === undefined) throw new Error('tmux control: the client process did not start');
-		this.pid = child.pid;
-		this.#child = child;
+	constructor(pipes: ControlPipes, options: TmuxControlOptions, events: ProcessEvents) {
+		this.pid = pipes.pid;
+		this.#pipes = pipes;
 		this.#options = options;
 		this.#events = events;
-		child.stdout.on('data', (chunk: Buffer) => {
+		pipes.onStdout((chunk) => {
 			for (const event of this.#parser.feed(chunk)) this.#onEvent(event);
 		});
 		// ssh's own complaints ("Connection … closed") and the host script's: the student should see them.
-		child.stderr.on('data', (chunk: Buffer) => events.output(Buffer.from(chunk.toString('utf8').replace(/\r?\n/g, '\r\n'))));
-		// The client gone: its exit says the rest.
-		child.stdin.on('error', () => {});
-		child.stdin.on('drain', () => events.drain());
-		// 'close', not 'exit': it comes after the last byte of output was read, however long that was paused.
-		this.#exited = new Promise((resolve) =>
-			child.once('close', (code) => {
-				this.#markAttached();
-				events.exit(code ?? -1);
-				resolve();
-			}),
-		);
+		pipes.onStderr((chunk) => events.output(Buffer.from(chunk.toString('utf8').replace(/\r?\n/g, '\r\n'))));
+		pipes.onDrain(() => events.drain());
+		this.#exited = pipes.closed.then((code) => {
+			this.#markAttached();
+			events.exit(code);
+		});
 	}
 
 	/** Resolves once the client process is gone and its last output was delivered. */
@@ -257,7 +250,7 @@ export class TmuxControlClient {
 
 	/** Input not yet taken by the client, as the commands that carry it (three bytes a key). */
 	get queuedInputBytes(): number {
-		return this.#heldBytes + this.#child.stdin.writableLength;
+		return this.#heldBytes + this.#pipes.queuedBytes;
 	}
 
 	resize(cols: number, rows: number): void {
@@ -266,20 +259,16 @@ export class TmuxControlClient {
 
 	/** Stops reading: the client, then tmux's client, then tmux's reading of the pane block in turn. */
 	pauseOutput(): void {
-		this.#child.stdout.pause();
+		this.#pipes.pauseOutput();
 	}
 
 	resumeOutput(): void {
-		this.#child.stdout.resume();
+		this.#pipes.resumeOutput();
 	}
 
-	/** Sends `signal` to the client process (ssh, lxc-attach): tmux detaches it, the session stays. */
-	hangUp(signal: NodeJS.Signals): void {
-		try {
-			this.#child.kill(signal);
-		} catch {
-			// Already gone.
-		}
+	/** SIGTERM: tmux detaches the client, the session stays; SIGKILL: lets go of the client's pipes at once. */
+	hangUp(signal: 'SIGTERM' | 'SIGKILL'): void {
+		this.#pipes.kill(signal);
 	}
 
 	/** Runs a tmux command; its reply is not awaited. */
@@ -287,8 +276,8 @@ export class TmuxControlClient {
 		if (this.#held) {
 			this.#held.push(line);
 			this.#heldBytes += line.length + 1;
-		} else if (this.#child.stdin.writable) {
-			this.#child.stdin.write(`${line}\n`);
+		} else {
+			this.#pipes.write(`${line}\n`);
 		}
 	}
 

@@ -1,10 +1,11 @@
 #!/bin/sh
-# podlab's dmesg in a lab (lab/lxc/files/dmesg.sh, installed as /usr/local/bin/dmesg, first on
+# podlab's dmesg in a lab (lab/incus/files/dmesg.sh, installed as /usr/local/bin/dmesg, first on
 # PATH). A lab may not read the host's kernel log (it holds every lab's and the host's messages).
-# The podlab gateway reads it as root and copies the messages about this lab's cgroups (whole OOM
-# reports) into /run/podlab/kernel/kmsg, read-only here; this prints that file as dmesg prints the
-# kernel's.
-log=/run/podlab/kernel/kmsg
+# The podlab gateway reads it and copies the messages about this lab's cgroups (whole OOM reports)
+# into this lab's log under /var/log/podlab, read-only here; this prints that file as dmesg prints
+# the kernel's. /etc/podlab/kernel-log names the lab's directory (the gateway writes it).
+dir=$(cat /etc/podlab/kernel-log 2>/dev/null)
+log=$dir/kmsg
 follow=
 skip_old=
 for arg in "$@"; do
@@ -22,17 +23,17 @@ for arg in "$@"; do
 		;;
 	esac
 done
-if [ ! -r "$log" ]; then
-	echo "dmesg: this lab's kernel log is not there ($log): the podlab gateway routes it" >&2
+if [ -z "$dir" ] || [ ! -r "$log" ]; then
+	echo "dmesg: this lab's kernel log is not there yet: the podlab gateway routes it" >&2
 	exit 1
 fi
-# What the kernel logged before this command is in the log once a read of the kernel's buffer that
-# began after it started is done (the gateway reads every 100 ms): wait for that, at most 3 s (a
-# loaded host can hold the gateway back for more than a poll).
+# What the kernel logged before this command is in the log once the gateway has routed everything
+# read before a time after it started (drained-at, epoch ms): wait for that, at most 3 s (a loaded
+# host can hold the gateway back).
 started=$(date +%s%3N)
 tries=0
 while [ "$tries" -lt 60 ]; do
-	drained=$(cat /run/podlab/drained-at 2>/dev/null)
+	drained=$(cat "${dir%/*}/drained-at" 2>/dev/null)
 	[ "${drained:-0}" -ge "$started" ] 2>/dev/null && break
 	sleep 0.05
 	tries=$((tries + 1))

@@ -3,7 +3,7 @@
  * /proc/meminfo, /proc/uptime, /proc/stat and friends, computed from the container's cgroups, so
  * that `free`, `top` and `uptime` in a lab show the lab's memory limit and its own uptime instead
  * of the host's. LXC mounts it into a container that starts while it runs (the package's hook in
- * /usr/share/lxc/config/common.conf.d/, which every lab includes through common.conf).
+ * /usr/share/lxc/config/common.conf.d/, which Incus includes in every container's configuration).
  *
  * Optional: without it, labs work and those commands show the host's figures. `nproc` shows the
  * host's CPUs either way, and rightly: a lab's `cpu.shares` weighs it against the others, it does
@@ -16,7 +16,7 @@
  * replaced from outside the lab without the kernel's newer mount calls, which no tool here has.
  */
 import { spawn } from 'node:child_process';
-import { readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { run } from '../lib/exec.ts';
 
@@ -32,6 +32,27 @@ async function lxcfsMounted(): Promise<boolean> {
 		const [before, after] = line.split(' - ');
 		return before?.split(' ')[4] === LXCFS_DIR && after?.startsWith('fuse.lxcfs ');
 	});
+}
+
+/**
+ * Where the host's root mount does not propagate (hosts without systemd, where podlab starts Incus in
+ * a mount namespace of its own), an lxcfs started after the Incus daemon would never reach it. So
+ * LXCFS_DIR is made a shared mount point of its own (a bind onto itself) before lxcfs mounts there:
+ * lxcfs's mount, and its replacement after a crash, then reach every mount namespace copied after.
+ * An lxcfs mounted directly at LXCFS_DIR is unmounted first (it is started again right after).
+ */
+async function ensureSharedMountPoint(): Promise<void> {
+	const mounts = (await readFile('/proc/self/mountinfo', 'utf8').catch(() => '')).split('\n').map((line) => {
+		const [before = '', after = ''] = line.split(' - ');
+		const fields = before.split(' ');
+		return { point: fields[4], shared: fields.slice(6).some((field) => field.startsWith('shared:')), fs: after.split(' ')[0] };
+	});
+	if (mounts.find((mount) => mount.point === '/')?.shared) return;
+	if (mounts.some((mount) => mount.point === LXCFS_DIR && mount.fs !== 'fuse.lxcfs' && mount.shared)) return;
+	for (let tries = 0; tries < 5 && (await lxcfsMounted()); tries++) await run('umount', ['--lazy', LXCFS_DIR], { timeoutMs: 10_000 });
+	await mkdir(LXCFS_DIR, { recursive: true });
+	await run('mount', ['--bind', LXCFS_DIR, LXCFS_DIR], { timeoutMs: 10_000 });
+	await run('mount', ['--make-shared', LXCFS_DIR], { timeoutMs: 10_000 });
 }
 
 /** Whether lxcfs serves LXCFS_DIR now: mounted, and its daemon answers. */
@@ -52,6 +73,8 @@ export async function lxcfsState(): Promise<LxcfsState> {
  * Resolves to the state afterwards; never throws.
  */
 export async function ensureLxcfs(): Promise<LxcfsState> {
+	if (!(await stat('/usr/bin/lxcfs').then(() => true, () => false))) return 'not-installed';
+	await ensureSharedMountPoint();
 	const before = await lxcfsState();
 	if (before !== 'not-running') return before;
 	// The mount of a daemon that died: lxcfs will not mount over it.

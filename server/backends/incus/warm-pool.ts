@@ -1,30 +1,36 @@
 /**
  * Labs made ahead of need, so that a reader's first terminal does not wait for one to be made and
- * booted. Claiming takes a ready lab and starts making its replacement; labs are made one at a time,
- * as each takes a CPU for a moment and the host has few.
+ * started. Claiming takes a ready lab and starts making its replacement; labs are made one at a
+ * time, as each takes a CPU for a moment and a small host has few.
  */
 import type { Logger } from 'pino';
-import type { Labs } from './labs.ts';
+
+export interface LabMaker {
+	/** Makes a lab, started and ready for terminals; returns its name. */
+	make(): Promise<string>;
+	/** Gives a ready lab to its reader (durably: a restarted gateway finds it theirs). */
+	give(lab: string, owner: string): Promise<void>;
+}
 
 export class WarmPool {
-	readonly #labs: Labs;
+	readonly #maker: LabMaker;
 	readonly #size: number;
 	readonly #logger: Logger;
 	readonly #ready: string[] = [];
-	/** Labs are made one after the other (this chain), which also keeps two from taking one slot. */
+	/** Labs are made one after the other (this chain). */
 	#making: Promise<unknown> = Promise.resolve();
 	#filling: Promise<void> | null = null;
 	#closed = false;
 
-	constructor(labs: Labs, size: number, logger: Logger) {
-		this.#labs = labs;
+	constructor(maker: LabMaker, size: number, logger: Logger) {
+		this.#maker = maker;
 		this.#size = size;
 		this.#logger = logger;
 	}
 
 	/** Labs already made and running that no reader owns (after a gateway restart). */
 	adopt(names: readonly string[]): void {
-		this.#ready.push(...names);
+		for (const name of names) if (!this.#ready.includes(name)) this.#ready.push(name);
 	}
 
 	get readyCount(): number {
@@ -34,19 +40,19 @@ export class WarmPool {
 	/** A running lab for `owner`: a ready one if there is one, else one made now. */
 	async claim(owner: string): Promise<string> {
 		const name = this.#ready.shift() ?? (await this.#make());
-		await this.#labs.setOwner(name, owner);
-		this.fill();
+		await this.#maker.give(name, owner);
+		void this.fill();
 		return name;
 	}
 
-	/** Makes labs in the background until `size` are ready. */
+	/** Makes labs in the background until `size` are ready; stops at the first failure (the backend tries again later). */
 	fill(): Promise<void> {
 		this.#filling ??= (async () => {
 			while (!this.#closed && this.#ready.length < this.#size) {
 				try {
 					this.#ready.push(await this.#make());
 				} catch (error) {
-					this.#logger.warn({ err: error }, 'lxc: could not make a lab for the warm pool');
+					this.#logger.warn({ err: error }, 'incus: could not make a lab for the warm pool');
 					break;
 				}
 			}
@@ -57,7 +63,7 @@ export class WarmPool {
 	}
 
 	#make(): Promise<string> {
-		const made = this.#making.then(async () => this.#labs.create(await this.#labs.freeSlot()));
+		const made = this.#making.then(() => this.#maker.make());
 		this.#making = made.catch(() => {});
 		return made;
 	}
@@ -66,5 +72,6 @@ export class WarmPool {
 	async close(): Promise<void> {
 		this.#closed = true;
 		await this.#filling;
+		await this.#making;
 	}
 }

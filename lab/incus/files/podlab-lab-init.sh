@@ -1,5 +1,5 @@
 #!/bin/sh
-# podlab lab init (lab/lxc/files/podlab-lab-init.sh), run by catatonit as the lab's PID 1 child. There
+# podlab lab init (lab/incus/files/podlab-lab-init.sh), run by catatonit as the lab's PID 1 child. There
 # is no systemd in a lab: this does the little of its work that podman and the chapters need, then
 # stays as the lab's one long-lived process.
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
