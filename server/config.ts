@@ -8,6 +8,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SECRET_HASH_PATTERN } from './auth/secret-hash.ts';
+import { RENAMED_ENV } from './backends/incus/settings.ts';
 import { LAB_BACKEND_ENV_NAMES, LAB_BACKEND_HINTS, labBackendProblems, labBackendSettings } from './backends/settings.ts';
 
 const KIB = 1024;
@@ -203,6 +204,11 @@ export class ConfigError extends Error {
  * @throws {ConfigError} naming the bad setting and how to fix it.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+	const renamed = Object.entries(RENAMED_ENV).filter(([name]) => env[name] !== undefined && env[name] !== '');
+	if (renamed.length > 0) {
+		const lines = renamed.map(([name, now]) => `${name}: the lxc backend is now the incus backend (docs/labs.md); use ${now}`);
+		throw new ConfigError(`Invalid podlab configuration:\n  ${lines.join('\n  ')}`);
+	}
 	const raw: Record<string, unknown> = env.PODLAB_CONFIG ? readConfigFile(env.PODLAB_CONFIG) : {};
 	for (const [key, name] of Object.entries(ENV_NAMES)) {
 		const value = env[name];

@@ -8,6 +8,8 @@ import type { IncusEndpoint } from './incus-api.ts';
 import { LOCAL_SOCKET } from './names.ts';
 
 export interface IncusEndpointSettings {
+	/** The unix socket of this machine's daemon (when incusUrl is unset). @default /var/lib/incus/unix.socket */
+	incusSocket?: string;
 	/** `https://host:8443` of a remote Incus server or cluster member; unset: this machine's daemon. */
 	incusUrl?: string;
 	/** PEM files: podlab's client certificate and key (trusted by Incus: `incus config trust add-certificate`), the server's certificate. */
@@ -17,6 +19,7 @@ export interface IncusEndpointSettings {
 }
 
 export const INCUS_ENDPOINT_ENV = {
+	incusSocket: 'PODLAB_INCUS_SOCKET',
 	incusUrl: 'PODLAB_INCUS_URL',
 	incusClientCert: 'PODLAB_INCUS_CLIENT_CERT',
 	incusClientKey: 'PODLAB_INCUS_CLIENT_KEY',
@@ -44,7 +47,7 @@ export function endpointProblems(settings: IncusEndpointSettings): string[] {
  * @throws {Error} naming the variable whose file cannot be read.
  */
 export async function loadEndpoint(settings: IncusEndpointSettings): Promise<IncusEndpoint> {
-	if (!settings.incusUrl) return { socketPath: LOCAL_SOCKET };
+	if (!settings.incusUrl) return { socketPath: settings.incusSocket ?? LOCAL_SOCKET };
 	const read = async (key: 'incusClientCert' | 'incusClientKey' | 'incusServerCert') => {
 		const path = settings[key];
 		if (!path) throw new Error(`${INCUS_ENDPOINT_ENV[key]} is not set; it is needed with ${INCUS_ENDPOINT_ENV.incusUrl}`);

@@ -7,15 +7,13 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_LAB_LIMITS } from '../../lab/lxc/lab-config.ts';
-import { Labs } from '../../server/backends/lxc/labs.ts';
 import { isAlive, readProcStat, sessionMembers } from '../../server/process-tree.ts';
 import { joinClass, newReader } from '../helpers/client.ts';
 import { startGateway, writeTestBashrc, type RunningGateway } from '../helpers/gateway.ts';
 import { createLabHosts, labHostsProblem } from '../helpers/lab-hosts.ts';
 import { sessionProcessesNamed } from '../helpers/processes.ts';
 import { JOIN_CODE, sshGatewaySettings, startSshGateway } from '../helpers/ssh-gateway.ts';
-import { lxcLabProblem } from '../lab/lxc/lxc-required.ts';
+import { incusLabProblem, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
 
 export interface BackendFixture {
 	/** As PODLAB_LAB_BACKEND names it. */
@@ -144,61 +142,70 @@ function parseStat(text: string): { state: string; session: number } {
 	return { state: fields[0] ?? '?', session: Number(fields[3]) };
 }
 
-const lxcProblem = await lxcLabProblem();
+const incusProblem = await incusLabProblem();
 
 /**
- * A class on the lxc backend: every reader is a student who joined, with a lab of their own, made
+ * A class on the incus backend: every reader is a student who joined, with a lab of their own, made
  * at join; the fixture gives that lab the test reader's ~/.bashrc before the student's first
- * terminal. Whatever labs the suite made are removed at the end.
+ * terminal. Whatever labs the suite's gateways made are removed at the end. With `incus`, the
+ * gateways talk to another Incus (a cluster member: tests/cluster/).
  */
-const lxc: BackendFixture = {
-	name: 'lxc',
-	problem: () => lxcProblem,
-	async open() {
-		const labs = new Labs(DEFAULT_LAB_LIMITS);
-		const before = new Set((await labs.list()).map((lab) => lab.name));
-		const dir = mkdtempSync(join(tmpdir(), 'podlab-lxc-conformance-'));
-		const home = mkdtempSync(join(tmpdir(), 'podlab-lxc-home-'));
-		writeTestBashrc(home);
-		const bashrc = readFileSync(join(home, '.bashrc'), 'utf8');
-		let gateways = 0;
-		let students = 0;
-		return {
-			startGateway: (env = {}) =>
-				startGateway({
-					PODLAB_LAB_BACKEND: 'lxc',
-					PODLAB_LXC_WARM_LABS: '2',
-					PODLAB_MODE: 'class',
-					PODLAB_JOIN_CODE: JOIN_CODE,
-					PODLAB_INSTRUCTOR_TOKEN: 'lxc-conformance-instructor-token',
-					PODLAB_SEATS: '100',
-					PODLAB_STATE_DIR: join(dir, `gateway-${++gateways}-state`),
-					...env,
-				}),
-			async newReader(gateway) {
-				const joined = await joinClass(gateway, `student-${++students}`, JOIN_CODE);
-				if (!joined.cookie) throw new Error(`join refused: ${joined.status} ${JSON.stringify(joined.body)}`);
-				// Joining gave the student their lab (the backend's seat), owned by the student's id.
-				const lab = (await labs.list()).find((candidate) => candidate.owner === joined.body.id);
-				if (!lab) throw new Error(`no lab owned by ${joined.body.id} after joining`);
-				const written = await labs.exec(lab.name, ['sh', '-c', 'cat > /root/.bashrc'], { input: bashrc });
-				if (written.code !== 0) throw new Error(`cannot write ~/.bashrc in ${lab.name}: ${written.stderr}`);
-				return joined.cookie;
-			},
-			keepsShellsOnShutdown: true,
-			// What left the session stays in the reader's own lab, as a daemon on a machine of one's own
-			// would, until the lab is reset or removed (tests/integration/lxc-backend.test.ts counts those).
-			endsWhatLeftTheSession: false,
-			async processesOn(machine) {
-				const initPid = await labs.initPid(machine);
-				if (initPid === null) throw new Error(`the lab ${machine} is not running`);
-				return labProcesses(initPid);
-			},
-			async close() {
-				for (const lab of await labs.list()) if (!before.has(lab.name)) await labs.destroy(lab.name);
-			},
-		};
-	},
-};
+export function incusFixture(options: { name?: string; problem?: () => string | null; incus?: () => Record<string, string> } = {}): BackendFixture {
+	return {
+		name: options.name ?? 'incus',
+		problem: options.problem ?? (() => incusProblem),
+		async open() {
+			const incusEnv = options.incus?.() ?? {};
+			const labs = await testLabs();
+			const dir = mkdtempSync(join(tmpdir(), 'podlab-incus-conformance-'));
+			const home = mkdtempSync(join(tmpdir(), 'podlab-incus-home-'));
+			writeTestBashrc(home);
+			const bashrc = readFileSync(join(home, '.bashrc'), 'utf8');
+			let gateways = 0;
+			let students = 0;
+			const stateDirs: string[] = [];
+			return {
+				startGateway: (env = {}) => {
+					const stateDir = join(dir, `gateway-${++gateways}-state`);
+					stateDirs.push(stateDir);
+					return startGateway({
+						PODLAB_LAB_BACKEND: 'incus',
+						PODLAB_LAB_WARM_LABS: '2',
+						PODLAB_MODE: 'class',
+						PODLAB_JOIN_CODE: JOIN_CODE,
+						PODLAB_INSTRUCTOR_TOKEN: 'incus-conformance-instructor-token',
+						PODLAB_SEATS: '100',
+						PODLAB_STATE_DIR: stateDir,
+						...incusEnv,
+						...env,
+					});
+				},
+				async newReader(gateway) {
+					const joined = await joinClass(gateway, `student-${++students}`, JOIN_CODE);
+					if (!joined.cookie) throw new Error(`join refused: ${joined.status} ${JSON.stringify(joined.body)}`);
+					// Joining gave the student their lab (the backend's seat), owned by the student's id.
+					const lab = (await labs.list()).find((candidate) => candidate.owner === joined.body.id);
+					if (!lab) throw new Error(`no lab owned by ${joined.body.id} after joining`);
+					const written = await labs.run(lab.name, ['sh', '-c', 'cat > /root/.bashrc'], { input: bashrc });
+					if (written.code !== 0) throw new Error(`cannot write ~/.bashrc in ${lab.name}: ${written.stderr}`);
+					return joined.cookie;
+				},
+				keepsShellsOnShutdown: true,
+				// What left the session stays in the reader's own lab, as a daemon on a machine of one's own
+				// would, until the lab is reset or removed (tests/integration/incus-backend.test.ts counts those).
+				endsWhatLeftTheSession: false,
+				async processesOn(machine) {
+					const initPid = await labs.initPid(machine);
+					if (initPid === null) throw new Error(`the lab ${machine} is not running`);
+					return labProcesses(initPid);
+				},
+				async close() {
+					await removeInstancesOf(labs.api, stateDirs);
+					labs.api.close();
+				},
+			};
+		},
+	};
+}
 
-export const BACKENDS: readonly BackendFixture[] = [local, ssh, lxc];
+export const BACKENDS: readonly BackendFixture[] = [local, ssh, incusFixture()];

@@ -1,58 +1,68 @@
 /**
- * The lxc backend through the real gateway and protocol: each student lands in a lab of their own
- * (hostname, files, pods), shells and pods survive a gateway kill -9, the kernel's OOM report for a
- * container reaches that lab's `dmesg` and no other, a reset gives a clean lab in under 2 s, and
- * freeing the seats leaves no lab behind.
+ * The incus backend through the real gateway and protocol: each student lands in a lab of their own
+ * (hostname, files, pods), shells and pods outlive a gateway kill -9, the kernel's OOM report for a
+ * container reaches that lab's `dmesg` and no other, a reset gives a clean lab, an idle lab is
+ * stopped and comes back with its files and pods, nothing is orphaned and nothing shared by accident
+ * between gateways, and Incus going away is a clear error the gateway recovers from by itself.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LAB_LIMITS } from '../../lab/lxc/lab-config.ts';
-import { Labs } from '../../server/backends/lxc/labs.ts';
-import { LxcBackend } from '../../server/backends/lxc/lxc.ts';
+import { LOCAL_SOCKET } from '../../lab/incus/names.ts';
+import type { Labs } from '../../server/backends/incus/labs.ts';
 import { joinClass as joinAs, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { incusLabProblem, localApi, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
 import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
-import { lxcLabProblem } from '../lab/lxc/lxc-required.ts';
 
-const problem = await lxcLabProblem();
+const problem = await incusLabProblem();
 const skip = skipReason(problem);
-const JOIN_CODE = 'lxc-labs';
-const labs = new Labs(DEFAULT_LAB_LIMITS);
-let stateDir = '';
+const JOIN_CODE = 'incus-labs';
+const INSTRUCTOR_TOKEN = 'incus-tests-instructor-token';
+const LAB_NAME = /lab-[0-9a-f]{8}/;
+let labs: Labs;
 let gateways: RunningGateway[] = [];
-const cookies = new Map<string, string>();
-const ids = new Map<string, string>();
-const INSTRUCTOR_TOKEN = 'lxc-tests-instructor-token';
+const stateDirs: string[] = [];
+/** Per state directory: student name → cookie and id. */
+const students = new Map<string, { cookie: string; id: string }>();
 
-/** Labs that existed before the tests: not the tests' to count or remove. */
-let before = new Set<string>();
+function newStateDir(): string {
+	const dir = mkdtempSync(join(tmpdir(), 'podlab-incus-state-'));
+	stateDirs.push(dir);
+	return dir;
+}
 
-async function gateway(): Promise<RunningGateway> {
+async function gateway(stateDir: string, env: Record<string, string> = {}): Promise<RunningGateway> {
 	const started = await startGateway({
 		PODLAB_MODE: 'class',
 		PODLAB_JOIN_CODE: JOIN_CODE,
 		PODLAB_INSTRUCTOR_TOKEN: INSTRUCTOR_TOKEN,
-		PODLAB_LAB_BACKEND: 'lxc',
-		PODLAB_LXC_WARM_LABS: '1',
+		PODLAB_LAB_BACKEND: 'incus',
+		PODLAB_LAB_WARM_LABS: '1',
 		PODLAB_STATE_DIR: stateDir,
+		...env,
 	});
 	gateways.push(started);
 	return started;
 }
 
-async function connect(gw: RunningGateway, student: string, options: { term?: string } = {}): Promise<TestClient> {
-	let cookie = cookies.get(student);
-	if (!cookie) {
-		const joined = await joinAs(gw, student, JOIN_CODE);
-		expect(joined.status).toBe(200);
-		cookie = joined.cookie!;
-		cookies.set(student, cookie);
-		ids.set(student, joined.body.id!);
+async function student(gw: RunningGateway, stateDir: string, name: string): Promise<{ cookie: string; id: string }> {
+	const key = `${stateDir}:${name}`;
+	let known = students.get(key);
+	if (!known) {
+		const joined = await joinAs(gw, name, JOIN_CODE);
+		expect(joined.status, JSON.stringify(joined.body)).toBe(200);
+		known = { cookie: joined.cookie!, id: joined.body.id! };
+		students.set(key, known);
 	}
-	return TestClient.connect(gw, { cookie, ...options });
+	return known;
+}
+
+async function connect(gw: RunningGateway, stateDir: string, name: string, options: { term?: string } = {}): Promise<TestClient> {
+	const { cookie } = await student(gw, stateDir, name);
+	return TestClient.connect(gw, { cookie, readyTimeoutMs: 30_000, ...options });
 }
 
 /** Runs `code` and returns what it printed (the lines after the typed command). */
@@ -63,30 +73,58 @@ async function output(client: TestClient, code: string, block: string): Promise<
 	return client.plainText.slice(start);
 }
 
-async function ourLabs() {
-	return (await labs.list()).filter((lab) => !before.has(lab.name));
+async function labOf(owner: { id: string }) {
+	return (await labs.list()).find((lab) => lab.owner === owner.id) ?? null;
 }
 
-describe.skipIf(skip !== null)(`lxc backend${skip ? ` (skipped: ${skip})` : ''}`, () => {
+/** A unix socket that passes everything to Incus's, and can be taken away and brought back: Incus "down" and "up". */
+class IncusProxy {
+	readonly path = join(mkdtempSync(join(tmpdir(), 'podlab-incus-proxy-')), 'unix.socket');
+	#server: Server | null = null;
+	readonly #sockets = new Set<Socket>();
+
+	async up(): Promise<void> {
+		rmSync(this.path, { force: true });
+		this.#server = createServer((client) => {
+			const incus = createConnection(LOCAL_SOCKET);
+			for (const socket of [client, incus]) {
+				this.#sockets.add(socket);
+				socket.on('close', () => this.#sockets.delete(socket));
+				socket.on('error', () => {});
+			}
+			client.pipe(incus).pipe(client);
+		});
+		await new Promise<void>((resolve) => this.#server!.listen(this.path, resolve));
+	}
+
+	async down(): Promise<void> {
+		for (const socket of this.#sockets) socket.destroy();
+		await new Promise((resolve) => (this.#server ? this.#server.close(resolve) : resolve(null)));
+		this.#server = null;
+	}
+}
+
+describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''}`, () => {
 	beforeAll(async () => {
 		assertLabUsable(problem);
-		before = new Set((await labs.list()).map((lab) => lab.name));
-		stateDir = mkdtempSync(join(tmpdir(), 'podlab-lxc-state-'));
+		labs = await testLabs();
 	});
 	afterEach(async () => {
 		await Promise.all(gateways.map((gw) => gw.stop()));
 		gateways = [];
 	});
 	afterAll(async () => {
-		for (const lab of await ourLabs()) await labs.destroy(lab.name);
-	}, 60_000);
+		if (labs) await removeInstancesOf(labs.api, stateDirs);
+		labs?.api.close();
+	}, 120_000);
 
 	it('gives each student a lab of their own, whose shells and pods outlive a gateway kill -9', async () => {
-		const first = await gateway();
-		const ann = await connect(first, 'ann');
-		const bob = await connect(first, 'bob');
-		const annHost = (await output(ann, 'hostname', 'h')).match(/podlab-lab-\d\d/)?.[0];
-		const bobHost = (await output(bob, 'hostname', 'h')).match(/podlab-lab-\d\d/)?.[0];
+		const state = newStateDir();
+		const first = await gateway(state);
+		const ann = await connect(first, state, 'ann');
+		const bob = await connect(first, state, 'bob');
+		const annHost = (await output(ann, 'hostname', 'h')).match(LAB_NAME)?.[0];
+		const bobHost = (await output(bob, 'hostname', 'h')).match(LAB_NAME)?.[0];
 		expect(annHost).toBeTruthy();
 		expect(bobHost).toBeTruthy();
 		expect(annHost).not.toBe(bobHost);
@@ -96,58 +134,61 @@ describe.skipIf(skip !== null)(`lxc backend${skip ? ` (skipped: ${skip})` : ''}`
 		first.process.kill('SIGKILL');
 		await new Promise((resolve) => first.process.once('exit', resolve));
 
-		const second = await gateway();
-		const again = await connect(second, 'ann');
+		const second = await gateway(state);
+		const again = await connect(second, state, 'ann');
 		const after = await output(again, `echo "var=$ANN_VAR host=$(hostname)"; podman pod ls --format '{{.Name}}'`, 'after');
 		expect(after).toContain(`var=kept host=${annHost}`);
 		expect(after).toContain('ann-pod');
 		again.close();
 	}, 180_000);
 
-	it('shows a container’s OOM report in its own lab’s dmesg, and in no other', async () => {
-		const gw = await gateway();
-		const ann = await connect(gw, 'ann');
-		const bob = await connect(gw, 'bob');
+	it('shows a container’s OOM report in its own lab’s dmesg at once, and in no other', async () => {
+		const state = newStateDir();
+		const gw = await gateway(state);
+		const ann = await connect(gw, state, 'ann');
+		const bob = await connect(gw, state, 'bob');
 		// tail holds the whole of /dev/zero as one line: memory grows until the 100 MiB limit kills it.
-		const oom = await output(ann, "podman run --rm --memory 100m docker.io/library/busybox:latest tail /dev/zero; echo \"exit $?\"", 'oom');
+		const oom = await output(ann, "podman run --rm --memory 100m docker.io/library/busybox:latest tail /dev/zero; echo \"exit $?\"; dmesg | grep -E 'invoked oom-killer|Killed process|oom_memcg' | tail -n 3", 'oom');
 		expect(oom).toContain('exit 137');
-		const annLog = await output(ann, 'dmesg | grep -E "invoked oom-killer|Killed process|oom_memcg" | tail -n 3', 'dmesg');
-		expect(annLog).toMatch(/invoked oom-killer/);
-		expect(annLog).toMatch(/Memory cgroup out of memory: Killed process \d+ \(tail\)/);
+		expect(oom).toMatch(/invoked oom-killer/);
+		expect(oom).toMatch(/Memory cgroup out of memory: Killed process \d+ \(tail\)/);
 		// Paths as the lab's cgroup namespace shows them: no host prefix.
-		expect(annLog).not.toContain('lxc.payload');
-		const bobLog = await output(bob, 'dmesg | wc -l', 'bob-dmesg');
-		expect(bobLog).toMatch(/^\s*0\s*$/m);
+		expect(oom).not.toContain('lxc.payload');
+		expect(await output(bob, 'dmesg | wc -l', 'bob-dmesg')).toMatch(/^\s*0\s*$/m);
 	}, 120_000);
 
 	it('resets a student’s lab over the gateway in under 2 s: the terminal says so and its reconnect lands in the new lab; the roster shows the lab', async () => {
-		const gw = await gateway();
-		const cat = await connect(gw, 'cat');
-		const oldLab = (await output(cat, 'echo mine > /root/file; hostname', 'before')).match(/podlab-lab-\d\d/)?.[0];
+		const state = newStateDir();
+		const gw = await gateway(state);
+		const cat = await connect(gw, state, 'cat');
+		const catId = (await student(gw, state, 'cat')).id;
+		const oldLab = (await output(cat, 'echo mine > /root/file; hostname', 'before')).match(LAB_NAME)?.[0];
 		const headers = { authorization: `Bearer ${INSTRUCTOR_TOKEN}`, origin: gw.origin };
 		const roster = await (await fetch(`${gw.url}api/instructor/students`, { headers })).json();
-		const listed = roster.students.find((student: { id: string }) => student.id === ids.get('cat'));
+		const listed = roster.students.find((student: { id: string }) => student.id === catId);
 		expect(listed.lab).toMatchObject({ name: oldLab, state: 'running', memoryBytes: expect.any(Number) });
 		expect(listed.lab.memoryBytes).toBeGreaterThan(1024 * 1024);
 
 		const started = performance.now();
-		const reset = await fetch(`${gw.url}api/lab/reset`, { method: 'POST', headers: { cookie: cookies.get('cat')!, origin: gw.origin } });
+		const reset = await fetch(`${gw.url}api/lab/reset`, { method: 'POST', headers: { cookie: (await student(gw, state, 'cat')).cookie, origin: gw.origin } });
 		const resetMs = performance.now() - started;
 		const body = await reset.json();
 		expect(reset.status, JSON.stringify(body)).toBe(200);
-		console.info(`lxc: reset over the gateway in ${resetMs.toFixed(0)} ms (backend ${body.ms} ms)`);
+		console.info(`incus: reset over the gateway in ${resetMs.toFixed(0)} ms (backend ${body.ms} ms)`);
 		expect(resetMs).toBeLessThan(2000);
-		expect(body).toMatchObject({ student: ids.get('cat'), terminalsEnded: 1 });
+		expect(body).toMatchObject({ student: catId, terminalsEnded: 1 });
 		expect(body.lab).not.toBe(oldLab);
 		await cat.waitForText('Your lab was reset: a fresh, empty one is starting, and this terminal reconnects to it.');
 		expect(await cat.waitForClose()).toBe(1001);
 		expect(cat.messages.at(-1)).toMatchObject({ t: 'error', code: 'LAB_ERR_SHUTDOWN' });
 
-		const again = await connect(gw, 'cat');
+		const again = await connect(gw, state, 'cat');
 		const after = await output(again, 'hostname; ls /root/file 2>&1 || true', 'after');
 		expect(after).toContain(body.lab);
 		expect(after).toContain('No such file');
 		again.close();
+		// The old lab goes in the background.
+		await expect.poll(async () => (await labs.get(oldLab!)) === null, { timeout: 30_000 }).toBe(true);
 	}, 120_000);
 
 	it('refuses a reset on a backend without labs of one’s own, and from another site', async () => {
@@ -159,40 +200,139 @@ describe.skipIf(skip !== null)(`lxc backend${skip ? ` (skipped: ${skip})` : ''}`
 		expect(refused.status).toBe(409);
 		expect(await refused.json()).toEqual({
 			code: 'LAB_ERR_RESET_UNSUPPORTED',
-			message: 'This lab cannot be reset: its backend has no lab of one’s own to replace (only the lxc backend resets labs).',
+			message: 'This lab cannot be reset: its backend has no lab of one’s own to replace (only the incus backend resets labs).',
 		});
 		const foreign = await fetch(`${local.url}api/lab/reset`, { method: 'POST', headers: { cookie, origin: 'https://evil.example' } });
 		expect(foreign.status).toBe(403);
 		expect(await foreign.json()).toMatchObject({ code: 'LAB_ERR_ORIGIN' });
 	});
 
-	it('resets a lab in under 2 s to a clean one, and removes every lab when the seats are freed', async () => {
-		const backend = await LxcBackend.create({ limits: DEFAULT_LAB_LIMITS, warmLabs: 1, idleMs: 0, logger: pino({ level: 'silent' }) });
+	it('stops a lab its student has left, keeping its files and pods, and starts it again for the next terminal', async () => {
+		const state = newStateDir();
+		const gw = await gateway(state, { PODLAB_LAB_IDLE_STOP_MS: '10000', PODLAB_GRACE_MS: '1000' });
+		const dee = await connect(gw, state, 'dee');
+		const id = (await student(gw, state, 'dee')).id;
+		await output(dee, 'echo kept > /root/file; podman pod create --name dee-pod >/dev/null; echo ok', 'before');
+		dee.close();
+		// The terminal ends after its grace period; the lab stops after the idle time.
+		await expect.poll(async () => (await labOf({ id }))?.status, { timeout: 30_000, interval: 500 }).toBe('Stopped');
+		const stopped = await labOf({ id });
+		expect(stopped!.lastUsed).toBeGreaterThan(Date.now() - 60_000);
+
+		const started = performance.now();
+		const again = await connect(gw, state, 'dee');
+		const promptMs = performance.now() - started;
+		console.info(`incus: a stopped lab started again for a terminal in ${promptMs.toFixed(0)} ms`);
+		const after = await output(again, "cat /root/file; podman pod ls --format '{{.Name}}'", 'after');
+		expect(after).toContain('kept');
+		expect(after).toContain('dee-pod');
+		expect((await labOf({ id }))!.name).toBe(stopped!.name);
+		again.close();
+	}, 120_000);
+
+	it('frees the labs of students the roster no longer has and of gateways that are gone, and never another gateway’s', async () => {
+		const mine = newStateDir();
+		const other = newStateDir();
+		const gone = newStateDir();
+		const first = await gateway(mine);
+		const [eve, fay] = [await student(first, mine, 'eve'), await student(first, mine, 'fay')];
+		const second = await gateway(other);
+		const gus = await student(second, other, 'gus');
+		const third = await gateway(gone);
+		const hal = await student(third, gone, 'hal');
+		const instancesOf = async (stateDir: string) => (await labs.instances()).filter((instance) => instance.stateDir === stateDir);
+		// The gone gateway's kernel-log reader is made in the background at its start.
+		await expect.poll(async () => (await instancesOf(gone)).map((instance) => instance.role), { timeout: 30_000 }).toContain('kernel-log');
+		const halReaders = await instancesOf(gone);
+		const [eveLab, fayLab, gusLab, halLab] = await Promise.all([eve, fay, gus, hal].map(labOf));
+		expect([eveLab, fayLab, gusLab, halLab].every(Boolean)).toBe(true);
+		await Promise.all([first.stop(), third.stop()]);
+		// fay's seat is freed while the gateway is down (a roster restored without her); the third gateway is gone for good.
+		const rosterPath = join(mine, 'roster.json');
+		const roster = JSON.parse(readFileSync(rosterPath, 'utf8'));
+		roster.students = roster.students.filter((student: { id: string }) => student.id !== fay.id);
+		writeFileSync(rosterPath, JSON.stringify(roster));
+		rmSync(gone, { recursive: true, force: true });
+
+		await gateway(mine);
+		await expect.poll(async () => (await labs.get(fayLab!.name)) === null, { timeout: 30_000 }).toBe(true);
+		await expect.poll(async () => (await labs.get(halLab!.name)) === null, { timeout: 30_000 }).toBe(true);
+		await expect.poll(async () => (await instancesOf(gone)).length, { timeout: 30_000 }).toBe(0);
+		expect(halReaders.length).toBeGreaterThan(1);
+		expect(await labs.get(eveLab!.name)).not.toBeNull();
+		expect(await labs.get(gusLab!.name)).toMatchObject({ gateway: gusLab!.gateway, owner: gus.id });
+		// The other gateway's warm lab is still its own: nobody else adopted it.
+		const othersWarm = (await labs.list()).filter((lab) => lab.gateway === gusLab!.gateway && lab.owner === null);
+		expect(othersWarm.length).toBeGreaterThan(0);
+	}, 180_000);
+
+	it('keeps two gateways’ kernel logs apart: an OOM in one’s lab reaches only that lab', async () => {
+		const [one, two] = [newStateDir(), newStateDir()];
+		const [first, second] = [await gateway(one), await gateway(two)];
+		const ivy = await connect(first, one, 'ivy');
+		const jon = await connect(second, two, 'jon');
+		const oom = await output(ivy, "podman run --rm --memory 100m docker.io/library/busybox:latest tail /dev/zero; echo \"exit $?\"; dmesg | grep -c 'Killed process'", 'oom');
+		expect(oom).toContain('exit 137');
+		expect(oom).toMatch(/^1\s*$/m);
+		expect(await output(jon, 'dmesg | wc -l', 'jon-dmesg')).toMatch(/^\s*0\s*$/m);
+	}, 120_000);
+
+	it('says so when Incus does not answer or has no lab image, keeps serving, and recovers by itself', async () => {
+		const proxy = new IncusProxy();
+		await proxy.up();
+		const state = newStateDir();
+		const gw = await gateway(state, { PODLAB_INCUS_SOCKET: proxy.path });
+		const kim = await student(gw, state, 'kim');
+		await proxy.down();
+		const refused = await TestClient.connect(gw, { cookie: kim.cookie }).then(
+			() => null,
+			(error: { code?: string; closeCode?: number }) => error,
+		);
+		// A lab taken at join still needs Incus for its terminal.
+		expect(refused).toMatchObject({ code: 'LAB_ERR_LAB_ENGINE', closeCode: 4008 });
+		const health = await fetch(`${gw.url}api/health`);
+		expect(health.status).toBe(200);
+		const lab = await (await fetch(`${gw.url}api/lab`, { headers: { origin: gw.origin } })).json();
+		expect(lab.labsAvailable).toBe(false);
+		expect(lab.labsProblem).toMatch(/cannot be reached|did not answer/);
+		await proxy.up();
+		const back = await TestClient.connect(gw, { cookie: kim.cookie, readyTimeoutMs: 30_000 });
+		expect(await output(back, 'hostname', 'back')).toMatch(LAB_NAME);
+		back.close();
+		await proxy.down();
+
+		// A project without the lab image: a class pointed at the wrong place.
+		const api = localApi();
+		const project = `podlab-empty-${process.pid}`;
+		await api.call('POST', '/1.0/projects', { project: null, body: { name: project, config: { 'features.images': 'true', 'features.profiles': 'true' } } });
 		try {
-			await backend.execIn('ann', ['sh', '-c', 'echo mine > /root/file; podman pod create --name reset-pod >/dev/null']);
-			const old = await backend.labOf('ann');
-			await backend.warm();
-			const started = performance.now();
-			const fresh = await backend.resetLab('ann');
-			const resetMs = performance.now() - started;
-			expect(fresh).not.toBe(old);
-			expect(resetMs).toBeLessThan(2000);
-			const clean = await backend.execIn('ann', ['sh', '-c', "ls /root/file 2>&1; podman pod ls --format '{{.Name}}'"]);
-			expect(clean.stdout).toContain('No such file');
-			expect(clean.stdout).not.toContain('reset-pod');
-			await backend.endReader('ann');
+			const empty = await gateway(newStateDir(), { PODLAB_INCUS_PROJECT: project, PODLAB_MODE: 'local' });
+			const session = await fetch(`${empty.url}api/session`, { headers: { origin: empty.origin } });
+			const cookie = session.headers.get('set-cookie')!.split(';')[0]!;
+			const noImage = await TestClient.connect(empty, { cookie }).then(
+				() => null,
+				(error: { code?: string }) => error,
+			);
+			expect(noImage).toMatchObject({ code: 'LAB_ERR_LAB_IMAGE' });
+			expect(empty.logs()).toMatch(/there is no lab image/);
 		} finally {
-			await backend.close();
+			await api.call('DELETE', `/1.0/projects/${project}`, { project: null }).catch(() => {});
+			api.close();
 		}
-		const gw = await gateway();
-		for (const student of ['ann', 'bob', 'cat']) {
-			const freed = await fetch(`${gw.url}api/instructor/students/${ids.get(student)}`, {
+	}, 180_000);
+
+	it('removes every lab when the seats are freed', async () => {
+		const state = newStateDir();
+		const gw = await gateway(state);
+		const joined = await Promise.all(['lea', 'max'].map((name) => student(gw, state, name)));
+		for (const each of joined) expect(await labOf(each)).not.toBeNull();
+		for (const each of joined) {
+			const freed = await fetch(`${gw.url}api/instructor/students/${each.id}`, {
 				method: 'DELETE',
 				headers: { authorization: `Bearer ${INSTRUCTOR_TOKEN}`, origin: gw.origin },
 			});
 			expect(freed.status, await freed.text()).toBeLessThan(300);
 		}
-		const owned = (await ourLabs()).filter((lab) => lab.owner !== null);
-		expect(owned).toEqual([]);
+		for (const each of joined) expect(await labOf(each)).toBeNull();
 	}, 120_000);
 });

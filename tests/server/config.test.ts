@@ -74,10 +74,17 @@ describe('loadConfig', () => {
 		expect(loadConfig({ PODLAB_MODE: 'local' }).allowSharedLab).toBe(false);
 	});
 
+	it('names the setting that replaced one of the lxc backend’s, instead of ignoring it', () => {
+		expect(() => loadConfig({ PODLAB_LXC_WARM_LABS: '3' })).toThrow(
+			'Invalid podlab configuration:\n  PODLAB_LXC_WARM_LABS: the lxc backend is now the incus backend (docs/labs.md); use PODLAB_LAB_WARM_LABS',
+		);
+		expect(() => loadConfig({ PODLAB_LAB_BACKEND: 'lxc' })).toThrow(/PODLAB_LAB_BACKEND: .*\(use auto, local, ssh or incus\)/);
+	});
+
 	it('leaves the backend to be chosen at startup unless PODLAB_LAB_BACKEND names one', () => {
 		expect(loadConfig({}).labBackend).toBe('auto');
-		// Class mode with auto is checked at startup, where the host can say whether it has LXC labs.
+		// Class mode with auto is checked at startup, where Incus can say whether it makes labs.
 		expect(loadConfig({ PODLAB_MODE: 'class', PODLAB_JOIN_CODE: 'crane-orbit-velvet', PODLAB_INSTRUCTOR_TOKEN: 'instructor-token-0123456789' }).labBackend).toBe('auto');
-		expect(() => loadConfig({ PODLAB_LAB_BACKEND: 'kvm' })).toThrow(/PODLAB_LAB_BACKEND: .*\(use auto, local, ssh or lxc\)/);
+		expect(() => loadConfig({ PODLAB_LAB_BACKEND: 'kvm' })).toThrow(/PODLAB_LAB_BACKEND: .*\(use auto, local, ssh or incus\)/);
 	});
 });

@@ -64,7 +64,7 @@ const CASES: [string, z.ZodMiniType, Validator<unknown>, Json[]][] = [
 		labResponse,
 		validators.isLabResponse,
 		[
-			{ backend: 'lxc', keepsShells: true, resettable: true, mode: 'local', profile: 'podman', terminals: { default: 'main', maxPerReader: 4 } },
+			{ backend: 'incus', keepsShells: true, resettable: true, mode: 'local', profile: 'podman', terminals: { default: 'main', maxPerReader: 4 } },
 			{ backend: 'local', profile: null },
 		],
 	],

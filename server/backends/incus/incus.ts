@@ -114,7 +114,7 @@ export class IncusBackend implements LabBackend {
 		this.labs = new Labs(options.api, options.identity, options.limits);
 		this.#installScript = script;
 		this.#pool = new WarmPool({ make: () => this.#makeLab(), give: (lab, owner) => this.labs.mark(lab, { owner }) }, options.warmLabs, options.logger);
-		this.#kernelLog = new KernelLog({ api: options.api, gateway: options.identity.id, stateDir: options.identity.stateDir, logger: options.logger, isMine: (lab) => this.#mine.has(lab) });
+		this.#kernelLog = new KernelLog({ api: options.api, identity: options.identity, logger: options.logger, isMine: (lab) => this.#mine.has(lab) });
 		this.#labStatus = cachedLabStatus(() => detectLab({ incus: { endpoint: options.api.endpoint, project: options.api.project } }));
 	}
 
@@ -428,16 +428,17 @@ export class IncusBackend implements LabBackend {
 	async #takeOver(): Promise<void> {
 		const api = this.#options.api;
 		const me = this.#options.identity;
-		const labs = await this.labs.list();
+		const instances = await this.labs.instances();
+		const labs = instances.filter((instance) => instance.role === 'lab');
 		const warm: string[] = [];
+		for (const instance of instances) {
+			if (instance.gateway === me.id || instance.host !== me.host || !instance.stateDir || !instance.gateway) continue;
+			if ((await readGatewayId(instance.stateDir)) === instance.gateway) continue;
+			this.#options.logger.info({ instance: instance.name, role: instance.role, gateway: instance.gateway, stateDir: instance.stateDir }, 'incus: removing what a gateway that is gone left');
+			this.#remove(instance.name);
+		}
 		for (const lab of labs) {
-			if (lab.gateway !== me.id) {
-				if (lab.host === me.host && lab.stateDir && lab.gateway && (await readGatewayId(lab.stateDir)) !== lab.gateway) {
-					this.#options.logger.info({ lab: lab.name, gateway: lab.gateway, stateDir: lab.stateDir }, 'incus: removing a lab of a gateway that is gone');
-					this.#remove(lab.name);
-				}
-				continue;
-			}
+			if (lab.gateway !== me.id) continue;
 			this.#mine.add(lab.name);
 			if (lab.owner) {
 				this.#owned.set(lab.owner, Promise.resolve(lab.name));

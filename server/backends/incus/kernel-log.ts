@@ -25,13 +25,13 @@ import { IncusError, type ExecSession, type IncusApi } from '../../../lab/incus/
 import { KERNEL_LOG_PROFILE, LAB_IMAGE } from '../../../lab/incus/names.ts';
 import { writeFileAtomic } from '../../state.ts';
 import { KmsgSorter, LabCgroups, parseKmsgRecord } from './kernel-log-sorter.ts';
+import type { GatewayIdentity } from './gateway-identity.ts';
 import { LAB_ENV, LAB_KEYS } from './labs.ts';
 
 export interface KernelLogOptions {
 	api: IncusApi;
-	/** This gateway's id: its relays write under /var/log/podlab/<gateway>/. */
-	gateway: string;
-	stateDir: string;
+	/** This gateway: its relays write under /var/log/podlab/<id>/, and its readers carry its marks. */
+	identity: GatewayIdentity;
 	logger: Logger;
 	/** Whether `lab` is one of this gateway's labs (lines about others go nowhere). */
 	isMine(lab: string): boolean;
@@ -208,6 +208,7 @@ export class KernelLog {
 	readonly cgroups: LabCgroups;
 	readonly isMine: (lab: string) => boolean;
 	readonly #stateDir: string;
+	readonly #identity: GatewayIdentity;
 	readonly #relays = new Map<string, Relay>();
 	/** This gateway's labs with a log: their member and root uid, to make their directories again on a relay's restart. */
 	readonly #labs = new Map<string, { member: string; rootUid: number }>();
@@ -216,10 +217,11 @@ export class KernelLog {
 
 	constructor(options: KernelLogOptions) {
 		this.api = options.api;
-		this.gateway = options.gateway;
+		this.gateway = options.identity.id;
 		this.logger = options.logger;
 		this.isMine = options.isMine;
-		this.#stateDir = options.stateDir;
+		this.#identity = options.identity;
+		this.#stateDir = options.identity.stateDir;
 		this.cgroups = new LabCgroups(options.api.project);
 	}
 
@@ -255,7 +257,7 @@ export class KernelLog {
 					type: 'container',
 					source: { type: 'image', alias: LAB_IMAGE },
 					profiles: [KERNEL_LOG_PROFILE],
-					config: { [LAB_KEYS.role]: 'kernel-log', [LAB_KEYS.gateway]: this.gateway },
+					config: { [LAB_KEYS.role]: 'kernel-log', [LAB_KEYS.gateway]: this.gateway, [LAB_KEYS.stateDir]: this.#identity.stateDir, [LAB_KEYS.host]: this.#identity.host },
 				},
 				timeoutMs: 300_000,
 			});

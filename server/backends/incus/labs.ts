@@ -100,6 +100,12 @@ export class Labs {
 		return instances.filter((instance) => instance.config[LAB_KEYS.role] === 'lab').map(infoOf);
 	}
 
+	/** Every instance podlab made in the project (labs and kernel-log readers), with its gateway's marks. */
+	async instances(): Promise<Array<LabInfo & { role: string }>> {
+		const instances = await this.api.get<Instance[]>('/1.0/instances', { query: { recursion: '1' } });
+		return instances.filter((instance) => instance.config[LAB_KEYS.role]).map((instance) => ({ ...infoOf(instance), role: instance.config[LAB_KEYS.role]! }));
+	}
+
 	/** Lab `name`, or null when there is none. */
 	async get(name: string): Promise<LabInfo | null> {
 		try {
@@ -158,18 +164,26 @@ export class Labs {
 		}
 	}
 
-	/** Stops lab `name` at once and deletes it with everything in it. Idempotent. */
+	/**
+	 * Stops lab `name` at once and deletes it with everything in it. Idempotent. Incus refuses to
+	 * change an instance while another operation holds it (a stop under way), so each step is tried
+	 * again for a while before the failure is reported.
+	 */
 	async destroy(name: string): Promise<void> {
-		try {
-			await this.api.call('PUT', `/1.0/instances/${name}/state`, { body: { action: 'stop', force: true }, timeoutMs: 60_000 });
-		} catch {
-			// Stopped already, or gone.
+		let lastError: unknown = null;
+		for (let attempt = 0; attempt < 8; attempt++) {
+			if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(4_000, 250 * 2 ** attempt)));
+			try {
+				const state = await this.api.get<{ status: string }>(`/1.0/instances/${name}/state`);
+				if (state.status !== 'Stopped') await this.api.call('PUT', `/1.0/instances/${name}/state`, { body: { action: 'stop', force: true }, timeoutMs: 60_000 });
+				await this.api.call('DELETE', `/1.0/instances/${name}`, { timeoutMs: 120_000 });
+				return;
+			} catch (error) {
+				if ((error as IncusError).notFound) return;
+				lastError = error;
+			}
 		}
-		try {
-			await this.api.call('DELETE', `/1.0/instances/${name}`, { timeoutMs: 120_000 });
-		} catch (error) {
-			if (!(error as IncusError).notFound) throw error;
-		}
+		throw lastError;
 	}
 
 	/** Sets podlab's keys on a lab (its owner, its last use). */

@@ -13,6 +13,8 @@ const count = (min: number, max: number) => z.coerce.number().int().min(min).max
 const MINUTE = 60_000;
 
 export const incusSettings = {
+	/** The unix socket of the Incus daemon on this machine (when incusUrl is unset). @default "/var/lib/incus/unix.socket" */
+	incusSocket: z.string().min(1).optional(),
 	/** `https://host:8443` of a remote Incus server or cluster member; unset: the Incus daemon on this machine. */
 	incusUrl: z.string().min(1).optional(),
 	/** With incusUrl: podlab's client certificate (PEM file), trusted by Incus. */

@@ -43,3 +43,14 @@ export async function startedLab(labs: Labs): Promise<string> {
 	if (booted.code !== 0) throw new Error(`${lab.name} did not boot: ${booted.stderr}`);
 	return lab.name;
 }
+
+/** Removes every instance (labs, kernel-log readers) made by the gateways whose state directories are `stateDirs`. */
+export async function removeInstancesOf(api: IncusApi, stateDirs: readonly string[]): Promise<string[]> {
+	const instances = await api.get<Array<{ name: string; config: Record<string, string> }>>('/1.0/instances', { query: { recursion: '1' } });
+	const theirs = instances.filter((instance) => stateDirs.includes(instance.config['user.podlab.state-dir'] ?? ''));
+	for (const { name } of theirs) {
+		await api.call('PUT', `/1.0/instances/${name}/state`, { body: { action: 'stop', force: true }, timeoutMs: 60_000 }).catch(() => {});
+		await api.call('DELETE', `/1.0/instances/${name}`, { timeoutMs: 120_000 }).catch(() => {});
+	}
+	return theirs.map((instance) => instance.name);
+}

@@ -3,6 +3,7 @@
  */
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
+import { childPipes } from '../../../server/backends/tmux/control-pipes.ts';
 import {
 	AttachQueue,
 	ControlModeParser,
@@ -109,7 +110,7 @@ describe('AttachQueue', () => {
 		started.push(name);
 		const child = spawn('sh', ['-c', `sleep ${delayMs / 1000}; printf '%%begin 1 1 0\\n%%end 1 1 0\\n'; sleep 5`]);
 		const events = { output: () => {}, drain: () => {}, exit: () => {} };
-		return new Promise((resolve) => child.once('spawn', () => resolve(new TmuxControlClient(child, { target: '=s:', nonce: 'n', cols: 80, rows: 24 }, events))));
+		return new Promise((resolve) => child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: '=s:', nonce: 'n', cols: 80, rows: 24 }, events))));
 	}
 
 	it('starts a server’s next control client only once the one before it has attached; other servers do not wait', async () => {

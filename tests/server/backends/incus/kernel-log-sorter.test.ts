@@ -1,13 +1,15 @@
 /** The kernel-log routing without a kernel: raw /dev/kmsg records in, what each lab gets out. */
 import { describe, expect, it } from 'vitest';
-import { asSeenInLab, formatRecord, KmsgSorter, labOfText, parseKmsgRecord, type KmsgRecord } from '../../../../server/backends/lxc/kmsg-router.ts';
+import { KmsgSorter, LabCgroups, parseKmsgRecord, type KmsgRecord } from '../../../../server/backends/incus/kernel-log-sorter.ts';
+
+const cgroups = new LabCgroups('podlab');
 
 let seq = 100;
 const record = (text: string): KmsgRecord => parseKmsgRecord(`4,${seq++},5000123456,-;${text}`)!;
 
 /** The start and end of a memory cgroup OOM report as 6.x kernels print it, for a container in lab `lab`. */
 function oomReport(lab: string, pid: number): KmsgRecord[] {
-	const cgroup = `/lxc.payload.${lab}/libpod_parent/libpod-abc123`;
+	const cgroup = `/lxc.payload.podlab_${lab}/libpod_parent/libpod-abc123`;
 	return [
 		'tail invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0',
 		`CPU: 1 UID: 0 PID: ${pid} Comm: tail Not tainted 6.18.44 #1`,
@@ -32,38 +34,41 @@ describe('parseKmsgRecord', () => {
 
 describe('KmsgSorter', () => {
 	it('routes a whole OOM report to the lab whose cgroup it names, and the reaper’s line after it', () => {
-		const sorter = new KmsgSorter();
-		const routed = [...oomReport('podlab-lab-03', 4242), record('oom_reaper: reaped process 4242 (tail), now anon-rss:0kB')].flatMap((r) => sorter.feed(r));
-		expect(routed.map((entry) => entry.lab)).toEqual(['podlab-lab-03', 'podlab-lab-03']);
+		const sorter = new KmsgSorter(cgroups);
+		const routed = [...oomReport('lab-0a1b2c03', 4242), record('oom_reaper: reaped process 4242 (tail), now anon-rss:0kB')].flatMap((r) => sorter.feed(r));
+		expect(routed.map((entry) => entry.lab)).toEqual(['lab-0a1b2c03', 'lab-0a1b2c03']);
 		expect(routed[0]!.records).toHaveLength(7);
 		expect(routed[0]!.records[0]!.text).toMatch(/invoked oom-killer/);
 	});
 	it('gives a lab nothing of the host’s or of another lab’s', () => {
-		const sorter = new KmsgSorter();
+		const sorter = new KmsgSorter(cgroups);
 		const routed = [
 			record('EXT4-fs (vda): mounted filesystem'),
-			...oomReport('podlab-lab-07', 99),
+			...oomReport('lab-0a1b2c07', 99),
 			record('oom_reaper: reaped process 1 (init), now anon-rss:0kB'),
 			record('tail invoked oom-killer: gfp_mask=0xcc0'),
 			record('Out of memory: Killed process 12 (java)'),
 		].flatMap((r) => sorter.feed(r));
-		expect(routed.map((entry) => entry.lab)).toEqual(['podlab-lab-07']);
+		expect(routed.map((entry) => entry.lab)).toEqual(['lab-0a1b2c07']);
 	});
-	it('does not take a lab name that only starts like one', () => {
-		expect(labOfText('oom_memcg=/lxc.payload.podlab-lab-071/x')).toBeNull();
-		expect(labOfText('oom_memcg=/lxc.payload.other/x')).toBeNull();
-		expect(labOfText('Memory cgroup stats for /lxc.payload.podlab-lab-07:')).toBe('podlab-lab-07');
+	it('takes a lab only from its own project’s cgroups, and the whole name', () => {
+		expect(cgroups.labOf('oom_memcg=/lxc.payload.other_lab-0a1b2c07/x')).toBeNull();
+		expect(cgroups.labOf('oom_memcg=/lxc.payload.lab-0a1b2c07/x')).toBeNull();
+		expect(cgroups.labOf('oom_memcg=/lxc.payload.podlab_lab-0a1b2c07.x/y')).toBeNull();
+		expect(cgroups.labOf('Memory cgroup stats for /lxc.payload.podlab_lab-0a1b2c07:')).toBe('lab-0a1b2c07');
+		expect(cgroups.labOf('oom_memcg=/lxc.payload.podlab_lab-0a1b2c071/x')).toBe('lab-0a1b2c071');
+		expect(new LabCgroups('podlab-2').labOf('x /lxc.payload.podlab_lab-1/y')).toBeNull();
 	});
 });
 
 describe('what a lab sees', () => {
 	it('shows cgroup paths as the lab’s cgroup namespace does', () => {
-		expect(asSeenInLab('oom_memcg=/lxc.payload.podlab-lab-01/libpod_parent/x,task_memcg=/lxc.payload.podlab-lab-01,task=a')).toBe(
+		expect(cgroups.asSeenInLab('oom_memcg=/lxc.payload.podlab_lab-0a1b2c01/libpod_parent/x,task_memcg=/lxc.payload.podlab_lab-0a1b2c01,task=a')).toBe(
 			'oom_memcg=/libpod_parent/x,task_memcg=/,task=a',
 		);
 	});
 	it('formats a record as dmesg does', () => {
-		expect(formatRecord({ priority: 4, seq: 1, usec: 5_000_123_456, text: 'hello' })).toBe('[ 5000.123456] hello');
-		expect(formatRecord({ priority: 4, seq: 1, usec: 1_000_001, text: 'x' })).toBe('[    1.000001] x');
+		expect(cgroups.format({ priority: 4, seq: 1, usec: 5_000_123_456, text: 'hello' })).toBe('[ 5000.123456] hello');
+		expect(cgroups.format({ priority: 4, seq: 1, usec: 1_000_001, text: 'x' })).toBe('[    1.000001] x');
 	});
 });
