@@ -1,5 +1,5 @@
 /**
- * The goals of issue 7 (and one of the instructor page, and issue 17's), checked against the figures of this run. A goal whose figures are missing
+ * The benchmarks' goals, checked against the figures of this run. A goal whose figures are missing
  * (a benchmark skipped or failed, or `--only`) is "not measured", with the reason — never "met".
  */
 import type { BenchResult } from './report.ts';
@@ -212,6 +212,34 @@ const instructorWatch: Goal = {
 	},
 };
 
+/** Labs of one's own: a latency of the labs benchmark, by its case, at or below `limit`. */
+function labLatency(text: string, labCase: string, percentile: 'p50' | 'p99', limit: number): Goal {
+	return {
+		text,
+		unit: 'ms',
+		check(results) {
+			const result = find(results, (candidate) => candidate.bench === 'labs' && candidate.target === 'incus' && candidate.case.startsWith(labCase));
+			const value = result?.[percentile];
+			if (value == null) return { why: `no labs figures for "${labCase}"` };
+			return { value, limit, met: value <= limit, n: result!.n, measured: `${percentile} ${value} ms (p50 ${result!.p50}, p99 ${result!.p99})` };
+		},
+	};
+}
+
+/** Labs of one's own: how many one host holds, running idle or stopped on disk. */
+function labsHeld(kind: 'running idle' | 'stopped', limit: number): Goal {
+	return {
+		text: `${kind} labs held by one 24 GiB / 2-core host: at least ${limit}`,
+		unit: 'labs',
+		check(results) {
+			const result = find(results, (candidate) => candidate.bench === 'labs' && candidate.target === 'host' && candidate.case.startsWith(kind === 'stopped' ? 'stopped labs held' : 'running idle labs held'));
+			if (typeof result?.value !== 'number') return { why: `no labs figures for ${kind} labs` };
+			const detail = kind === 'stopped' ? `${result.perLabMiB} MiB of the pool each` : `${result.memoryPerLabMiB} MiB of memory each; about ${result.projectedIn24GiB} would fit`;
+			return { value: result.value, limit, met: result.value >= limit, n: result.n, measured: `${result.value} held (${detail})` };
+		},
+	};
+}
+
 export const GOALS: readonly Goal[] = [
 	echoRatio('p50'),
 	echoRatio('p99'),
@@ -230,6 +258,14 @@ export const GOALS: readonly Goal[] = [
 	coldClick('p99', 400),
 	firstRunWeight,
 	ownShareBeforeRun,
+	labLatency('first prompt of a reader’s terminal from the warm pool, p50 at most 300 ms', 'first prompt from the warm pool', 'p50', 300),
+	labLatency('first prompt of a reader’s terminal from the warm pool, p99 at most 600 ms', 'first prompt from the warm pool', 'p99', 600),
+	labLatency('a new lab (no warm lab left), p50 at most 600 ms', 'a new lab: made, started and booted', 'p50', 600),
+	labLatency('a stopped lab started again, p50 at most 500 ms', 'first prompt, its stopped lab started again', 'p50', 500),
+	labLatency('a lab reset, p50 at most 1 s', 'reset a lab', 'p50', 1000),
+	labLatency('echo p99 in a reader’s terminal while 30 labs run the sidecar pods, at most 20 ms', 'echo with 30 labs', 'p99', 20),
+	labsHeld('running idle', 150),
+	labsHeld('stopped', 1000),
 ];
 
 /** One result line per goal: `met` true/false, or null with `why` when it could not be checked. */

@@ -173,11 +173,20 @@ export class IncusApi {
 	async call<T = unknown>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
 		const started = performance.now();
 		const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-		const answer = await this.request(method, path, options);
-		if (answer.type !== 'async') return answer.metadata as T;
-		const operation = answer.metadata as IncusOperation;
-		const left = Math.max(1_000, timeoutMs - (performance.now() - started));
-		return (await this.waitOperation(operation.id, left)).metadata as T;
+		for (let attempt = 0; ; attempt++) {
+			try {
+				const answer = await this.request(method, path, options);
+				if (answer.type !== 'async') return answer.metadata as T;
+				const operation = answer.metadata as IncusOperation;
+				const left = Math.max(1_000, timeoutMs - (performance.now() - started));
+				return (await this.waitOperation(operation.id, left)).metadata as T;
+			} catch (error) {
+				// Incus takes one operation at a time per instance: another one (an update, a stop) is under way.
+				const busy = error instanceof IncusError && /is busy running/.test(error.message);
+				if (!busy || attempt >= 8 || options.stream || performance.now() - started > timeoutMs) throw error;
+				await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * 2 ** attempt)));
+			}
+		}
 	}
 
 	/** Waits for an operation to end. @throws {IncusError} when it failed or did not end in time. */

@@ -1,35 +1,34 @@
 /**
- * The doc-tests in labs of one's own: every podman block of every chapter, in a fresh LXC lab per
- * chapter (a new reader each), through the real gateway with the lxc backend, as
- * `npm run docs:test -- --backend lxc` does. The labs the chapters' readers were given are removed.
+ * The doc-tests in labs of one's own: every podman block of every chapter, in a fresh Incus lab per
+ * chapter (a new reader each), through the real gateway with the incus backend, as
+ * `npm run docs:test -- --backend incus` does. The labs the chapters' readers were given are removed.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
-import { lxcLabProblem } from '../lab/lxc/lxc-required.ts';
+import { incusLabProblem } from '../lab/incus/incus-required.ts';
 import { chapterFile, listChapters } from '../doctest/chapters.ts';
-import { describeLab, labNames, removeLabsExcept } from '../doctest/lab-hooks.ts';
+import { describeLab, labStateDir, removeLabsOf } from '../doctest/lab-hooks.ts';
 import { describeFailure, runChapters } from '../doctest/run-chapters.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
-const problem = await lxcLabProblem();
+const problem = await incusLabProblem();
 const skip = skipReason(problem);
-if (skip) console.info(`skipping the doc-tests in LXC labs: ${skip}`);
+if (skip) console.info(`skipping the doc-tests in labs of one's own: ${skip}`);
 const chapters = await listChapters();
 
 let gateway: RunningGateway;
-let before: string[] = [];
+const stateDir = labStateDir();
 beforeAll(async () => {
 	if (skip) return;
 	assertLabUsable(problem);
-	before = await labNames();
-	gateway = await startGateway({ PODLAB_LAB_BACKEND: 'lxc', PODLAB_LXC_WARM_LABS: '1' });
+	gateway = await startGateway({ PODLAB_LAB_BACKEND: 'incus', PODLAB_LAB_WARM_LABS: '1', PODLAB_STATE_DIR: stateDir });
 });
 afterAll(async () => {
 	await gateway?.stop();
-	if (!skip) await removeLabsExcept(before);
+	if (!skip) await removeLabsOf(stateDir);
 }, 120_000);
 
-describe.skipIf(skip !== null)('chapters in LXC labs', () => {
+describe.skipIf(skip !== null)('chapters in labs of one’s own', () => {
 	it.each(chapters)('%s: every block passes in a fresh lab', async (chapter) => {
 		const [report] = await runChapters({
 			gatewayUrl: gateway.url,

@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { chapterFile, listChapters } from './chapters.ts';
-import { describeLab, labNames, profileProblem, removeLabsExcept, resetKubernetesLab, resetLab, RUNNABLE_PROFILES, type RunnableProfile } from './lab-hooks.ts';
+import { describeLab, labStateDir, profileProblem, removeLabsOf, resetKubernetesLab, resetLab, RUNNABLE_PROFILES, type RunnableProfile } from './lab-hooks.ts';
 import { runChapters, type ChapterReport } from './run-chapters.ts';
 
 const HELP = `Usage: npm run docs:test   [-- [options] [chapter...]]
@@ -19,14 +19,14 @@ output matches. docs:record also writes content/transcripts/<chapter>.<profile>.
 
 Options:
   --profile NAME   lab profile whose tabs to run: podman or kubernetes (default: podman)
-  --backend NAME   lab backend of the gateway started for the run: local or lxc (default: local);
-                   with lxc every chapter runs in a fresh lab of its own, removed afterwards
+  --backend NAME   lab backend of the gateway started for the run: local or incus (default: local);
+                   with incus every chapter runs in a fresh lab of its own, removed afterwards
   --url URL        use the gateway running at URL instead of starting one (e.g. http://127.0.0.1:4321/)
   --timeout S      default seconds per block (default 60)
   --record         write transcripts (what docs:record does)
   --help           this text
 
-Before each chapter \`npm run lab:reset\` runs (with --backend lxc: each chapter gets a fresh lab instead), so every chapter starts from a clean lab, as it
+Before each chapter \`npm run lab:reset\` runs (with --backend incus: each chapter gets a fresh lab instead), so every chapter starts from a clean lab, as it
 does for a reader who follows it from the top (on a Kubernetes node the runner also waits until
 the deleted pods are gone). The lab must be the profile's: --profile kubernetes runs on a node
 provisioned by lab/provision/provision-node.sh, where
@@ -64,11 +64,11 @@ if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1) {
 	console.error(`docs:test: --timeout takes whole seconds, got "${values.timeout}"`);
 	process.exit(2);
 }
-if (values.backend !== 'local' && values.backend !== 'lxc') {
-	console.error(`docs:test: --backend takes local or lxc, got "${values.backend}"`);
+if (values.backend !== 'local' && values.backend !== 'incus') {
+	console.error(`docs:test: --backend takes local or incus, got "${values.backend}"`);
 	process.exit(2);
 }
-const lxc = values.backend === 'lxc';
+const inLabs = values.backend === 'incus';
 const known = await listChapters();
 const chapters = positionals.length > 0 ? positionals : known;
 const unknown = chapters.filter((chapter) => !known.includes(chapter));
@@ -85,12 +85,11 @@ if (problem) {
 
 let gateway: RunningGateway | null = null;
 let reports: ChapterReport[];
-/** With --backend lxc: the labs that were there before the run, which it leaves alone. */
-let labsBefore: string[] | null = null;
+/** With --backend incus: the gateway's state directory, by which its labs are found and removed afterwards. */
+const stateDir = inLabs && !values.url ? labStateDir() : null;
 try {
 	// No warm labs: a chapter's reader takes the lab made for it, and nothing is left over.
-	if (!values.url) gateway = await startGateway(lxc ? { PODLAB_LAB_BACKEND: 'lxc', PODLAB_LXC_WARM_LABS: '0' } : {});
-	if (lxc && !values.url) labsBefore = await labNames();
+	if (!values.url) gateway = await startGateway(stateDir ? { PODLAB_LAB_BACKEND: 'incus', PODLAB_LAB_WARM_LABS: '0', PODLAB_STATE_DIR: stateDir } : {});
 	reports = await runChapters({
 		gatewayUrl: values.url ?? gateway!.url,
 		chapters: chapters.map((name) => ({ name, file: chapterFile(name) })),
@@ -98,12 +97,12 @@ try {
 		timeoutSeconds,
 		record: values.record,
 		log: (line) => console.log(line),
-		beforeChapter: profile === 'kubernetes' ? resetKubernetesLab : lxc ? undefined : resetLab,
+		beforeChapter: profile === 'kubernetes' ? resetKubernetesLab : inLabs ? undefined : resetLab,
 		describeLab,
 	});
 } finally {
 	await gateway?.stop();
-	if (labsBefore) await removeLabsExcept(labsBefore);
+	if (stateDir) await removeLabsOf(stateDir);
 }
 const failed = reports.flatMap((report) => report.results.filter((result) => result.problem));
 const total = reports.reduce((sum, report) => sum + report.results.length, 0);

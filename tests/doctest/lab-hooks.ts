@@ -6,8 +6,10 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { detectLab } from '../../lab/status.ts';
-import { DEFAULT_LAB_LIMITS } from '../../lab/lxc/lab-config.ts';
-import { Labs } from '../../server/backends/lxc/labs.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { localApi, removeInstancesOf } from '../lab/incus/incus-required.ts';
 import { NODE } from '../helpers/gateway.ts';
 
 const RESET = fileURLToPath(new URL('../../lab/reset.ts', import.meta.url));
@@ -58,13 +60,17 @@ export async function describeLab(): Promise<Record<string, unknown>> {
 	return { profile: status.profile, os: status.host.os, kernel: status.host.kernel, cgroup: status.host.cgroup, versions: status.versions };
 }
 
-/** The LXC labs on this host (with `--backend lxc`, each chapter's reader gets one). */
-export async function labNames(): Promise<string[]> {
-	return (await new Labs(DEFAULT_LAB_LIMITS).list()).map((lab) => lab.name);
+/** A state directory for a doc-test gateway on the incus backend: what it makes in Incus is found by it. */
+export function labStateDir(): string {
+	return mkdtempSync(join(tmpdir(), 'podlab-doctest-state-'));
 }
 
-/** Removes every LXC lab not in `kept`: the ones the chapters' readers were given. */
-export async function removeLabsExcept(kept: readonly string[]): Promise<void> {
-	const labs = new Labs(DEFAULT_LAB_LIMITS);
-	for (const name of await labNames()) if (!kept.includes(name)) await labs.destroy(name);
+/** Removes everything a doc-test gateway with `stateDir` made in Incus (each chapter's reader got a lab). */
+export async function removeLabsOf(stateDir: string): Promise<void> {
+	const api = localApi();
+	try {
+		await removeInstancesOf(api, [stateDir]);
+	} finally {
+		api.close();
+	}
 }

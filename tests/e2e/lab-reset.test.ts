@@ -1,7 +1,7 @@
 /**
  * "Reset my lab" in a real Chromium against a real gateway: the reader's Reset lab in the terminal
- * panel and on /lab-check/ (local mode on the lxc backend), the instructor's per-student and
- * whole-class resets with the roster's lab (class mode on lxc), and no reset at all on the `local`
+ * panel and on /lab-check/ (local mode on the incus backend), the instructor's per-student and
+ * whole-class resets with the roster's lab (class mode on incus), and no reset at all on the `local`
  * backend. Also the panel's toolbar and confirmation bar on a laptop and on a phone, with
  * screenshots to look at.
  */
@@ -10,20 +10,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_LAB_LIMITS } from '../../lab/lxc/lab-config.ts';
-import { Labs } from '../../server/backends/lxc/labs.ts';
+import type { Labs } from '../../server/backends/incus/labs.ts';
 import { buildSiteIfStale } from '../../scripts/site-build.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
-import { lxcLabProblem } from '../lab/lxc/lxc-required.ts';
+import { incusLabProblem, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
 import { launchChromium } from './browser.ts';
 import { joinedStudent, readableTerminals, READER_VIEWPORTS, runButton, typeCommand, waitForStatus, waitForTerminal, waitForTerminalUnwrapped } from './lab-page.ts';
 
-const problem = await lxcLabProblem();
+const problem = await incusLabProblem();
 const skip = skipReason(problem);
-const labs = new Labs(DEFAULT_LAB_LIMITS);
-/** Labs that existed before these tests: not theirs to remove. */
-let labsBefore = new Set<string>();
+let labs: Labs | null = null;
+/** The gateways' state directories: what they made in Incus goes with the tests. */
+const stateDirs: string[] = [];
 let browser: Browser;
 const gateways: RunningGateway[] = [];
 const SHOTS = mkdtempSync(join(tmpdir(), 'podlab-lab-reset-shots-'));
@@ -32,7 +31,9 @@ const CODE = 'reset-101';
 const RESET_NOTICE = /Your lab was reset: a fresh, empty one is starting, and this terminal reconnects to it\./;
 
 async function gateway(env: Record<string, string>): Promise<RunningGateway> {
-	const started = await startGateway({ PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-e2e-reset-state-')), ...env });
+	const stateDir = mkdtempSync(join(tmpdir(), 'podlab-e2e-reset-state-'));
+	stateDirs.push(stateDir);
+	const started = await startGateway({ PODLAB_STATE_DIR: stateDir, ...env });
 	gateways.push(started);
 	return started;
 }
@@ -51,8 +52,8 @@ async function readerWithShell(gw: RunningGateway, options: BrowserContextOption
 /** The lab's name as its shell's `hostname` says it, from a line `host=…` the command prints. */
 async function hostOf(page: Page, marker: string): Promise<string> {
 	await typeCommand(page, `echo "${marker}=$(hostname)"`);
-	const text = await waitForTerminal(page, new RegExp(`${marker}=podlab-lab-\\d+`));
-	return new RegExp(`${marker}=(podlab-lab-\\d+)`).exec(text)![1]!;
+	const text = await waitForTerminal(page, new RegExp(`${marker}=lab-[0-9a-f]{8}`));
+	return new RegExp(`${marker}=(lab-[0-9a-f]{8})`).exec(text)![1]!;
 }
 
 const panelStatus = (page: Page) => page.locator('[data-panel-status]').textContent();
@@ -68,15 +69,18 @@ const focused = (page: Page) =>
 beforeAll(async () => {
 	await buildSiteIfStale();
 	browser = await launchChromium();
-	if (skip === null && problem === null) labsBefore = new Set((await labs.list()).map((lab) => lab.name));
+	if (skip === null && problem === null) labs = await testLabs();
 }, 120_000);
 
 afterAll(async () => {
 	await browser?.close();
 	await Promise.all(gateways.map((gw) => gw.stop()));
 	if (problem !== null) return;
-	// A reader's lab outlives its gateway (local mode: until the idle time): these tests' labs go now.
-	for (const lab of await labs.list()) if (!labsBefore.has(lab.name)) await labs.destroy(lab.name);
+	// A reader's lab outlives its gateway (local mode: until its retention): these tests' labs go now.
+	if (labs) {
+		await removeInstancesOf(labs.api, stateDirs);
+		labs.api.close();
+	}
 }, 120_000);
 
 describe('on the local backend', () => {
@@ -93,12 +97,12 @@ describe('on the local backend', () => {
 	}, 60_000);
 });
 
-describe.skipIf(skip !== null)(`on the lxc backend${skip ? ` (skipped: ${skip})` : ''}`, () => {
+describe.skipIf(skip !== null)(`on the incus backend${skip ? ` (skipped: ${skip})` : ''}`, () => {
 	let local: RunningGateway;
 
 	beforeAll(async () => {
 		assertLabUsable(problem);
-		local = await gateway({ PODLAB_LAB_BACKEND: 'lxc', PODLAB_LXC_WARM_LABS: '1' });
+		local = await gateway({ PODLAB_LAB_BACKEND: 'incus', PODLAB_LAB_WARM_LABS: '1' });
 	}, 60_000);
 
 	it('resets the reader’s lab from the panel: Cancel keeps it; Reset lab gives a fresh one the terminal reconnects to', async () => {
@@ -171,8 +175,8 @@ describe.skipIf(skip !== null)(`on the lxc backend${skip ? ` (skipped: ${skip})`
 		expect(await section.locator('[data-lab-reset-bar]').isVisible()).toBe(false);
 		await button.click();
 		await section.getByRole('button', { name: 'Reset lab', exact: true }).click();
-		await expect.poll(() => status.textContent(), { timeout: 10_000 }).toMatch(/^Your lab was reset in \d+ ms: podlab-lab-\d+ is fresh and empty/);
-		const named = /(podlab-lab-\d+) is fresh/.exec((await status.textContent())!)![1];
+		await expect.poll(() => status.textContent(), { timeout: 10_000 }).toMatch(/^Your lab was reset in \d+ ms: lab-[0-9a-f]{8} is fresh and empty/);
+		const named = /(lab-[0-9a-f]{8}) is fresh/.exec((await status.textContent())!)![1];
 		expect(named).not.toBe(oldLab);
 		await waitForTerminalUnwrapped(page, RESET_NOTICE);
 		await waitForTerminal(page, /A shell in your fresh lab/);
@@ -216,10 +220,10 @@ describe.skipIf(skip !== null)(`on the lxc backend${skip ? ` (skipped: ${skip})`
 	}, 60_000);
 });
 
-describe.skipIf(skip !== null)(`the instructor, in class mode on the lxc backend${skip ? ` (skipped: ${skip})` : ''}`, () => {
+describe.skipIf(skip !== null)(`the instructor, in class mode on the incus backend${skip ? ` (skipped: ${skip})` : ''}`, () => {
 	it('sees each student’s lab and memory on the roster, and resets one student’s lab, then every lab', async () => {
 		assertLabUsable(problem);
-		const gw = await gateway({ PODLAB_MODE: 'class', PODLAB_JOIN_CODE: CODE, PODLAB_INSTRUCTOR_TOKEN: TOKEN, PODLAB_LAB_BACKEND: 'lxc', PODLAB_LXC_WARM_LABS: '1' });
+		const gw = await gateway({ PODLAB_MODE: 'class', PODLAB_JOIN_CODE: CODE, PODLAB_INSTRUCTOR_TOKEN: TOKEN, PODLAB_LAB_BACKEND: 'incus', PODLAB_LAB_WARM_LABS: '1' });
 		const student = await joinedStudent(browser, gw, 'Ada Lovelace', CODE);
 		await student.page.goto(`${gw.url}lab-check/`);
 		await runButton(student.page, 'lab-check:1').click();
@@ -258,8 +262,8 @@ describe.skipIf(skip !== null)(`the instructor, in class mode on the lxc backend
 		page.once('dialog', (dialog) => void dialog.accept());
 		await reset.click();
 		const result = live.locator('[data-reset-result]');
-		await expect.poll(() => result.textContent(), { timeout: 10_000 }).toMatch(/^Lab reset in \d+ ms: Ada Lovelace now has podlab-lab-\d+\.$/);
-		const newLab = /now has (podlab-lab-\d+)/.exec((await result.textContent())!)![1]!;
+		await expect.poll(() => result.textContent(), { timeout: 10_000 }).toMatch(/^Lab reset in \d+ ms: Ada Lovelace now has lab-[0-9a-f]{8}\.$/);
+		const newLab = /now has (lab-[0-9a-f]{8})/.exec((await result.textContent())!)![1]!;
 		expect(newLab).not.toBe(oldLab);
 		await expect.poll(() => card.locator('dd.lab').textContent(), { timeout: 10_000 }).toBe(`${newLab} · running`);
 		// The student's screen keeps the gateway's line about the reset, then the new shell.
@@ -275,7 +279,7 @@ describe.skipIf(skip !== null)(`the instructor, in class mode on the lxc backend
 		await page.getByRole('button', { name: 'Reset every lab' }).click();
 		await expect.poll(() => page.locator('[data-reset-all-result]').textContent(), { timeout: 15_000 }).toMatch(/^Reset 1 lab in \d+\.\d s\.$/);
 		await expect.poll(() => card.locator('dd.lab').textContent(), { timeout: 10_000 }).not.toBe(`${newLab} · running`);
-		await expect.poll(() => card.locator('dd.lab').textContent()).toMatch(/^podlab-lab-\d+ · running$/);
+		await expect.poll(() => card.locator('dd.lab').textContent()).toMatch(/^lab-[0-9a-f]{8} · running$/);
 		await page.screenshot({ path: join(SHOTS, 'instructor-labs.png') });
 		await instructor.close();
 		await student.context.close();

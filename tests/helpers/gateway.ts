@@ -46,8 +46,8 @@ export function writeTestBashrc(home: string): void {
 export async function startGateway(env: Record<string, string> = {}): Promise<RunningGateway> {
 	const child = spawn(NODE, ['server/main.ts'], {
 		cwd: ROOT,
-		// The local backend unless a test chooses: PODLAB_LAB_BACKEND's default (auto) would pick lxc on a
-		// machine with LXC labs, and every test's shells would then wait for a lab.
+		// The local backend unless a test chooses: PODLAB_LAB_BACKEND's default (auto) would pick incus on a
+		// machine with labs of one's own, and every test's shells would then wait for a lab.
 		env: { ...process.env, HOME: testHome(), HOST: '127.0.0.1', PORT: '0', PODLAB_LOG_LEVEL: 'info', PODLAB_LAB_BACKEND: 'local', ...env },
 		stdio: ['ignore', 'pipe', 'pipe'],
 	});

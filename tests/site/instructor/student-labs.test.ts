@@ -17,7 +17,7 @@ function student(id: string, lab?: RosterStudent['lab']): RosterStudent {
 	};
 }
 
-const running = { name: 'podlab-lab-03', state: 'running' as const, memoryBytes: 82 * 1024 * 1024 };
+const running = { name: 'lab-3f0a91c2', state: 'running' as const, memoryBytes: 82 * 1024 * 1024 };
 
 describe('the students’ labs on the roster', () => {
 	it('lays the labs of the last roster that had them over the feed’s rosters, which have none', () => {
@@ -30,7 +30,7 @@ describe('the students’ labs on the roster', () => {
 	it('prefers a roster’s own lab to an older one, and forgets students who left', () => {
 		const labs = new StudentLabs();
 		labs.note([student('s1', running)]);
-		const fresh = { ...running, name: 'podlab-lab-07' };
+		const fresh = { ...running, name: 'lab-7b2e4d10' };
 		expect(labs.merge([student('s1', fresh)])[0]!.lab).toEqual(fresh);
 		labs.keepOnly(new Set(['s2']));
 		expect(labs.merge([student('s1')])[0]!.lab).toBeUndefined();
@@ -39,8 +39,8 @@ describe('the students’ labs on the roster', () => {
 	it('words the lab and its memory in MiB', () => {
 		expect(formatMiB(9.4 * 1024 * 1024)).toBe('9.4 MiB');
 		expect(formatMiB(82.4 * 1024 * 1024)).toBe('82 MiB');
-		expect(describeLab(running)).toEqual({ lab: 'podlab-lab-03 · running', memory: '82 MiB' });
-		expect(describeLab({ ...running, state: 'stopped', memoryBytes: null })).toEqual({ lab: 'podlab-lab-03 · stopped', memory: '—' });
+		expect(describeLab(running)).toEqual({ lab: 'lab-3f0a91c2 · running', memory: '82 MiB' });
+		expect(describeLab({ ...running, state: 'stopped', memoryBytes: null })).toEqual({ lab: 'lab-3f0a91c2 · stopped', memory: '—' });
 		expect(describeLab(null)).toEqual({ lab: 'none yet', memory: '—' });
 	});
 });
