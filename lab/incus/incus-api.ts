@@ -202,6 +202,28 @@ export class IncusApi {
 		throw new IncusError(operation.err || `Incus operation ${id} ended with ${operation.status}`, 500);
 	}
 
+	/**
+	 * `GET path` as a stream, for answers too large to hold (an image's tarball): the caller reads it
+	 * to the end or destroys it. @throws {IncusError} for an error answer.
+	 */
+	download(path: string, options: Pick<RequestOptions, 'project' | 'timeoutMs'> = {}): Promise<http.IncomingMessage> {
+		const endpoint = this.endpoint;
+		const base = 'socketPath' in endpoint ? { socketPath: endpoint.socketPath } : hostOptions(endpoint.url);
+		const transport = 'socketPath' in endpoint ? http : https;
+		const project = options.project === undefined ? this.project : options.project;
+		const target = `${path}${project === null ? '' : `${path.includes('?') ? '&' : '?'}project=${encodeURIComponent(project)}`}`;
+		return new Promise((resolve, reject) => {
+			const request = transport.request({ ...base, method: 'GET', path: target, agent: this.#agent, timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS }, (response) => {
+				if ((response.statusCode ?? 500) < 400) return resolve(response);
+				response.resume();
+				reject(new IncusError(`GET ${path}: HTTP ${response.statusCode}`, response.statusCode ?? 500));
+			});
+			request.on('timeout', () => request.destroy(new Error('no answer in time')));
+			request.on('error', (cause) => reject(new IncusError(`Incus at ${this.address} cannot be reached (${cause.message})`, null, { cause })));
+			request.end();
+		});
+	}
+
 	/** Sends one request and reads its JSON answer. @throws {IncusError} for an error answer or none at all. */
 	async request(method: string, path: string, options: RequestOptions = {}): Promise<Envelope> {
 		const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;

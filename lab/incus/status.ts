@@ -41,11 +41,12 @@ const SETUP = 'run `npm run lab:setup` as root';
 
 interface Instance {
 	status: string;
-	config: Record<string, string>;
+	/** Null for an instance on an offline cluster member: its config is not known then. */
+	config: Record<string, string> | null;
 }
 
 /** Asks Incus what podlab needs of it. `local`: the endpoint is this machine's daemon (its files are checked too). */
-export async function detectIncusLabs(endpoint: IncusEndpoint, project = PROJECT, timeoutMs = 2_000): Promise<IncusStatus> {
+export async function detectIncusLabs(endpoint: IncusEndpoint, project = PROJECT, timeoutMs = 5_000): Promise<IncusStatus> {
 	const local = 'socketPath' in endpoint;
 	const api = new IncusApi(endpoint, project);
 	const address = api.address;
@@ -85,7 +86,7 @@ export async function detectIncusLabs(endpoint: IncusEndpoint, project = PROJECT
 		if (!pool) status.missing.push(`the storage pool "${STORAGE_POOL}" (${SETUP})`);
 		if (projectThere && (!labProfile || !readerProfile)) status.missing.push(`the profiles "${LAB_PROFILE}" and "${KERNEL_LOG_PROFILE}" (${SETUP})`);
 		if (!kernelLogDir) status.missing.push(`${KERNEL_LOG_DIR}, which every lab mounts (${SETUP})`);
-		const labs = instances.filter((instance) => instance.config[ROLE_KEY] === 'lab');
+		const labs = instances.filter((instance) => instance.config?.[ROLE_KEY] === 'lab');
 		status.running = labs.filter((instance) => instance.status === 'Running').length;
 		status.stopped = labs.length - status.running;
 		if (projectThere) {

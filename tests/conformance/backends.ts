@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { IncusApi } from '../../lab/incus/incus-api.ts';
 import { isAlive, readProcStat, sessionMembers } from '../../server/process-tree.ts';
 import { joinClass, newReader } from '../helpers/client.ts';
 import { startGateway, writeTestBashrc, type RunningGateway } from '../helpers/gateway.ts';
@@ -150,13 +151,13 @@ const incusProblem = await incusLabProblem();
  * terminal. Whatever labs the suite's gateways made are removed at the end. With `incus`, the
  * gateways talk to another Incus (a cluster member: tests/cluster/).
  */
-export function incusFixture(options: { name?: string; problem?: () => string | null; incus?: () => Record<string, string> } = {}): BackendFixture {
+export function incusFixture(options: { name?: string; problem?: () => string | null; incus?: () => Record<string, string>; api?: () => IncusApi } = {}): BackendFixture {
 	return {
 		name: options.name ?? 'incus',
 		problem: options.problem ?? (() => incusProblem),
 		async open() {
 			const incusEnv = options.incus?.() ?? {};
-			const labs = await testLabs();
+			const labs = await testLabs(undefined, options.api?.());
 			const dir = mkdtempSync(join(tmpdir(), 'podlab-incus-conformance-'));
 			const home = mkdtempSync(join(tmpdir(), 'podlab-incus-home-'));
 			writeTestBashrc(home);

@@ -66,8 +66,8 @@ const COMMAND_TIMEOUT_MS = 20_000;
 /** While Incus does not answer, how often the gateway asks again. */
 const RECONNECT_MIN_MS = 2_000;
 const RECONNECT_MAX_MS = 30_000;
-/** How often stopped labs past their retention are looked for. */
-const SWEEP_MS = 10 * 60_000;
+/** How often the labs are looked over (retention, labs seen again after their member was offline). */
+const SWEEP_MS = 60_000;
 
 /** Why labs cannot be had right now: the reader's error and the operator's words. */
 interface Outage {
@@ -91,8 +91,8 @@ export class IncusBackend implements LabBackend {
 	readonly #owned = new Map<string, Promise<string>>();
 	/** Reader → their lab's name, once claimed (for the instructor's roster). */
 	readonly #names = new Map<string, string>();
-	/** This gateway's labs (owned or warm), for the kernel log. */
-	readonly #mine = new Set<string>();
+	/** Lab → the cluster member it is on ("none" on a standalone server), as last seen. */
+	readonly #locations = new Map<string, string>();
 	/** Labs started and ready for terminals since this gateway last saw them stopped. */
 	readonly #ready = new Map<string, Promise<void>>();
 	readonly #terminals = new Map<string, number>();
@@ -114,7 +114,7 @@ export class IncusBackend implements LabBackend {
 		this.labs = new Labs(options.api, options.identity, options.limits);
 		this.#installScript = script;
 		this.#pool = new WarmPool({ make: () => this.#makeLab(), give: (lab, owner) => this.labs.mark(lab, { owner }) }, options.warmLabs, options.logger);
-		this.#kernelLog = new KernelLog({ api: options.api, identity: options.identity, logger: options.logger, isMine: (lab) => this.#mine.has(lab) });
+		this.#kernelLog = new KernelLog({ api: options.api, identity: options.identity, logger: options.logger });
 		this.#labStatus = cachedLabStatus(() => detectLab({ incus: { endpoint: options.api.endpoint, project: options.api.project } }));
 	}
 
@@ -186,7 +186,7 @@ export class IncusBackend implements LabBackend {
 			});
 		} catch (cause) {
 			counted.exit(-1);
-			throw this.#readerError(cause, `incus: cannot attach to ${lab}`);
+			throw await this.#labError(cause, lab, `incus: cannot attach to ${lab}`);
 		}
 		this.#options.logger.info({ reader: request.reader, terminal: request.id, lab, session }, 'incus terminal attaching');
 		return new TmuxProcess(client, {
@@ -205,10 +205,7 @@ export class IncusBackend implements LabBackend {
 			})();
 			this.#owned.set(reader, lab);
 			lab.then(
-				(name) => {
-					this.#names.set(reader, name);
-					this.#mine.add(name);
-				},
+				(name) => this.#names.set(reader, name),
 				() => {
 					if (this.#owned.get(reader) === lab) this.#owned.delete(reader);
 				},
@@ -225,7 +222,7 @@ export class IncusBackend implements LabBackend {
 		try {
 			await this.#readyLab(lab);
 		} catch (cause) {
-			throw this.#readerError(cause, `incus: cannot start ${lab}`);
+			throw await this.#labError(cause, lab, `incus: cannot start ${lab}`);
 		}
 		return lab;
 	}
@@ -237,6 +234,7 @@ export class IncusBackend implements LabBackend {
 			ready = (async () => {
 				const current = info ?? (await this.labs.get(lab));
 				if (!current) throw new IncusError(`the lab ${lab} is gone`, 404);
+				this.#locations.set(lab, current.location);
 				if (!current.running) await this.labs.start(lab);
 				await this.#prepare(current);
 			})();
@@ -267,7 +265,6 @@ export class IncusBackend implements LabBackend {
 	/** Makes a lab for the warm pool: made, started, ready. */
 	async #makeLab(): Promise<string> {
 		const lab = await this.labs.create();
-		this.#mine.add(lab.name);
 		try {
 			await this.labs.start(lab.name);
 			await this.#readyLab(lab.name, { ...lab, running: true });
@@ -430,6 +427,9 @@ export class IncusBackend implements LabBackend {
 		const me = this.#options.identity;
 		const instances = await this.labs.instances();
 		const labs = instances.filter((instance) => instance.role === 'lab');
+		const unknown = instances.filter((instance) => instance.role === 'unknown');
+		// Their readers get a new lab meanwhile; the older one is removed once its member is back (#sweep).
+		if (unknown.length > 0) this.#options.logger.warn({ instances: unknown.map((instance) => `${instance.name}@${instance.location}`) }, 'incus: instances on offline members cannot be read now');
 		const warm: string[] = [];
 		for (const instance of instances) {
 			if (instance.gateway === me.id || instance.host !== me.host || !instance.stateDir || !instance.gateway) continue;
@@ -439,7 +439,7 @@ export class IncusBackend implements LabBackend {
 		}
 		for (const lab of labs) {
 			if (lab.gateway !== me.id) continue;
-			this.#mine.add(lab.name);
+			this.#locations.set(lab.name, lab.location);
 			if (lab.owner) {
 				this.#owned.set(lab.owner, Promise.resolve(lab.name));
 				this.#names.set(lab.owner, lab.name);
@@ -466,14 +466,28 @@ export class IncusBackend implements LabBackend {
 		this.#options.logger.info({ labs: this.#owned.size, warm: warm.length, project: api.project, incus: api.address, host: hostname() }, 'incus: labs taken over');
 	}
 
-	/** Local mode: removes stopped labs whose readers have not come back within the retention. */
+	/**
+	 * Every minute: adopts this gateway's labs it could not see at its start (their member was
+	 * offline), removes the older of two labs of one reader (a new one was made meanwhile), and, in
+	 * local mode, removes stopped labs whose readers have not come back within the retention.
+	 */
 	#sweep(): void {
-		if (this.#options.retainMs <= 0) return;
 		void (async () => {
 			const now = Date.now();
 			for (const lab of await this.labs.list().catch(() => [])) {
-				if (lab.gateway !== this.#options.identity.id || lab.running || !lab.owner) continue;
-				if (now - (lab.lastUsed ?? 0) < this.#options.retainMs) continue;
+				if (lab.gateway !== this.#options.identity.id || !lab.owner) continue;
+				const current = this.#names.get(lab.owner);
+				if (current === undefined && !this.#owned.has(lab.owner)) {
+					this.#owned.set(lab.owner, Promise.resolve(lab.name));
+					this.#names.set(lab.owner, lab.name);
+					continue;
+				}
+				if (current !== undefined && current !== lab.name) {
+					this.#options.logger.info({ lab: lab.name, reader: lab.owner, current }, 'incus: removing a reader\u2019s older lab');
+					this.#remove(lab.name);
+					continue;
+				}
+				if (this.#options.retainMs <= 0 || lab.running || now - (lab.lastUsed ?? 0) < this.#options.retainMs) continue;
 				this.#options.logger.info({ lab: lab.name, reader: lab.owner }, 'incus: removing a lab kept past its retention');
 				this.#owned.delete(lab.owner);
 				this.#names.delete(lab.owner);
@@ -488,8 +502,8 @@ export class IncusBackend implements LabBackend {
 	}
 
 	#forget(lab: string): void {
-		this.#mine.delete(lab);
 		this.#ready.delete(lab);
+		this.#locations.delete(lab);
 		void this.#kernelLog.forget(lab);
 	}
 
@@ -534,6 +548,22 @@ export class IncusBackend implements LabBackend {
 		}, wait);
 		timer.unref();
 		this.#idleTimers.set(reader, timer);
+	}
+
+	/**
+	 * The error a reader gets when their lab failed them: the member it is on being offline says so
+	 * (Incus's own error then only says that the member does not answer, in several wordings).
+	 */
+	async #labError(cause: unknown, lab: string, what: string): Promise<LabError> {
+		const location = this.#locations.get(lab);
+		if (!(cause instanceof LabError) && location && location !== 'none') {
+			const member = await this.#options.api.get<{ status: string; message: string }>(`/1.0/cluster/members/${encodeURIComponent(location)}`, { project: null, timeoutMs: 5_000 }).catch(() => null);
+			if (member && member.status !== 'Online') {
+				this.#options.logger.warn({ lab, member: location, status: member.status, message: member.message }, `${what}: its member is not online`);
+				return new LabError('LAB_ERR_HOST_UNREACHABLE', undefined, { cause });
+			}
+		}
+		return this.#readerError(cause, what);
 	}
 
 	/** The error a reader gets for `cause`; Incus not answering also starts the reconnecting. */

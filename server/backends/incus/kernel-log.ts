@@ -12,7 +12,8 @@
  * reaches each member's log through the same authenticated API it makes labs with; nothing of
  * podlab's runs on a member outside Incus.
  *
- * Only this gateway's labs get lines (another gateway on the same Incus routes its own); a record
+ * Only this gateway's labs get lines, and only from their own host's log (another gateway on the
+ * same Incus routes its own; a record naming a lab read on another host is not that lab's); a record
  * already routed is not routed again after a restart of the gateway (the last sequence number per
  * host boot is kept in the state directory).
  */
@@ -33,8 +34,6 @@ export interface KernelLogOptions {
 	/** This gateway: its relays write under /var/log/podlab/<id>/, and its readers carry its marks. */
 	identity: GatewayIdentity;
 	logger: Logger;
-	/** Whether `lab` is one of this gateway's labs (lines about others go nowhere). */
-	isMine(lab: string): boolean;
 }
 
 /** What a lab needs to find its log: written into the lab as /etc/podlab/kernel-log. */
@@ -166,7 +165,8 @@ class Relay {
 			const record = parseKmsgRecord(Buffer.from(rest, 'latin1').toString('utf8'));
 			if (!record || !this.#log.isNew(this.member, this.#boot, record.seq)) return;
 			for (const routed of this.#sorter.feed(record)) {
-				if (!this.#log.isMine(routed.lab)) continue;
+				// Only this gateway's labs, and only from the host they run on (each host's log is its own).
+				if (!this.#log.routesTo(routed.lab, this.member)) continue;
 				const text = `${routed.records.map((each) => this.#log.cgroups.format(each)).join('\n')}\n`;
 				this.#send(`append ${routed.lab} ${Buffer.from(text).toString('hex')}`);
 			}
@@ -206,7 +206,6 @@ export class KernelLog {
 	readonly gateway: string;
 	readonly logger: Logger;
 	readonly cgroups: LabCgroups;
-	readonly isMine: (lab: string) => boolean;
 	readonly #stateDir: string;
 	readonly #identity: GatewayIdentity;
 	readonly #relays = new Map<string, Relay>();
@@ -219,7 +218,6 @@ export class KernelLog {
 		this.api = options.api;
 		this.gateway = options.identity.id;
 		this.logger = options.logger;
-		this.isMine = options.isMine;
 		this.#identity = options.identity;
 		this.#stateDir = options.identity.stateDir;
 		this.cgroups = new LabCgroups(options.api.project);
@@ -293,6 +291,11 @@ export class KernelLog {
 		const known = this.#labs.get(lab);
 		this.#labs.delete(lab);
 		if (known) await this.#relayOn(known.member).command(`remove ${lab}`).catch(() => {});
+	}
+
+	/** Whether lines about `lab` read on `member` go to it: one of this gateway's labs, on that member. */
+	routesTo(lab: string, member: string): boolean {
+		return this.#labs.get(lab)?.member === member;
 	}
 
 	/** Whether record `seq` of `member` (in boot `boot`) was not routed before; records it as routed. */

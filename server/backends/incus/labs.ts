@@ -54,11 +54,12 @@ interface Instance {
 	name: string;
 	status: string;
 	location: string;
-	config: Record<string, string>;
+	/** Null for an instance on an offline cluster member: its config is not known then. */
+	config: Record<string, string> | null;
 }
 
 function infoOf(instance: Instance): LabInfo {
-	const config = instance.config;
+	const config = instance.config ?? {};
 	const number = (value: string | undefined) => (value && /^\d+$/.test(value) ? Number(value) : null);
 	return {
 		name: instance.name,
@@ -97,13 +98,18 @@ export class Labs {
 	/** Every lab in the project, of any gateway. */
 	async list(): Promise<LabInfo[]> {
 		const instances = await this.api.get<Instance[]>('/1.0/instances', { query: { recursion: '1' } });
-		return instances.filter((instance) => instance.config[LAB_KEYS.role] === 'lab').map(infoOf);
+		return instances.filter((instance) => instance.config?.[LAB_KEYS.role] === 'lab').map(infoOf);
 	}
 
-	/** Every instance podlab made in the project (labs and kernel-log readers), with its gateway's marks. */
+	/**
+	 * Every instance podlab made in the project (labs and kernel-log readers), with its gateway's
+	 * marks; an instance on an offline member has the role "unknown" (its config cannot be read then).
+	 */
 	async instances(): Promise<Array<LabInfo & { role: string }>> {
 		const instances = await this.api.get<Instance[]>('/1.0/instances', { query: { recursion: '1' } });
-		return instances.filter((instance) => instance.config[LAB_KEYS.role]).map((instance) => ({ ...infoOf(instance), role: instance.config[LAB_KEYS.role]! }));
+		return instances
+			.filter((instance) => instance.config === null || instance.config[LAB_KEYS.role])
+			.map((instance) => ({ ...infoOf(instance), role: instance.config?.[LAB_KEYS.role] ?? 'unknown' }));
 	}
 
 	/** Lab `name`, or null when there is none. */
