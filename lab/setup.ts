@@ -21,10 +21,13 @@ import { findMissingPackages, installPackages, LAB_PACKAGES } from './lib/packag
 import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_STATE_DIR, LAB_WORK_DIR, SETUP_LOG_PATH } from './lib/paths.ts';
 import { Progress } from './lib/progress.ts';
 import { smokeCheck } from './lib/smoke-check.ts';
-import { INCUS_STEP_COUNT, runIncusSteps } from './incus/host-setup.ts';
+import { endpointSettingsFromEnv, loadEndpoint } from './incus/endpoint.ts';
+import { incusStepCount, runIncusSteps, type IncusSetupMode } from './incus/host-setup.ts';
+import { IncusApi } from './incus/incus-api.ts';
+import { PROJECT } from './incus/names.ts';
 
 const USAGE = `
-Usage: npm run lab:setup [-- --rebuild] [-- --podman-only]
+Usage: npm run lab:setup [-- --rebuild] [-- --podman-only] [-- --member]
 
 Builds podlab's offline podman lab on this Debian machine (needs root):
   1. checks the host (Debian packages via apt, cgroups with a memory controller)
@@ -40,11 +43,19 @@ Builds podlab's offline podman lab on this Debian machine (needs root):
      pool, the project "podlab" and its profiles; the lab image, built with debootstrap,
      with podman and the images above inside (see docs/labs.md)
 
+For a class on several hosts (an Incus cluster, docs/self-hosting.md):
+  --member       on each member: only Incus on this host (packages, id range, lxcfs, the daemon,
+                 the kernel-log tree); then join it to the cluster with \`incus admin init\`
+  PODLAB_INCUS_URL=https://<member>:8443 (with PODLAB_INCUS_CLIENT_CERT, _KEY, _SERVER_CERT)
+                 on the gateway's machine: the podman lab here, then podlab's project, profiles
+                 and lab image on that cluster
+
 Safe to run again: built images and installed packages are kept (a second run takes seconds).
 
 Options:
-  --rebuild      rebuild the images and the lab base even if they are up to date
+  --rebuild      rebuild the images and the lab image even if they are up to date
   --podman-only  stop after step 7: no labs of one's own (the gateway then uses the local backend)
+  --member       prepare this host as a member of an Incus cluster (see above)
   -h, --help  show this help
 
 Full output of the last run: ${SETUP_LOG_PATH}
@@ -60,7 +71,7 @@ function imageStep(image: LabImage, rebuild: boolean, log: (chunk: Buffer) => vo
 async function main(): Promise<number> {
 	const options = parseCli(
 		process.argv.slice(2),
-		{ rebuild: { type: 'boolean', default: false }, 'podman-only': { type: 'boolean', default: false } },
+		{ rebuild: { type: 'boolean', default: false }, 'podman-only': { type: 'boolean', default: false }, member: { type: 'boolean', default: false } },
 		USAGE,
 	);
 	requireRoot('lab:setup', 'it installs Debian packages and builds images in the system\u2019s podman storage');
@@ -75,7 +86,18 @@ async function main(): Promise<number> {
 
 	const [busybox, alpine, nginx] = [labImage('busybox'), labImage('alpine'), labImage('nginx')];
 	const withLabs = !options['podman-only'];
-	const progress = new Progress(7 + (withLabs ? INCUS_STEP_COUNT : 0));
+	const endpointSettings = endpointSettingsFromEnv();
+	const mode: IncusSetupMode = options.member ? 'member' : endpointSettings.incusUrl ? 'remote' : 'one-box';
+	if (mode === 'member') {
+		// A member runs labs; the images and the lab image are made from the gateway's machine.
+		const progress = new Progress(incusStepCount('member'));
+		await runIncusSteps(progress, { mode, rebuild: false, log });
+		await new Promise((resolve) => logFile.end(resolve));
+		progress.finish('Cluster member ready (join it with `incus admin init`)');
+		return 0;
+	}
+	const remote = mode === 'remote' ? new IncusApi(await loadEndpoint(endpointSettings), process.env.PODLAB_INCUS_PROJECT || PROJECT) : undefined;
+	const progress = new Progress(7 + (withLabs ? incusStepCount(mode) : 0));
 	let cgroupLayout: CgroupLayout = 'none';
 	try {
 		await progress.step('Checking the host', async () => {
@@ -136,8 +158,9 @@ async function main(): Promise<number> {
 		await progress.step(`Image ${alpine.articleName} (stand-in)`, imageStep(alpine, options.rebuild, log));
 		await progress.step(`Image ${nginx.articleName}`, imageStep(nginx, options.rebuild, log));
 		await progress.step('Checking the lab end to end', () => smokeCheck(log));
-		if (withLabs) await runIncusSteps(progress, { rebuild: options.rebuild, log });
+		if (withLabs) await runIncusSteps(progress, { mode, api: remote, rebuild: options.rebuild, log });
 	} catch (error) {
+		remote?.close();
 		await new Promise((resolve) => logFile.end(resolve));
 		if (error instanceof SetupError) {
 			const tail = (await readFile(SETUP_LOG_PATH, 'utf8').catch(() => '')).trim().split('\n').slice(-15);
@@ -145,6 +168,7 @@ async function main(): Promise<number> {
 		}
 		throw error;
 	}
+	remote?.close();
 	await new Promise((resolve) => logFile.end(resolve));
 
 	progress.finish('Lab ready');

@@ -48,23 +48,32 @@ export async function localDaemonState(socket = LOCAL_SOCKET): Promise<DaemonSta
 	}
 }
 
+/** The fewest ids worth a range: 2,000 labs. */
+const MIN_ID_COUNT = 2_000 * 65_536;
+/** Ids below this are the host's own users'. */
+const ID_FLOOR = 1_000_000;
+
 /**
- * The range for Incus: the one podlab chose before, or the first of ID_RANGE_COUNT ids from
- * PREFERRED_ID_START that no line of the host's files overlaps.
- * @throws {Error} when no such range fits below 2^31.
+ * The range for Incus: the one podlab chose before while nothing overlaps it; else ID_RANGE_COUNT
+ * ids from PREFERRED_ID_START when that is free; else the largest free stretch below 2^31 (at most
+ * ID_RANGE_COUNT ids, at 65536 boundaries) that no line of the host's files overlaps.
+ * @throws {Error} when no stretch of at least 2,000 labs' ids is free.
  */
 export function chooseIdRange(hostLines: readonly IdRange[], previous: IdRange | null): IdRange {
-	const overlaps = (start: number) => hostLines.filter((range) => range.start < start + ID_RANGE_COUNT && range.start + range.count > start);
-	if (previous && overlaps(previous.start).length === 0) return previous;
-	let start = PREFERRED_ID_START;
-	for (let clash = overlaps(start); clash.length > 0; clash = overlaps(start)) {
-		const end = Math.max(...clash.map((range) => range.start + range.count));
-		start = Math.ceil(end / 65_536) * 65_536;
+	const free = (start: number, count: number) => start + count <= ID_CEILING && hostLines.every((range) => range.start >= start + count || range.start + range.count <= start);
+	if (previous && free(previous.start, previous.count)) return previous;
+	if (free(PREFERRED_ID_START, ID_RANGE_COUNT)) return { user: 'root', start: PREFERRED_ID_START, count: ID_RANGE_COUNT };
+	const align = (id: number) => Math.ceil(id / 65_536) * 65_536;
+	const taken = [...hostLines].sort((a, b) => a.start - b.start);
+	let best: IdRange | null = null;
+	let cursor = align(ID_FLOOR);
+	for (const next of [...taken, { user: '', start: ID_CEILING, count: 0 }]) {
+		const count = Math.min(ID_RANGE_COUNT, Math.floor((Math.min(next.start, ID_CEILING) - cursor) / 65_536) * 65_536);
+		if (count > (best?.count ?? 0)) best = { user: 'root', start: cursor, count };
+		cursor = Math.max(cursor, align(next.start + next.count));
 	}
-	if (start + ID_RANGE_COUNT > ID_CEILING) {
-		throw new Error(`no range of ${ID_RANGE_COUNT} ids below ${ID_CEILING} is free of the ranges in /etc/subuid and /etc/subgid`);
-	}
-	return { user: 'root', start, count: ID_RANGE_COUNT };
+	if (!best || best.count < MIN_ID_COUNT) throw new Error(`no range of ${MIN_ID_COUNT} ids (2,000 labs) below ${ID_CEILING} is free of the ranges in /etc/subuid and /etc/subgid`);
+	return best;
 }
 
 /** Writes SUBID_FILE (once; kept afterwards); returns the range. */

@@ -34,8 +34,17 @@ export const BACKPORTS_SOURCE = '/etc/apt/sources.list.d/podlab-backports.source
 const MAX_POOL_BYTES = 100 * 2 ** 30;
 const MIN_POOL_BYTES = 4 * 2 ** 30;
 
-/** Number of steps `runIncusSteps` runs (for the progress count). */
-export const INCUS_STEP_COUNT = 6;
+/**
+ * What lab:setup prepares of Incus: `one-box` (this machine: the host, the daemon, podlab's objects
+ * and the image), `member` (this machine as a member of a cluster: the host and the daemon only),
+ * `remote` (podlab's objects and the image on the Incus of PODLAB_INCUS_URL, from this machine).
+ */
+export type IncusSetupMode = 'one-box' | 'member' | 'remote';
+
+/** Number of steps `runIncusSteps` runs in `mode` (for the progress count). */
+export function incusStepCount(mode: IncusSetupMode): number {
+	return { 'one-box': 6, member: 4, remote: 2 }[mode];
+}
 
 /**
  * The pool's size: half of what the file system under Incus has free, at most 100 GiB. The pool is
@@ -95,30 +104,29 @@ async function putProfile(api: IncusApi, name: string, profile: IncusProfile): P
 	return 'written';
 }
 
-/** The storage pool, on every member of a cluster; returns what it did. */
+/**
+ * The storage pool of this machine's Incus; returns what it did. A cluster's pool is the operator's
+ * to make (`incus admin init` on each member asks for it), since its size belongs to each member's
+ * disk: a missing one is a failure that says so.
+ */
 export async function ensurePool(api: IncusApi): Promise<string> {
-	const server = api.inProject('default');
 	try {
-		const pool = await server.get<{ config: Record<string, string>; status: string }>(`/1.0/storage-pools/${STORAGE_POOL}`, { project: null });
-		if (pool.status === 'Created') return `pool ${STORAGE_POOL} there`;
+		const pool = await api.get<{ status: string; driver: string }>(`/1.0/storage-pools/${STORAGE_POOL}`, { project: null });
+		if (pool.status === 'Created') return `pool ${STORAGE_POOL} there (${pool.driver})`;
 	} catch (error) {
 		if (!(error as IncusError).notFound) throw error;
 	}
-	const size = choosePoolBytes((await statfs('/var/lib').then((stats) => stats.bavail * stats.bsize)));
-	const config = { size: `${size / 2 ** 30}GiB` };
-	const info = await server.get<{ environment: { server_clustered: boolean } }>('/1.0', { project: null });
+	const info = await api.get<{ environment: { server_clustered: boolean } }>('/1.0', { project: null });
 	if (info.environment.server_clustered) {
-		// A cluster's pool is made per member first (each its own file), then once for all.
-		const members = await server.get<Array<{ server_name: string }>>('/1.0/cluster/members?recursion=1', { project: null });
-		for (const member of members) {
-			await server.call('POST', '/1.0/storage-pools', { project: null, query: { target: member.server_name }, body: { name: STORAGE_POOL, driver: 'btrfs', config } }).catch((error: IncusError) => {
-				if (!/already/.test(error.message)) throw error;
-			});
-		}
-		await server.call('POST', '/1.0/storage-pools', { project: null, body: { name: STORAGE_POOL, driver: 'btrfs', config: {} }, timeoutMs: 120_000 });
-	} else {
-		await server.call('POST', '/1.0/storage-pools', { project: null, body: { name: STORAGE_POOL, driver: 'btrfs', config, description: 'podlab: the labs\u2019 root file systems' }, timeoutMs: 120_000 });
+		throw new SetupError(
+			'LAB_SETUP_HOST_SETTINGS',
+			`the cluster at ${api.address} has no storage pool "${STORAGE_POOL}"`,
+			`make a btrfs pool named ${STORAGE_POOL} on every member (docs/self-hosting.md: \`incus storage create ${STORAGE_POOL} btrfs size=…\` with --target per member, then once without), then rerun \`npm run lab:setup\``,
+		);
 	}
+	const size = choosePoolBytes(await statfs('/var/lib').then((stats) => stats.bavail * stats.bsize));
+	const config = { size: `${size / 2 ** 30}GiB` };
+	await api.call('POST', '/1.0/storage-pools', { project: null, body: { name: STORAGE_POOL, driver: 'btrfs', config, description: 'podlab: the labs\u2019 root file systems' }, timeoutMs: 120_000 });
 	return `pool ${STORAGE_POOL} made (btrfs, ${config.size})`;
 }
 
@@ -151,9 +159,22 @@ export async function ensureKernelLogDir(): Promise<void> {
 	await chmod(KERNEL_LOG_DIR, 0o711);
 }
 
-/** Runs the Incus steps of lab:setup, each as one progress step. */
-export async function runIncusSteps(progress: Progress, options: { rebuild: boolean; log: (chunk: Buffer) => void }): Promise<void> {
-	await progress.step('Labs: Debian packages (incus-base, incus-client, btrfs-progs)', () => installIncusPackages(options.log));
+/** Runs the Incus steps of lab:setup for `mode`, each as one progress step; `api` is the Incus to prepare (remote mode). */
+export async function runIncusSteps(progress: Progress, options: { mode: IncusSetupMode; api?: IncusApi; rebuild: boolean; log: (chunk: Buffer) => void }): Promise<void> {
+	if (options.mode !== 'remote') await prepareHost(progress, options.log);
+	if (options.mode === 'member') return;
+	const api = options.api ?? new IncusApi({ socketPath: LOCAL_SOCKET }, process.env.PODLAB_INCUS_PROJECT || PROJECT);
+	try {
+		await progress.step('Labs: storage pool, project and profiles', async () => `${await ensurePool(api)}; ${await ensureProjectAndProfiles(api)}`);
+		await progress.step('Labs: the lab image (debootstrap, podman, the images)', () => ensureLabImage(api, { force: options.rebuild, log: options.log }));
+	} finally {
+		if (!options.api) api.close();
+	}
+}
+
+/** What every Incus host of podlab's labs needs: the packages, an id range, lxcfs, the daemon, the kernel-log tree. */
+async function prepareHost(progress: Progress, log: (chunk: Buffer) => void): Promise<void> {
+	await progress.step('Labs: Debian packages (incus-base, incus-client, btrfs-progs)', () => installIncusPackages(log));
 	await progress.step('Labs: an id range of Incus\u2019s own', async () => {
 		try {
 			const range = await ensureIdRange();
@@ -164,28 +185,19 @@ export async function runIncusSteps(progress: Progress, options: { rebuild: bool
 	});
 	await progress.step('Labs: lxcfs (free and uptime in a lab show the lab\u2019s own)', async () => {
 		if ((await findMissingPackages([LXCFS_PACKAGE])).length > 0) {
-			await installPackages([LXCFS_PACKAGE], options.log).catch((error: Error) => options.log(Buffer.from(`lxcfs not installed: ${error.message}\n`)));
+			await installPackages([LXCFS_PACKAGE], log).catch((error: Error) => log(Buffer.from(`lxcfs not installed: ${error.message}\n`)));
 		}
 		const state = await ensureLxcfs();
 		// Not a failure: labs work without it (see lab/incus/lxcfs.ts).
 		if (state === 'running') return `running at ${LXCFS_DIR}`;
 		return state === 'not-installed' ? 'not installed: labs show the host\u2019s memory and uptime' : 'could not start it: labs show the host\u2019s memory and uptime';
 	});
-	await progress.step('Labs: the Incus daemon', async () => {
+	await progress.step('Labs: the Incus daemon and the kernel-log tree', async () => {
+		await ensureKernelLogDir();
 		try {
-			return await ensureIncusDaemon();
+			return `${await ensureIncusDaemon()}; ${KERNEL_LOG_DIR}`;
 		} catch (cause) {
 			throw new SetupError('LAB_SETUP_HOST_SETTINGS', (cause as Error).message, 'read the daemon\u2019s log named above, then rerun `npm run lab:setup`', { cause });
 		}
 	});
-	const api = new IncusApi({ socketPath: LOCAL_SOCKET }, process.env.PODLAB_INCUS_PROJECT || PROJECT);
-	try {
-		await progress.step('Labs: storage pool, project and profiles', async () => {
-			await ensureKernelLogDir();
-			return `${await ensurePool(api)}; ${await ensureProjectAndProfiles(api)}`;
-		});
-		await progress.step('Labs: the lab image (debootstrap, podman, the images)', () => ensureLabImage(api, { force: options.rebuild, log: options.log }));
-	} finally {
-		api.close();
-	}
 }

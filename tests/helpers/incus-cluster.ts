@@ -4,20 +4,21 @@
  * address in a private 10.79.X.0/24, joined by veths to a bridge the test process reaches. No
  * namespace has a default route: nothing is addressed outside this machine. The cluster is formed
  * as an operator forms one (`incus admin init --preseed`, `incus cluster add`), podlab's client
- * certificate is trusted on it, podlab's project and profiles are made over HTTPS as lab:setup
- * makes them, and the lab image is copied from this machine's Incus. Needs root and `lab:setup`.
+ * certificate is trusted on it, and podlab's project, profiles and lab image are made over HTTPS by
+ * lab:setup's own steps, as `PODLAB_INCUS_URL=… npm run lab:setup` makes them. Needs root and
+ * `lab:setup` on this machine (the podman lab's images, debootstrap's result).
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ensureProjectAndProfiles } from '../../lab/incus/host-setup.ts';
+import { incusStepCount, runIncusSteps } from '../../lab/incus/host-setup.ts';
+import { Progress } from '../../lab/lib/progress.ts';
 import { IncusApi } from '../../lab/incus/incus-api.ts';
-import { LAB_IMAGE, PROJECT, STORAGE_POOL } from '../../lab/incus/names.ts';
+import { PROJECT, STORAGE_POOL } from '../../lab/incus/names.ts';
 import { INCUSD } from '../../lab/incus/daemon.ts';
-import { localApi } from '../lab/incus/incus-required.ts';
 
 const run = promisify(execFile);
 const PREFIX = 'podlab-incus-';
@@ -96,8 +97,8 @@ export async function createIncusCluster(count: number): Promise<IncusCluster> {
 		const api = () => new IncusApi({ url, clientCert: readFileSync(clientCert, 'utf8'), clientKey: readFileSync(clientKey, 'utf8'), serverCert: readFileSync(serverCert, 'utf8') }, PROJECT);
 		const setup = api();
 		try {
-			await ensureProjectAndProfiles(setup);
-			await copyLabImage(setup);
+			// What `PODLAB_INCUS_URL=… npm run lab:setup` does for a cluster, from this machine.
+			await runIncusSteps(new Progress(incusStepCount('remote'), { out: devNull() }), { mode: 'remote', api: setup, rebuild: false, log: () => {} });
 		} finally {
 			setup.close();
 		}
@@ -195,22 +196,9 @@ storage_pools:
 	await first.incus('config', 'trust', 'add-certificate', clientCert, '--name', 'podlab');
 }
 
-/** The lab image, exported from this machine's Incus and imported into the cluster's project. */
-async function copyLabImage(target: IncusApi): Promise<void> {
-	const source = localApi();
-	try {
-		const alias = await source.get<{ target: string }>(`/1.0/images/aliases/${LAB_IMAGE}`);
-		const image = await source.get<{ properties: Record<string, string> }>(`/1.0/images/${alias.target}`);
-		const tarball = await source.download(`/1.0/images/${alias.target}/export`, { timeoutMs: 300_000 });
-		const imported = await target.call<{ fingerprint: string }>('POST', '/1.0/images', {
-			stream: tarball,
-			headers: { 'content-type': 'application/octet-stream', 'x-incus-public': '0', 'x-incus-properties': new URLSearchParams(image.properties).toString() },
-			timeoutMs: 600_000,
-		});
-		await target.call('POST', '/1.0/images/aliases', { body: { name: LAB_IMAGE, target: imported.fingerprint } });
-	} finally {
-		source.close();
-	}
+/** Progress lines nobody reads. */
+function devNull(): NodeJS.WriteStream {
+	return createWriteStream('/dev/null') as unknown as NodeJS.WriteStream;
 }
 
 function tryKill(pid: number): void {
