@@ -294,7 +294,9 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		expect(health.status).toBe(200);
 		const lab = await (await fetch(`${gw.url}api/lab`, { headers: { origin: gw.origin } })).json();
 		expect(lab.labsAvailable).toBe(false);
-		expect(lab.labsProblem).toMatch(/cannot be reached|did not answer/);
+		expect(lab.lab.incus).toMatchObject({ available: false, reachable: false, address: 'this machine' });
+		expect(JSON.stringify(lab)).not.toContain(proxy.path);
+		expect(gw.logs()).toMatch(/labs cannot be had now/);
 		await proxy.up();
 		const back = await TestClient.connect(gw, { cookie: kim.cookie, readyTimeoutMs: 30_000 });
 		expect(await output(back, 'hostname', 'back')).toMatch(LAB_NAME);
@@ -320,6 +322,41 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 			api.close();
 		}
 	}, 180_000);
+
+	it('runs a kernel-log relay that takes only its own commands: no path outside a lab’s directory, no line past its bound', async () => {
+		const state = newStateDir();
+		await gateway(state);
+		const readerOf = async () => (await labs.instances()).find((instance) => instance.role === 'kernel-log' && instance.stateDir === state && instance.running)?.name;
+		await expect.poll(readerOf, { timeout: 30_000 }).toBeTruthy();
+		const reader = (await readerOf())!;
+		const hex = (text: string) => Buffer.from(text).toString('hex');
+		const commands = [
+			'1 mkdir ../../../etc 0',
+			'2 mkdir lab-test 1234567',
+			`3 append lab-test ${hex('a line\n')}`,
+			`4 append ../lab-test ${hex('escape\n')}`,
+			'5 append lab-test zz',
+			'6 remove ..',
+			'7 drained 42',
+			'8 chmod lab-test 777',
+			'9 mkdir lab-other 0',
+			'not-a-number mkdir x 1',
+		].join('\n');
+		const gatewayId = 'relay-test';
+		const result = await labs.api.run(reader, {
+			command: ['sh', '-c', `(printf '%s\\n' "$1"; sleep 1) | podlab-kernel-log-relay ${gatewayId}; echo status=$?; cat /var/log/podlab/${gatewayId}/lab-test/kmsg /var/log/podlab/${gatewayId}/drained-at; stat -c '%a %u' /var/log/podlab/${gatewayId}/lab-test; rm -rf /var/log/podlab/${gatewayId}`, 'relay', commands],
+			environment: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' },
+			timeoutMs: 30_000,
+		});
+		const lines = result.stdout.split('\n').filter((line) => !line.startsWith('R ') && !line.startsWith('D ') && !line.startsWith('B '));
+		expect(lines).toEqual(expect.arrayContaining(['E 1 bad lab name', 'O 2', 'O 3', 'E 4 bad lab name', 'E 5 bad hex', 'E 6 bad lab name', 'O 7', 'E 8 unknown command chmod', 'E 9 bad uid', 'status=0', 'a line', '42', '700 1234567']));
+		expect(lines.filter((line) => /^[OE] /.test(line))).toHaveLength(9);
+		expect(result.stdout.split('\n').find((line) => line.startsWith('B '))).toMatch(/^B [0-9a-f-]{36}$/);
+		// Past 2 MiB without a newline the relay stops, as it must never grow without bound.
+		const long = await labs.api.run(reader, { command: ['sh', '-c', `head -c 3000000 /dev/zero | tr '\\0' a | podlab-kernel-log-relay ${gatewayId}; echo status=$?; rm -rf /var/log/podlab/${gatewayId}`], environment: { PATH: '/usr/local/sbin:/usr/bin:/bin' }, timeoutMs: 30_000 });
+		expect(long.stdout).toContain('status=1');
+		expect(long.stderr).toContain('a command line is longer than 2097152 bytes');
+	}, 120_000);
 
 	it('removes every lab when the seats are freed', async () => {
 		const state = newStateDir();

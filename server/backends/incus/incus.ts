@@ -134,12 +134,24 @@ export class IncusBackend implements LabBackend {
 	}
 
 	describe(): BackendFacts {
-		// Every reader may read /api/lab: counts and limits only, no reader's lab name.
-		return { labs: this.#owned.size, warmLabs: this.#pool.readyCount, limits: this.#options.limits, labsAvailable: this.#outage === null, ...(this.#outage ? { labsProblem: this.#outage.problem } : {}) };
+		// Every reader may read /api/lab: counts and limits only, no reader's lab name, no address (the
+		// startup log and `lab:status` say what is wrong).
+		return { labs: this.#owned.size, warmLabs: this.#pool.readyCount, limits: this.#options.limits, labsAvailable: this.#outage === null };
 	}
 
-	detectLab(): Promise<LabStatus> {
-		return this.#labStatus();
+	/** What `GET /api/lab` says of the labs: Incus's address and its members' messages are for operators (`lab:status`), not for every reader. */
+	async detectLab(): Promise<LabStatus> {
+		const status = await this.#labStatus();
+		const where = 'socketPath' in this.#options.api.endpoint ? 'this machine' : 'a remote Incus';
+		return {
+			...status,
+			incus: {
+				...status.incus,
+				address: where,
+				members: status.incus.members.map((member) => ({ ...member, message: '' })),
+				missing: status.incus.missing.map((line) => line.replaceAll(this.#options.api.address, where)),
+			},
+		};
 	}
 
 	/** In class mode a seat is a lab: taken at join, removed with the seat. */
