@@ -68,14 +68,17 @@ export const labs: Benchmark = {
 			report.add({ bench: BENCH, target: TARGET, case: 'first prompt from the warm pool', n: 0, p50: null, p99: null, unit: 'ms', skipped: why });
 			return;
 		}
+		// What goes wrong in the backend is told on stderr, beside the progress lines.
+		const warnings = pino({ level: 'warn' }, pino.destination(2));
 		const api = new IncusApi({ socketPath: LOCAL_SOCKET }, PROJECT);
 		const identity = await loadGatewayIdentity(mkdtempSync(join(tmpdir(), 'podlab-bench-labs-')));
 		const store = new Labs(api, identity, DEFAULT_LAB_LIMITS);
+		const gateways = [identity.id];
 		cleanup.defer('benchmark labs', async () => {
-			for (const instance of await store.instances()) if (instance.gateway === identity.id) await store.destroy(instance.name).catch(() => {});
+			for (const instance of await store.instances()) if (gateways.includes(instance.gateway ?? '')) await store.destroy(instance.name).catch(() => {});
 			api.close();
 		}, 600_000);
-		const backend = await IncusBackend.create({ api: new IncusApi({ socketPath: LOCAL_SOCKET }, PROJECT), identity, limits: DEFAULT_LAB_LIMITS, warmLabs: 1, idleStopMs: 3_600_000, retainMs: 0, logger: pino({ level: 'silent' }) });
+		const backend = await IncusBackend.create({ api: new IncusApi({ socketPath: LOCAL_SOCKET }, PROJECT), identity, limits: DEFAULT_LAB_LIMITS, warmLabs: 1, idleStopMs: 3_600_000, retainMs: 0, logger: warnings });
 		cleanup.defer('incus backend', () => backend.close(), 120_000);
 
 		const rounds = context.quick ? 2 : 10;
@@ -114,7 +117,10 @@ export const labs: Benchmark = {
 		progress.step(BENCH, `${rounds} readers: warm pool, stopped lab, reset`);
 
 		// No warm lab left: a lab is made, started and readied for the terminal that waits for it.
-		const cold = await IncusBackend.create({ api: new IncusApi({ socketPath: LOCAL_SOCKET }, PROJECT), identity, limits: DEFAULT_LAB_LIMITS, warmLabs: 0, idleStopMs: 3_600_000, retainMs: 0, logger: pino({ level: 'silent' }) });
+		// A gateway of its own: two backends of one identity would take each other's warm labs.
+		const coldIdentity = await loadGatewayIdentity(mkdtempSync(join(tmpdir(), 'podlab-bench-labs-cold-')));
+		gateways.push(coldIdentity.id);
+		const cold = await IncusBackend.create({ api: new IncusApi({ socketPath: LOCAL_SOCKET }, PROJECT), identity: coldIdentity, limits: DEFAULT_LAB_LIMITS, warmLabs: 0, idleStopMs: 3_600_000, retainMs: 0, logger: warnings });
 		cleanup.defer('incus backend (no warm pool)', () => cold.close(), 120_000);
 		const coldMs: number[] = [];
 		const makeMs: number[] = [];

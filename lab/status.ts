@@ -261,7 +261,7 @@ async function incusStatus(target: IncusTarget | undefined): Promise<IncusStatus
 		if (target) return await detectIncusLabs(target.endpoint, target.project);
 		return await detectIncusLabs(await loadEndpoint(endpointSettingsFromEnv()), process.env.PODLAB_INCUS_PROJECT || undefined);
 	} catch (error) {
-		return { available: false, address: 'unknown', reachable: false, version: null, clustered: false, members: [], image: 'unknown', running: 0, stopped: 0, missing: [(error as Error).message], lxcfs: 'not-installed' };
+		return { available: false, address: 'unknown', reachable: false, version: null, clustered: false, members: [], image: 'unknown', running: 0, stopped: 0, missing: [(error as Error).message], quotas: 'unknown', lxcfs: 'not-installed' };
 	}
 }
 
@@ -345,7 +345,10 @@ export function formatIncusStatus(incus: IncusStatus): string[] {
 			: `Labs of one's own (Incus at ${incus.address}): not available — missing ${incus.missing.join('; ')}`,
 	];
 	for (const member of incus.members) lines.push(`  member ${member.name}: ${member.status}${member.message ? ` (${member.message})` : ''}`);
-	if (incus.available && incus.address.startsWith('/')) lines.push(`  lxcfs ${incus.lxcfs}${incus.lxcfs === 'running' ? '' : ' (free and uptime in a lab show the host\u2019s)'}`);
+	if (incus.available && incus.address.startsWith('/')) {
+		lines.push(`  lxcfs ${incus.lxcfs}${incus.lxcfs === 'running' ? '' : ' (free and uptime in a lab show the host\u2019s)'}`);
+		lines.push(`  disk quotas ${incus.quotas}${incus.quotas === 'full' ? ' (this kernel has no simple quotas: removing a lab costs seconds of CPU)' : ''}`);
+	}
 	return lines;
 }
 

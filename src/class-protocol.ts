@@ -16,7 +16,7 @@ export const rosterStudent = z.looseObject({
 	lastActivity: z.iso.datetime(),
 	lastRun: z.nullable(z.looseObject({ block: z.string(), exit: z.int(), at: z.iso.datetime() })),
 	labHost: z.nullable(z.string()),
-	/** The student's lab of their own (backends with one, e.g. lxc): name, state, memory in use; null when they have none yet. Absent on other backends. */
+	/** The student's lab of their own (backends with one, e.g. incus): name, state, memory in use; null when they have none yet. Absent on other backends. */
 	lab: z.optional(
 		z.nullable(
 			z.looseObject({

@@ -21,6 +21,7 @@ import { describeFailure, run, succeeded, type RunResult } from '../lib/exec.ts'
 import { debianMirror, debianSuite, labImage, LAB_IMAGES } from '../lib/images.ts';
 import { CONTAINERS_CONF_PATH, LAB_SOURCE_DIR, SETUP_LOG_PATH } from '../lib/paths.ts';
 import type { IncusApi, RunInInstanceResult } from './incus-api.ts';
+import { removeInstance } from './instances.ts';
 import { INCUS_STATE_DIR, LAB_IMAGE, LAB_PROFILE } from './names.ts';
 
 /** Bump when the image is assembled differently. */
@@ -163,7 +164,7 @@ export async function ensureLabImage(api: IncusApi, options: { force: boolean; l
 async function removeImagesExcept(api: IncusApi, kept: string): Promise<void> {
 	const images = await api.get<string[]>('/1.0/images');
 	for (const url of images) {
-		const fingerprint = url.split('/').pop()!;
+		const fingerprint = new URL(url, 'http://incus').pathname.split('/').pop()!;
 		if (fingerprint !== kept) await api.call('DELETE', `/1.0/images/${fingerprint}`, { timeoutMs: 120_000 }).catch(() => {});
 	}
 }
@@ -174,20 +175,6 @@ async function pointAlias(api: IncusApi, fingerprint: string): Promise<void> {
 	} catch (error) {
 		if (!(error as { notFound?: boolean }).notFound) throw error;
 		await api.call('POST', '/1.0/images/aliases', { body: { name: LAB_IMAGE, target: fingerprint, description: 'podlab lab image' } });
-	}
-}
-
-/** Stops and deletes an instance if it exists. */
-export async function removeInstance(api: IncusApi, name: string): Promise<void> {
-	try {
-		await api.call('PUT', `/1.0/instances/${name}/state`, { body: { action: 'stop', force: true, timeout: 30 }, timeoutMs: 60_000 });
-	} catch {
-		// Stopped already, or not there.
-	}
-	try {
-		await api.call('DELETE', `/1.0/instances/${name}`, { timeoutMs: 120_000 });
-	} catch (error) {
-		if (!(error as { notFound?: boolean }).notFound) throw error;
 	}
 }
 

@@ -24,7 +24,9 @@ import { INCUS_STATE_DIR, LOCAL_SOCKET, SUBID_FILE } from './names.ts';
 export const INCUSD = '/usr/libexec/incus/incusd';
 /** The daemon's log when podlab starts it. */
 export const DAEMON_LOG = `${INCUS_STATE_DIR}/incusd.log`;
-const SYSTEMD_DROP_IN = '/etc/systemd/system/incus.service.d/podlab-id-range.conf';
+export const SYSTEMD_DROP_IN = '/etc/systemd/system/incus.service.d/podlab-id-range.conf';
+/** Says that podlab made this host's Incus (its daemon and /var/lib/incus): lab:remove then takes them away too. */
+export const DAEMON_MADE_FILE = `${INCUS_STATE_DIR}/made-incus`;
 
 /** The range podlab asks for: a billion ids (65536 per lab: room for ~15,000 labs, stopped ones included). */
 export const ID_RANGE_COUNT = 1_000_000_000;
@@ -102,6 +104,8 @@ export async function ensureIncusDaemon(): Promise<string> {
 	if (before === 'running') return 'running';
 	if (before === 'not-installed') throw new IncusError(`Incus is not installed (${INCUSD} is missing): run \`npm run lab:setup\` as root`, null);
 	await ensureIdRange();
+	// An Incus that never ran here is podlab's to make, and to take away again (lab:remove).
+	if (!(await stat('/var/lib/incus/database').then(() => true, () => false))) await writeFile(DAEMON_MADE_FILE, `podlab started this host's first Incus daemon on ${new Date().toISOString()}\n`);
 	if (await hasSystemd()) {
 		await mkdir(SYSTEMD_DROP_IN.replace(/\/[^/]+$/, ''), { recursive: true });
 		await writeFile(SYSTEMD_DROP_IN, `# podlab (lab/incus/daemon.ts): Incus's own id range, apart from anything else on the host\n[Service]\nBindReadOnlyPaths=${SUBID_FILE}:/etc/subuid ${SUBID_FILE}:/etc/subgid\n`);

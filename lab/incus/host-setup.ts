@@ -3,8 +3,9 @@
  * own (server/backends/incus/). They run after the podman lab's steps, whose images the lab image
  * loads. Each step checks before it acts, so a second run takes seconds.
  */
-import { chmod, mkdir, statfs, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readFile, statfs, writeFile } from 'node:fs/promises';
 import { SetupError } from '../lib/cli.ts';
+import { run } from '../lib/exec.ts';
 import { readOsRelease } from '../lib/host.ts';
 import { debianMirror } from '../lib/images.ts';
 import { findMissingPackages, installPackages } from '../lib/packages.ts';
@@ -78,10 +79,14 @@ async function installIncusPackages(log: (chunk: Buffer) => void): Promise<strin
 		await writeFile(BACKPORTS_SOURCE, renderBackportsSource(await debianMirror(), os.VERSION_CODENAME));
 		release = `${os.VERSION_CODENAME}-backports`;
 	}
-	await installPackages(missing, log, { targetRelease: release });
+	// Incus from backports, and btrfs-progs 6.7 or later for simple quotas; the rest stays at the release's versions.
+	const fromBackports = release ? missing.filter((name) => name.startsWith('incus') || name === 'btrfs-progs') : [];
+	const others = missing.filter((name) => !fromBackports.includes(name));
+	if (others.length > 0) await installPackages(others, log);
+	if (fromBackports.length > 0) await installPackages(fromBackports, log, { targetRelease: release });
 	const still = await findMissingPackages(names);
 	if (still.length > 0) throw new SetupError('LAB_SETUP_APT', `still not installed: ${still.join(', ')}`, `run \`apt-get install ${release ? `-t ${release} ` : ''}${still.join(' ')}\` by hand to see why`);
-	return `installed ${missing.join(' ')}${release ? ` (from ${release})` : ''}`;
+	return `installed ${missing.join(' ')}${fromBackports.length > 0 ? ` (${fromBackports.join(' ')} from ${release})` : ''}`;
 }
 
 /** JSON with object keys in order, so that Incus's answer compares equal to what was sent. */
@@ -105,29 +110,63 @@ async function putProfile(api: IncusApi, name: string, profile: IncusProfile): P
 }
 
 /**
- * The storage pool of this machine's Incus; returns what it did. A cluster's pool is the operator's
- * to make (`incus admin init` on each member asks for it), since its size belongs to each member's
- * disk: a missing one is a failure that says so.
+ * The storage pool of this machine's Incus, with simple quotas where the kernel has them; returns what
+ * it did. A cluster's pool is the operator's to make (`incus admin init` on each member asks for
+ * it), since its size belongs to each member's disk: a missing one is a failure that says so.
  */
 export async function ensurePool(api: IncusApi): Promise<string> {
+	let made = false;
 	try {
 		const pool = await api.get<{ status: string; driver: string }>(`/1.0/storage-pools/${STORAGE_POOL}`, { project: null });
-		if (pool.status === 'Created') return `pool ${STORAGE_POOL} there (${pool.driver})`;
+		if (pool.status !== 'Created') throw new SetupError('LAB_SETUP_HOST_SETTINGS', `the storage pool "${STORAGE_POOL}" is ${pool.status}`, '`incus storage show podlab` says why; fix it, then rerun `npm run lab:setup`');
 	} catch (error) {
 		if (!(error as IncusError).notFound) throw error;
+		const info = await api.get<{ environment: { server_clustered: boolean } }>('/1.0', { project: null });
+		if (info.environment.server_clustered) {
+			throw new SetupError(
+				'LAB_SETUP_HOST_SETTINGS',
+				`the cluster at ${api.address} has no storage pool "${STORAGE_POOL}"`,
+				`make a btrfs pool named ${STORAGE_POOL} on every member (docs/self-hosting.md: \`incus storage create ${STORAGE_POOL} btrfs size=…\` with --target per member, then once without), then rerun \`npm run lab:setup\``,
+			);
+		}
+		const size = choosePoolBytes(await statfs('/var/lib').then((stats) => stats.bavail * stats.bsize));
+		await api.call('POST', '/1.0/storage-pools', { project: null, body: { name: STORAGE_POOL, driver: 'btrfs', config: { size: `${size / 2 ** 30}GiB` }, description: 'podlab: the labs\u2019 root file systems' }, timeoutMs: 120_000 });
+		made = true;
 	}
-	const info = await api.get<{ environment: { server_clustered: boolean } }>('/1.0', { project: null });
-	if (info.environment.server_clustered) {
-		throw new SetupError(
-			'LAB_SETUP_HOST_SETTINGS',
-			`the cluster at ${api.address} has no storage pool "${STORAGE_POOL}"`,
-			`make a btrfs pool named ${STORAGE_POOL} on every member (docs/self-hosting.md: \`incus storage create ${STORAGE_POOL} btrfs size=…\` with --target per member, then once without), then rerun \`npm run lab:setup\``,
-		);
+	const quotas = 'socketPath' in api.endpoint ? await ensureSimpleQuotas(api) : 'the members\u2019 own';
+	return `pool ${STORAGE_POOL} ${made ? 'made' : 'there'} (btrfs; quotas: ${quotas})`;
+}
+
+/**
+ * btrfs's full quota groups account every extent a snapshot shares with the image by walking its
+ * back references: with hundreds of labs, removing one keeps a core busy for seconds to minutes
+ * (measured here: ~8 s of CPU per removed snapshot of a 127,000-file tree, and growing with the
+ * number of snapshots). Simple quotas (Linux 6.7, btrfs-progs 6.7) count what each subvolume
+ * writes itself, and a removal costs a fraction of a second. They are turned on while the pool has
+ * no quota yet (Incus turns on full quotas when it sets the first lab's size), in the daemon's own
+ * mount namespace, where Incus mounted the pool. Returns the pool's quota mode.
+ */
+async function ensureSimpleQuotas(api: IncusApi): Promise<string> {
+	if ((await poolQuotaMode(api)) === 'off') {
+		const pid = (await api.get<{ environment: { server_pid: number } }>('/1.0', { project: null })).environment.server_pid;
+		await run('nsenter', ['-t', String(pid), '-m', 'btrfs', 'quota', 'enable', '--simple', POOL_MOUNT], { timeoutMs: 60_000 });
 	}
-	const size = choosePoolBytes(await statfs('/var/lib').then((stats) => stats.bavail * stats.bsize));
-	const config = { size: `${size / 2 ** 30}GiB` };
-	await api.call('POST', '/1.0/storage-pools', { project: null, body: { name: STORAGE_POOL, driver: 'btrfs', config, description: 'podlab: the labs\u2019 root file systems' }, timeoutMs: 120_000 });
-	return `pool ${STORAGE_POOL} made (btrfs, ${config.size})`;
+	const now = await poolQuotaMode(api);
+	return now === 'simple' ? 'simple' : now === 'full' ? 'full (this kernel or btrfs-progs has no simple quotas: removing labs costs CPU)' : now;
+}
+
+/** Where Incus mounts the pool, in its own mount namespace. */
+const POOL_MOUNT = `/var/lib/incus/storage-pools/${STORAGE_POOL}`;
+
+/** The quota mode of this machine's pool: `simple`, `full`, `off`, or `unknown` (no pool, not root). */
+export async function poolQuotaMode(api: IncusApi): Promise<'simple' | 'full' | 'off' | 'unknown'> {
+	const pid = await api.get<{ environment: { server_pid: number } }>('/1.0', { project: null, timeoutMs: 5_000 }).then((info) => info.environment.server_pid, () => null);
+	if (!pid) return 'unknown';
+	const shown = await run('nsenter', ['-t', String(pid), '-m', 'btrfs', 'filesystem', 'show', POOL_MOUNT], { timeoutMs: 5_000 });
+	const uuid = /uuid: ([0-9a-f-]{36})/.exec(shown.stdout)?.[1];
+	if (!uuid) return 'unknown';
+	const mode = (await readFile(`/sys/fs/btrfs/${uuid}/qgroups/mode`, 'utf8').catch(() => 'off')).trim();
+	return mode === 'squota' ? 'simple' : mode === 'qgroup' ? 'full' : 'off';
 }
 
 /** podlab's project (its own images and profiles) and its two profiles; returns what it did. */

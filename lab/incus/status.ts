@@ -6,6 +6,7 @@
 import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { currentImage, hostImageIds, imageRecipe, RECIPE_PROPERTY } from './base.ts';
+import { poolQuotaMode } from './host-setup.ts';
 import { INCUSD } from './daemon.ts';
 import { IncusApi, type IncusEndpoint } from './incus-api.ts';
 import { lxcfsState } from './lxcfs.ts';
@@ -32,6 +33,8 @@ export const incusStatusSchema = z.object({
 	stopped: z.number().int(),
 	/** What is missing, in plain words with what to do; empty when available. */
 	missing: z.array(z.string()),
+	/** The pool's btrfs quotas on this machine: `simple` (cheap lab removal), `full` (removing a lab costs seconds of CPU), `off`, or `unknown` (a remote Incus). */
+	quotas: z.enum(['simple', 'full', 'off', 'unknown']),
 	/** Whether labs on this machine see their own memory and uptime (lab/incus/lxcfs.ts); never "missing". */
 	lxcfs: z.enum(['running', 'not-installed', 'not-running']),
 });
@@ -51,7 +54,7 @@ export async function detectIncusLabs(endpoint: IncusEndpoint, project = PROJECT
 	const api = new IncusApi(endpoint, project);
 	const address = api.address;
 	const lxcfs = local ? await lxcfsState() : 'not-installed';
-	const status: IncusStatus = { available: false, address, reachable: false, version: null, clustered: false, members: [], image: 'unknown', running: 0, stopped: 0, missing: [], lxcfs };
+	const status: IncusStatus = { available: false, address, reachable: false, version: null, clustered: false, members: [], image: 'unknown', running: 0, stopped: 0, missing: [], quotas: 'unknown', lxcfs };
 	try {
 		if (local && !(await stat(INCUSD).then(() => true, () => false))) {
 			status.missing.push(`Incus (${SETUP})`);
@@ -100,6 +103,7 @@ export async function detectIncusLabs(endpoint: IncusEndpoint, project = PROJECT
 			}
 			if (status.image === 'missing') status.missing.push(`the lab image (${SETUP})`);
 		}
+		if (local && pool && process.getuid?.() === 0) status.quotas = await poolQuotaMode(api);
 		const offline = status.members.filter((member) => member.status !== 'Online');
 		if (status.clustered && offline.length === status.members.length) status.missing.push('an online cluster member');
 		status.available = status.missing.length === 0;

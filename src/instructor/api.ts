@@ -106,7 +106,7 @@ export async function fetchTranscript(id: string): Promise<TranscriptEntry[]> {
 /**
  * The lab's profile ("podman", "kubernetes"): which blocks of a chapter the students run; whether
  * the students share the gateway's own machine (class mode on the `local` backend); and whether each
- * student's lab of their own can be reset (the lxc backend).
+ * student’s lab of their own can be reset (the incus backend).
  */
 export async function labProfile(): Promise<{ profile: string | null; sharedMachine: boolean; resettable: boolean }> {
 	try {

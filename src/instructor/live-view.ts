@@ -76,7 +76,7 @@ export class LiveView {
 	update(student: RosterStudent): void {
 		if (!this.#dialog.open || student.id !== this.#student?.id) return;
 		this.#student = student;
-		// Only a backend with labs of one's own (lxc) gives `lab`, and only there can a lab be reset.
+		// Only a backend with labs of one's own (incus) gives `lab`, and only there can a lab be reset.
 		const where = student.lab === undefined ? `lab host ${student.labHost ?? 'this machine'}` : `lab ${student.lab?.name ?? 'none yet'}`;
 		this.#resetButton.hidden = student.lab === undefined;
 		this.#dialog.querySelector('[data-live-meta]')!.textContent =

@@ -114,7 +114,7 @@ export class RosterView {
 		const lastRun = student.lastRun
 			? `${student.lastRun.exit === 0 ? '✓' : '✗'} ${student.lastRun.block.replace(/^chapters\//, '')}${student.lastRun.exit === 0 ? '' : ` (exit ${student.lastRun.exit})`}`
 			: '—';
-		// A backend with labs of one's own says which (lxc); the others may give a lab host (ssh).
+		// A backend with labs of one's own says which (incus); the others may give a lab host (ssh).
 		const lab = student.lab === undefined ? null : describeLab(student.lab);
 		const rows: Array<[string, string, string?]> = [
 			['Page', pageTitle(student.page, this.#chapters)],

@@ -1,5 +1,5 @@
 /**
- * Each student's lab of their own (lxc backend) as the roster shows it: name, state, memory in use.
+ * Each student's lab of their own (incus backend) as the roster shows it: name, state, memory in use.
  * `GET /api/instructor/students` carries it (the backend reads each lab's cgroup for it); the live
  * feed's roster, compared twice a second, does not. So the page asks for it now and then, keeps the
  * latest answer per student here, and lays it over every roster the feed sends.

@@ -156,7 +156,7 @@ describe.skipIf(skip !== null)(`on the incus backend${skip ? ` (skipped: ${skip}
 		const page = await context.newPage();
 		await page.goto(`${local.url}lab-check/`);
 		const section = page.locator('podlab-lab-reset');
-		// It shows itself once GET /api/lab answers, which asks LXC about every lab: slower under load.
+		// It shows itself once GET /api/lab answers, which asks Incus about every lab: slower under load.
 		await expect.poll(() => section.isVisible(), { timeout: 10_000 }).toBe(true);
 		expect(await section.textContent()).toMatch(/a fresh, empty lab/);
 		const button = section.getByRole('button', { name: 'Reset my lab' });

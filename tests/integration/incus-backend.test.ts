@@ -230,6 +230,26 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		again.close();
 	}, 120_000);
 
+	it('gives a student a new lab when theirs was deleted behind the gateway’s back, and starts one that was stopped there', async () => {
+		const state = newStateDir();
+		const gw = await gateway(state);
+		const ola = await connect(gw, state, 'ola');
+		const id = (await student(gw, state, 'ola')).id;
+		const first = (await labOf({ id }))!.name;
+		ola.close();
+		await labs.stop(first);
+		const stopped = await connect(gw, state, 'ola');
+		expect(await output(stopped, 'hostname', 'h')).toContain(first);
+		stopped.close();
+		await labs.destroy(first);
+		const again = await connect(gw, state, 'ola');
+		const second = (await output(again, 'hostname', 'h')).match(LAB_NAME)?.[0];
+		expect(second).toBeTruthy();
+		expect(second).not.toBe(first);
+		expect((await labOf({ id }))!.name).toBe(second);
+		again.close();
+	}, 120_000);
+
 	it('frees the labs of students the roster no longer has and of gateways that are gone, and never another gateway’s', async () => {
 		const mine = newStateDir();
 		const other = newStateDir();

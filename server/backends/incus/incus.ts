@@ -170,7 +170,7 @@ export class IncusBackend implements LabBackend {
 
 	async spawn(request: SpawnRequest, events: ProcessEvents): Promise<LabProcess> {
 		const session = sessionName(request.reader, request.term);
-		const lab = await this.#readyLabOf(request.reader);
+		let lab = await this.#readyLabOf(request.reader);
 		this.#countTerminal(request.reader, +1);
 		const output: ProcessEvents['output'] = (chunk) => events.output(chunk);
 		const outputs = this.#outputs.get(request.reader) ?? new Set();
@@ -190,19 +190,32 @@ export class IncusBackend implements LabBackend {
 		// In /root, so that new shells start there; HOME tells the host script where its files are.
 		const attach = ['attach', session, request.nonce, request.term, String(request.cols), String(request.rows)];
 		const command = ['sh', '-c', 'cd /root && exec sh "$0" "$@"', HOST_SCRIPT, ...attach];
-		let client: TmuxControlClient;
-		try {
-			client = await this.#attachQueue.attach(lab, async () => {
-				const pipes = await execPipes(this.#options.api, lab, { command, environment: { ...LAB_ENV, TERM: 'xterm-256color' }, cwd: '/root' }, COMMAND_TIMEOUT_MS);
-				return new TmuxControlClient(pipes, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted);
-			});
-		} catch (cause) {
-			counted.exit(-1);
-			throw await this.#labError(cause, lab, `incus: cannot attach to ${lab}`);
+		let client: TmuxControlClient | null = null;
+		for (let attempt = 0; !client; attempt++) {
+			const target = lab;
+			try {
+				client = await this.#attachQueue.attach(target, async () => {
+					const pipes = await execPipes(this.#options.api, target, { command, environment: { ...LAB_ENV, TERM: 'xterm-256color' }, cwd: '/root' }, COMMAND_TIMEOUT_MS);
+					return new TmuxControlClient(pipes, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted);
+				});
+			} catch (cause) {
+				// Whatever broke, the next terminal looks again; a lab stopped behind podlab's back is started now.
+				this.#ready.delete(target);
+				if (attempt === 0 && (await this.labs.get(target).catch(() => null))?.running === false) {
+					lab = await this.#readyLabOf(request.reader).catch((error: unknown) => {
+						counted.exit(-1);
+						throw error;
+					});
+					continue;
+				}
+				counted.exit(-1);
+				throw await this.#labError(cause, target, `incus: cannot attach to ${target}`);
+			}
 		}
 		this.#options.logger.info({ reader: request.reader, terminal: request.id, lab, session }, 'incus terminal attaching');
+		const attached = lab;
 		return new TmuxProcess(client, {
-			endSession: () => this.#endSessions(lab, session),
+			endSession: () => this.#endSessions(attached, session),
 			signalCommand: (name) => `run-shell -b 'sh ${HOST_SCRIPT} signal ${session} ${name.replace(/^SIG/, '')} >/dev/null 2>&1'`,
 		});
 	}
@@ -228,15 +241,27 @@ export class IncusBackend implements LabBackend {
 		});
 	}
 
-	/** The reader's lab, running and ready for terminals (a stopped one is started again). */
+	/**
+	 * The reader's lab, running and ready for terminals (a stopped one is started again; one that is
+	 * gone — an operator deleted it — is replaced by a new one).
+	 */
 	async #readyLabOf(reader: string): Promise<string> {
-		const lab = await this.labOf(reader);
-		try {
-			await this.#readyLab(lab);
-		} catch (cause) {
-			throw await this.#labError(cause, lab, `incus: cannot start ${lab}`);
+		for (let attempt = 0; ; attempt++) {
+			const lab = await this.labOf(reader);
+			try {
+				await this.#readyLab(lab);
+				return lab;
+			} catch (cause) {
+				if (cause instanceof IncusError && cause.notFound && attempt === 0 && this.#names.get(reader) === lab) {
+					this.#options.logger.warn({ reader, lab }, 'incus: the reader\u2019s lab is gone; giving them a new one');
+					this.#owned.delete(reader);
+					this.#names.delete(reader);
+					this.#forget(lab);
+					continue;
+				}
+				throw await this.#labError(cause, lab, `incus: cannot start ${lab}`);
+			}
 		}
-		return lab;
 	}
 
 	/** Makes sure `lab` runs and has podlab's files; once per start (concurrent callers share it). */
@@ -258,9 +283,9 @@ export class IncusBackend implements LabBackend {
 		return ready;
 	}
 
-	/** Waits for the lab's init, installs podlab's files and gives it its kernel log. */
+	/** Waits for the lab's init, installs podlab's files and gives it its kernel log (best effort: not waited for). */
 	async #prepare(lab: LabInfo): Promise<void> {
-		const logged = lab.rootUid !== null ? this.#kernelLog.prepare(lab.name, lab.location, lab.rootUid) : Promise.resolve(false);
+		if (lab.rootUid !== null) void this.#kernelLog.prepare(lab.name, lab.location, lab.rootUid);
 		const script = [
 			`for i in $(seq ${BOOT_TIMEOUT_S * 20}); do [ -e /run/podlab-ready ] && break; sleep 0.05; done`,
 			'[ -e /run/podlab-ready ] || { echo "the lab did not finish booting" >&2; exit 1; }',
@@ -271,7 +296,6 @@ export class IncusBackend implements LabBackend {
 		const result = await this.labs.run(lab.name, ['sh', '-s'], { input: script, timeoutMs: (BOOT_TIMEOUT_S + 15) * 1000 });
 		const problem = result.code === 0 ? installProblem(result.stdout) : result.stderr.trim() || `the install script failed with status ${result.code}`;
 		if (problem) throw new Error(`incus: cannot prepare ${lab.name} for terminals: ${problem}`);
-		await logged;
 	}
 
 	/** Makes a lab for the warm pool: made, started, ready. */
@@ -595,6 +619,6 @@ function outageOf(error: unknown): Outage {
 	if (/lab image|Image .* not found|no such image/i.test(message)) return { code: 'LAB_ERR_LAB_IMAGE', problem: message };
 	if (/member .*offline|is offline|Failed to connect to cluster member|unreachable/i.test(message)) return { code: 'LAB_ERR_HOST_UNREACHABLE', problem: message };
 	if (error instanceof IncusError && error.status === 403) return { code: 'LAB_ERR_LAB_ENGINE', problem: message };
-	if (error instanceof IncusError && error.notFound && /project/i.test(message)) return { code: 'LAB_ERR_LAB_IMAGE', problem: `${message} (run \`npm run lab:setup\`)` };
+	if (error instanceof IncusError && error.notFound && /Project not found/i.test(message)) return { code: 'LAB_ERR_LAB_IMAGE', problem: `${message} (run \`npm run lab:setup\`)` };
 	return { code: 'LAB_ERR_SPAWN', problem: message };
 }

@@ -6,7 +6,8 @@
  * again by asking it.
  */
 import { randomBytes } from 'node:crypto';
-import { IncusError, type IncusApi, type RunInInstanceResult } from '../../../lab/incus/incus-api.ts';
+import type { IncusApi, IncusError, RunInInstanceResult } from '../../../lab/incus/incus-api.ts';
+import { removeInstance } from '../../../lab/incus/instances.ts';
 import type { LabLimits } from '../../../lab/incus/lab-profile.ts';
 import { LAB_IMAGE, LAB_PROFILE, STORAGE_POOL } from '../../../lab/incus/names.ts';
 import { ROLE_KEY } from '../../../lab/incus/status.ts';
@@ -170,26 +171,9 @@ export class Labs {
 		}
 	}
 
-	/**
-	 * Stops lab `name` at once and deletes it with everything in it. Idempotent. Incus refuses to
-	 * change an instance while another operation holds it (a stop under way), so each step is tried
-	 * again for a while before the failure is reported.
-	 */
-	async destroy(name: string): Promise<void> {
-		let lastError: unknown = null;
-		for (let attempt = 0; attempt < 8; attempt++) {
-			if (attempt > 0) await new Promise((resolve) => setTimeout(resolve, Math.min(4_000, 250 * 2 ** attempt)));
-			try {
-				const state = await this.api.get<{ status: string }>(`/1.0/instances/${name}/state`);
-				if (state.status !== 'Stopped') await this.api.call('PUT', `/1.0/instances/${name}/state`, { body: { action: 'stop', force: true }, timeoutMs: 60_000 });
-				await this.api.call('DELETE', `/1.0/instances/${name}`, { timeoutMs: 120_000 });
-				return;
-			} catch (error) {
-				if ((error as IncusError).notFound) return;
-				lastError = error;
-			}
-		}
-		throw lastError;
+	/** Stops lab `name` at once and deletes it with everything in it. Idempotent. */
+	destroy(name: string): Promise<void> {
+		return removeInstance(this.api, name);
 	}
 
 	/** Sets podlab's keys on a lab (its owner, its last use). */

@@ -37,12 +37,22 @@ export class WarmPool {
 		return this.#ready.length;
 	}
 
-	/** A running lab for `owner`: a ready one if there is one, else one made now. */
+	/**
+	 * A running lab for `owner`: a ready one if there is one, else one made now. A ready lab that is
+	 * gone meanwhile (an operator deleted it) is passed over.
+	 */
 	async claim(owner: string): Promise<string> {
-		const name = this.#ready.shift() ?? (await this.#make());
-		await this.#maker.give(name, owner);
-		void this.fill();
-		return name;
+		for (let attempt = 0; ; attempt++) {
+			const name = this.#ready.shift() ?? (await this.#make());
+			try {
+				await this.#maker.give(name, owner);
+			} catch (error) {
+				if ((error as { notFound?: boolean }).notFound && attempt < 3) continue;
+				throw error;
+			}
+			void this.fill();
+			return name;
+		}
 	}
 
 	/** Makes labs in the background until `size` are ready; stops at the first failure (the backend tries again later). */

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startPreparedEngine } from '../../../lab/incus/daemon.ts';
 import { IncusApi } from '../../../lab/incus/incus-api.ts';
+import { removeInstance } from '../../../lab/incus/instances.ts';
 import { DEFAULT_LAB_LIMITS, type LabLimits } from '../../../lab/incus/lab-profile.ts';
 import { LOCAL_SOCKET, PROJECT } from '../../../lab/incus/names.ts';
 import { detectIncusLabs } from '../../../lab/incus/status.ts';
@@ -48,9 +49,6 @@ export async function startedLab(labs: Labs): Promise<string> {
 export async function removeInstancesOf(api: IncusApi, stateDirs: readonly string[]): Promise<string[]> {
 	const instances = await api.get<Array<{ name: string; config: Record<string, string> }>>('/1.0/instances', { query: { recursion: '1' } });
 	const theirs = instances.filter((instance) => stateDirs.includes(instance.config['user.podlab.state-dir'] ?? ''));
-	for (const { name } of theirs) {
-		await api.call('PUT', `/1.0/instances/${name}/state`, { body: { action: 'stop', force: true }, timeoutMs: 60_000 }).catch(() => {});
-		await api.call('DELETE', `/1.0/instances/${name}`, { timeoutMs: 120_000 }).catch(() => {});
-	}
+	for (const { name } of theirs) await removeInstance(api, name).catch(() => {});
 	return theirs.map((instance) => instance.name);
 }

@@ -5,6 +5,7 @@
  * check runs from a root shell in A, as a reader's would.
  */
 import { createServer, type Server } from 'node:net';
+import { release } from 'node:os';
 import { readFileSync } from 'node:fs';
 import { readdir, readFile, rm, stat, statfs, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,7 +13,8 @@ import { SUBVOLUME_IOCTLS } from '../../../lab/incus/lab-profile.ts';
 import { DEFAULT_LAB_LIMITS } from '../../../lab/incus/lab-profile.ts';
 import { lxcfsState } from '../../../lab/incus/lxcfs.ts';
 import { ID_RANGE_COUNT } from '../../../lab/incus/daemon.ts';
-import { LAB_IMAGE, LAB_PROFILE, PROJECT } from '../../../lab/incus/names.ts';
+import { LAB_IMAGE, LAB_PROFILE, LOCAL_SOCKET, PROJECT } from '../../../lab/incus/names.ts';
+import { detectIncusLabs } from '../../../lab/incus/status.ts';
 import type { Labs } from '../../../server/backends/incus/labs.ts';
 import { assertLabUsable, skipReason } from '../lab-required.ts';
 import { incusLabProblem, localApi, startedLab, testLabs } from './incus-required.ts';
@@ -246,6 +248,12 @@ describe.skipIf(skip !== null)(`Incus labs${skip ? ` (skipped: ${skip})` : ''}`,
 		expect(await small.get(name)).toBeNull();
 		small.api.close();
 	}, 180_000);
+
+	it('keeps its pool on simple quotas where the kernel has them, so that removing a lab costs little', async () => {
+		const [major, minor] = release().split('.').map(Number) as [number, number];
+		const status = await detectIncusLabs({ socketPath: LOCAL_SOCKET });
+		expect(status.quotas).toBe(major > 6 || (major === 6 && minor >= 7) ? 'simple' : 'full');
+	});
 
 	it('the labs of a pool together cannot write more than the pool, whatever their own limits', async () => {
 		const api = localApi();

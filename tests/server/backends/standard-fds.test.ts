@@ -1,6 +1,6 @@
 /**
  * server/backends/standard-fds.ts: the wrapper every backend starts its programs through, run for
- * real with bash, with stdio from Node (socket pairs, as a backend's lxc-attach and ssh get them).
+ * real with bash, with stdio from Node (socket pairs, as the ssh backend's client gets them).
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
