@@ -23,6 +23,15 @@ for arg in "$@"; do
 		;;
 	esac
 done
+# A lab's log is made when its gateway's reader runs on the lab's host: a gateway that has just
+# started may take a few seconds.
+tries=0
+while { [ -z "$dir" ] || [ ! -r "$log" ]; } && [ "$tries" -lt 200 ]; do
+	sleep 0.05
+	tries=$((tries + 1))
+	dir=$(cat /etc/podlab/kernel-log 2>/dev/null)
+	log=$dir/kmsg
+done
 if [ -z "$dir" ] || [ ! -r "$log" ]; then
 	echo "dmesg: this lab's kernel log is not there yet: the podlab gateway routes it" >&2
 	exit 1

@@ -199,9 +199,11 @@ export class IncusBackend implements LabBackend {
 					return new TmuxControlClient(pipes, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted);
 				});
 			} catch (cause) {
-				// Whatever broke, the next terminal looks again; a lab stopped behind podlab's back is started now.
+				// Whatever broke, the next terminal looks again; a lab stopped behind podlab's back is started
+				// now, and one deleted behind its back (`null`) replaced by a new one.
 				this.#ready.delete(target);
-				if (attempt === 0 && (await this.labs.get(target).catch(() => null))?.running === false) {
+				const now = attempt === 0 ? await this.labs.get(target).catch(() => undefined) : undefined;
+				if (now === null || now?.running === false) {
 					lab = await this.#readyLabOf(request.reader).catch((error: unknown) => {
 						counted.exit(-1);
 						throw error;
