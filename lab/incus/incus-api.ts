@@ -124,7 +124,7 @@ export interface RunInInstanceResult {
 }
 
 /** What {@link IncusApi.run} keeps of each stream: the tail. */
-const RUN_OUTPUT_CHARS = 1024 * 1024;
+const RUN_OUTPUT_BYTES = 1024 * 1024;
 
 export class IncusApi {
 	readonly endpoint: IncusEndpoint;
@@ -310,23 +310,17 @@ export class IncusApi {
 	 * deadline: past it the command is ended and the result says so with code 124.
 	 */
 	async run(instance: string, request: ExecRequest & { input?: string | Buffer; timeoutMs?: number }): Promise<RunInInstanceResult> {
-		let stdout = '';
-		let stderr = '';
-		const keep = (kept: string, chunk: Buffer) => {
-			const joined = kept + chunk.toString('utf8');
-			return joined.length > RUN_OUTPUT_CHARS ? joined.slice(-RUN_OUTPUT_CHARS) : joined;
-		};
+		const out = new TailBytes(RUN_OUTPUT_BYTES);
+		const err = new TailBytes(RUN_OUTPUT_BYTES);
 		const timeoutMs = request.timeoutMs ?? 30_000;
-		const session = await this.exec(instance, request, {
-			stdout: (chunk) => (stdout = keep(stdout, chunk)),
-			stderr: (chunk) => (stderr = keep(stderr, chunk)),
-		}, timeoutMs);
+		const session = await this.exec(instance, request, { stdout: (chunk) => out.push(chunk), stderr: (chunk) => err.push(chunk) }, timeoutMs);
 		if (request.input !== undefined) session.write(Buffer.from(request.input));
 		session.endInput();
 		let timer: NodeJS.Timeout | undefined;
 		const timedOut = new Promise<'timeout'>((resolve) => (timer = setTimeout(resolve, timeoutMs, 'timeout')));
 		const outcome = await Promise.race([session.exited, timedOut]);
 		clearTimeout(timer);
+		const [stdout, stderr] = [out.text(), err.text()];
 		if (outcome === 'timeout') {
 			session.close();
 			return { code: 124, stdout, stderr: `${stderr}${stderr && !stderr.endsWith('\n') ? '\n' : ''}timed out after ${Math.round(timeoutMs / 1000)}s` };
@@ -495,5 +489,28 @@ class WebSocketExec implements ExecSession {
 		} catch {
 			return -1;
 		}
+	}
+}
+
+/** The last `limit` bytes of a stream, kept as its chunks: each byte is copied once, however long the stream. */
+export class TailBytes {
+	readonly #limit: number;
+	readonly #chunks: Buffer[] = [];
+	#bytes = 0;
+
+	constructor(limit: number) {
+		this.#limit = limit;
+	}
+
+	push(chunk: Buffer): void {
+		this.#chunks.push(chunk);
+		this.#bytes += chunk.length;
+		while (this.#bytes - this.#chunks[0]!.length >= this.#limit) this.#bytes -= this.#chunks.shift()!.length;
+	}
+
+	/** What was kept, as text (a character cut at the start shows as U+FFFD). */
+	text(): string {
+		const joined = Buffer.concat(this.#chunks, this.#bytes);
+		return joined.subarray(Math.max(0, joined.length - this.#limit)).toString('utf8');
 	}
 }

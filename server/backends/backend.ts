@@ -29,9 +29,15 @@ export interface ProcessEvents {
 	output(chunk: Buffer): void;
 	/** Input that made {@link LabProcess.write} return false has been taken: more may follow. */
 	drain(): void;
-	/** The process is gone (-1: status unknown). Called once; nothing is called after it. */
-	exit(code: number): void;
+	/**
+	 * The process is gone (-1: status unknown). Called once; nothing is called after it. `problem`
+	 * says why the backend ended it: the lab's side broke a bound or a deadline (tmux/control-mode.ts).
+	 */
+	exit(code: number, problem?: LabProblem): void;
 }
+
+/** Why a backend ended a terminal the lab's side misbehaved in: codes of the protocol's ERRORS. */
+export type LabProblem = 'LAB_ERR_LAB_OUTPUT' | 'LAB_ERR_LAB_TIMEOUT';
 
 export interface LabProcess {
 	/** A process on the gateway's machine standing for the terminal (node-pty's child, the ssh client), for logs; -1 when there is none (an Incus exec). */

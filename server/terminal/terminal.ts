@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ErrorCode, ServerMessage, SignalName } from '../../src/protocol.ts';
-import type { LabBackend, LabProcess } from '../backends/backend.ts';
+import type { LabBackend, LabProblem, LabProcess } from '../backends/backend.ts';
 import { gatewayLoad, type EventLoopLoad } from './event-loop-load.ts';
 import { FlowControl, type AckResult } from './flow-control.ts';
 import { Osc133Parser } from './osc133.ts';
@@ -73,7 +73,7 @@ const INTERRUPT_TIMEOUT_MS = 2_000;
 /** Ctrl-C presses within INTERRUPT_TIMEOUT_MS before "interrupt and run" gives up. */
 const INTERRUPT_PRESSES = 4;
 
-export type EndReason = 'exit' | 'grace' | 'shutdown' | 'closed' | 'idle' | 'deadline';
+export type EndReason = 'exit' | 'grace' | 'shutdown' | 'closed' | 'idle' | 'deadline' | LabProblem;
 
 /** What attached clients are told for each way a terminal can end. */
 const END_CODES: Record<EndReason, ErrorCode> = {
@@ -83,7 +83,11 @@ const END_CODES: Record<EndReason, ErrorCode> = {
 	shutdown: 'LAB_ERR_SHUTDOWN',
 	idle: 'LAB_ERR_IDLE',
 	deadline: 'LAB_ERR_CLASS_OVER',
+	LAB_ERR_LAB_OUTPUT: 'LAB_ERR_LAB_OUTPUT',
+	LAB_ERR_LAB_TIMEOUT: 'LAB_ERR_LAB_TIMEOUT',
 };
+
+const LAB_PROBLEMS: Record<LabProblem, true> = { LAB_ERR_LAB_OUTPUT: true, LAB_ERR_LAB_TIMEOUT: true };
 
 export class Terminal {
 	readonly id: string;
@@ -136,7 +140,7 @@ export class Terminal {
 				output: (chunk) => terminal.#onOutput(chunk),
 				drain: () => terminal.#onInputDrained(),
 				// Normally the shell's exit marker ended the terminal already; this covers a killed wrapper.
-				exit: (code) => void terminal.end('exit', terminal.#exitCode ?? code),
+				exit: (code, problem) => void terminal.end(problem ?? 'exit', terminal.#exitCode ?? code),
 			},
 		);
 		terminal.#process = process;
@@ -306,7 +310,8 @@ export class Terminal {
 		this.#waitingToType.clear();
 		this.#options.logger.info({ terminal: this.id, reason, exitCode }, 'terminal ended');
 		const process = this.#process;
-		const letGo = !process ? Promise.resolve() : reason === 'shutdown' || reason === 'exit' ? process.detach() : process.kill();
+		// A process the backend ended for a problem is gone already: what it left in the lab stays.
+		const letGo = !process ? Promise.resolve() : reason === 'shutdown' || reason === 'exit' || reason in LAB_PROBLEMS ? process.detach() : process.kill();
 		const ending = letGo.finally(() => {
 			this.#wakeWaiters();
 			this.#options.onEnd(this);

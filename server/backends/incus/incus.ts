@@ -63,6 +63,11 @@ const HOST_SCRIPT = '/root/.podlab/podlab-host.sh';
 const BOOT_TIMEOUT_S = 15;
 /** How long a command podlab runs in a lab (install, end, signal) may take. */
 const COMMAND_TIMEOUT_MS = 20_000;
+/**
+ * How long ending a terminal's tmux session may take (it takes well under a second): the lab's root
+ * can make the command hang, and ending, freeing and resetting must finish within a few seconds.
+ */
+const END_TIMEOUT_MS = 5_000;
 /** While Incus does not answer, how often the gateway asks again. */
 const RECONNECT_MIN_MS = 2_000;
 const RECONNECT_MAX_MS = 30_000;
@@ -179,12 +184,13 @@ export class IncusBackend implements LabBackend {
 		const counted: ProcessEvents = {
 			output,
 			drain: () => events.drain(),
-			exit: (code) => {
+			exit: (code, problem) => {
 				if (ended) return;
 				ended = true;
 				this.#countTerminal(request.reader, -1);
 				outputs.delete(output);
-				events.exit(code);
+				if (problem) this.#options.logger.warn({ reader: request.reader, terminal: request.id, lab, problem, what: client?.failure?.what }, 'incus: the lab broke a bound: terminal ended');
+				events.exit(code, problem);
 			},
 		};
 		// In /root, so that new shells start there; HOME tells the host script where its files are.
@@ -558,7 +564,7 @@ export class IncusBackend implements LabBackend {
 
 	async #endSessions(lab: string, pattern: string): Promise<void> {
 		try {
-			const result = await this.labs.run(lab, ['sh', HOST_SCRIPT, 'end', pattern], { timeoutMs: COMMAND_TIMEOUT_MS });
+			const result = await this.labs.run(lab, ['sh', HOST_SCRIPT, 'end', pattern], { timeoutMs: END_TIMEOUT_MS });
 			if (result.code !== 0) this.#options.logger.warn({ lab, sessions: pattern, status: result.code, detail: result.stderr.trim() }, 'could not end tmux sessions');
 		} catch (error) {
 			this.#options.logger.warn({ lab, sessions: pattern, err: error }, 'could not end tmux sessions');

@@ -2,15 +2,21 @@
  * Which lab a kernel record is about (pure: records in, what goes to which lab out), for the kernel
  * log of one's own lab (kernel-log.ts).
  *
- * What is routed: a whole OOM report (from "… invoked oom-killer" to "Killed process …", routed by
- * its `oom_memcg=` / `Memory cgroup stats for` cgroup, and the reaper's line after it), and any other
- * line naming a lab's cgroup. Incus names a container's cgroup `lxc.payload.<project>_<name>`.
- * Cgroup paths are shown as the lab's cgroup namespace shows them (without that host prefix). A line
- * that names no lab goes nowhere: the host's own messages never reach a lab.
+ * What is routed: a whole memory cgroup OOM report, from "… invoked oom-killer" to "Killed process
+ * …", and the reaper's line after it; nothing else. A report goes to the lab whose cgroup it names
+ * (`Memory cgroup stats for`, `oom_memcg=`, `task_memcg=`); a report that names no lab, or two, goes
+ * nowhere. Only lines shaped like a report's own (the header, the stack, the registers, the memory
+ * figures and statistics, the task table, the verdict) are kept in it: a host's or another lab's
+ * line printed while a report is open is left out. Incus names a container's cgroup
+ * `lxc.payload.<project>_<name>`; cgroup paths are shown as the lab's cgroup namespace shows them
+ * (without that host prefix). The host's own messages never reach a lab, nor does a line a program
+ * wrote into the kernel log (/dev/kmsg gives those the facility "user", never "kernel").
  */
 
 export interface KmsgRecord {
 	priority: number;
+	/** 0: the kernel's own; what a program writes to /dev/kmsg is never 0 (the kernel makes it 1, user). */
+	facility: number;
 	seq: number;
 	/** Microseconds since boot. */
 	usec: number;
@@ -26,7 +32,7 @@ export function parseKmsgRecord(record: string): KmsgRecord | null {
 	if (![priority, seq, usec].every((value) => Number.isInteger(value))) return null;
 	// The kernel escapes unprintable bytes (newlines included) as \xHH.
 	const text = line.slice(semicolon + 1).replace(/\\x([0-9a-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
-	return { priority: priority! & 7, seq: seq!, usec: usec!, text };
+	return { priority: priority! & 7, facility: priority! >> 3, seq: seq!, usec: usec!, text };
 }
 
 const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -35,16 +41,23 @@ const escape = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 export class LabCgroups {
 	readonly #one: RegExp;
 	readonly #all: RegExp;
+	readonly #each: RegExp;
 
 	constructor(project: string) {
 		const prefix = `/lxc\\.payload\\.${escape(project)}_`;
 		this.#one = new RegExp(`${prefix}([a-z0-9][a-z0-9-]{0,62})(?=[/,\\s:]|$)`);
 		this.#all = new RegExp(`${prefix}[a-z0-9][a-z0-9-]{0,62}(?=([/,\\s:]|$))`, 'g');
+		this.#each = new RegExp(`${prefix}([a-z0-9][a-z0-9-]{0,62})(?=[/,\\s:]|$)`, 'g');
 	}
 
 	/** The lab a cgroup path (or a line holding one) belongs to. */
 	labOf(text: string): string | null {
 		return this.#one.exec(text)?.[1] ?? null;
+	}
+
+	/** Every lab the cgroup paths in a line belong to. */
+	labsOf(text: string): string[] {
+		return [...text.matchAll(this.#each)].map((match) => match[1]!);
 	}
 
 	/** The line as the lab sees it: cgroup paths relative to the lab's own cgroup namespace. */
@@ -65,13 +78,33 @@ export interface Routed {
 	records: KmsgRecord[];
 }
 
-/** Longest OOM report kept while waiting for the line that names its cgroup. */
-const MAX_REPORT_RECORDS = 500;
+/** Longest OOM report kept while waiting for its verdict (a report of a cgroup with many tasks is a few hundred lines). */
+const MAX_REPORT_RECORDS = 2000;
+
+/** The lines an OOM report is made of, as 5.x and 6.x kernels print them. */
+const REPORT_LINES = [
+	/^CPU: \d+ (UID: \d+ )?PID: \d+ Comm: /,
+	/^Hardware name: /,
+	/^Call Trace:$/,
+	/^ <\/?(TASK|IRQ)>$/,
+	/^ (\? )?[\w.]+\+0x[0-9a-f]+\/0x[0-9a-f]+( \[[\w]+\])?$/,
+	/^(RIP|Code|R[A-Z0-9]{2}): /,
+	/^(memory|memory\+swap|kmem|swap): usage \d+kB, limit \d+kB, failcnt \d+$/,
+	/^Memory cgroup stats for \S+:$/,
+	/^[a-z_]+ \d+$/,
+	/^Tasks state \(memory values in pages\):$/,
+	/^\[  pid  \]/,
+	/^\[\s*\d+\](\s+-?\d+){8,10}\s+\S.*$/,
+	/^oom-kill:constraint=/,
+	/^Memory cgroup out of memory: Killed process \d+ /,
+];
+
+const isReportLine = (text: string) => REPORT_LINES.some((line) => line.test(text));
 
 /** Groups one host's records into what goes to which lab. Pure: feed it the records in order. */
 export class KmsgSorter {
 	readonly #cgroups: LabCgroups;
-	#report: { records: KmsgRecord[]; lab: string | null } | null = null;
+	#report: { records: KmsgRecord[]; labs: Set<string> } | null = null;
 	/** Host pids of processes killed for a lab, for the reaper's line after the report. */
 	readonly #killed = new Map<string, string>();
 
@@ -80,31 +113,36 @@ export class KmsgSorter {
 	}
 
 	feed(record: KmsgRecord): Routed[] {
+		// Only the kernel's own records: a program's line written to /dev/kmsg is nobody's report.
+		if (record.facility !== 0) return [];
 		const { text } = record;
-		if (/ invoked oom-killer: /.test(text)) {
-			this.#report = { records: [record], lab: null };
+		if (/^\S+ invoked oom-killer: gfp_mask=/.test(text)) {
+			// The kernel prints one report at a time (under its OOM lock): a new start drops an open one.
+			this.#report = { records: [record], labs: new Set() };
 			return [];
 		}
 		if (this.#report) {
 			const report = this.#report;
+			if (!isReportLine(text)) return [];
 			report.records.push(record);
-			report.lab ??= this.#cgroups.labOf(text);
-			const killed = /Killed process (\d+)/.exec(text);
+			for (const lab of this.#cgroups.labsOf(text)) report.labs.add(lab);
+			const killed = /^Memory cgroup out of memory: Killed process (\d+) /.exec(text);
 			if (killed || report.records.length > MAX_REPORT_RECORDS) {
 				this.#report = null;
-				if (!report.lab) return [];
-				if (killed) this.#remember(killed[1]!, report.lab);
-				return [{ lab: report.lab, records: report.records }];
+				if (!killed || report.labs.size !== 1) return [];
+				const [lab] = report.labs;
+				this.#remember(killed[1]!, lab!);
+				return [{ lab: lab!, records: report.records }];
 			}
 			return [];
 		}
-		const reaped = /oom_reaper: reaped process (\d+)/.exec(text);
+		const reaped = /^oom_reaper: reaped process (\d+) /.exec(text);
 		if (reaped) {
 			const lab = this.#killed.get(reaped[1]!);
+			if (lab) this.#killed.delete(reaped[1]!);
 			return lab ? [{ lab, records: [record] }] : [];
 		}
-		const lab = this.#cgroups.labOf(text);
-		return lab ? [{ lab, records: [record] }] : [];
+		return [];
 	}
 
 	#remember(pid: string, lab: string): void {

@@ -18,7 +18,7 @@
  * The host script (ssh/host.sh) adds a line of its own, `%podlab-busy` (the shell being reattached runs a command),
  * which becomes the shell-integration marker it stands for, with this terminal's nonce.
  */
-import { INPUT_QUEUE_BYTES, type ProcessEvents } from '../backend.ts';
+import { INPUT_QUEUE_BYTES, type LabProblem, type ProcessEvents } from '../backend.ts';
 import type { ControlPipes } from './control-pipes.ts';
 
 export type ControlEvent =
@@ -31,40 +31,95 @@ export type ControlEvent =
 	/** A line outside the protocol: something podlab-host.sh said. */
 	| { kind: 'text'; data: Buffer }
 	/** tmux's client is leaving. */
-	| { kind: 'exit' };
+	| { kind: 'exit' }
+	/** The far side broke a bound ({@link CONTROL_LIMITS}): nothing after it is read. */
+	| { kind: 'overflow'; what: string };
+
+/**
+ * What the gateway takes from the lab's side of a terminal, which the lab's root controls (they can
+ * replace tmux or the host script). tmux's own lines are far shorter: a `%output` line carries one
+ * read of the pane (at most a few KiB, four bytes a byte escaped), a reply the screen and history
+ * of a pane (`capture-pane`, history-limit lines).
+ */
+export const CONTROL_LIMITS = {
+	/** Longest line, newline not counted. */
+	lineBytes: 1024 * 1024,
+	/** Longest reply, its lines together, and most lines in it (history-limit 5000 and a screen of at most 200 rows; server/shell/podlab-tmux.conf). */
+	replyBytes: 8 * 1024 * 1024,
+	replyLines: 6000,
+	/** Standard error over a terminal's life (ssh's and the host script's complaints are a few lines). */
+	stderrBytes: 64 * 1024,
+	/** From the start of the client to tmux's first reply (the attach). */
+	firstReplyMs: 20_000,
+};
 
 const NEWLINE = 0x0a;
 const BACKSLASH = 0x5c;
 
-/** Splits tmux's control-mode output into events. Feed it raw bytes as they come. */
+/**
+ * Splits tmux's control-mode output into events. Feed it raw bytes as they come. Each byte is looked
+ * at a bounded number of times: a line cut across chunks is kept as its pieces and joined once.
+ */
 export class ControlModeParser {
-	#pending: Buffer | null = null;
-	/** The reply being read: its command number and lines. */
-	#reply: { number: string; lines: Buffer[] } | null = null;
+	readonly #limits: Pick<typeof CONTROL_LIMITS, 'lineBytes' | 'replyBytes' | 'replyLines'>;
+	/** The start of a line cut by the end of a chunk, in pieces. */
+	#pending: Buffer[] = [];
+	#pendingBytes = 0;
+	/** The reply being read: its command number, lines and their length. */
+	#reply: { number: string; lines: Buffer[]; bytes: number } | null = null;
+	#overflowed = false;
+
+	constructor(limits: Pick<typeof CONTROL_LIMITS, 'lineBytes' | 'replyBytes' | 'replyLines'> = CONTROL_LIMITS) {
+		this.#limits = limits;
+	}
 
 	feed(chunk: Buffer): ControlEvent[] {
-		const data = this.#pending ? Buffer.concat([this.#pending, chunk]) : chunk;
-		this.#pending = null;
+		if (this.#overflowed) return [];
 		const events: ControlEvent[] = [];
 		let start = 0;
-		for (let end = data.indexOf(NEWLINE); end >= 0; end = data.indexOf(NEWLINE, start)) {
-			const event = this.#line(data.subarray(start, end));
-			if (event) events.push(event);
+		for (let end = chunk.indexOf(NEWLINE); end >= 0; end = chunk.indexOf(NEWLINE, start)) {
+			let line = chunk.subarray(start, end);
 			start = end + 1;
+			if (this.#pendingBytes > 0) {
+				line = Buffer.concat([...this.#pending, line], this.#pendingBytes + line.length);
+				this.#pending = [];
+				this.#pendingBytes = 0;
+			}
+			const event = line.length > this.#limits.lineBytes ? this.#overflow(`a line of ${line.length} bytes`) : this.#line(line);
+			if (event) events.push(event);
+			if (this.#overflowed) return events;
 		}
-		if (start < data.length) this.#pending = Buffer.from(data.subarray(start));
+		if (start < chunk.length) {
+			this.#pendingBytes += chunk.length - start;
+			if (this.#pendingBytes > this.#limits.lineBytes) {
+				events.push(this.#overflow(`a line longer than ${this.#limits.lineBytes} bytes`));
+				return events;
+			}
+			this.#pending.push(Buffer.from(chunk.subarray(start)));
+		}
 		return events;
+	}
+
+	#overflow(what: string): ControlEvent {
+		this.#overflowed = true;
+		this.#pending = [];
+		this.#pendingBytes = 0;
+		this.#reply = null;
+		return { kind: 'overflow', what };
 	}
 
 	#line(line: Buffer): ControlEvent | null {
 		if (this.#reply) {
 			// A reply line may be anything the command printed; only its own guard ends it.
-			const guard = /^%(end|error) \d+ (\d+) \d+$/.exec(line.toString('latin1'));
+			const guard = line[0] === 0x25 /* % */ ? /^%(end|error) \d+ (\d+) \d+$/.exec(line.toString('latin1')) : null;
 			if (guard && guard[2] === this.#reply.number) {
 				const { lines } = this.#reply;
 				this.#reply = null;
 				return { kind: 'reply', lines, error: guard[1] === 'error' };
 			}
+			this.#reply.bytes += line.length + 1;
+			if (this.#reply.bytes > this.#limits.replyBytes) return this.#overflow(`a reply longer than ${this.#limits.replyBytes} bytes`);
+			if (this.#reply.lines.length >= this.#limits.replyLines) return this.#overflow(`a reply of more than ${this.#limits.replyLines} lines`);
 			this.#reply.lines.push(Buffer.from(line));
 			return null;
 		}
@@ -79,7 +134,7 @@ export class ControlModeParser {
 			}
 			case 'begin': {
 				const number = line.toString('latin1').split(' ')[2];
-				if (number) this.#reply = { number, lines: [] };
+				if (number) this.#reply = { number, lines: [], bytes: 0 };
 				return null;
 			}
 			case 'exit':
@@ -205,7 +260,7 @@ export class TmuxControlClient {
 	readonly #pipes: ControlPipes;
 	readonly #options: TmuxControlOptions;
 	readonly #events: ProcessEvents;
-	readonly #parser = new ControlModeParser();
+	readonly #parser: ControlModeParser;
 	readonly #queries = new TmuxAnsweredQueries();
 	/** Set by the `podlab-cursor` reply of a reattach: the next reply is the screen to replay. */
 	#cursor: { x: number; y: number; height: number } | null = null;
@@ -219,22 +274,55 @@ export class TmuxControlClient {
 	#markAttached!: () => void;
 	/** Resolves once tmux answered the first attach command (the client is attached), or the client is gone. */
 	readonly attached = new Promise<void>((resolve) => (this.#markAttached = resolve));
+	/** Set when the far side broke a bound or a deadline: the client was ended for it. */
+	#problem: LabProblem | null = null;
+	#failure = '';
+	#stderrBytes = 0;
+	readonly #limits: typeof CONTROL_LIMITS;
 
-	constructor(pipes: ControlPipes, options: TmuxControlOptions, events: ProcessEvents) {
+	constructor(pipes: ControlPipes, options: TmuxControlOptions, events: ProcessEvents, limits: typeof CONTROL_LIMITS = CONTROL_LIMITS) {
 		this.pid = pipes.pid;
 		this.#pipes = pipes;
 		this.#options = options;
 		this.#events = events;
+		this.#limits = limits;
+		this.#parser = new ControlModeParser(limits);
 		pipes.onStdout((chunk) => {
+			if (this.#problem) return;
 			for (const event of this.#parser.feed(chunk)) this.#onEvent(event);
 		});
 		// ssh's own complaints ("Connection … closed") and the host script's: the student should see them.
-		pipes.onStderr((chunk) => events.output(Buffer.from(chunk.toString('utf8').replace(/\r?\n/g, '\r\n'))));
+		pipes.onStderr((chunk) => {
+			if (this.#problem) return;
+			const room = limits.stderrBytes - this.#stderrBytes;
+			this.#stderrBytes += chunk.length;
+			const shown = chunk.length > room ? chunk.subarray(0, room) : chunk;
+			if (shown.length > 0) events.output(Buffer.from(shown.toString('utf8').replace(/\r?\n/g, '\r\n')));
+			if (this.#stderrBytes > limits.stderrBytes) this.#fail('LAB_ERR_LAB_OUTPUT', `more than ${limits.stderrBytes} bytes on standard error`);
+		});
 		pipes.onDrain(() => events.drain());
+		const firstReply = setTimeout(() => this.#fail('LAB_ERR_LAB_TIMEOUT', `no answer from tmux within ${limits.firstReplyMs} ms`), limits.firstReplyMs);
+		void this.attached.then(() => clearTimeout(firstReply));
 		this.#exited = pipes.closed.then((code) => {
 			this.#markAttached();
-			events.exit(code);
+			events.exit(code, this.#problem ?? undefined);
 		});
+	}
+
+	/** Why the client was ended for misbehaving, and what the far side did (for logs); null while it behaves. */
+	get failure(): { problem: LabProblem; what: string } | null {
+		return this.#problem && { problem: this.#problem, what: this.#failure };
+	}
+
+	/** Ends the client for `problem`: the gateway lets go of its pipes at once and reads nothing more. */
+	#fail(problem: LabProblem, what: string): void {
+		if (this.#problem) return;
+		this.#problem = problem;
+		this.#failure = what;
+		this.#held = null;
+		this.#heldBytes = 0;
+		this.#pipes.resumeOutput();
+		this.#pipes.kill('SIGKILL');
 	}
 
 	/** Resolves once the client process is gone and its last output was delivered. */
@@ -273,6 +361,7 @@ export class TmuxControlClient {
 
 	/** Runs a tmux command; its reply is not awaited. */
 	command(line: string): void {
+		if (this.#problem) return;
 		if (this.#held) {
 			this.#held.push(line);
 			this.#heldBytes += line.length + 1;
@@ -298,6 +387,9 @@ export class TmuxControlClient {
 				this.#events.output(Buffer.concat([event.data, Buffer.from('\r\n')]));
 				break;
 			case 'exit':
+				break;
+			case 'overflow':
+				this.#fail('LAB_ERR_LAB_OUTPUT', event.what);
 				break;
 		}
 	}

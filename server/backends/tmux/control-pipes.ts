@@ -47,6 +47,9 @@ export function childPipes(child: ChildProcessWithoutNullStreams): ControlPipes 
 			} catch {
 				// Already gone.
 			}
+			// Processes the client started on this side may hold the other ends of its pipes: the
+			// gateway closes its own, so that nothing in a lab keeps them (or the terminal) open.
+			if (signal === 'SIGKILL') for (const stream of [child.stdin, child.stdout, child.stderr]) stream.destroy();
 		},
 		// 'close', not 'exit': it comes after the last byte of output was read, however long that was paused.
 		closed: new Promise((resolve) => child.once('close', (code) => resolve(code ?? -1))),

@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { childPipes } from '../../../server/backends/tmux/control-pipes.ts';
 import {
 	AttachQueue,
+	CONTROL_LIMITS,
 	ControlModeParser,
 	TmuxAnsweredQueries,
 	TmuxControlClient,
@@ -59,6 +60,78 @@ describe('ControlModeParser', () => {
 			{ kind: 'text', data: bytes('podlab: this terminal was ended on the lab host.') },
 			{ kind: 'exit' },
 		]);
+	});
+});
+
+describe('ControlModeParser bounds (the lab side is the lab root’s to replace)', () => {
+	const limits = { lineBytes: 1000, replyBytes: 5000, replyLines: 100 };
+
+	it('ends at a line past its bound, however it is cut, and reads nothing after it', () => {
+		const whole = new ControlModeParser(limits);
+		expect(whole.feed(bytes(`%output %0 ${'a'.repeat(1200)}\n%output %0 after\n`))).toEqual([{ kind: 'overflow', what: 'a line of 1211 bytes' }]);
+		const cut = new ControlModeParser(limits);
+		const events = [];
+		for (let index = 0; index < 20; index++) events.push(...cut.feed(bytes('b'.repeat(100))));
+		expect(events).toEqual([{ kind: 'overflow', what: 'a line longer than 1000 bytes' }]);
+		expect(cut.feed(bytes('\n%output %0 later\n'))).toEqual([]);
+	});
+
+	it('takes a line at its bound, cut into many pieces, whole', () => {
+		const parser = new ControlModeParser(limits);
+		const line = bytes(`%output %0 ${'c'.repeat(limits.lineBytes - 11)}\n`);
+		const events = [];
+		for (let at = 0; at < line.length; at += 7) events.push(...parser.feed(line.subarray(at, at + 7)));
+		expect(events).toEqual([{ kind: 'output', data: bytes('c'.repeat(limits.lineBytes - 11)) }]);
+	});
+
+	it('ends at a reply that does not end within its bound', () => {
+		const parser = new ControlModeParser(limits);
+		const events = parser.feed(bytes(`%begin 1 7 0\n${'a long line of a reply: sixty bytes or so, to fill its bound\n'.repeat(95)}%end 1 7 0\n`));
+		expect(events).toEqual([{ kind: 'overflow', what: 'a reply longer than 5000 bytes' }]);
+		const many = new ControlModeParser(limits);
+		expect(many.feed(bytes(`%begin 1 8 0\n${'x\n'.repeat(150)}%end 1 8 0\n`))).toEqual([{ kind: 'overflow', what: 'a reply of more than 100 lines' }]);
+		const within = new ControlModeParser(limits);
+		expect(within.feed(bytes(`%begin 1 9 0\n${'x\n'.repeat(100)}%end 1 9 0\n`))).toMatchObject([{ kind: 'reply', error: false }]);
+	});
+});
+
+describe('TmuxControlClient against a hostile far side', () => {
+	/** A client whose far side is `script` (a real process), with small bounds. */
+	function client(script: string, limits: Partial<typeof CONTROL_LIMITS> = {}) {
+		const child = spawn('sh', ['-c', script]);
+		const seen: { output: Buffer[]; exit: Promise<[number, string | undefined]> } = { output: [], exit: null! };
+		const result = new Promise<[number, string | undefined]>((resolve) => {
+			const events = { output: (chunk: Buffer) => seen.output.push(chunk), drain: () => {}, exit: (code: number, problem?: string) => resolve([code, problem]) };
+			child.once('spawn', () => new TmuxControlClient(childPipes(child), { target: '=s:', nonce: 'n', cols: 80, rows: 24 }, events, { ...CONTROL_LIMITS, ...limits }));
+		});
+		seen.exit = result;
+		return seen;
+	}
+
+	it('ends the client when a line never ends, and the writer goes with it', async () => {
+		const far = client("printf '%%begin 1 1 0\\n%%end 1 1 0\\n'; exec yes '' | tr '\\n' a", { lineBytes: 64 * 1024 });
+		expect(await far.exit).toEqual([-1, 'LAB_ERR_LAB_OUTPUT']);
+	});
+
+	it('ends the client on a flood on standard error, after showing what fit', async () => {
+		const far = client("printf '%%begin 1 1 0\\n%%end 1 1 0\\n'; exec yes 'ssh: complaint' >&2", { stderrBytes: 4096 });
+		expect(await far.exit).toEqual([-1, 'LAB_ERR_LAB_OUTPUT']);
+		const shown = Buffer.concat(far.output).length;
+		expect(shown).toBeGreaterThan(0);
+		expect(shown).toBeLessThanOrEqual(4096 * 2);
+	});
+
+	it('ends the client when tmux does not answer its attach in time', async () => {
+		const began = performance.now();
+		const far = client('exec sleep 30', { firstReplyMs: 300 });
+		expect(await far.exit).toEqual([-1, 'LAB_ERR_LAB_TIMEOUT']);
+		expect(performance.now() - began).toBeLessThan(5000);
+	});
+
+	it('keeps a client that answered in time', async () => {
+		const far = client("printf '%%begin 1 1 0\\n%%end 1 1 0\\n%%output %%0 hi\\n'; sleep 0.5", { firstReplyMs: 300 });
+		expect(await far.exit).toEqual([0, undefined]);
+		expect(Buffer.concat(far.output).toString()).toBe('hi');
 	});
 });
 

@@ -23,7 +23,8 @@ function oomReport(lab: string, pid: number): KmsgRecord[] {
 
 describe('parseKmsgRecord', () => {
 	it('reads priority, sequence, time and text, and undoes the kernel’s escapes', () => {
-		expect(parseKmsgRecord('6,1234,5000123456,-,caller=T1;a\\x0ab\n SUBSYSTEM=x')).toEqual({ priority: 6, seq: 1234, usec: 5000123456, text: 'a\nb' });
+		expect(parseKmsgRecord('6,1234,5000123456,-,caller=T1;a\\x0ab\n SUBSYSTEM=x')).toEqual({ priority: 6, facility: 0, seq: 1234, usec: 5000123456, text: 'a\nb' });
+		expect(parseKmsgRecord('12,1235,5000123456,-;from a program')).toMatchObject({ priority: 4, facility: 1 });
 	});
 	it('skips dictionary lines and junk', () => {
 		expect(parseKmsgRecord(' SUBSYSTEM=memory')).toBeNull();
@@ -51,6 +52,39 @@ describe('KmsgSorter', () => {
 		].flatMap((r) => sorter.feed(r));
 		expect(routed.map((entry) => entry.lab)).toEqual(['lab-0a1b2c07']);
 	});
+	it('keeps a host’s line printed during a report out of it, and a line naming a lab outside a report goes nowhere', () => {
+		const sorter = new KmsgSorter(cgroups);
+		const [start, ...rest] = oomReport('lab-0a1b2c08', 77);
+		const routed = [
+			record('audit: forged text /lxc.payload.podlab_lab-0a1b2c08/x'),
+			start!,
+			record('podman0: port 1(veth0) entered disabled state'),
+			...rest,
+		].flatMap((r) => sorter.feed(r));
+		expect(routed).toHaveLength(1);
+		expect(routed[0]!.records.map((r) => r.text)).not.toContain('podman0: port 1(veth0) entered disabled state');
+		expect(routed[0]!.records).toHaveLength(7);
+	});
+	it('routes nothing a program wrote into the kernel log, however it looks', () => {
+		const sorter = new KmsgSorter(cgroups);
+		const written = oomReport('lab-0a1b2c13', 8).map((r) => ({ ...r, facility: 1 }));
+		expect(written.flatMap((r) => sorter.feed(r))).toEqual([]);
+	});
+	it('routes a report that names two labs nowhere, and forgets an open report at the next start', () => {
+		const sorter = new KmsgSorter(cgroups);
+		const mixed = oomReport('lab-0a1b2c09', 5);
+		mixed.splice(4, 0, record('Memory cgroup stats for /lxc.payload.podlab_lab-0a1b2c10:'));
+		expect(mixed.flatMap((r) => sorter.feed(r))).toEqual([]);
+		const opened = [record('x invoked oom-killer: gfp_mask=0x0'), record('memory: usage 1kB, limit 1kB, failcnt 0'), ...oomReport('lab-0a1b2c11', 6)];
+		const routed = opened.flatMap((r) => sorter.feed(r));
+		expect(routed.map((entry) => [entry.lab, entry.records.length])).toEqual([['lab-0a1b2c11', 7]]);
+	});
+	it('keeps the task table of a real report, names with spaces included', () => {
+		const sorter = new KmsgSorter(cgroups);
+		const report = oomReport('lab-0a1b2c12', 26946);
+		report.splice(5, 0, ...['Tasks state (memory values in pages):', '[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem pgtables_bytes swapents oom_score_adj name', '[  26946] 1100327680 26946    26022    25483    25472       11         0   245760        0             0 my tail'].map(record));
+		expect(sorter.feed(report[0]!).concat(...report.slice(1).map((r) => sorter.feed(r)))[0]!.records).toHaveLength(10);
+	});
 	it('takes a lab only from its own project’s cgroups, and the whole name', () => {
 		expect(cgroups.labOf('oom_memcg=/lxc.payload.other_lab-0a1b2c07/x')).toBeNull();
 		expect(cgroups.labOf('oom_memcg=/lxc.payload.lab-0a1b2c07/x')).toBeNull();
@@ -68,7 +102,7 @@ describe('what a lab sees', () => {
 		);
 	});
 	it('formats a record as dmesg does', () => {
-		expect(cgroups.format({ priority: 4, seq: 1, usec: 5_000_123_456, text: 'hello' })).toBe('[ 5000.123456] hello');
-		expect(cgroups.format({ priority: 4, seq: 1, usec: 1_000_001, text: 'x' })).toBe('[    1.000001] x');
+		expect(cgroups.format({ priority: 4, facility: 0, seq: 1, usec: 5_000_123_456, text: 'hello' })).toBe('[ 5000.123456] hello');
+		expect(cgroups.format({ priority: 4, facility: 0, seq: 1, usec: 1_000_001, text: 'x' })).toBe('[    1.000001] x');
 	});
 });

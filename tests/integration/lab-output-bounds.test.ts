@@ -1,0 +1,165 @@
+/**
+ * A lab's root is not trusted: they can replace what the gateway runs in their lab (here the host
+ * script, which attaches a terminal) with a program of their own. Whatever that program writes, the
+ * gateway takes a bounded amount of it, ends that terminal with an error that says why, gives its
+ * memory back, and another student's echo carries on. Real labs on the incus backend, class mode.
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Labs } from '../../server/backends/incus/labs.ts';
+import { joinClass, TestClient } from '../helpers/client.ts';
+import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { rssBytes } from '../helpers/processes.ts';
+import { incusLabProblem, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
+import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
+
+const problem = await incusLabProblem();
+const skip = skipReason(problem);
+const JOIN_CODE = 'hostile-labs';
+const MiB = 1024 * 1024;
+/** Where the gateway finds the script that attaches a terminal in a lab (server/backends/incus/incus.ts). */
+const HOST_SCRIPT = '/root/.podlab/podlab-host.sh';
+
+let labs: Labs;
+let gateway: RunningGateway;
+let stateDir: string;
+const cookies = new Map<string, string>();
+
+async function connect(name: string, term = 'main'): Promise<TestClient> {
+	let cookie = cookies.get(name);
+	if (!cookie) {
+		const joined = await joinClass(gateway, name, JOIN_CODE);
+		expect(joined.status, JSON.stringify(joined.body)).toBe(200);
+		cookie = joined.cookie!;
+		cookies.set(name, cookie);
+	}
+	return TestClient.connect(gateway, { cookie, term, readyTimeoutMs: 30_000 });
+}
+
+/** Milliseconds from typing one key to seeing it echoed. */
+async function echo(client: TestClient, key: string): Promise<number> {
+	const before = client.received;
+	const started = performance.now();
+	client.type(key);
+	await client.waitFor(() => (client.received > before && client.output.subarray(before).includes(key)) || undefined, 10_000, `echo of ${key}`);
+	return performance.now() - started;
+}
+
+const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1]!;
+
+/** Echo round trips in `client` until `until` settles (at least `min` of them), 20 ms apart. */
+async function echoesDuring(client: TestClient, until: Promise<unknown>, min = 20): Promise<number[]> {
+	let done = false;
+	void until.finally(() => (done = true));
+	const times: number[] = [];
+	for (let index = 0; !done || times.length < min; index++) {
+		times.push(await echo(client, String.fromCharCode(97 + (index % 26))));
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+	client.type('\x15'); // Ctrl-U: the typed letters go.
+	return times;
+}
+
+/** Opens terminal `term` of `name` and resolves with the error code it ended with (it must end). */
+async function endingOf(name: string, term: string, timeoutMs: number): Promise<string | undefined> {
+	try {
+		const client = await connect(name, term);
+		await client.waitForClose(timeoutMs);
+		const error = client.messages.find((message) => message.t === 'error');
+		return error?.t === 'error' ? error.code : `closed ${client.closeCode}`;
+	} catch (error) {
+		return (error as { code?: string }).code ?? (error as Error).message;
+	}
+}
+
+/** The gateway's resident memory, sampled every 50 ms until `until` settles: the highest seen. */
+async function peakRss(until: Promise<unknown>): Promise<number> {
+	let peak = rssBytes(gateway.pid);
+	let done = false;
+	void until.finally(() => (done = true));
+	while (!done) {
+		peak = Math.max(peak, rssBytes(gateway.pid));
+		await new Promise((resolve) => setTimeout(resolve, 50));
+	}
+	return Math.max(peak, rssBytes(gateway.pid));
+}
+
+describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''}`, () => {
+	let mallory: TestClient;
+	let bob: TestClient;
+	let baseline: number[];
+
+	beforeAll(async () => {
+		assertLabUsable(problem);
+		labs = await testLabs();
+		stateDir = mkdtempSync(join(tmpdir(), 'podlab-hostile-state-'));
+		gateway = await startGateway({
+			PODLAB_MODE: 'class',
+			PODLAB_JOIN_CODE: JOIN_CODE,
+			PODLAB_INSTRUCTOR_TOKEN: 'hostile-labs-instructor-token',
+			PODLAB_LAB_BACKEND: 'incus',
+			PODLAB_LAB_WARM_LABS: '2',
+			PODLAB_STATE_DIR: stateDir,
+		});
+		[mallory, bob] = [await connect('mallory'), await connect('bob')];
+		// Bob's echo with nobody misbehaving; the first round trips warm the path up.
+		await echoesDuring(bob, Promise.resolve(), 10);
+		baseline = await echoesDuring(bob, Promise.resolve(), 60);
+	}, 120_000);
+
+	afterAll(async () => {
+		await gateway?.stop();
+		if (labs) await removeInstancesOf(labs.api, [stateDir]);
+		labs?.api.close();
+	}, 120_000);
+
+	/** Mallory replaces the host script with `program`; the next terminal of hers runs it. */
+	async function replaceHostScript(program: string): Promise<void> {
+		const encoded = Buffer.from(`${program}\n`).toString('base64');
+		const done = await mallory.run(`echo ${encoded} | base64 -d > ${HOST_SCRIPT}.new && mv ${HOST_SCRIPT}.new ${HOST_SCRIPT}`, 'replace', 20_000);
+		expect(done.exit).toBe(0);
+	}
+
+	/** Opens a terminal that runs the replaced script; checks its error, the gateway's memory and Bob's echo. */
+	async function expectBounded(term: string, code: string, timeoutMs = 30_000): Promise<void> {
+		const before = rssBytes(gateway.pid);
+		const ending = endingOf('mallory', term, timeoutMs);
+		const [ended, peak, during] = await Promise.all([ending, peakRss(ending), echoesDuring(bob, ending)]);
+		expect(ended).toBe(code);
+		// Give the gateway a moment to let go of what it read, then compare.
+		await new Promise((resolve) => setTimeout(resolve, 2000));
+		const after = rssBytes(gateway.pid);
+		console.info(
+			`hostile lab, ${term}: ${ended}; gateway RSS before ${(before / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)}, after ${(after / MiB).toFixed(1)}; ` +
+				`the other student's echo p99 ${p99(during).toFixed(1)} ms (${during.length} round trips) against ${p99(baseline).toFixed(1)} ms with nobody misbehaving`,
+		);
+		expect(peak - before).toBeLessThan(64 * MiB);
+		expect(after - before).toBeLessThan(24 * MiB);
+		// Within 2× of the quiet p99, plus a scheduling tick of slack on a 2-core machine.
+		expect(p99(during)).toBeLessThan(2 * p99(baseline) + 10);
+	}
+
+	it('ends a terminal whose far side writes a 256 MiB line with no newline', async () => {
+		await replaceHostScript("head -c 268435456 /dev/zero | tr '\\0' a");
+		await expectBounded('long-line', 'LAB_ERR_LAB_OUTPUT');
+	}, 90_000);
+
+	it('ends a terminal whose far side opens a reply that never ends', async () => {
+		await replaceHostScript("printf '%%begin 1 1 0\\n'; yes 'a line of a reply that goes on and on'");
+		await expectBounded('endless-reply', 'LAB_ERR_LAB_OUTPUT');
+	}, 90_000);
+
+	it('ends a terminal whose far side floods its standard error', async () => {
+		await replaceHostScript("yes 'a complaint on standard error' >&2");
+		await expectBounded('stderr-flood', 'LAB_ERR_LAB_OUTPUT');
+	}, 90_000);
+
+	it('ends a terminal whose far side never answers, in the attach deadline', async () => {
+		await replaceHostScript('exec sleep 1000');
+		const started = performance.now();
+		await expectBounded('silent', 'LAB_ERR_LAB_TIMEOUT', 40_000);
+		expect(performance.now() - started).toBeLessThan(30_000);
+	}, 90_000);
+});
