@@ -1,8 +1,9 @@
 /**
  * A lab's root is not trusted: they can replace what the gateway runs in their lab (here the host
- * script, which attaches a terminal) with a program of their own. Whatever that program writes, the
- * gateway takes a bounded amount of it, ends that terminal with an error that says why, gives its
- * memory back, and another student's echo carries on. Real labs on the incus backend, class mode.
+ * script, which attaches a terminal and ends sessions) with a program of their own. Whatever that
+ * program writes, the gateway takes a bounded amount of it, ends that terminal with an error that
+ * says why, gives its memory back, and another student's echo carries on; whatever it does not
+ * answer, ending and freeing finish within seconds. Real labs on the incus backend, class mode.
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
 const problem = await incusLabProblem();
 const skip = skipReason(problem);
 const JOIN_CODE = 'hostile-labs';
+const INSTRUCTOR_TOKEN = 'hostile-labs-instructor-token';
 const MiB = 1024 * 1024;
 /** Where the gateway finds the script that attaches a terminal in a lab (server/backends/incus/incus.ts). */
 const HOST_SCRIPT = '/root/.podlab/podlab-host.sh';
@@ -49,8 +51,8 @@ async function echo(client: TestClient, key: string): Promise<number> {
 
 const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1]!;
 
-/** Echo round trips in `client` until `until` settles (at least `min` of them), 20 ms apart. */
-async function echoesDuring(client: TestClient, until: Promise<unknown>, min = 20): Promise<number[]> {
+/** Echo round trips in `client` until `until` settles (at least `min` of them, so that p99 is not just the slowest one), 20 ms apart. */
+async function echoesDuring(client: TestClient, until: Promise<unknown>, min = 100): Promise<number[]> {
 	let done = false;
 	void until.finally(() => (done = true));
 	const times: number[] = [];
@@ -98,7 +100,7 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		gateway = await startGateway({
 			PODLAB_MODE: 'class',
 			PODLAB_JOIN_CODE: JOIN_CODE,
-			PODLAB_INSTRUCTOR_TOKEN: 'hostile-labs-instructor-token',
+			PODLAB_INSTRUCTOR_TOKEN: INSTRUCTOR_TOKEN,
 			PODLAB_LAB_BACKEND: 'incus',
 			PODLAB_LAB_WARM_LABS: '2',
 			PODLAB_STATE_DIR: stateDir,
@@ -106,7 +108,7 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		[mallory, bob] = [await connect('mallory'), await connect('bob')];
 		// Bob's echo with nobody misbehaving; the first round trips warm the path up.
 		await echoesDuring(bob, Promise.resolve(), 10);
-		baseline = await echoesDuring(bob, Promise.resolve(), 60);
+		baseline = await echoesDuring(bob, Promise.resolve(), 200);
 	}, 120_000);
 
 	afterAll(async () => {
@@ -115,10 +117,10 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		labs?.api.close();
 	}, 120_000);
 
-	/** Mallory replaces the host script with `program`; the next terminal of hers runs it. */
-	async function replaceHostScript(program: string): Promise<void> {
+	/** `client`'s student replaces the host script with `program`; their next terminal runs it. */
+	async function replaceHostScript(program: string, client = mallory): Promise<void> {
 		const encoded = Buffer.from(`${program}\n`).toString('base64');
-		const done = await mallory.run(`echo ${encoded} | base64 -d > ${HOST_SCRIPT}.new && mv ${HOST_SCRIPT}.new ${HOST_SCRIPT}`, 'replace', 20_000);
+		const done = await client.run(`echo ${encoded} | base64 -d > ${HOST_SCRIPT}.new && mv ${HOST_SCRIPT}.new ${HOST_SCRIPT}`, 'replace', 20_000);
 		expect(done.exit).toBe(0);
 	}
 
@@ -161,5 +163,33 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		const started = performance.now();
 		await expectBounded('silent', 'LAB_ERR_LAB_TIMEOUT', 40_000);
 		expect(performance.now() - started).toBeLessThan(30_000);
+	}, 90_000);
+
+	it('ends a student’s terminals and frees their seat within seconds when their lab makes ending hang', async () => {
+		const trudy = await connect('trudy');
+		// Everything works as before, except that ending a session never returns.
+		const kept = await trudy.run(`cp ${HOST_SCRIPT} /root/.podlab/original.sh`, 'keep', 20_000);
+		expect(kept.exit).toBe(0);
+		await replaceHostScript('[ "$1" = end ] && exec sleep 1000; exec sh /root/.podlab/original.sh "$@"', trudy);
+		const second = await connect('trudy', 'second');
+		expect((await second.run('echo fine', 'fine', 20_000)).exit).toBe(0);
+
+		const roster = await (await fetch(`${gateway.url}api/instructor/students`, { headers: { authorization: `Bearer ${INSTRUCTOR_TOKEN}` } })).json();
+		const trudyId = (roster.students as Array<{ name: string; id: string }>).find((student) => student.name === 'trudy')!.id;
+		const instructor = (path: string) => fetch(`${gateway.url}api/instructor/students/${trudyId}${path}`, { method: 'DELETE', headers: { authorization: `Bearer ${INSTRUCTOR_TOKEN}`, origin: gateway.origin } });
+
+		let started = performance.now();
+		const ended = await instructor('/terminals');
+		const endMs = performance.now() - started;
+		expect(ended.status, await ended.text()).toBeLessThan(300);
+		await Promise.all([trudy.waitForClose(10_000), second.waitForClose(10_000)]);
+		started = performance.now();
+		const freed = await instructor('');
+		const freeMs = performance.now() - started;
+		expect(freed.status, await freed.text()).toBeLessThan(300);
+		console.info(`hostile lab, ending hangs: terminals ended in ${endMs.toFixed(0)} ms, seat freed in ${freeMs.toFixed(0)} ms`);
+		expect(endMs).toBeLessThan(8000);
+		expect(freeMs).toBeLessThan(15_000);
+		expect((await labs.list()).some((lab) => lab.owner === trudyId)).toBe(false);
 	}, 90_000);
 });
