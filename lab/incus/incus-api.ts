@@ -18,6 +18,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import WebSocket from 'ws';
+import { TailBytes } from '../lib/tail-bytes.ts';
 
 /** Where Incus listens. */
 export type IncusEndpoint =
@@ -489,28 +490,5 @@ class WebSocketExec implements ExecSession {
 		} catch {
 			return -1;
 		}
-	}
-}
-
-/** The last `limit` bytes of a stream, kept as its chunks: each byte is copied once, however long the stream. */
-export class TailBytes {
-	readonly #limit: number;
-	readonly #chunks: Buffer[] = [];
-	#bytes = 0;
-
-	constructor(limit: number) {
-		this.#limit = limit;
-	}
-
-	push(chunk: Buffer): void {
-		this.#chunks.push(chunk);
-		this.#bytes += chunk.length;
-		while (this.#bytes - this.#chunks[0]!.length >= this.#limit) this.#bytes -= this.#chunks.shift()!.length;
-	}
-
-	/** What was kept, as text (a character cut at the start shows as U+FFFD). */
-	text(): string {
-		const joined = Buffer.concat(this.#chunks, this.#bytes);
-		return joined.subarray(Math.max(0, joined.length - this.#limit)).toString('utf8');
 	}
 }

@@ -112,6 +112,14 @@ export function renderKernelLogProfile(): IncusProfile {
 			root: { type: 'disk', path: '/', pool: STORAGE_POOL },
 			kmsg: { type: 'unix-char', source: '/dev/kmsg', path: '/dev/podlab-kmsg', mode: '0400' },
 			'kernel-log': { type: 'disk', source: KERNEL_LOG_DIR, path: LAB_KERNEL_LOG_MOUNT },
+			// The kernel's own count of OOM kills per cgroup, which a report must match to be routed
+			// (lab/incus/files/kernel-log-relay.c): the memory hierarchy of a cgroup v1 host, or the
+			// unified one of a v2 host, read-only; whichever the member lacks is left out.
+			'host-cgroup-v1': { type: 'disk', source: '/sys/fs/cgroup/memory', path: `${HOST_CGROUP_MOUNT}/v1-memory`, readonly: 'true', required: 'false' },
+			'host-cgroup-v2': { type: 'disk', source: '/sys/fs/cgroup', path: `${HOST_CGROUP_MOUNT}/v2`, readonly: 'true', required: 'false' },
 		},
 	};
 }
+
+/** Where the kernel-log reader sees the host's cgroups (the relay reads OOM kill counts there). */
+export const HOST_CGROUP_MOUNT = '/podlab-host-cgroup';

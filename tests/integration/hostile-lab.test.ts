@@ -5,7 +5,7 @@
  * says why, gives its memory back, and another student's echo carries on; whatever it does not
  * answer, ending and freeing finish within seconds. Real labs on the incus backend, class mode.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -27,17 +27,31 @@ const HOST_SCRIPT = '/root/.podlab/podlab-host.sh';
 let labs: Labs;
 let gateway: RunningGateway;
 let stateDir: string;
-const cookies = new Map<string, string>();
+const students = new Map<string, { cookie: string; id: string }>();
 
 async function connect(name: string, term = 'main'): Promise<TestClient> {
-	let cookie = cookies.get(name);
-	if (!cookie) {
+	let student = students.get(name);
+	if (!student) {
 		const joined = await joinClass(gateway, name, JOIN_CODE);
 		expect(joined.status, JSON.stringify(joined.body)).toBe(200);
-		cookie = joined.cookie!;
-		cookies.set(name, cookie);
+		student = { cookie: joined.cookie!, id: joined.body.id! };
+		students.set(name, student);
 	}
-	return TestClient.connect(gateway, { cookie, term, readyTimeoutMs: 30_000 });
+	return TestClient.connect(gateway, { cookie: student.cookie, term, readyTimeoutMs: 30_000 });
+}
+
+/** CPU seconds of a process on this machine so far (user + system). */
+function cpuSeconds(pid: number): number {
+	const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+	return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds the tmux processes in `name`'s lab have used so far. */
+async function labTmuxCpuSeconds(name: string): Promise<number> {
+	const lab = (await labs.list()).find((each) => each.owner === students.get(name)!.id)!.name;
+	const script = 'for p in $(pgrep -x tmux; pgrep -f "^tmux"); do cut -d" " -f14,15 /proc/$p/stat; done 2>/dev/null';
+	const result = await labs.run(lab, ['sh', '-c', script]);
+	return result.stdout.split(/\s+/).filter(Boolean).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
 }
 
 /** Milliseconds from typing one key to seeing it echoed. */
@@ -104,6 +118,7 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 			PODLAB_LAB_BACKEND: 'incus',
 			PODLAB_LAB_WARM_LABS: '2',
 			PODLAB_STATE_DIR: stateDir,
+			PODLAB_GRACE_MS: '2000',
 		});
 		[mallory, bob] = [await connect('mallory'), await connect('bob')];
 		// Bob's echo with nobody misbehaving; the first round trips warm the path up.
@@ -192,4 +207,36 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		expect(freeMs).toBeLessThan(15_000);
 		expect((await labs.list()).some((lab) => lab.owner === trudyId)).toBe(false);
 	}, 90_000);
+
+	it('takes input into a lab at the pace the lab takes it, and nothing works on it after the reader left', async () => {
+		const first = await connect('ivan');
+		// Raw mode: the pane's pty takes no more once its buffer is full.
+		first.send({ t: 'run', code: 'stty raw -echo; sleep 1000', block: 'sleeper' });
+		await first.waitFor(() => first.messages.some((message) => message.t === 'status' && message.busy), 20_000, 'busy');
+		const clients = [first, await connect('ivan'), await connect('ivan')];
+		const baseline = rssBytes(gateway.pid);
+		const frame = Buffer.alloc(64 * 1024, 0x61);
+		// 3 × 900 frames of 64 KiB (169 MiB): the gateway stops reading the sockets once the lab's side stops taking input.
+		for (let round = 0; round < 900; round++) for (const client of clients) client.socket.send(frame, { binary: true });
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		const [gatewayBefore, tmuxBefore] = [cpuSeconds(gateway.pid), await labTmuxCpuSeconds('ivan')];
+		await new Promise((resolve) => setTimeout(resolve, 3000));
+		const [gatewayStuck, tmuxStuck] = [cpuSeconds(gateway.pid) - gatewayBefore, (await labTmuxCpuSeconds('ivan')) - tmuxBefore];
+		const growth = rssBytes(gateway.pid) - baseline;
+
+		// The reader goes: after the grace their terminal ends; nothing in the lab goes on typing their input.
+		for (const client of clients) client.socket.terminate();
+		await new Promise((resolve) => setTimeout(resolve, 5000));
+		const tmuxLeft = await labTmuxCpuSeconds('ivan');
+		await new Promise((resolve) => setTimeout(resolve, 5000));
+		const tmuxAfter = (await labTmuxCpuSeconds('ivan')) - tmuxLeft;
+		console.info(
+			`input into a stuck lab terminal: gateway RSS +${(growth / MiB).toFixed(1)} MiB, CPU over 3 s: gateway ${gatewayStuck.toFixed(2)} s, the lab's tmux ${tmuxStuck.toFixed(2)} s; ` +
+				`the lab's tmux over 5 s after the reader left: ${tmuxAfter.toFixed(2)} s`,
+		);
+		expect(growth).toBeLessThan(32 * MiB);
+		expect(gatewayStuck).toBeLessThan(0.3);
+		expect(tmuxStuck).toBeLessThan(0.3);
+		expect(tmuxAfter).toBeLessThan(0.2);
+	}, 120_000);
 });

@@ -343,7 +343,7 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		}
 	}, 180_000);
 
-	it('runs a kernel-log relay that takes only its own commands: no path outside a lab’s directory, no line past its bound', async () => {
+	it('runs a kernel-log relay that takes only its own commands: no path outside a lab’s directory, no report the kernel did not count, no line past its bound', async () => {
 		const state = newStateDir();
 		await gateway(state);
 		const readerOf = async () => (await labs.instances()).find((instance) => instance.role === 'kernel-log' && instance.stateDir === state && instance.running)?.name;
@@ -353,13 +353,19 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		const commands = [
 			'1 mkdir ../../../etc 0',
 			'2 mkdir lab-test 1234567',
-			`3 append lab-test ${hex('a line\n')}`,
-			`4 append ../lab-test ${hex('escape\n')}`,
-			'5 append lab-test zz',
+			`3 report lab-test /lxc.payload.podlab_lab-test ${hex('a forged report\n')}`,
+			`4 report ../lab-test /lxc.payload.podlab_lab-test ${hex('escape\n')}`,
+			'5 report lab-test /lxc.payload.podlab_lab-test zz',
 			'6 remove ..',
 			'7 drained 42',
 			'8 chmod lab-test 777',
 			'9 mkdir lab-other 0',
+			`10 report lab-test /lxc.payload.podlab_lab-other/x ${hex('another lab’s\n')}`,
+			`11 report lab-test /lxc.payload.podlab_lab-test/../x ${hex('up\n')}`,
+			`12 append lab-test ${hex('a line\n')}`,
+			// A real cgroup (the reader instance's own), in which the kernel counted no OOM kill.
+			`13 mkdir ${reader} 1234567`,
+			`14 report ${reader} /lxc.payload.podlab_${reader} ${hex('a forged report\n')}`,
 			'not-a-number mkdir x 1',
 		].join('\n');
 		const gatewayId = 'relay-test';
@@ -369,8 +375,30 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 			timeoutMs: 30_000,
 		});
 		const lines = result.stdout.split('\n').filter((line) => !line.startsWith('R ') && !line.startsWith('D ') && !line.startsWith('B '));
-		expect(lines).toEqual(expect.arrayContaining(['E 1 bad lab name', 'O 2', 'O 3', 'E 4 bad lab name', 'E 5 bad hex', 'E 6 bad lab name', 'O 7', 'E 8 unknown command chmod', 'E 9 bad uid', 'status=0', 'a line', '42', '700 1234567']));
-		expect(lines.filter((line) => /^[OE] /.test(line))).toHaveLength(9);
+		expect(lines).toEqual(
+			expect.arrayContaining([
+				'E 1 bad lab name',
+				'O 2',
+				// No OOM kill the kernel counted in that cgroup (there is none): nothing is written.
+				"E 3 cannot read the cgroup's OOM kills",
+				'E 4 bad lab name',
+				'E 5 bad hex',
+				'E 6 bad lab name',
+				'O 7',
+				'E 8 unknown command chmod',
+				'E 9 bad uid',
+				'E 10 bad cgroup',
+				'E 11 bad cgroup',
+				'E 12 unknown command append',
+				'O 13',
+				'E 14 the kernel counted no OOM kill there since the last report',
+				'status=0',
+				'42',
+				'700 1234567',
+			]),
+		);
+		expect(lines.filter((line) => /^[OE] /.test(line))).toHaveLength(14);
+		expect(lines.join('\n')).not.toContain('a forged report');
 		expect(result.stdout.split('\n').find((line) => line.startsWith('B '))).toMatch(/^B [0-9a-f-]{36}$/);
 		// Past 2 MiB without a newline the relay stops, as it must never grow without bound.
 		const long = await labs.api.run(reader, { command: ['sh', '-c', `head -c 3000000 /dev/zero | tr '\\0' a | podlab-kernel-log-relay ${gatewayId}; echo status=$?; rm -rf /var/log/podlab/${gatewayId}`], environment: { PATH: '/usr/local/sbin:/usr/bin:/bin' }, timeoutMs: 30_000 });

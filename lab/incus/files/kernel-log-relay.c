@@ -14,9 +14,17 @@
  *   O <id> | E <id> <why>  a command done | refused
  * From the gateway (stdin), one line each:
  *   <id> mkdir <lab> <uid>    make GATEWAY/<lab>/ (mode 700, owned by the lab's root) and its empty kmsg
- *   <id> append <lab> <hex>   append the bytes to GATEWAY/<lab>/kmsg (past 1 MiB it keeps its newer half)
+ *   <id> report <lab> <cgroup> <hex>
+ *                             append an OOM report to GATEWAY/<lab>/kmsg (past 1 MiB it keeps its newer
+ *                             half) if the kernel counted an OOM kill in <cgroup> since the last report
+ *                             taken for it: see below
  *   <id> remove <lab>         remove GATEWAY/<lab>/
  *   <id> drained <ms>         the gateway routed everything before <ms>: written to GATEWAY/drained-at
+ *
+ * A lab's root can make the kernel print text of their choosing, so a report is not believed for
+ * what it says: the kernel's own count of OOM kills in the cgroup the report names (`task_memcg=`,
+ * a cgroup of that lab, read from the host's cgroup tree at /podlab-host-cgroup) must have gone
+ * up since the last report taken for that cgroup (GATEWAY/<lab>/oom-seen: "<count> <cgroup>" lines).
  *
  * GATEWAY/drained-at is what a lab's `dmesg` waits on. While nothing is waiting for the gateway
  * (every record sent was acknowledged with `drained`), the relay writes it itself, at most ten times
@@ -37,8 +45,9 @@
 #include <unistd.h>
 
 #define ROOT "/var/log/podlab"
+#define HOST_CGROUP "/podlab-host-cgroup" /* HOST_CGROUP_MOUNT in lab/incus/lab-profile.ts */
 #define MAX_LOG (1024 * 1024)
-/* The longest command: an append of a whole OOM report, hex-encoded, with room to spare. */
+/* The longest command: a whole OOM report, hex-encoded, with room to spare. */
 #define MAX_LINE (2 * 1024 * 1024)
 #define MAX_NAME 63
 
@@ -107,6 +116,76 @@ static int trim_log(const char *path) {
 	return result;
 }
 
+/*
+ * A cgroup of lab `lab` as the kernel prints it: /lxc.payload.<project>_<lab>[/<name>…], names of
+ * [A-Za-z0-9._:@-] that are not "." or "..", at most 300 bytes.
+ */
+static int valid_cgroup(const char *cgroup, const char *lab) {
+	size_t length = strlen(cgroup);
+	if (length > 300 || strncmp(cgroup, "/lxc.payload.", 13) != 0) return 0;
+	const char *first_end = strchr(cgroup + 1, '/');
+	size_t first = first_end ? (size_t)(first_end - cgroup) : length;
+	size_t lab_length = strlen(lab);
+	if (first < 14 + lab_length || cgroup[first - lab_length - 1] != '_' || strncmp(cgroup + first - lab_length, lab, lab_length) != 0) return 0;
+	for (const char *part = cgroup + 1; part && *part; ) {
+		const char *end = strchr(part, '/');
+		size_t size = end ? (size_t)(end - part) : strlen(part);
+		if (size == 0 || (size == 1 && part[0] == '.') || (size == 2 && part[0] == '.' && part[1] == '.')) return 0;
+		for (size_t i = 0; i < size; i++)
+			if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:@-", part[i])) return 0;
+		part = end ? end + 1 : NULL;
+	}
+	return 1;
+}
+
+/* The kernel's count of OOM kills in `cgroup` (cgroup v1: memory.oom_control; v2: memory.events), or -1. */
+static long long oom_kills(const char *cgroup) {
+	char path[512], text[1024];
+	const char *files[2][2] = { { "/v1-memory", "memory.oom_control" }, { "/v2", "memory.events" } };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof path, "%s%s%s/%s", HOST_CGROUP, files[i][0], cgroup, files[i][1]);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) continue;
+		ssize_t got = read(fd, text, sizeof text - 1);
+		close(fd);
+		if (got <= 0) continue;
+		text[got] = '\0';
+		const char *found = strstr(text, "oom_kill ");
+		if (found && (found == text || found[-1] == '\n')) return strtoll(found + 9, NULL, 10);
+	}
+	return -1;
+}
+
+/* The count last taken for `cgroup` in `seen_path` (0 when none), and rewrites the file with `take` for it when take >= 0. */
+static long long seen_kills(const char *seen_path, const char *cgroup, long long take) {
+	static char kept[65536];
+	size_t kept_length = 0;
+	long long seen = 0;
+	FILE *file = fopen(seen_path, "re");
+	char entry[400];
+	while (file && fgets(entry, sizeof entry, file)) {
+		char *space = strchr(entry, ' ');
+		if (!space) continue;
+		entry[strcspn(entry, "\n")] = '\0';
+		if (strcmp(space + 1, cgroup) == 0) {
+			seen = strtoll(entry, NULL, 10);
+			continue;
+		}
+		size_t size = strlen(entry);
+		if (kept_length + size + 1 < sizeof kept - 400) {
+			memcpy(kept + kept_length, entry, size);
+			kept[kept_length + size] = '\n';
+			kept_length += size + 1;
+		}
+	}
+	if (file) fclose(file);
+	if (take >= 0) {
+		kept_length += (size_t)snprintf(kept + kept_length, sizeof kept - kept_length, "%lld %s\n", take, cgroup);
+		replace_file(seen_path, kept, kept_length);
+	}
+	return seen;
+}
+
 static int hex_value(char digit) {
 	if (digit >= '0' && digit <= '9') return digit - '0';
 	if (digit >= 'a' && digit <= 'f') return digit - 'a' + 10;
@@ -140,15 +219,23 @@ static const char *run_command(char *verb, char **args, int count) {
 		if (access(path, F_OK) != 0 && replace_file(path, "", 0) != 0) return "cannot make the lab's log";
 		return NULL;
 	}
-	if (strcmp(verb, "append") == 0 && count == 2) {
-		size_t digits = strlen(args[1]);
+	if (strcmp(verb, "report") == 0 && count == 3) {
+		if (!valid_cgroup(args[1], args[0])) return "bad cgroup";
+		char *hex = args[2];
+		size_t digits = strlen(hex);
 		if (digits % 2 != 0) return "odd hex";
-		char *bytes = args[1];
-		for (size_t i = 0; i < digits / 2; i++) {
-			int high = hex_value(args[1][2 * i]), low = hex_value(args[1][2 * i + 1]);
-			if (high < 0 || low < 0) return "bad hex";
-			bytes[i] = (char)(high << 4 | low);
-		}
+		for (size_t i = 0; i < digits; i++)
+			if (hex_value(hex[i]) < 0) return "bad hex";
+		if (access(path, F_OK) != 0) return "no log for that lab";
+		long long kills = oom_kills(args[1]);
+		if (kills < 0) return "cannot read the cgroup's OOM kills";
+		char seen_path[512];
+		snprintf(seen_path, sizeof seen_path, "%s/oom-seen", lab_dir);
+		long long seen = seen_kills(seen_path, args[1], -1);
+		if (kills <= seen) return "the kernel counted no OOM kill there since the last report";
+		seen_kills(seen_path, args[1], seen + 1);
+		char *bytes = hex;
+		for (size_t i = 0; i < digits / 2; i++) bytes[i] = (char)(hex_value(hex[2 * i]) << 4 | hex_value(hex[2 * i + 1]));
 		int fd = open(path, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0) return "no log for that lab";
 		int failed = write_all(fd, bytes, digits / 2);
@@ -157,6 +244,10 @@ static const char *run_command(char *verb, char **args, int count) {
 		return NULL;
 	}
 	if (strcmp(verb, "remove") == 0 && count == 1) {
+		unlink(path);
+		snprintf(path, sizeof path, "%s/oom-seen", lab_dir);
+		unlink(path);
+		snprintf(path, sizeof path, "%s/oom-seen.tmp", lab_dir);
 		unlink(path);
 		snprintf(path, sizeof path, "%s/kmsg.tmp", lab_dir);
 		unlink(path);

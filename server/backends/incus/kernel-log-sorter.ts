@@ -3,14 +3,19 @@
  * log of one's own lab (kernel-log.ts).
  *
  * What is routed: a whole memory cgroup OOM report, from "… invoked oom-killer" to "Killed process
- * …", and the reaper's line after it; nothing else. A report goes to the lab whose cgroup it names
- * (`Memory cgroup stats for`, `oom_memcg=`, `task_memcg=`); a report that names no lab, or two, goes
- * nowhere. Only lines shaped like a report's own (the header, the stack, the registers, the memory
- * figures and statistics, the task table, the verdict) are kept in it: a host's or another lab's
- * line printed while a report is open is left out. Incus names a container's cgroup
- * `lxc.payload.<project>_<name>`; cgroup paths are shown as the lab's cgroup namespace shows them
- * (without that host prefix). The host's own messages never reach a lab, nor does a line a program
- * wrote into the kernel log (/dev/kmsg gives those the facility "user", never "kernel").
+ * …"; nothing else. A report goes to the lab whose cgroup it names (`Memory cgroup stats for`,
+ * `oom_memcg=`, `task_memcg=`); a report that names no lab, or two, goes nowhere. Only lines shaped
+ * like a report's own (the header, the stack, the registers, the memory figures and statistics, the
+ * task table, the verdict) are kept in it: a host's or another lab's line printed while a report is
+ * open is left out. Incus names a container's cgroup `lxc.payload.<project>_<name>`; cgroup paths
+ * are shown as the lab's cgroup namespace shows them (without that host prefix). The host's own
+ * messages never reach a lab, nor does a line a program wrote into the kernel log (/dev/kmsg gives
+ * those the facility "user", never "kernel").
+ *
+ * All of this is text, and a lab's root can make the kernel print text of their choosing; so a
+ * report is written into the lab's log only if the kernel's own count of OOM kills in its
+ * `task_memcg` cgroup went up since the last report taken for it — the relay checks that
+ * (lab/incus/files/kernel-log-relay.c), and this gives it the cgroup.
  */
 
 export interface KmsgRecord {
@@ -75,6 +80,8 @@ export class LabCgroups {
 
 export interface Routed {
 	lab: string;
+	/** The cgroup of the killed task, as the host names it (`task_memcg=`): the relay checks its OOM kill count. */
+	cgroup: string;
 	records: KmsgRecord[];
 }
 
@@ -104,9 +111,7 @@ const isReportLine = (text: string) => REPORT_LINES.some((line) => line.test(tex
 /** Groups one host's records into what goes to which lab. Pure: feed it the records in order. */
 export class KmsgSorter {
 	readonly #cgroups: LabCgroups;
-	#report: { records: KmsgRecord[]; labs: Set<string> } | null = null;
-	/** Host pids of processes killed for a lab, for the reaper's line after the report. */
-	readonly #killed = new Map<string, string>();
+	#report: { records: KmsgRecord[]; labs: Set<string>; cgroup: string | null } | null = null;
 
 	constructor(cgroups: LabCgroups) {
 		this.#cgroups = cgroups;
@@ -118,35 +123,19 @@ export class KmsgSorter {
 		const { text } = record;
 		if (/^\S+ invoked oom-killer: gfp_mask=/.test(text)) {
 			// The kernel prints one report at a time (under its OOM lock): a new start drops an open one.
-			this.#report = { records: [record], labs: new Set() };
+			this.#report = { records: [record], labs: new Set(), cgroup: null };
 			return [];
 		}
-		if (this.#report) {
-			const report = this.#report;
-			if (!isReportLine(text)) return [];
-			report.records.push(record);
-			for (const lab of this.#cgroups.labsOf(text)) report.labs.add(lab);
-			const killed = /^Memory cgroup out of memory: Killed process (\d+) /.exec(text);
-			if (killed || report.records.length > MAX_REPORT_RECORDS) {
-				this.#report = null;
-				if (!killed || report.labs.size !== 1) return [];
-				const [lab] = report.labs;
-				this.#remember(killed[1]!, lab!);
-				return [{ lab: lab!, records: report.records }];
-			}
-			return [];
-		}
-		const reaped = /^oom_reaper: reaped process (\d+) /.exec(text);
-		if (reaped) {
-			const lab = this.#killed.get(reaped[1]!);
-			if (lab) this.#killed.delete(reaped[1]!);
-			return lab ? [{ lab, records: [record] }] : [];
-		}
-		return [];
-	}
-
-	#remember(pid: string, lab: string): void {
-		this.#killed.set(pid, lab);
-		if (this.#killed.size > 64) this.#killed.delete(this.#killed.keys().next().value!);
+		const report = this.#report;
+		if (!report || !isReportLine(text)) return [];
+		report.records.push(record);
+		for (const lab of this.#cgroups.labsOf(text)) report.labs.add(lab);
+		if (text.startsWith('oom-kill:constraint=')) report.cgroup = /,task_memcg=([^,]+),/.exec(text)?.[1] ?? null;
+		const killed = /^Memory cgroup out of memory: Killed process \d+ /.test(text);
+		if (!killed && report.records.length <= MAX_REPORT_RECORDS) return [];
+		this.#report = null;
+		const [lab] = report.labs;
+		if (!killed || report.labs.size !== 1 || !report.cgroup || this.#cgroups.labOf(report.cgroup) !== lab) return [];
+		return [{ lab: lab!, cgroup: report.cgroup, records: report.records }];
 	}
 }

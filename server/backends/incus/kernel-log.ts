@@ -127,8 +127,13 @@ class Relay {
 	/** Sends a command and waits for its answer. @throws {Error} when it is refused or not answered in time. */
 	async command(text: string): Promise<void> {
 		await withDeadline(this.#ready, COMMAND_TIMEOUT_MS, `the kernel-log reader on ${this.member || 'this host'} is not running`);
+		return this.#sendNow(text);
+	}
+
+	/** Writes a command at once, in order with every other, and resolves with its answer. */
+	#sendNow(text: string): Promise<void> {
 		const session = this.#session;
-		if (!session) throw new Error('the kernel-log relay ended');
+		if (!session) return Promise.reject(new Error('the kernel-log relay ended'));
 		const id = this.#nextId++;
 		return new Promise<void>((resolve, reject) => {
 			const timer = setTimeout(() => {
@@ -140,7 +145,7 @@ class Relay {
 		});
 	}
 
-	/** Sends a command whose answer nobody waits for (appends, drained marks). */
+	/** Sends a command whose answer nobody waits for (drained marks). */
 	#send(text: string): void {
 		this.#session?.write(Buffer.from(`0 ${text}\n`));
 	}
@@ -169,10 +174,13 @@ class Relay {
 				// Only this gateway's labs, and only from the host they run on (each host's log is its own).
 				if (!this.#log.routesTo(routed.lab, this.member)) continue;
 				const text = `${routed.records.map((each) => this.#log.cgroups.format(each)).join('\n')}\n`;
-				this.#send(`append ${routed.lab} ${Buffer.from(text).toString('hex')}`);
+				// The relay writes it only if the kernel counted the kill (a lab can forge the text).
+				this.#sendNow(`report ${routed.lab} ${routed.cgroup} ${Buffer.from(text).toString('hex')}`).catch((error: Error) =>
+					this.#log.logger.warn({ member: this.member, lab: routed.lab, cgroup: routed.cgroup, err: error.message }, 'kernel log: an OOM report was not written into the lab’s log'),
+				);
 			}
 		} else if (kind === 'D') {
-			// Sent after the appends it covers: the relay writes them first, then the mark.
+			// Sent after the reports it covers: the relay writes them first, then the mark.
 			this.#send(`drained ${rest}`);
 			this.#log.saveSeqSoon();
 		} else if (kind === 'B') {

@@ -21,6 +21,7 @@ import { spawn as spawnChild } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
+import { TailBytes } from '../../../lab/lib/tail-bytes.ts';
 import { LabError } from '../../../src/protocol.ts';
 import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest, StudentSeats } from '../backend.ts';
 import { withOnlyStandardFds } from '../standard-fds.ts';
@@ -65,6 +66,8 @@ export interface LabHostStatus {
 
 /** How long an ssh run without a terminal (install, signal, end) may take once connected. */
 const REMOTE_COMMAND_TIMEOUT_MS = 15_000;
+/** What is kept of each output stream of a command run on a lab host. */
+const RUN_OUTPUT_BYTES = 1024 * 1024;
 /** Student labels go into tmux session names and shell patterns: no "-" (it separates the term), ".", ":" or globs. */
 const STUDENT_LABEL = /^[A-Za-z0-9_]{1,64}$/;
 const TERMINAL_NAME = /^[a-z][a-z0-9-]{0,23}$/;
@@ -240,10 +243,10 @@ export class SshBackend implements LabBackend {
 		return new Promise((resolve, reject) => {
 			const ssh = withOnlyStandardFds('ssh', [...this.#sshArgs(host), '-T', '--', host.hostname, command]);
 			const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
-			let stdout = '';
-			let stderr = '';
-			child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-			child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+			// A lab host's output is bounded like a lab's: the last MiB of each stream.
+			const [stdout, stderr] = [new TailBytes(RUN_OUTPUT_BYTES), new TailBytes(RUN_OUTPUT_BYTES)];
+			child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
+			child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
 			// ssh exits before reading its input when it cannot connect.
 			child.stdin.on('error', () => {});
 			const timer = setTimeout(() => child.kill('SIGKILL'), this.#options.connectTimeoutMs + REMOTE_COMMAND_TIMEOUT_MS);
@@ -253,7 +256,7 @@ export class SshBackend implements LabBackend {
 			});
 			child.once('close', (code) => {
 				clearTimeout(timer);
-				resolve({ code, stdout, stderr });
+				resolve({ code, stdout: stdout.text(), stderr: stderr.text() });
 			});
 			child.stdin.end(input);
 		});

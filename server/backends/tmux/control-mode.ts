@@ -24,8 +24,11 @@ import type { ControlPipes } from './control-pipes.ts';
 export type ControlEvent =
 	/** Bytes the pane's programs wrote. */
 	| { kind: 'output'; data: Buffer }
-	/** The reply to one command: its lines, between `%begin` and `%end` (or `%error`). */
-	| { kind: 'reply'; lines: Buffer[]; error: boolean }
+	/**
+	 * The reply to one command: its lines, between `%begin` and `%end` (or `%error`). `own`: the
+	 * command came from this client's input (tmux's flag 1), not from the command line that started it.
+	 */
+	| { kind: 'reply'; lines: Buffer[]; error: boolean; own: boolean }
 	/** A `%podlab-NAME VALUE` line from podlab-host.sh. */
 	| { kind: 'podlab'; name: string; value: string }
 	/** A line outside the protocol: something podlab-host.sh said. */
@@ -66,7 +69,7 @@ export class ControlModeParser {
 	#pending: Buffer[] = [];
 	#pendingBytes = 0;
 	/** The reply being read: its command number, lines and their length. */
-	#reply: { number: string; lines: Buffer[]; bytes: number } | null = null;
+	#reply: { number: string; own: boolean; lines: Buffer[]; bytes: number } | null = null;
 	#overflowed = false;
 
 	constructor(limits: Pick<typeof CONTROL_LIMITS, 'lineBytes' | 'replyBytes' | 'replyLines'> = CONTROL_LIMITS) {
@@ -113,9 +116,9 @@ export class ControlModeParser {
 			// A reply line may be anything the command printed; only its own guard ends it.
 			const guard = line[0] === 0x25 /* % */ ? /^%(end|error) \d+ (\d+) \d+$/.exec(line.toString('latin1')) : null;
 			if (guard && guard[2] === this.#reply.number) {
-				const { lines } = this.#reply;
+				const { lines, own } = this.#reply;
 				this.#reply = null;
-				return { kind: 'reply', lines, error: guard[1] === 'error' };
+				return { kind: 'reply', lines, error: guard[1] === 'error', own };
 			}
 			this.#reply.bytes += line.length + 1;
 			if (this.#reply.bytes > this.#limits.replyBytes) return this.#overflow(`a reply longer than ${this.#limits.replyBytes} bytes`);
@@ -133,8 +136,9 @@ export class ControlModeParser {
 				return dataStart < 0 ? null : { kind: 'output', data: decodeOutput(line.subarray(dataStart + 1)) };
 			}
 			case 'begin': {
-				const number = line.toString('latin1').split(' ')[2];
-				if (number) this.#reply = { number, lines: [], bytes: 0 };
+				// %begin <time> <command number> <flags>
+				const [, , number, flags] = line.toString('latin1').split(' ');
+				if (number) this.#reply = { number, own: flags === '1', lines: [], bytes: 0 };
 				return null;
 			}
 			case 'exit':
@@ -215,6 +219,12 @@ export class TmuxAnsweredQueries {
 	}
 }
 
+/**
+ * Commands sent to tmux ahead of its answers: enough to keep typing and pastes flowing (8 × 256
+ * keys), few enough that tmux has little of a reader's input to work through after they left.
+ */
+const COMMANDS_IN_FLIGHT = 8;
+
 /** Bytes per `send-keys` command: keeps each command line short (three characters a byte). */
 const KEYS_PER_COMMAND = 256;
 
@@ -277,6 +287,13 @@ export class TmuxControlClient {
 	/** Set when the far side broke a bound or a deadline: the client was ended for it. */
 	#problem: LabProblem | null = null;
 	#failure = '';
+	/** Commands waiting for one in flight to be answered, and how long they are. */
+	#waiting: string[] = [];
+	#waitingBytes = 0;
+	/** Commands written to tmux and not answered yet. */
+	#inFlight = 0;
+	/** write() returned false: the terminal waits for `drain`. */
+	#drainWanted = false;
 	#stderrBytes = 0;
 	readonly #limits: typeof CONTROL_LIMITS;
 
@@ -300,7 +317,7 @@ export class TmuxControlClient {
 			if (shown.length > 0) events.output(Buffer.from(shown.toString('utf8').replace(/\r?\n/g, '\r\n')));
 			if (this.#stderrBytes > limits.stderrBytes) this.#fail('LAB_ERR_LAB_OUTPUT', `more than ${limits.stderrBytes} bytes on standard error`);
 		});
-		pipes.onDrain(() => events.drain());
+		pipes.onDrain(() => this.#pump());
 		const firstReply = setTimeout(() => this.#fail('LAB_ERR_LAB_TIMEOUT', `no answer from tmux within ${limits.firstReplyMs} ms`), limits.firstReplyMs);
 		void this.attached.then(() => clearTimeout(firstReply));
 		this.#exited = pipes.closed.then((code) => {
@@ -321,6 +338,8 @@ export class TmuxControlClient {
 		this.#failure = what;
 		this.#held = null;
 		this.#heldBytes = 0;
+		this.#waiting = [];
+		this.#waitingBytes = 0;
 		this.#pipes.resumeOutput();
 		this.#pipes.kill('SIGKILL');
 	}
@@ -333,12 +352,14 @@ export class TmuxControlClient {
 	/** Types `data` into the pane; false once the client's input queue is over {@link INPUT_QUEUE_BYTES}. */
 	write(data: Buffer): boolean {
 		for (const command of sendKeysCommands(this.#options.target, data)) this.command(command);
-		return this.queuedInputBytes <= INPUT_QUEUE_BYTES;
+		const room = this.queuedInputBytes <= INPUT_QUEUE_BYTES;
+		if (!room) this.#drainWanted = true;
+		return room;
 	}
 
-	/** Input not yet taken by the client, as the commands that carry it (three bytes a key). */
+	/** Input not yet taken by tmux, as the commands that carry it (three bytes a key). */
 	get queuedInputBytes(): number {
-		return this.#heldBytes + this.#pipes.queuedBytes;
+		return this.#heldBytes + this.#waitingBytes + this.#pipes.queuedBytes;
 	}
 
 	resize(cols: number, rows: number): void {
@@ -359,14 +380,34 @@ export class TmuxControlClient {
 		this.#pipes.kill(signal);
 	}
 
-	/** Runs a tmux command; its reply is not awaited. */
+	/**
+	 * Runs a tmux command; its reply is not awaited. At most {@link COMMANDS_IN_FLIGHT} go to tmux
+	 * before it has answered them: the rest wait here, so that what a reader typed is taken at the
+	 * pace tmux works through it, and what is left when the terminal ends is dropped here rather
+	 * than worked through in the lab.
+	 */
 	command(line: string): void {
 		if (this.#problem) return;
 		if (this.#held) {
 			this.#held.push(line);
 			this.#heldBytes += line.length + 1;
-		} else {
+			return;
+		}
+		this.#waiting.push(line);
+		this.#waitingBytes += line.length + 1;
+		this.#pump();
+	}
+
+	#pump(): void {
+		while (this.#inFlight < COMMANDS_IN_FLIGHT && this.#waiting.length > 0) {
+			const line = this.#waiting.shift()!;
+			this.#waitingBytes -= line.length + 1;
+			this.#inFlight++;
 			this.#pipes.write(`${line}\n`);
+		}
+		if (this.#drainWanted && this.queuedInputBytes <= INPUT_QUEUE_BYTES / 2) {
+			this.#drainWanted = false;
+			this.#events.drain();
 		}
 	}
 
@@ -378,6 +419,10 @@ export class TmuxControlClient {
 				break;
 			}
 			case 'reply':
+				if (event.own) {
+					this.#inFlight = Math.max(0, this.#inFlight - 1);
+					this.#pump();
+				}
 				this.#onReply(event.lines, event.error);
 				break;
 			case 'podlab':

@@ -36,11 +36,12 @@ describe('the lab profile', () => {
 		expect(profile.config['raw.lxc']).toContain('lxc.mount.entry = tmpfs run tmpfs');
 	});
 
-	it('gives the kernel-log reader the host’s /dev/kmsg, read only, and the tree writable', () => {
+	it('gives the kernel-log reader the host’s /dev/kmsg, read only, the tree writable, and the host’s memory cgroups read only', () => {
 		const reader = renderKernelLogProfile();
 		expect(reader.config['security.privileged']).toBe('true');
 		expect(reader.devices.kmsg).toEqual({ type: 'unix-char', source: '/dev/kmsg', path: '/dev/podlab-kmsg', mode: '0400' });
 		expect(reader.devices['kernel-log']!.readonly).toBeUndefined();
+		for (const name of ['host-cgroup-v1', 'host-cgroup-v2']) expect(reader.devices[name]).toMatchObject({ type: 'disk', readonly: 'true', required: 'false' });
 	});
 });
 

@@ -2,6 +2,9 @@
  * tmux control mode as tmux 3.3 writes it (lines captured from `tmux -C`), parsed without a network.
  */
 import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { childPipes } from '../../../server/backends/tmux/control-pipes.ts';
 import {
@@ -45,11 +48,11 @@ describe('ControlModeParser', () => {
 			bytes('%begin 1795718246 269 0\npodlab-cursor 10 5 6\n%end 1795718246 269 0\n%begin 1795718246 270 0\n%end 1 999 0\n%output %0 not output\n%end 1795718246 270 0\n'),
 		);
 		expect(events).toEqual([
-			{ kind: 'reply', lines: [bytes('podlab-cursor 10 5 6')], error: false },
-			{ kind: 'reply', lines: [bytes('%end 1 999 0'), bytes('%output %0 not output')], error: false },
+			{ kind: 'reply', lines: [bytes('podlab-cursor 10 5 6')], error: false, own: false },
+			{ kind: 'reply', lines: [bytes('%end 1 999 0'), bytes('%output %0 not output')], error: false, own: false },
 		]);
 		expect(parser.feed(bytes("%begin 1 5 1\ncan't find session: =podlab-x-main\n%error 1 5 1\n"))).toEqual([
-			{ kind: 'reply', lines: [bytes("can't find session: =podlab-x-main")], error: true },
+			{ kind: 'reply', lines: [bytes("can't find session: =podlab-x-main")], error: true, own: true },
 		]);
 	});
 
@@ -132,6 +135,45 @@ describe('TmuxControlClient against a hostile far side', () => {
 		const far = client("printf '%%begin 1 1 0\\n%%end 1 1 0\\n%%output %%0 hi\\n'; sleep 0.5", { firstReplyMs: 300 });
 		expect(await far.exit).toEqual([0, undefined]);
 		expect(Buffer.concat(far.output).toString()).toBe('hi');
+	});
+});
+
+describe('TmuxControlClient input', () => {
+	/** A far side that answers its start, then runs `then` on the commands it is sent (a real process). */
+	function farSide(then: string) {
+		const dir = mkdtempSync(join(tmpdir(), 'podlab-tmux-input-'));
+		const child = spawn('sh', ['-c', `printf '%%begin 1 1 0\\n%%end 1 1 0\\n'; ${then}`], { cwd: dir });
+		let drains = 0;
+		const events = { output: () => {}, drain: () => drains++, exit: () => {} };
+		const client = new Promise<TmuxControlClient>((resolve) => child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: '=s:', nonce: 'n', cols: 80, rows: 24 }, events))));
+		return { dir, client, drains: () => drains };
+	}
+	const linesIn = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+
+	it('sends tmux only a few commands ahead of its answers, and keeps the rest (then asks the terminal to wait)', async () => {
+		const far = farSide('cat > commands');
+		const client = await far.client;
+		await client.attached;
+		const accepted = [0, 1, 2, 3].map(() => client.write(Buffer.alloc(16 * 1024, 'x')));
+		expect(accepted.at(-1)).toBe(false);
+		await new Promise((resolve) => setTimeout(resolve, 300));
+		expect(linesIn(join(far.dir, 'commands'))).toBe(8);
+		expect(client.queuedInputBytes).toBeGreaterThan(64 * 1024);
+		client.hangUp('SIGKILL');
+		await client.exited;
+	});
+
+	it('sends the rest as tmux answers, and tells the terminal when there is room again', async () => {
+		const far = farSide(`n=2; while read -r line; do echo "$line" >> commands; printf '%%begin 1 %d 1\\n%%end 1 %d 1\\n' $n $n; n=$((n+1)); done`);
+		const client = await far.client;
+		await client.attached;
+		const accepted = [0, 1, 2, 3].map(() => client.write(Buffer.alloc(16 * 1024, 'y')));
+		expect(accepted.at(-1)).toBe(false);
+		await expect.poll(() => linesIn(join(far.dir, 'commands')), { timeout: 10_000 }).toBe(256);
+		expect(client.queuedInputBytes).toBe(0);
+		expect(far.drains()).toBe(1);
+		client.hangUp('SIGKILL');
+		await client.exited;
 	});
 });
 

@@ -34,12 +34,19 @@ describe('parseKmsgRecord', () => {
 });
 
 describe('KmsgSorter', () => {
-	it('routes a whole OOM report to the lab whose cgroup it names, and the reaper’s line after it', () => {
+	it('routes a whole OOM report to the lab whose cgroup it names, with the killed task’s cgroup for the relay to check', () => {
 		const sorter = new KmsgSorter(cgroups);
-		const routed = [...oomReport('lab-0a1b2c03', 4242), record('oom_reaper: reaped process 4242 (tail), now anon-rss:0kB')].flatMap((r) => sorter.feed(r));
-		expect(routed.map((entry) => entry.lab)).toEqual(['lab-0a1b2c03', 'lab-0a1b2c03']);
+		const routed = oomReport('lab-0a1b2c03', 4242).flatMap((r) => sorter.feed(r));
+		expect(routed.map((entry) => [entry.lab, entry.cgroup])).toEqual([['lab-0a1b2c03', '/lxc.payload.podlab_lab-0a1b2c03/libpod_parent/libpod-abc123']]);
 		expect(routed[0]!.records).toHaveLength(7);
 		expect(routed[0]!.records[0]!.text).toMatch(/invoked oom-killer/);
+		// The reaper's line after it is the host's: not routed.
+		expect(sorter.feed(record('oom_reaper: reaped process 4242 (tail), now anon-rss:0kB'))).toEqual([]);
+	});
+	it('routes no report without the killed task’s cgroup, or whose task is in another lab', () => {
+		const sorter = new KmsgSorter(cgroups);
+		const without = oomReport('lab-0a1b2c04', 1).filter((r) => !r.text.startsWith('oom-kill:'));
+		expect(without.flatMap((r) => sorter.feed(r))).toEqual([]);
 	});
 	it('gives a lab nothing of the host’s or of another lab’s', () => {
 		const sorter = new KmsgSorter(cgroups);

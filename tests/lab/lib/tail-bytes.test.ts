@@ -1,6 +1,6 @@
 /** What a command run in a lab leaves the gateway: the last bytes of each stream, whatever it prints. */
 import { describe, expect, it } from 'vitest';
-import { TailBytes } from '../../../lab/incus/incus-api.ts';
+import { TailBytes } from '../../../lab/lib/tail-bytes.ts';
 
 describe('TailBytes', () => {
 	it('keeps everything under its limit, and only the last bytes past it', () => {
