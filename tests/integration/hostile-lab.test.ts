@@ -5,40 +5,21 @@
  * says why, gives its memory back, and another student's echo carries on; whatever it does not
  * answer, ending and freeing finish within seconds. Real labs on the incus backend, class mode.
  */
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Labs } from '../../server/backends/incus/labs.ts';
-import { joinClass, TestClient } from '../helpers/client.ts';
-import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { ClassLabGateway, INSTRUCTOR_TOKEN } from '../helpers/class-lab-gateway.ts';
+import type { TestClient } from '../helpers/client.ts';
 import { rssBytes } from '../helpers/processes.ts';
-import { incusLabProblem, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
+import { incusLabProblem } from '../lab/incus/incus-required.ts';
 import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
 
 const problem = await incusLabProblem();
 const skip = skipReason(problem);
-const JOIN_CODE = 'hostile-labs';
-const INSTRUCTOR_TOKEN = 'hostile-labs-instructor-token';
 const MiB = 1024 * 1024;
 /** Where the gateway finds the script that attaches a terminal in a lab (server/backends/incus/incus.ts). */
 const HOST_SCRIPT = '/root/.podlab/podlab-host.sh';
 
-let labs: Labs;
-let gateway: RunningGateway;
-let stateDir: string;
-const students = new Map<string, { cookie: string; id: string }>();
-
-async function connect(name: string, term = 'main'): Promise<TestClient> {
-	let student = students.get(name);
-	if (!student) {
-		const joined = await joinClass(gateway, name, JOIN_CODE);
-		expect(joined.status, JSON.stringify(joined.body)).toBe(200);
-		student = { cookie: joined.cookie!, id: joined.body.id! };
-		students.set(name, student);
-	}
-	return TestClient.connect(gateway, { cookie: student.cookie, term, readyTimeoutMs: 30_000 });
-}
+let lab: ClassLabGateway;
 
 /** CPU seconds of a process on this machine so far (user + system). */
 function cpuSeconds(pid: number): number {
@@ -48,9 +29,8 @@ function cpuSeconds(pid: number): number {
 
 /** CPU seconds the tmux processes in `name`'s lab have used so far. */
 async function labTmuxCpuSeconds(name: string): Promise<number> {
-	const lab = (await labs.list()).find((each) => each.owner === students.get(name)!.id)!.name;
 	const script = 'for p in $(pgrep -x tmux; pgrep -f "^tmux"); do cut -d" " -f14,15 /proc/$p/stat; done 2>/dev/null';
-	const result = await labs.run(lab, ['sh', '-c', script]);
+	const result = await lab.labs.run(await lab.labOf(name), ['sh', '-c', script]);
 	return result.stdout.split(/\s+/).filter(Boolean).reduce((sum, ticks) => sum + Number(ticks), 0) / 100;
 }
 
@@ -81,7 +61,7 @@ async function echoesDuring(client: TestClient, until: Promise<unknown>, min = 1
 /** Opens terminal `term` of `name` and resolves with the error code it ended with (it must end). */
 async function endingOf(name: string, term: string, timeoutMs: number): Promise<string | undefined> {
 	try {
-		const client = await connect(name, term);
+		const client = await lab.connect(name, term);
 		await client.waitForClose(timeoutMs);
 		const error = client.messages.find((message) => message.t === 'error');
 		return error?.t === 'error' ? error.code : `closed ${client.closeCode}`;
@@ -92,14 +72,14 @@ async function endingOf(name: string, term: string, timeoutMs: number): Promise<
 
 /** The gateway's resident memory, sampled every 50 ms until `until` settles: the highest seen. */
 async function peakRss(until: Promise<unknown>): Promise<number> {
-	let peak = rssBytes(gateway.pid);
+	let peak = rssBytes(lab.gateway.pid);
 	let done = false;
 	void until.finally(() => (done = true));
 	while (!done) {
-		peak = Math.max(peak, rssBytes(gateway.pid));
+		peak = Math.max(peak, rssBytes(lab.gateway.pid));
 		await new Promise((resolve) => setTimeout(resolve, 50));
 	}
-	return Math.max(peak, rssBytes(gateway.pid));
+	return Math.max(peak, rssBytes(lab.gateway.pid));
 }
 
 describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''}`, () => {
@@ -109,27 +89,15 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 
 	beforeAll(async () => {
 		assertLabUsable(problem);
-		labs = await testLabs();
-		stateDir = mkdtempSync(join(tmpdir(), 'podlab-hostile-state-'));
-		gateway = await startGateway({
-			PODLAB_MODE: 'class',
-			PODLAB_JOIN_CODE: JOIN_CODE,
-			PODLAB_INSTRUCTOR_TOKEN: INSTRUCTOR_TOKEN,
-			PODLAB_LAB_BACKEND: 'incus',
-			PODLAB_LAB_WARM_LABS: '2',
-			PODLAB_STATE_DIR: stateDir,
-			PODLAB_GRACE_MS: '2000',
-		});
-		[mallory, bob] = [await connect('mallory'), await connect('bob')];
+		lab = await ClassLabGateway.start({ PODLAB_GRACE_MS: '2000' });
+		[mallory, bob] = [await lab.connect('mallory'), await lab.connect('bob')];
 		// Bob's echo with nobody misbehaving; the first round trips warm the path up.
 		await echoesDuring(bob, Promise.resolve(), 10);
 		baseline = await echoesDuring(bob, Promise.resolve(), 200);
 	}, 120_000);
 
 	afterAll(async () => {
-		await gateway?.stop();
-		if (labs) await removeInstancesOf(labs.api, [stateDir]);
-		labs?.api.close();
+		await lab?.stop();
 	}, 120_000);
 
 	/** `client`'s student replaces the host script with `program`; their next terminal runs it. */
@@ -141,13 +109,13 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 
 	/** Opens a terminal that runs the replaced script; checks its error, the gateway's memory and Bob's echo. */
 	async function expectBounded(term: string, code: string, timeoutMs = 30_000): Promise<void> {
-		const before = rssBytes(gateway.pid);
+		const before = rssBytes(lab.gateway.pid);
 		const ending = endingOf('mallory', term, timeoutMs);
 		const [ended, peak, during] = await Promise.all([ending, peakRss(ending), echoesDuring(bob, ending)]);
 		expect(ended).toBe(code);
 		// Give the gateway a moment to let go of what it read, then compare.
 		await new Promise((resolve) => setTimeout(resolve, 2000));
-		const after = rssBytes(gateway.pid);
+		const after = rssBytes(lab.gateway.pid);
 		console.info(
 			`hostile lab, ${term}: ${ended}; gateway RSS before ${(before / MiB).toFixed(1)} MiB, peak ${(peak / MiB).toFixed(1)}, after ${(after / MiB).toFixed(1)}; ` +
 				`the other student's echo p99 ${p99(during).toFixed(1)} ms (${during.length} round trips) against ${p99(baseline).toFixed(1)} ms with nobody misbehaving`,
@@ -181,17 +149,17 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 	}, 90_000);
 
 	it('ends a student’s terminals and frees their seat within seconds when their lab makes ending hang', async () => {
-		const trudy = await connect('trudy');
+		const trudy = await lab.connect('trudy');
 		// Everything works as before, except that ending a session never returns.
 		const kept = await trudy.run(`cp ${HOST_SCRIPT} /root/.podlab/original.sh`, 'keep', 20_000);
 		expect(kept.exit).toBe(0);
 		await replaceHostScript('[ "$1" = end ] && exec sleep 1000; exec sh /root/.podlab/original.sh "$@"', trudy);
-		const second = await connect('trudy', 'second');
+		const second = await lab.connect('trudy', 'second');
 		expect((await second.run('echo fine', 'fine', 20_000)).exit).toBe(0);
 
-		const roster = await (await fetch(`${gateway.url}api/instructor/students`, { headers: { authorization: `Bearer ${INSTRUCTOR_TOKEN}` } })).json();
-		const trudyId = (roster.students as Array<{ name: string; id: string }>).find((student) => student.name === 'trudy')!.id;
-		const instructor = (path: string) => fetch(`${gateway.url}api/instructor/students/${trudyId}${path}`, { method: 'DELETE', headers: { authorization: `Bearer ${INSTRUCTOR_TOKEN}`, origin: gateway.origin } });
+		const trudyId = (await lab.student('trudy')).id;
+		const { url, origin } = lab.gateway;
+		const instructor = (path: string) => fetch(`${url}api/instructor/students/${trudyId}${path}`, { method: 'DELETE', headers: { authorization: `Bearer ${INSTRUCTOR_TOKEN}`, origin } });
 
 		let started = performance.now();
 		const ended = await instructor('/terminals');
@@ -205,24 +173,24 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		console.info(`hostile lab, ending hangs: terminals ended in ${endMs.toFixed(0)} ms, seat freed in ${freeMs.toFixed(0)} ms`);
 		expect(endMs).toBeLessThan(8000);
 		expect(freeMs).toBeLessThan(15_000);
-		expect((await labs.list()).some((lab) => lab.owner === trudyId)).toBe(false);
+		expect((await lab.labs.list()).some((each) => each.owner === trudyId)).toBe(false);
 	}, 90_000);
 
 	it('takes input into a lab at the pace the lab takes it, and nothing works on it after the reader left', async () => {
-		const first = await connect('ivan');
+		const first = await lab.connect('ivan');
 		// Raw mode: the pane's pty takes no more once its buffer is full.
 		first.send({ t: 'run', code: 'stty raw -echo; sleep 1000', block: 'sleeper' });
 		await first.waitFor(() => first.messages.some((message) => message.t === 'status' && message.busy), 20_000, 'busy');
-		const clients = [first, await connect('ivan'), await connect('ivan')];
-		const baseline = rssBytes(gateway.pid);
+		const clients = [first, await lab.connect('ivan'), await lab.connect('ivan')];
+		const baseline = rssBytes(lab.gateway.pid);
 		const frame = Buffer.alloc(64 * 1024, 0x61);
 		// 3 × 900 frames of 64 KiB (169 MiB): the gateway stops reading the sockets once the lab's side stops taking input.
 		for (let round = 0; round < 900; round++) for (const client of clients) client.socket.send(frame, { binary: true });
 		await new Promise((resolve) => setTimeout(resolve, 3000));
-		const [gatewayBefore, tmuxBefore] = [cpuSeconds(gateway.pid), await labTmuxCpuSeconds('ivan')];
+		const [gatewayBefore, tmuxBefore] = [cpuSeconds(lab.gateway.pid), await labTmuxCpuSeconds('ivan')];
 		await new Promise((resolve) => setTimeout(resolve, 3000));
-		const [gatewayStuck, tmuxStuck] = [cpuSeconds(gateway.pid) - gatewayBefore, (await labTmuxCpuSeconds('ivan')) - tmuxBefore];
-		const growth = rssBytes(gateway.pid) - baseline;
+		const [gatewayStuck, tmuxStuck] = [cpuSeconds(lab.gateway.pid) - gatewayBefore, (await labTmuxCpuSeconds('ivan')) - tmuxBefore];
+		const growth = rssBytes(lab.gateway.pid) - baseline;
 
 		// The reader goes: after the grace their terminal ends; nothing in the lab goes on typing their input.
 		for (const client of clients) client.socket.terminate();

@@ -4,31 +4,18 @@
  * no forged OOM report reaches another lab, and a fake report opened by a lab does not pull the
  * host's lines into that lab's log. Real labs on the incus backend, class mode, the real kernel log.
  */
-import { mkdtempSync, openSync, readSync, closeSync, constants } from 'node:fs';
 import { execFileSync } from 'node:child_process';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Labs } from '../../server/backends/incus/labs.ts';
-import { joinClass, TestClient } from '../helpers/client.ts';
-import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
-import { incusLabProblem, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
+import { ClassLabGateway } from '../helpers/class-lab-gateway.ts';
+import type { TestClient } from '../helpers/client.ts';
+import { incusLabProblem } from '../lab/incus/incus-required.ts';
 import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
 
 const problem = await incusLabProblem();
 const skip = skipReason(problem);
-const JOIN_CODE = 'kernel-log-origin';
-const LAB_NAME = /lab-[0-9a-f]{8}/;
 
-let labs: Labs;
-let gateway: RunningGateway;
-let stateDir: string;
-
-async function connect(name: string): Promise<TestClient> {
-	const joined = await joinClass(gateway, name, JOIN_CODE);
-	expect(joined.status, JSON.stringify(joined.body)).toBe(200);
-	return TestClient.connect(gateway, { cookie: joined.cookie!, readyTimeoutMs: 30_000 });
-}
+let lab: ClassLabGateway;
 
 async function output(client: TestClient, code: string, block: string): Promise<string> {
 	const start = client.plainText.length;
@@ -70,27 +57,15 @@ describe.skipIf(skip !== null)(`the kernel log of one’s own lab${skip ? ` (ski
 
 	beforeAll(async () => {
 		assertLabUsable(problem);
-		labs = await testLabs();
-		stateDir = mkdtempSync(join(tmpdir(), 'podlab-kmsg-state-'));
-		gateway = await startGateway({
-			PODLAB_MODE: 'class',
-			PODLAB_JOIN_CODE: JOIN_CODE,
-			PODLAB_INSTRUCTOR_TOKEN: 'kernel-log-origin-instructor-token',
-			PODLAB_LAB_BACKEND: 'incus',
-			PODLAB_LAB_WARM_LABS: '2',
-			PODLAB_STATE_DIR: stateDir,
-		});
-		[mallory, bob] = [await connect('mallory'), await connect('bob')];
-		malloryLab = (await output(mallory, 'hostname', 'h')).match(LAB_NAME)![0];
-		bobLab = (await output(bob, 'hostname', 'h')).match(LAB_NAME)![0];
+		lab = await ClassLabGateway.start();
+		[mallory, bob] = [await lab.connect('mallory'), await lab.connect('bob')];
+		[malloryLab, bobLab] = [await lab.labOf('mallory'), await lab.labOf('bob')];
 		// Both logs are there, and empty, before anything happens.
 		for (const client of [mallory, bob]) expect(await output(client, 'dmesg > /tmp/log && wc -l < /tmp/log && echo log""-read', 'before')).toMatch(/^\s*0\s*\r?\nlog-read/m);
 	}, 120_000);
 
 	afterAll(async () => {
-		await gateway?.stop();
-		if (labs) await removeInstancesOf(labs.api, [stateDir]);
-		labs?.api.close();
+		await lab?.stop();
 	}, 120_000);
 
 	it('routes no line a lab made the kernel print into another lab, nor the host’s lines into its own', async () => {
