@@ -263,7 +263,9 @@ export interface TmuxControlOptions {
 /**
  * A tmux control-mode client at the far end of `pipes` (ssh to a lab host, or an exec in a lab
  * container), seen as the input and output of one pane: bytes in with `send-keys -H`, the pane's
- * bytes out exactly, a size, and backpressure both ways.
+ * bytes out exactly, a size, and backpressure both ways. The far side is the lab's, so what it
+ * sends is bounded ({@link CONTROL_LIMITS}) and its first answer has a deadline: a client that
+ * breaks either is ended, and its terminal told why (`exit` with a {@link LabProblem}).
  */
 export class TmuxControlClient {
 	readonly pid: number;
@@ -295,14 +297,12 @@ export class TmuxControlClient {
 	/** write() returned false: the terminal waits for `drain`. */
 	#drainWanted = false;
 	#stderrBytes = 0;
-	readonly #limits: typeof CONTROL_LIMITS;
 
 	constructor(pipes: ControlPipes, options: TmuxControlOptions, events: ProcessEvents, limits: typeof CONTROL_LIMITS = CONTROL_LIMITS) {
 		this.pid = pipes.pid;
 		this.#pipes = pipes;
 		this.#options = options;
 		this.#events = events;
-		this.#limits = limits;
 		this.#parser = new ControlModeParser(limits);
 		pipes.onStdout((chunk) => {
 			if (this.#problem) return;
