@@ -5,9 +5,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertLabUsable, podmanLabProblem, skipReason } from '../lab/lab-required.ts';
-import { chapterFile, listChapters } from '../doctest/chapters.ts';
+import { listChapters } from '../doctest/chapters.ts';
 import { describeLab, resetLab } from '../doctest/lab-hooks.ts';
-import { describeFailure, runChapters } from '../doctest/run-chapters.ts';
+import { runChapterForTest } from '../doctest/run-chapters.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 const problem = await podmanLabProblem();
@@ -28,18 +28,8 @@ afterAll(async () => {
 
 describe.skipIf(skip !== null)('chapters on the podman lab', () => {
 	it.each(chapters)('%s: every block passes', async (chapter) => {
-		const [report] = await runChapters({
-			gatewayUrl: gateway.url,
-			chapters: [{ name: chapter, file: chapterFile(chapter) }],
-			profile: 'podman',
-			timeoutSeconds: 60,
-			record: false,
-			log: (line) => console.log(line),
-			beforeChapter: resetLab,
-			describeLab,
-		});
-		const failures = report!.results.filter((result) => result.problem).map((result) => describeFailure(chapter, result));
+		const { failures, skipped } = await runChapterForTest(gateway.url, chapter, { beforeChapter: resetLab, describeLab });
 		expect(failures, failures.join('\n\n')).toEqual([]);
-		expect(report!.skipped).toBe(0);
+		expect(skipped).toBe(0);
 	}, 600_000);
 });

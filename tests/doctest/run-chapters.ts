@@ -3,7 +3,7 @@
  * details of a failure, and (when recording) writing each passing chapter's transcript.
  */
 import { collectBlocks } from '../../src/chapters/collect-blocks.ts';
-import { DOCS_DIR, TRANSCRIPTS_DIR } from './chapters.ts';
+import { chapterFile, DOCS_DIR, TRANSCRIPTS_DIR } from './chapters.ts';
 import { DocTestSession, type BlockResult } from './session.ts';
 import { transcriptPath, writeTranscript } from '../../src/transcripts.ts';
 
@@ -84,4 +84,22 @@ export function describeFailure(chapter: string, result: BlockResult): string {
 		'  last output:',
 		...(lastLines.length > 0 && lastLines[0] !== '' ? lastLines.map((line) => `    | ${line}`) : ['    (none)']),
 	].join('\n');
+}
+
+/**
+ * Runs one chapter's podman blocks through the gateway at `gatewayUrl`, as the doc-tests in `npm
+ * test` do (no transcript, progress on the console), and says what failed and how many blocks were
+ * not reached.
+ */
+export async function runChapterForTest(gatewayUrl: string, chapter: string, hooks: Pick<RunOptions, 'beforeChapter' | 'describeLab'> = {}): Promise<{ failures: string[]; skipped: number }> {
+	const [report] = await runChapters({
+		gatewayUrl,
+		chapters: [{ name: chapter, file: chapterFile(chapter) }],
+		profile: 'podman',
+		timeoutSeconds: 60,
+		record: false,
+		log: (line) => console.log(line),
+		...hooks,
+	});
+	return { failures: report!.results.filter((result) => result.problem).map((result) => describeFailure(chapter, result)), skipped: report!.skipped };
 }

@@ -161,6 +161,15 @@ export class TestClient {
 		this.socket.send(Buffer.from(text), { binary: true });
 	}
 
+	/** Milliseconds from typing `key` to seeing it echoed. */
+	async echoRoundTrip(key: string, timeoutMs = 10_000): Promise<number> {
+		const before = this.received;
+		const started = performance.now();
+		this.type(key);
+		await this.waitFor(() => (this.received > before && this.output.subarray(before).includes(key)) || undefined, timeoutMs, `echo of ${key}`);
+		return performance.now() - started;
+	}
+
 	get closed(): boolean {
 		return this.closeCode !== null;
 	}

@@ -19,6 +19,7 @@ import { Progress } from '../../lab/lib/progress.ts';
 import { IncusApi } from '../../lab/incus/incus-api.ts';
 import { PROJECT, STORAGE_POOL } from '../../lab/incus/names.ts';
 import { INCUSD } from '../../lab/incus/daemon.ts';
+import { isRunning, killNamespaceProcesses, removeLeftoverNamespaces } from './netns.ts';
 
 const run = promisify(execFile);
 const PREFIX = 'podlab-incus-';
@@ -69,7 +70,7 @@ export async function createIncusCluster(count: number): Promise<IncusCluster> {
 	const cleanups: Array<() => Promise<unknown>> = [];
 	const close = async () => {
 		for (const member of members) await member.kill().catch(() => {});
-		for (const member of members) await run('ip', ['netns', 'pids', member.namespace]).then(({ stdout }) => stdout.split(/\s+/).filter(Boolean).forEach((pid) => tryKill(Number(pid))), () => {});
+		for (const member of members) await killNamespaceProcesses(member.namespace);
 		for (const cleanup of cleanups.reverse()) await cleanup().catch(() => {});
 		// The members' labs live in cgroups of this machine: a killed daemon leaves them running.
 		await run('sh', ['-c', `for m in ${members.map((member) => member.dir).join(' ')}; do for p in $(cat $m/containers/*/*.pid 2>/dev/null); do kill -9 $p; done; done`]).catch(() => {});
@@ -201,14 +202,6 @@ function devNull(): NodeJS.WriteStream {
 	return createWriteStream('/dev/null') as unknown as NodeJS.WriteStream;
 }
 
-function tryKill(pid: number): void {
-	try {
-		process.kill(pid, 'SIGKILL');
-	} catch {
-		// Gone already.
-	}
-}
-
 async function umountUnder(dir: string): Promise<void> {
 	const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
 		.split('\n')
@@ -220,26 +213,11 @@ async function umountUnder(dir: string): Promise<void> {
 
 /** Namespaces and bridges left by a test process that died before its cleanup (its pid is in their names). */
 async function removeLeftovers(): Promise<void> {
-	const { stdout } = await run('ip', ['netns', 'list']);
-	for (const line of stdout.split('\n')) {
-		const match = new RegExp(`^(${PREFIX}(\\d+)-\\d+)\\b`).exec(line);
-		if (!match || isRunning(Number(match[2]))) continue;
-		const { stdout: pids } = await run('ip', ['netns', 'pids', match[1]!]).catch(() => ({ stdout: '' }));
-		for (const pid of pids.split(/\s+/).filter(Boolean)) tryKill(Number(pid));
-		await run('ip', ['netns', 'del', match[1]!]).catch(() => {});
-	}
+	await removeLeftoverNamespaces(PREFIX);
 	const { stdout: links } = await run('ip', ['-o', 'link', 'show', 'type', 'bridge']);
 	for (const match of links.matchAll(/^\d+: (plc(\d+)):/gm)) if (!isRunning(Number(match[2]))) await run('ip', ['link', 'del', match[1]!]).catch(() => {});
 }
 
-function isRunning(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch {
-		return false;
-	}
-}
 
 /** A third octet X for which nothing on this machine uses 10.79.X.0/24. */
 async function freeSubnet(): Promise<number> {

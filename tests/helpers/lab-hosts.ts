@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { rootProblem } from '../lab/lab-required.ts';
+import { killNamespaceProcesses, removeLeftoverNamespaces } from './netns.ts';
 
 const run = promisify(execFile);
 
@@ -73,7 +74,7 @@ export function labHostsProblem(): string | null {
 }
 
 export async function createLabHosts(count: number): Promise<LabHosts> {
-	await removeLeftovers();
+	await removeLeftoverNamespaces(NAMESPACE_PREFIX);
 	const dir = mkdtempSync(join(tmpdir(), 'podlab-lab-hosts-'));
 	const created: HostState[] = [];
 	const keys = {
@@ -234,42 +235,6 @@ async function destroyHost(state: HostState): Promise<void> {
 	if (sshd && sshd.exitCode === null && sshd.signalCode === null) await once(sshd, 'exit');
 	// Deleting the namespace deletes its end of the veth pair, and with it the root side.
 	await run('ip', ['netns', 'del', namespace]);
-}
-
-async function killNamespaceProcesses(namespace: string): Promise<void> {
-	for (let attempt = 0; attempt < 50; attempt++) {
-		const { stdout } = await run('ip', ['netns', 'pids', namespace]).catch(() => ({ stdout: '' }));
-		const pids = stdout.split(/\s+/).filter(Boolean).map(Number);
-		if (pids.length === 0) return;
-		for (const pid of pids) {
-			try {
-				process.kill(pid, 'SIGKILL');
-			} catch {
-				// Gone meanwhile.
-			}
-		}
-		await new Promise((resolve) => setTimeout(resolve, 20));
-	}
-}
-
-/** Namespaces left by a test process that died before its cleanup (its pid is in the name). */
-async function removeLeftovers(): Promise<void> {
-	const { stdout } = await run('ip', ['netns', 'list']);
-	for (const line of stdout.split('\n')) {
-		const match = new RegExp(`^(${NAMESPACE_PREFIX}(\\d+)-\\d+)\\b`).exec(line);
-		if (!match || isRunning(Number(match[2]))) continue;
-		await killNamespaceProcesses(match[1]!);
-		await run('ip', ['netns', 'del', match[1]!]).catch(() => {});
-	}
-}
-
-function isRunning(pid: number): boolean {
-	try {
-		process.kill(pid, 0);
-		return true;
-	} catch {
-		return false;
-	}
 }
 
 /** `count` third octets X for which nothing on this machine uses 10.213.X.0/24, starting at a random one. */

@@ -22,15 +22,6 @@ afterAll(async () => {
 	await gateway?.stop();
 });
 
-/** Milliseconds from typing one key to seeing it echoed. */
-async function echoRoundTrip(client: TestClient, key: string): Promise<number> {
-	const before = client.received;
-	const started = performance.now();
-	client.type(key);
-	await client.waitFor(() => (client.received > before && client.output.subarray(before).includes(key)) || undefined, 5000, `echo of ${key}`);
-	return performance.now() - started;
-}
-
 /** The terminal's memory and pids cgroup directories, as the shell itself sees them. */
 async function cgroupOf(client: TestClient): Promise<{ memory: string; pids: string }> {
 	await client.run('grep -E "^[0-9]+:(memory|pids):" /proc/self/cgroup', 'cgroup');
@@ -58,7 +49,7 @@ describe.skipIf(skip !== null)('containment', () => {
 		await eventually(() => readFileSync(`${dirs.pids}/pids.current`, 'utf8').trim() === '64', 10_000, 'the bomb fills its pids limit');
 
 		const roundTrips: number[] = [];
-		for (const key of 'abcdefghij') roundTrips.push(await echoRoundTrip(bystander, key));
+		for (const key of 'abcdefghij') roundTrips.push(await bystander.echoRoundTrip(key, 5000));
 		console.info(`echo round trip during a fork bomb: max ${Math.max(...roundTrips).toFixed(1)} ms`);
 		expect(Math.max(...roundTrips)).toBeLessThan(100);
 		expect(await (await fetch(`${gateway.url}api/health`)).json()).toMatchObject({ ok: true });
@@ -81,7 +72,7 @@ describe.skipIf(skip !== null)('containment', () => {
 		stalled.send({ t: 'run', code: 'yes', block: 'flood' });
 		await stalled.waitFor(() => stalled.received > 100_000 || undefined, 5000, 'the flood');
 		const roundTrips: number[] = [];
-		for (const key of 'klmnopqrst') roundTrips.push(await echoRoundTrip(bystander, key));
+		for (const key of 'klmnopqrst') roundTrips.push(await bystander.echoRoundTrip(key, 5000));
 		console.info(`echo round trip while yes floods a stalled browser: max ${Math.max(...roundTrips).toFixed(1)} ms`);
 		expect(Math.max(...roundTrips)).toBeLessThan(100);
 		stalled.close();

@@ -14,9 +14,9 @@ import type { IncusApi } from '../../lab/incus/incus-api.ts';
 import { Labs } from '../../server/backends/incus/labs.ts';
 import { incusFixture } from '../conformance/backends.ts';
 import { describeTerminalConformance } from '../conformance/terminal.conformance.ts';
-import { chapterFile, listChapters } from '../doctest/chapters.ts';
+import { listChapters } from '../doctest/chapters.ts';
 import { describeLab } from '../doctest/lab-hooks.ts';
-import { describeFailure, runChapters } from '../doctest/run-chapters.ts';
+import { runChapterForTest } from '../doctest/run-chapters.ts';
 import { joinClass, newReader, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { createIncusCluster, incusClusterProblem, type IncusCluster } from '../helpers/incus-cluster.ts';
@@ -111,18 +111,9 @@ describe.skipIf(skip !== null)(`the chapters in labs on a cluster member${skip ?
 	});
 
 	it.each(chapters)('%s: every block passes in a fresh lab on m2', async (chapter) => {
-		const [report] = await runChapters({
-			gatewayUrl: gw.url,
-			chapters: [{ name: chapter, file: chapterFile(chapter) }],
-			profile: 'podman',
-			timeoutSeconds: 60,
-			record: false,
-			log: (line) => console.log(line),
-			describeLab,
-		});
-		const failures = report!.results.filter((result) => result.problem).map((result) => describeFailure(chapter, result));
+		const { failures, skipped } = await runChapterForTest(gw.url, chapter, { describeLab });
 		expect(failures, failures.join('\n\n')).toEqual([]);
-		expect(report!.skipped).toBe(0);
+		expect(skipped).toBe(0);
 		const placed = (await labs.list()).filter((lab) => lab.stateDir === stateDirs.at(-1));
 		expect(placed.length).toBeGreaterThan(0);
 		expect(new Set(placed.map((lab) => lab.location))).toEqual(new Set(['m2']));
