@@ -29,7 +29,7 @@ import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest,
 import { installProblem, installScript } from '../ssh/install.ts';
 import { sessionName } from '../ssh/ssh.ts';
 import { AttachQueue, TmuxControlClient } from '../tmux/control-mode.ts';
-import { TmuxProcess } from '../tmux/tmux-process.ts';
+import { hostScriptCommands, TmuxProcess } from '../tmux/tmux-process.ts';
 import { execPipes } from './exec-pipes.ts';
 import { readGatewayId, type GatewayIdentity } from './gateway-identity.ts';
 import { KernelLog, labLogDir } from './kernel-log.ts';
@@ -196,13 +196,14 @@ export class IncusBackend implements LabBackend {
 		// In /root, so that new shells start there; HOME tells the host script where its files are.
 		const attach = ['attach', session, request.nonce, request.term, String(request.cols), String(request.rows)];
 		const command = ['sh', '-c', 'cd /root && exec sh "$0" "$@"', HOST_SCRIPT, ...attach];
+		const script = hostScriptCommands(HOST_SCRIPT, session);
 		let client: TmuxControlClient | null = null;
 		for (let attempt = 0; !client; attempt++) {
 			const target = lab;
 			try {
 				client = await this.#attachQueue.attach(target, async () => {
 					const pipes = await execPipes(this.#options.api, target, { command, environment: { ...LAB_ENV, TERM: 'xterm-256color' }, cwd: '/root' }, COMMAND_TIMEOUT_MS);
-					return new TmuxControlClient(pipes, { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted);
+					return new TmuxControlClient(pipes, { target: `=${session}:`, pendingCommand: script.pending, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted);
 				});
 			} catch (cause) {
 				// Whatever broke, the next terminal looks again; a lab stopped behind podlab's back is started
@@ -224,7 +225,7 @@ export class IncusBackend implements LabBackend {
 		const attached = lab;
 		return new TmuxProcess(client, {
 			endSession: () => this.#endSessions(attached, session),
-			signalCommand: (name) => `run-shell -b 'sh ${HOST_SCRIPT} signal ${session} ${name.replace(/^SIG/, '')} >/dev/null 2>&1'`,
+			signalCommand: script.signal,
 		});
 	}
 

@@ -10,6 +10,9 @@
 #       The session's pane: runs the interactive shell, then reports its exit status.
 #   podlab-host.sh signal SESSION SIGNAL
 #       Signal the foreground job of SESSION, never the shell (run by tmux, for the gateway).
+#   podlab-host.sh pending SESSION
+#       Store in SESSION's option @podlab-pending how many bytes of input wait in its pane's terminal
+#       for the program to read (run by tmux, for the gateway, which types more once it is 0).
 #   podlab-host.sh end PATTERN
 #       Kill every session whose name matches PATTERN, a shell pattern: one terminal, or
 #       podlab-<student>-* for all of one student's.
@@ -117,6 +120,16 @@ signal() {
 	return 0
 }
 
+pending() {
+	session=$1
+	tty=$(podlab_tmux display-message -p -t "=$session:" '#{pane_tty}' 2>/dev/null)
+	# FIONREAD (0x541B) on the pane's terminal, opened without becoming anyone's controlling terminal.
+	count=$(perl -e 'use Fcntl; sysopen(my $tty, $ARGV[0], O_RDONLY | O_NOCTTY | O_NONBLOCK) or exit 1;
+		my $count = pack("i", 0); ioctl($tty, 0x541B, $count) or exit 1; print unpack("i", $count)' "$tty" 2>/dev/null) || count=0
+	podlab_tmux set-option -t "=$session:" @podlab-pending "${count:-0}" 2>/dev/null
+	return 0
+}
+
 end() {
 	pattern=$1
 	# Each pane's process leads a session (setsid) that the shell and its jobs belong to.
@@ -146,9 +159,10 @@ case $command in
 attach) [ $# -eq 5 ] && attach "$@" ;;
 shell) [ $# -eq 1 ] && shell "$@" ;;
 signal) [ $# -eq 2 ] && signal "$@" ;;
+pending) [ $# -eq 1 ] && pending "$@" ;;
 end) [ $# -eq 1 ] && end "$@" ;;
 *) false ;;
 esac || {
-	echo "usage: podlab-host.sh attach SESSION NONCE TERM COLS ROWS | shell SESSION | signal SESSION SIGNAL | end PATTERN" >&2
+	echo "usage: podlab-host.sh attach SESSION NONCE TERM COLS ROWS | shell SESSION | signal SESSION SIGNAL | pending SESSION | end PATTERN" >&2
 	exit 2
 }

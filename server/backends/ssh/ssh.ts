@@ -27,7 +27,7 @@ import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest,
 import { withOnlyStandardFds } from '../standard-fds.ts';
 import { AttachQueue, TmuxControlClient } from '../tmux/control-mode.ts';
 import { childPipes } from '../tmux/control-pipes.ts';
-import { TmuxProcess } from '../tmux/tmux-process.ts';
+import { hostScriptCommands, TmuxProcess } from '../tmux/tmux-process.ts';
 import { LabHostError, sshFailure, type LabHostProblem } from './errors.ts';
 import { HostAssignments } from './host-assignments.ts';
 import { installProblem, installScript } from './install.ts';
@@ -139,19 +139,20 @@ export class SshBackend implements LabBackend {
 		const host = this.#hosts.get(await this.#assignments.assign(request.reader))!;
 		await this.#install(host);
 		const attach = ['attach', session, request.nonce, request.term, String(request.cols), String(request.rows)];
+		// Asked over this terminal's own connection: tmux runs the host script there.
+		const script = hostScriptCommands(HOST_SCRIPT, session);
 		const ssh = withOnlyStandardFds('ssh', [...this.#sshArgs(host), '-T', '--', host.hostname, `exec sh ${HOST_SCRIPT} ${attach.map(quote).join(' ')}`]);
 		const client = await this.#attachQueue.attach(host.label, () => {
 			const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
 			return new Promise<TmuxControlClient>((resolve, reject) => {
-				child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: `=${session}:`, nonce: request.nonce, cols: request.cols, rows: request.rows }, events)));
+				child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: `=${session}:`, pendingCommand: script.pending, nonce: request.nonce, cols: request.cols, rows: request.rows }, events)));
 				child.once('error', (cause) => reject(new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`ssh backend: cannot start ssh to ${host.label}: ${cause.message}`, { cause }) })));
 			});
 		});
 		this.#options.logger.info({ reader: request.reader, terminal: request.id, host: host.label, session, pid: client.pid }, 'ssh terminal connecting');
 		return new TmuxProcess(client, {
 			endSession: () => this.#track(this.#end(host, session)),
-			// Asked over this terminal's own connection: tmux runs the host script there.
-			signalCommand: (name) => `run-shell -b 'sh "$HOME/.podlab/podlab-host.sh" signal ${session} ${name.replace(/^SIG/, '')} >/dev/null 2>&1'`,
+			signalCommand: script.signal,
 		});
 	}
 

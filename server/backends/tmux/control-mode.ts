@@ -225,6 +225,17 @@ export class TmuxAnsweredQueries {
  */
 const COMMANDS_IN_FLIGHT = 8;
 
+/**
+ * Keys typed into a pane before the gateway asks whether its program has read them. tmux takes every
+ * `send-keys` at once and holds the keys its pane's terminal has no room for, so without asking, a
+ * program that does not read (raw mode, `sleep`) would have tmux working through and holding all a
+ * reader sends. With it, tmux holds at most this much for a pane, the gateway the rest, paused.
+ */
+export const INPUT_WINDOW_KEYS = 16 * 1024;
+
+/** How soon to ask again while the pane's program has input it has not read: doubling, up to the last. */
+const PENDING_RECHECK_MS = [20, 40, 80, 160, 320, 640, 1000];
+
 /** Bytes per `send-keys` command: keeps each command line short (three characters a byte). */
 const KEYS_PER_COMMAND = 256;
 
@@ -251,9 +262,20 @@ export function replayScreen(lines: Buffer[], cursor: { x: number; y: number; he
 	return Buffer.concat(parts);
 }
 
+/** A tmux command line and the keys it types into the pane (`send-keys`), 0 for any other command. */
+interface Command {
+	line: string;
+	keys: number;
+}
+
 export interface TmuxControlOptions {
 	/** tmux target of the terminal's pane, e.g. "=podlab-alice-main:". */
 	target: string;
+	/**
+	 * The tmux command (a `run-shell` of the host script's `pending`) that stores in the session's
+	 * option `@podlab-pending` how many bytes wait in the pane's terminal for its program to read.
+	 */
+	pendingCommand: string;
 	/** The terminal's shell-integration nonce, for the markers the host script reports. */
 	nonce: string;
 	cols: number;
@@ -263,7 +285,8 @@ export interface TmuxControlOptions {
 /**
  * A tmux control-mode client at the far end of `pipes` (ssh to a lab host, or an exec in a lab
  * container), seen as the input and output of one pane: bytes in with `send-keys -H`, the pane's
- * bytes out exactly, a size, and backpressure both ways. The far side is the lab's, so what it
+ * bytes out exactly, a size, and backpressure both ways: keys go to tmux at the pace the pane's
+ * program reads them ({@link INPUT_WINDOW_KEYS}). The far side is the lab's, so what it
  * sends is bounded ({@link CONTROL_LIMITS}) and its first answer has a deadline: a client that
  * breaks either is ended, and its terminal told why (`exit` with a {@link LabProblem}).
  */
@@ -280,7 +303,7 @@ export class TmuxControlClient {
 	 * Commands held until tmux answered the first of the attach commands: one that tmux runs before
 	 * this client is attached (refresh-client) would act on another client (another terminal).
 	 */
-	#held: string[] | null = [];
+	#held: Command[] | null = [];
 	#heldBytes = 0;
 	readonly #exited: Promise<void>;
 	#markAttached!: () => void;
@@ -289,11 +312,18 @@ export class TmuxControlClient {
 	/** Set when the far side broke a bound or a deadline: the client was ended for it. */
 	#problem: LabProblem | null = null;
 	#failure = '';
-	/** Commands waiting for one in flight to be answered, and how long they are. */
-	#waiting: string[] = [];
+	/** Commands waiting to be written, other commands before keys, and how long they are together. */
+	#waiting: Command[] = [];
+	#typing: Command[] = [];
 	#waitingBytes = 0;
-	/** Commands written to tmux and not answered yet. */
-	#inFlight = 0;
+	/** Commands written to tmux and not answered yet, in order: true for the one that answers a pending check. */
+	#inFlight: boolean[] = [];
+	/** Keys written since the pane's program was last seen with nothing left to read. */
+	#unconfirmedKeys = 0;
+	/** A pending check is in flight, or waits for its timer: no keys go out meanwhile. */
+	#checking = false;
+	#recheck: NodeJS.Timeout | undefined;
+	#rechecks = 0;
 	/** write() returned false: the terminal waits for `drain`. */
 	#drainWanted = false;
 	#stderrBytes = 0;
@@ -321,6 +351,7 @@ export class TmuxControlClient {
 		const firstReply = setTimeout(() => this.#fail('LAB_ERR_LAB_TIMEOUT', `no answer from tmux within ${limits.firstReplyMs} ms`), limits.firstReplyMs);
 		void this.attached.then(() => clearTimeout(firstReply));
 		this.#exited = pipes.closed.then((code) => {
+			clearTimeout(this.#recheck);
 			this.#markAttached();
 			events.exit(code, this.#problem ?? undefined);
 		});
@@ -339,7 +370,9 @@ export class TmuxControlClient {
 		this.#held = null;
 		this.#heldBytes = 0;
 		this.#waiting = [];
+		this.#typing = [];
 		this.#waitingBytes = 0;
+		clearTimeout(this.#recheck);
 		this.#pipes.resumeOutput();
 		this.#pipes.kill('SIGKILL');
 	}
@@ -351,13 +384,14 @@ export class TmuxControlClient {
 
 	/** Types `data` into the pane; false once the client's input queue is over {@link INPUT_QUEUE_BYTES}. */
 	write(data: Buffer): boolean {
-		for (const command of sendKeysCommands(this.#options.target, data)) this.command(command);
+		const commands = sendKeysCommands(this.#options.target, data);
+		commands.forEach((line, index) => this.#enqueue({ line, keys: Math.min(KEYS_PER_COMMAND, data.length - index * KEYS_PER_COMMAND) }));
 		const room = this.queuedInputBytes <= INPUT_QUEUE_BYTES;
 		if (!room) this.#drainWanted = true;
 		return room;
 	}
 
-	/** Input not yet taken by tmux, as the commands that carry it (three bytes a key). */
+	/** Input not yet handed to tmux, as the commands that carry it (three bytes a key). */
 	get queuedInputBytes(): number {
 		return this.#heldBytes + this.#waitingBytes + this.#pipes.queuedBytes;
 	}
@@ -387,28 +421,75 @@ export class TmuxControlClient {
 	 * than worked through in the lab.
 	 */
 	command(line: string): void {
+		this.#enqueue({ line, keys: 0 });
+	}
+
+	#enqueue(command: Command): void {
 		if (this.#problem) return;
 		if (this.#held) {
-			this.#held.push(line);
-			this.#heldBytes += line.length + 1;
+			this.#held.push(command);
+			this.#heldBytes += command.line.length + 1;
 			return;
 		}
-		this.#waiting.push(line);
-		this.#waitingBytes += line.length + 1;
+		(command.keys > 0 ? this.#typing : this.#waiting).push(command);
+		this.#waitingBytes += command.line.length + 1;
 		this.#pump();
 	}
 
 	#pump(): void {
-		while (this.#inFlight < COMMANDS_IN_FLIGHT && this.#waiting.length > 0) {
-			const line = this.#waiting.shift()!;
-			this.#waitingBytes -= line.length + 1;
-			this.#inFlight++;
-			this.#pipes.write(`${line}\n`);
+		while (this.#inFlight.length < COMMANDS_IN_FLIGHT) {
+			const next = this.#waiting.shift() ?? this.#nextKeys();
+			if (!next) break;
+			this.#waitingBytes -= next.line.length + 1;
+			this.#unconfirmedKeys += next.keys;
+			this.#send(next.line);
 		}
 		if (this.#drainWanted && this.queuedInputBytes <= INPUT_QUEUE_BYTES / 2) {
 			this.#drainWanted = false;
 			this.#events.drain();
 		}
+	}
+
+	/** The next keys to type, unless the pane's program is yet to show it reads what it was given. */
+	#nextKeys(): Command | undefined {
+		if (this.#checking || this.#typing.length === 0) return undefined;
+		if (this.#unconfirmedKeys >= INPUT_WINDOW_KEYS) {
+			this.#checkPending();
+			return undefined;
+		}
+		return this.#typing.shift();
+	}
+
+	#send(line: string, answersCheck = false): void {
+		this.#inFlight.push(answersCheck);
+		this.#pipes.write(`${line}\n`);
+	}
+
+	/** Asks how much input waits in the pane's terminal; the answer is the reply to the last command. */
+	#checkPending(): void {
+		this.#checking = true;
+		const target = this.#options.target;
+		this.#send(`set-option -t ${target} @podlab-pending -`);
+		this.#send(this.#options.pendingCommand);
+		this.#send(`display-message -p -t ${target} 'podlab-pending #{@podlab-pending}'`, true);
+	}
+
+	/**
+	 * The pane's program read everything: the next window of keys goes. It has not: ask again a little
+	 * later. An answer that is not a number (a host script too old to know `pending`, a lab that
+	 * broke it) counts as read, as before there was asking; a lab that lies only slows its own input.
+	 */
+	#onPending(lines: Buffer[]): void {
+		const pending = /^podlab-pending (\d+)$/.exec(lines[0]?.toString('latin1') ?? '');
+		if (!pending || Number(pending[1]) === 0) {
+			this.#checking = false;
+			this.#unconfirmedKeys = 0;
+			this.#rechecks = 0;
+			this.#pump();
+			return;
+		}
+		const delay = PENDING_RECHECK_MS[Math.min(this.#rechecks++, PENDING_RECHECK_MS.length - 1)];
+		this.#recheck = setTimeout(() => this.#problem || this.#checkPending(), delay);
 	}
 
 	#onEvent(event: ControlEvent): void {
@@ -420,8 +501,10 @@ export class TmuxControlClient {
 			}
 			case 'reply':
 				if (event.own) {
-					this.#inFlight = Math.max(0, this.#inFlight - 1);
+					const answersCheck = this.#inFlight.shift();
+					if (answersCheck) this.#onPending(event.lines);
 					this.#pump();
+					if (answersCheck) break;
 				}
 				this.#onReply(event.lines, event.error);
 				break;
@@ -445,7 +528,7 @@ export class TmuxControlClient {
 			const held = this.#held;
 			this.#held = null;
 			this.#heldBytes = 0;
-			for (const line of held) this.command(line);
+			for (const command of held) this.#enqueue(command);
 		}
 		if (this.#cursor) {
 			const cursor = this.#cursor;

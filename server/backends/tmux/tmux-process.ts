@@ -7,6 +7,17 @@ import type { SignalName } from '../../../src/protocol.ts';
 import type { LabProcess } from '../backend.ts';
 import type { TmuxControlClient } from './control-mode.ts';
 
+/**
+ * The tmux commands that run the host script's helpers (ssh/host.sh) for `session`, at the far end
+ * of the terminal's own control client: where the script is `script`.
+ */
+export function hostScriptCommands(script: string, session: string): { pending: string; signal: (name: SignalName) => string } {
+	return {
+		pending: `run-shell 'sh ${script} pending ${session} >/dev/null 2>&1'`,
+		signal: (name) => `run-shell -b 'sh ${script} signal ${session} ${name.replace(/^SIG/, '')} >/dev/null 2>&1'`,
+	};
+}
+
 /** How long a hung-up client may take to exit before it is killed. */
 const HANGUP_GRACE_MS = 1000;
 

@@ -1,12 +1,14 @@
 /**
  * tmux control mode as tmux 3.3 writes it (lines captured from `tmux -C`), parsed without a network.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { installScript } from '../../../server/backends/ssh/install.ts';
 import { childPipes } from '../../../server/backends/tmux/control-pipes.ts';
+import { hostScriptCommands } from '../../../server/backends/tmux/tmux-process.ts';
 import {
 	AttachQueue,
 	CONTROL_LIMITS,
@@ -19,6 +21,9 @@ import {
 } from '../../../server/backends/tmux/control-mode.ts';
 
 const bytes = (text: string) => Buffer.from(text, 'latin1');
+
+/** The pending-input check, for far sides that are not tmux: it answers nothing, which counts as read. */
+const PENDING = "run-shell 'true'";
 
 describe('ControlModeParser', () => {
 	it('turns %output into the bytes the pane wrote, and skips notifications', () => {
@@ -105,7 +110,7 @@ describe('TmuxControlClient against a hostile far side', () => {
 		const seen: { output: Buffer[]; exit: Promise<[number, string | undefined]> } = { output: [], exit: null! };
 		const result = new Promise<[number, string | undefined]>((resolve) => {
 			const events = { output: (chunk: Buffer) => seen.output.push(chunk), drain: () => {}, exit: (code: number, problem?: string) => resolve([code, problem]) };
-			child.once('spawn', () => new TmuxControlClient(childPipes(child), { target: '=s:', nonce: 'n', cols: 80, rows: 24 }, events, { ...CONTROL_LIMITS, ...limits }));
+			child.once('spawn', () => new TmuxControlClient(childPipes(child), { target: '=s:', pendingCommand: PENDING, nonce: 'n', cols: 80, rows: 24 }, events, { ...CONTROL_LIMITS, ...limits }));
 		});
 		seen.exit = result;
 		return seen;
@@ -145,10 +150,11 @@ describe('TmuxControlClient input', () => {
 		const child = spawn('sh', ['-c', `printf '%%begin 1 1 0\\n%%end 1 1 0\\n'; ${then}`], { cwd: dir });
 		let drains = 0;
 		const events = { output: () => {}, drain: () => drains++, exit: () => {} };
-		const client = new Promise<TmuxControlClient>((resolve) => child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: '=s:', nonce: 'n', cols: 80, rows: 24 }, events))));
+		const client = new Promise<TmuxControlClient>((resolve) => child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: '=s:', pendingCommand: PENDING, nonce: 'n', cols: 80, rows: 24 }, events))));
 		return { dir, client, drains: () => drains };
 	}
-	const linesIn = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter(Boolean).length : 0);
+	/** The `send-keys` commands the far side got. */
+	const keysIn = (file: string) => (existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((line) => line.startsWith('send-keys ')).length : 0);
 
 	it('sends tmux only a few commands ahead of its answers, and keeps the rest (then asks the terminal to wait)', async () => {
 		const far = farSide('cat > commands');
@@ -157,7 +163,7 @@ describe('TmuxControlClient input', () => {
 		const accepted = [0, 1, 2, 3].map(() => client.write(Buffer.alloc(16 * 1024, 'x')));
 		expect(accepted.at(-1)).toBe(false);
 		await new Promise((resolve) => setTimeout(resolve, 300));
-		expect(linesIn(join(far.dir, 'commands'))).toBe(8);
+		expect(keysIn(join(far.dir, 'commands'))).toBe(8);
 		expect(client.queuedInputBytes).toBeGreaterThan(64 * 1024);
 		client.hangUp('SIGKILL');
 		await client.exited;
@@ -169,12 +175,72 @@ describe('TmuxControlClient input', () => {
 		await client.attached;
 		const accepted = [0, 1, 2, 3].map(() => client.write(Buffer.alloc(16 * 1024, 'y')));
 		expect(accepted.at(-1)).toBe(false);
-		await expect.poll(() => linesIn(join(far.dir, 'commands')), { timeout: 10_000 }).toBe(256);
+		await expect.poll(() => keysIn(join(far.dir, 'commands')), { timeout: 10_000 }).toBe(256);
 		expect(client.queuedInputBytes).toBe(0);
 		expect(far.drains()).toBe(1);
 		client.hangUp('SIGKILL');
 		await client.exited;
 	});
+});
+
+describe('TmuxControlClient typing into a real tmux', () => {
+	const cpuSeconds = (pid: number) => {
+		const fields = readFileSync(`/proc/${pid}/stat`, 'latin1').split(') ')[1]!.split(' ');
+		return (Number(fields[11]) + Number(fields[12])) / 100;
+	};
+
+	const removed = (dir: string) => {
+		try {
+			rmSync(dir, { recursive: true, force: true });
+			return true;
+		} catch {
+			return false;
+		}
+	};
+
+	it('types into a pane at the pace its program reads, holding the rest at the gateway', async () => {
+		// podlab's files in a HOME of their own, as the ssh backend installs them on a lab host, and a tmux server of their own.
+		const home = mkdtempSync(join(tmpdir(), 'podlab-tmux-home-'));
+		const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, TMUX_TMPDIR: home };
+		delete env.TMUX;
+		execFileSync('sh', ['-s'], { input: await installScript(), env });
+		const script = join(home, '.podlab/podlab-host.sh');
+		const child = spawn('sh', [script, 'attach', 'podlab-t-main', 'n1', 'main', '80', '24'], { env, cwd: home });
+		let output = '';
+		const events = { output: (chunk: Buffer) => (output += chunk.toString('latin1')), drain: () => {}, exit: () => {} };
+		const pending = hostScriptCommands(script, 'podlab-t-main').pending;
+		const client = await new Promise<TmuxControlClient>((resolve) =>
+			child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: '=podlab-t-main:', pendingCommand: pending, nonce: 'n1', cols: 80, rows: 24 }, events))),
+		);
+		try {
+			await client.attached;
+			const tmux = Number(execFileSync('tmux', ['-L', 'podlab', 'display-message', '-p', '#{pid}'], { env, encoding: 'utf8' }));
+			// Raw mode: the pane's terminal takes a few KiB, then nothing until the program reads.
+			client.write(Buffer.from('stty raw -echo; echo RAW""-MODE; sleep 2; head -c 100000 > got; echo READ""-DONE; sleep 1000\r'));
+			await expect.poll(() => output, { timeout: 10_000 }).toContain('RAW-MODE');
+			const cpuBefore = cpuSeconds(tmux);
+			client.write(Buffer.alloc(512 * 1024, 0x61));
+			await new Promise((resolve) => setTimeout(resolve, 1000));
+			const held = client.queuedInputBytes;
+			const tmuxCpu = cpuSeconds(tmux) - cpuBefore;
+			// Three bytes a key in the commands that carry them: at most the window and the pty's room went to tmux.
+			expect(held).toBeGreaterThan(3 * (512 * 1024 - 48 * 1024));
+			expect(tmuxCpu).toBeLessThan(0.3);
+
+			// The program reads 100000 bytes: that much more goes, and no more than the window beyond it.
+			await expect.poll(() => output, { timeout: 10_000 }).toContain('READ-DONE');
+			expect(statSync(join(home, 'got')).size).toBe(100_000);
+			await expect.poll(() => held - client.queuedInputBytes, { timeout: 10_000 }).toBeGreaterThan(3 * (100_000 - 48 * 1024));
+			await new Promise((resolve) => setTimeout(resolve, 1000));
+			expect(held - client.queuedInputBytes).toBeLessThan(3 * (100_000 + 48 * 1024));
+		} finally {
+			client.hangUp('SIGKILL');
+			await client.exited;
+			execFileSync('tmux', ['-L', 'podlab', 'kill-server'], { env, stdio: 'ignore' });
+			// The pane's shell may still be writing its history as it goes.
+			await expect.poll(() => removed(home), { timeout: 5000 }).toBe(true);
+		}
+	}, 30_000);
 });
 
 describe('decodeOutput', () => {
@@ -225,7 +291,7 @@ describe('AttachQueue', () => {
 		started.push(name);
 		const child = spawn('sh', ['-c', `sleep ${delayMs / 1000}; printf '%%begin 1 1 0\\n%%end 1 1 0\\n'; sleep 5`]);
 		const events = { output: () => {}, drain: () => {}, exit: () => {} };
-		return new Promise((resolve) => child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: '=s:', nonce: 'n', cols: 80, rows: 24 }, events))));
+		return new Promise((resolve) => child.once('spawn', () => resolve(new TmuxControlClient(childPipes(child), { target: '=s:', pendingCommand: PENDING, nonce: 'n', cols: 80, rows: 24 }, events))));
 	}
 
 	it('starts a server’s next control client only once the one before it has attached; other servers do not wait', async () => {
