@@ -141,6 +141,24 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		expect(performance.now() - started).toBeLessThan(30_000);
 	}, 90_000);
 
+	it('ends a terminal whose lab never answers a command, in the command deadline', async () => {
+		const oscar = await lab.connect('oscar');
+		const kept = await oscar.run(`cp ${HOST_SCRIPT} /root/.podlab/original.sh`, 'keep', 20_000);
+		expect(kept.exit).toBe(0);
+		// Everything works as before, except that asking how much input waits never returns.
+		await replaceHostScript('[ "$1" = pending ] && exec sleep 1000; exec sh /root/.podlab/original.sh "$@"', oscar);
+		const stalled = await lab.connect('oscar', 'stalled');
+		const started = performance.now();
+		// More than one window of keys: the gateway asks the lab how much of it was read.
+		stalled.type(`: ${'x'.repeat(20 * 1024)}`);
+		await stalled.waitForClose(40_000);
+		const error = stalled.messages.find((message) => message.t === 'error');
+		const seconds = (performance.now() - started) / 1000;
+		console.info(`hostile lab, a command never answered: ${error?.t === 'error' ? error.code : 'no error'} after ${seconds.toFixed(1)} s`);
+		expect(error).toMatchObject({ code: 'LAB_ERR_LAB_TIMEOUT' });
+		expect(seconds).toBeLessThan(30);
+	}, 90_000);
+
 	it('ends a student’s terminals and frees their seat within seconds when their lab makes ending hang', async () => {
 		const trudy = await lab.connect('trudy');
 		// Everything works as before, except that ending a session never returns.

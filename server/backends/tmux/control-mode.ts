@@ -54,6 +54,11 @@ export const CONTROL_LIMITS = {
 	stderrBytes: 64 * 1024,
 	/** From the start of the client to tmux's first reply (the attach). */
 	firstReplyMs: 20_000,
+	/**
+	 * From a command to its answer, counted while the gateway reads the client (a paused client
+	 * cannot answer). tmux answers at once, but for the pending check, which runs a short script.
+	 */
+	replyMs: 20_000,
 };
 
 const NEWLINE = 0x0a;
@@ -324,6 +329,10 @@ export class TmuxControlClient {
 	#checking = false;
 	#recheck: NodeJS.Timeout | undefined;
 	#rechecks = 0;
+	/** Runs while commands are in flight and output is read: their answer is late past `replyMs`. */
+	#replyTimer: NodeJS.Timeout | undefined;
+	#outputPaused = false;
+	readonly #replyMs: number;
 	/** write() returned false: the terminal waits for `drain`. */
 	#drainWanted = false;
 	#stderrBytes = 0;
@@ -334,6 +343,7 @@ export class TmuxControlClient {
 		this.#options = options;
 		this.#events = events;
 		this.#parser = new ControlModeParser(limits);
+		this.#replyMs = limits.replyMs;
 		pipes.onStdout((chunk) => {
 			if (this.#problem) return;
 			for (const event of this.#parser.feed(chunk)) this.#onEvent(event);
@@ -352,6 +362,7 @@ export class TmuxControlClient {
 		void this.attached.then(() => clearTimeout(firstReply));
 		this.#exited = pipes.closed.then((code) => {
 			clearTimeout(this.#recheck);
+			clearTimeout(this.#replyTimer);
 			this.#markAttached();
 			events.exit(code, this.#problem ?? undefined);
 		});
@@ -373,6 +384,7 @@ export class TmuxControlClient {
 		this.#typing = [];
 		this.#waitingBytes = 0;
 		clearTimeout(this.#recheck);
+		clearTimeout(this.#replyTimer);
 		this.#pipes.resumeOutput();
 		this.#pipes.kill('SIGKILL');
 	}
@@ -402,11 +414,15 @@ export class TmuxControlClient {
 
 	/** Stops reading: the client, then tmux's client, then tmux's reading of the pane block in turn. */
 	pauseOutput(): void {
+		this.#outputPaused = true;
 		this.#pipes.pauseOutput();
+		this.#watchReplies();
 	}
 
 	resumeOutput(): void {
+		this.#outputPaused = false;
 		this.#pipes.resumeOutput();
+		this.#watchReplies();
 	}
 
 	/** SIGTERM: tmux detaches the client, the session stays; SIGKILL: lets go of the client's pipes at once. */
@@ -463,6 +479,15 @@ export class TmuxControlClient {
 	#send(line: string, answersCheck = false): void {
 		this.#inFlight.push(answersCheck);
 		this.#pipes.write(`${line}\n`);
+		if (!this.#replyTimer) this.#watchReplies();
+	}
+
+	/** (Re)starts the deadline of the oldest command in flight, or stops it when none is or output is paused. */
+	#watchReplies(): void {
+		clearTimeout(this.#replyTimer);
+		this.#replyTimer = undefined;
+		if (this.#problem || this.#outputPaused || this.#inFlight.length === 0) return;
+		this.#replyTimer = setTimeout(() => this.#fail('LAB_ERR_LAB_TIMEOUT', `no answer from tmux to a command within ${this.#replyMs} ms`), this.#replyMs);
 	}
 
 	/** Asks how much input waits in the pane's terminal; the answer is the reply to the last command. */
@@ -502,6 +527,7 @@ export class TmuxControlClient {
 			case 'reply':
 				if (event.own) {
 					const answersCheck = this.#inFlight.shift();
+					this.#watchReplies();
 					if (answersCheck) this.#onPending(event.lines);
 					this.#pump();
 					if (answersCheck) break;

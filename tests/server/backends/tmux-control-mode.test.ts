@@ -107,10 +107,15 @@ describe('TmuxControlClient against a hostile far side', () => {
 	/** A client whose far side is `script` (a real process), with small bounds. */
 	function client(script: string, limits: Partial<typeof CONTROL_LIMITS> = {}) {
 		const child = spawn('sh', ['-c', script]);
-		const seen: { output: Buffer[]; exit: Promise<[number, string | undefined]> } = { output: [], exit: null! };
+		let started!: (client: TmuxControlClient) => void;
+		const seen: { output: Buffer[]; exit: Promise<[number, string | undefined]>; client: Promise<TmuxControlClient> } = {
+			output: [],
+			exit: null!,
+			client: new Promise((resolve) => (started = resolve)),
+		};
 		const result = new Promise<[number, string | undefined]>((resolve) => {
 			const events = { output: (chunk: Buffer) => seen.output.push(chunk), drain: () => {}, exit: (code: number, problem?: string) => resolve([code, problem]) };
-			child.once('spawn', () => new TmuxControlClient(childPipes(child), { target: '=s:', pendingCommand: PENDING, nonce: 'n', cols: 80, rows: 24 }, events, { ...CONTROL_LIMITS, ...limits }));
+			child.once('spawn', () => started(new TmuxControlClient(childPipes(child), { target: '=s:', pendingCommand: PENDING, nonce: 'n', cols: 80, rows: 24 }, events, { ...CONTROL_LIMITS, ...limits })));
 		});
 		seen.exit = result;
 		return seen;
@@ -134,6 +139,21 @@ describe('TmuxControlClient against a hostile far side', () => {
 		const far = client('exec sleep 30', { firstReplyMs: 300 });
 		expect(await far.exit).toEqual([-1, 'LAB_ERR_LAB_TIMEOUT']);
 		expect(performance.now() - began).toBeLessThan(5000);
+	});
+
+	it('ends the client when tmux does not answer a command in time, counting only while its output is read', async () => {
+		const far = client("printf '%%begin 1 1 0\\n%%end 1 1 0\\n'; exec sleep 30", { replyMs: 300 });
+		const tmux = await far.client;
+		await tmux.attached;
+		// A paused client cannot read the answer: its deadline waits.
+		tmux.pauseOutput();
+		tmux.write(Buffer.from('ls\r'));
+		const paused = await Promise.race([far.exit, new Promise((resolve) => setTimeout(resolve, 700, 'still there'))]);
+		expect(paused).toBe('still there');
+		const began = performance.now();
+		tmux.resumeOutput();
+		expect(await far.exit).toEqual([-1, 'LAB_ERR_LAB_TIMEOUT']);
+		expect(performance.now() - began).toBeGreaterThanOrEqual(280);
 	});
 
 	it('keeps a client that answered in time', async () => {
