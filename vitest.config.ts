@@ -30,6 +30,8 @@ export default defineConfig({
 			{ extends: true, test: { name: 'lab', include: ['tests/lab/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'docs', include: ['tests/docs/**/*.test.ts'] } },
 			{ extends: true, test: { name: 'bench', include: ['tests/bench/**/*.test.ts'] } },
+			// On a machine with no lab only, when asked (tests/first-run); run once: it makes the lab.
+			{ extends: true, test: { name: 'first-run', include: ['tests/first-run/**/*.test.ts'], retry: 0 } },
 		],
 	},
 });

@@ -20,9 +20,10 @@ import { buildImage, labImage, type LabImage } from './lib/images.ts';
 import { findMissingPackages, installPackages, LAB_PACKAGES } from './lib/packages.ts';
 import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_STATE_DIR, LAB_WORK_DIR, SETUP_LOG_PATH } from './lib/paths.ts';
 import { Progress } from './lib/progress.ts';
+import { SetupStateRecorder } from './lib/setup-state.ts';
 import { smokeCheck } from './lib/smoke-check.ts';
 import { endpointSettingsFromEnv, loadEndpoint } from './incus/endpoint.ts';
-import { incusStepCount, runIncusSteps, type IncusSetupMode } from './incus/host-setup.ts';
+import { INCUS_STEPS_MS, runIncusSteps, type IncusSetupMode } from './incus/host-setup.ts';
 import { IncusApi } from './incus/incus-api.ts';
 import { PROJECT } from './incus/names.ts';
 
@@ -61,6 +62,12 @@ Options:
 Full output of the last run: ${SETUP_LOG_PATH}
 `;
 
+/**
+ * How long steps 1–7 take on a fresh Debian 12 machine (2 cores; packages from the network), for
+ * the time left that the page shows while the lab is prepared (the Incus steps: INCUS_STEPS_MS).
+ */
+const PODMAN_STEPS_MS = [100, 40_000, 1_000, 1_000, 1_000, 22_000, 3_000];
+
 function imageStep(image: LabImage, rebuild: boolean, log: (chunk: Buffer) => void) {
 	return async () => {
 		const outcome = await buildImage(image, { force: rebuild, log });
@@ -84,20 +91,48 @@ async function main(): Promise<number> {
 	if (confExists) process.env.CONTAINERS_CONF = CONTAINERS_CONF_PATH;
 	else delete process.env.CONTAINERS_CONF;
 
-	const [busybox, alpine, nginx] = [labImage('busybox'), labImage('alpine'), labImage('nginx')];
 	const withLabs = !options['podman-only'];
 	const endpointSettings = endpointSettingsFromEnv();
 	const mode: IncusSetupMode = options.member ? 'member' : endpointSettings.incusUrl ? 'remote' : 'one-box';
 	if (mode === 'member') {
 		// A member runs labs; the images and the lab image are made from the gateway's machine.
-		const progress = new Progress(incusStepCount('member'));
+		const progress = new Progress(INCUS_STEPS_MS.member.length);
 		await runIncusSteps(progress, { mode, rebuild: false, log });
 		await new Promise((resolve) => logFile.end(resolve));
 		progress.finish('Cluster member ready (join it with `incus admin init`)');
 		return 0;
 	}
-	const remote = mode === 'remote' ? new IncusApi(await loadEndpoint(endpointSettings), process.env.PODLAB_INCUS_PROJECT || PROJECT) : undefined;
-	const progress = new Progress(7 + (withLabs ? incusStepCount(mode) : 0));
+	// The gateway shows readers where this setup stands (lab/lib/setup-state.ts).
+	const expectedMs = [...PODMAN_STEPS_MS, ...(withLabs ? INCUS_STEPS_MS[mode] : [])];
+	const recorder = new SetupStateRecorder(expectedMs);
+	try {
+		await prepare(mode, options, withLabs, log, new Progress(expectedMs.length, { onEvent: recorder.onEvent }));
+	} catch (error) {
+		await recorder.fail((error as Error).message);
+		await new Promise((resolve) => logFile.end(resolve));
+		if (error instanceof SetupError) {
+			const tail = (await readFile(SETUP_LOG_PATH, 'utf8').catch(() => '')).trim().split('\n').slice(-15);
+			if (tail.length > 0 && tail[0] !== '') process.stderr.write(`\nLast lines of ${SETUP_LOG_PATH}:\n  ${tail.join('\n  ')}\n`);
+		}
+		throw error;
+	}
+	await new Promise((resolve) => logFile.end(resolve));
+	await recorder.flushed();
+	process.stdout.write(
+		[
+			`  containers.conf  ${CONTAINERS_CONF_PATH}`,
+			`  lab shell env    ${LAB_ENV_PATH} (the gateway exports it; by hand: set -a; . ${LAB_ENV_PATH}; set +a)`,
+			'  status           npm run lab:status',
+			'',
+		].join('\n'),
+	);
+	return 0;
+}
+
+/** Steps 1–7 (the podman lab) and, with labs, the Incus steps of `mode`; finishes `progress`. */
+async function prepare(mode: IncusSetupMode, options: { rebuild: boolean }, withLabs: boolean, log: (chunk: Buffer) => void, progress: Progress): Promise<void> {
+	const [busybox, alpine, nginx] = [labImage('busybox'), labImage('alpine'), labImage('nginx')];
+	const remote = mode === 'remote' ? new IncusApi(await loadEndpoint(endpointSettingsFromEnv()), process.env.PODLAB_INCUS_PROJECT || PROJECT) : undefined;
 	let cgroupLayout: CgroupLayout = 'none';
 	try {
 		await progress.step('Checking the host', async () => {
@@ -159,28 +194,10 @@ async function main(): Promise<number> {
 		await progress.step(`Image ${nginx.articleName}`, imageStep(nginx, options.rebuild, log));
 		await progress.step('Checking the lab end to end', () => smokeCheck(log));
 		if (withLabs) await runIncusSteps(progress, { mode, api: remote, rebuild: options.rebuild, log });
-	} catch (error) {
+	} finally {
 		remote?.close();
-		await new Promise((resolve) => logFile.end(resolve));
-		if (error instanceof SetupError) {
-			const tail = (await readFile(SETUP_LOG_PATH, 'utf8').catch(() => '')).trim().split('\n').slice(-15);
-			if (tail.length > 0 && tail[0] !== '') process.stderr.write(`\nLast lines of ${SETUP_LOG_PATH}:\n  ${tail.join('\n  ')}\n`);
-		}
-		throw error;
 	}
-	remote?.close();
-	await new Promise((resolve) => logFile.end(resolve));
-
 	progress.finish('Lab ready');
-	process.stdout.write(
-		[
-			`  containers.conf  ${CONTAINERS_CONF_PATH}`,
-			`  lab shell env    ${LAB_ENV_PATH} (the gateway exports it; by hand: set -a; . ${LAB_ENV_PATH}; set +a)`,
-			'  status           npm run lab:status',
-			'',
-		].join('\n'),
-	);
-	return 0;
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) await runCli(main);

@@ -11,6 +11,7 @@ import { basename, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
+import { publicSetupProgress, readSetupState } from '../lab/lib/setup-state.ts';
 import { DEFAULT_TERMINAL, ERRORS, LabError, type ErrorCode, type LabResponse } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import { BlockResults } from './block-results.ts';
@@ -179,7 +180,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
 	/** `GET /api/lab`: where shells run and, when the backend can tell, what lab they see. */
 	async function labAnswer(): Promise<LabResponse> {
-		const lab = (await backend.detectLab?.()) ?? null;
+		const [lab, setup] = await Promise.all([backend.detectLab?.() ?? null, readSetupState()]);
 		return {
 			backend: backend.name,
 			...backend.describe(),
@@ -190,6 +191,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			terminals: { default: DEFAULT_TERMINAL, maxPerReader: config.maxTerminalsPerReader },
 			scrollbackBytes: config.scrollbackBytes,
 			graceMs: config.graceMs,
+			setup: setup && publicSetupProgress(setup, Date.now()),
 			lab,
 		};
 	}

@@ -118,6 +118,19 @@ export const blockResultsResponse = z.looseObject({
 	blocks: z.record(z.string(), z.looseObject({ exit: z.int(), at: z.iso.datetime() })),
 });
 
+/** Where a `lab:setup` of the gateway's machine stands: the step, and about how long is left. */
+function labSetupProgress() {
+	return z.looseObject({
+		state: z.enum(['running', 'done', 'failed']),
+		step: z.nullable(z.looseObject({ number: z.int(), total: z.int(), title: z.string() })),
+		elapsedMs: z.number(),
+		/** About how long is left; null once it is not running. */
+		remainingMs: z.nullable(z.number()),
+	});
+}
+
+export type LabSetupProgress = z.infer<ReturnType<typeof labSetupProgress>>;
+
 /**
  * `GET /api/lab`: where shells run (`backend`), which lab they see (`profile`; null when the backend
  * cannot tell, the full detection in `lab`), the limits that matter to a reader.
@@ -131,6 +144,8 @@ export const labResponse = z.looseObject({
 	mode: z.optional(z.enum(['local', 'class'])),
 	profile: z.nullish(z.enum(['podman', 'kubernetes', 'none'])),
 	terminals: z.optional(z.looseObject({ default: terminalName, maxPerReader: z.int() })),
+	/** A `lab:setup` on this machine (the first `npm start` as root runs one), while it runs and after. */
+	setup: z.nullish(labSetupProgress()),
 });
 
 /** `POST /api/lab/reset` and the instructor's resets: per reader, the new lab and how long the reset took. */

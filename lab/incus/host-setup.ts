@@ -42,10 +42,16 @@ const MIN_POOL_BYTES = 4 * 2 ** 30;
  */
 export type IncusSetupMode = 'one-box' | 'member' | 'remote';
 
-/** Number of steps `runIncusSteps` runs in `mode` (for the progress count). */
-export function incusStepCount(mode: IncusSetupMode): number {
-	return { 'one-box': 6, member: 4, remote: 2 }[mode];
-}
+/**
+ * The steps `runIncusSteps` runs in `mode`, as how long each takes on a fresh Debian 12 machine
+ * (2 cores; packages from the network): the count, and the time left the page shows meanwhile.
+ */
+export const INCUS_STEPS_MS: Record<IncusSetupMode, readonly number[]> = {
+	// packages, id range, lxcfs, the daemon, pool and profiles, the lab image
+	'one-box': [20_000, 200, 2_000, 3_000, 1_000, 60_000],
+	member: [20_000, 200, 2_000, 3_000],
+	remote: [1_000, 60_000],
+};
 
 /**
  * The pool's size: half of what the file system under Incus has free, at most 100 GiB. The pool is

@@ -9,7 +9,15 @@ export interface ProgressOptions {
 	out?: NodeJS.WriteStream;
 	/** Interval of "still running" lines when `out` is not a TTY. @default 15000 */
 	heartbeatMs?: number;
+	/** Told of each step's start and end, and of the finish (lab:setup keeps its state file with it). */
+	onEvent?: (event: ProgressEvent) => void;
 }
+
+/** A step started, ended or failed (`number` of `total`), or every step is done (`finished`). */
+export type ProgressEvent =
+	| { kind: 'started' | 'done'; number: number; total: number; title: string }
+	| { kind: 'failed'; number: number; total: number; title: string; error: string }
+	| { kind: 'finished' };
 
 /** What a step reports about itself when done, e.g. "cached" or "installed 3 packages". */
 export type StepOutcome = string | undefined | void;
@@ -18,6 +26,7 @@ export class Progress {
 	readonly #total: number;
 	readonly #out: NodeJS.WriteStream;
 	readonly #heartbeatMs: number;
+	readonly #onEvent: (event: ProgressEvent) => void;
 	readonly #started = performance.now();
 	#current = 0;
 
@@ -25,6 +34,7 @@ export class Progress {
 		this.#total = totalSteps;
 		this.#out = options.out ?? process.stdout;
 		this.#heartbeatMs = options.heartbeatMs ?? 15_000;
+		this.#onEvent = options.onEvent ?? (() => {});
 	}
 
 	/** Runs one step; its outcome string is shown after "done". Errors pass through, marked ✗. */
@@ -35,7 +45,9 @@ export class Progress {
 		const elapsed = () => formatSeconds(performance.now() - stepStarted);
 		const tty = this.#out.isTTY === true;
 
+		const step = { number: this.#current, total: this.#total, title };
 		this.#out.write(tty ? `${label} …` : `${label} …\n`);
+		this.#onEvent({ kind: 'started', ...step });
 		const ticker = tty
 			? setInterval(() => this.#out.write(`\r\x1b[2K${label} … ${elapsed()}`), 1000)
 			: setInterval(() => this.#out.write(`${label} … still running (${elapsed()})\n`), this.#heartbeatMs);
@@ -44,15 +56,18 @@ export class Progress {
 			clearInterval(ticker);
 			const detail = outcome ? ` (${outcome})` : '';
 			this.#out.write(`${tty ? '\r\x1b[2K' : ''}${label} ✓ ${elapsed()}${detail}\n`);
+			this.#onEvent({ kind: 'done', ...step });
 		} catch (error) {
 			clearInterval(ticker);
 			this.#out.write(`${tty ? '\r\x1b[2K' : ''}${label} ✗ failed after ${elapsed()}\n`);
+			this.#onEvent({ kind: 'failed', ...step, error: (error as Error).message ?? String(error) });
 			throw error;
 		}
 	}
 
 	/** Prints the closing line with the total time. */
 	finish(message: string): void {
+		this.#onEvent({ kind: 'finished' });
 		this.#out.write(`${message} in ${formatSeconds(performance.now() - this.#started)}\n`);
 	}
 }

@@ -1,6 +1,7 @@
 /**
  * Which backend `PODLAB_LAB_BACKEND=auto` (the default) means here: a lab of one's own (`incus`)
- * whenever Incus can make them, since it isolates readers from the gateway and from each other;
+ * whenever Incus can make them (or lab:setup is preparing them), since it isolates readers from the
+ * gateway and from each other;
  * else, in local mode, this machine itself (`local`). Class mode never falls back to
  * one shared machine by itself: that needs PODLAB_ALLOW_SHARED_LAB=1. A pure function of the
  * settings and what the host offers, so that the rule is tested without a host.
@@ -15,8 +16,11 @@ export interface BackendChoiceInput {
 	setting: LabBackendSettings['labBackend'];
 	/** PODLAB_ALLOW_SHARED_LAB. */
 	allowSharedLab: boolean;
-	/** Whether labs of one's own can be made now (`lab:status`), and what is missing when not. */
-	labs: { available: boolean; missing: readonly string[] };
+	/**
+	 * Whether labs of one's own can be made now (`lab:status`), and what is missing when not;
+	 * `preparing`: a `lab:setup` of this machine is running, and will make them.
+	 */
+	labs: { available: boolean; missing: readonly string[]; preparing?: boolean };
 }
 
 export interface BackendChoice {
@@ -40,6 +44,9 @@ export function chooseBackend(input: BackendChoiceInput): BackendChoice {
 	if (input.setting !== 'auto') return { backend: input.setting, reason: 'PODLAB_LAB_BACKEND chooses it' };
 	if (input.labs.available) {
 		return { backend: 'incus', reason: 'PODLAB_LAB_BACKEND=auto and Incus can make labs: every reader gets a lab of their own' };
+	}
+	if (input.labs.preparing) {
+		return { backend: 'incus', reason: 'PODLAB_LAB_BACKEND=auto and lab:setup is preparing labs on this machine: a Run waits for it, then every reader gets a lab of their own' };
 	}
 	const missing = input.labs.missing.length > 0 ? input.labs.missing.join('; ') : 'unknown';
 	if (input.mode === 'local') {

@@ -5,6 +5,7 @@ import { startPreparedEngine } from '../../lab/incus/daemon.ts';
 import { loadEndpoint } from '../../lab/incus/endpoint.ts';
 import { IncusApi } from '../../lab/incus/incus-api.ts';
 import { detectIncusLabs } from '../../lab/incus/status.ts';
+import { readSetupState } from '../../lab/lib/setup-state.ts';
 import type { Config } from '../config.ts';
 import type { LabBackend } from './backend.ts';
 import { chooseBackend } from './choose-backend.ts';
@@ -29,7 +30,9 @@ export async function createBackend(config: Config, logger: Logger): Promise<Lab
 		);
 	}
 	const labs = config.labBackend === 'auto' && endpoint ? await detectIncusLabs(endpoint, config.incusProject) : { available: false, missing: [] };
-	const choice = chooseBackend({ mode: config.mode, setting: config.labBackend, allowSharedLab: config.allowSharedLab, labs });
+	// The first `npm start` as root prepares the lab in the background (scripts/prepare-lab.ts).
+	const preparing = endpoint !== null && 'socketPath' in endpoint && (await readSetupState())?.state === 'running';
+	const choice = chooseBackend({ mode: config.mode, setting: config.labBackend, allowSharedLab: config.allowSharedLab, labs: { ...labs, preparing } });
 	logger.info({ backend: choice.backend, reason: choice.reason }, `lab backend: ${choice.backend}`);
 	if (config.mode === 'class' && choice.backend === 'local') {
 		logger.warn('class mode on the local backend: students share this machine as the gateway\'s user, and can read and change each other\'s work and the gateway\'s secrets');
@@ -54,6 +57,7 @@ export async function createBackend(config: Config, logger: Logger): Promise<Lab
 				idleStopMs: config.labIdleStopMs,
 				// Class mode removes a lab with its seat; stopped labs are removed after a while only in local mode.
 				retainMs: config.mode === 'class' ? 0 : config.labRetainMs,
+				setupState: () => readSetupState(),
 				logger,
 			});
 		case 'local':

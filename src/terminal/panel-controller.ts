@@ -6,6 +6,7 @@
  * panel was open), side by side with xterm: pages where nobody runs anything never download it. It
  * does not wait for xterm: a tab's socket opens at once, its view follows (deferred-view.ts).
  */
+import type { LabSetupProgress } from '../protocol.ts';
 import { DEFAULT_TERMINAL } from '../protocol-values.ts';
 import { setBlockStatus, showBlockResult } from './block-status.ts';
 import { copyText } from './clipboard.ts';
@@ -13,6 +14,8 @@ import { gatewayAnswers } from './gateway-probe.ts';
 import { describeGrace } from './grace.ts';
 import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts';
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
+import { describeSetup } from './lab-setup.ts';
+import { LabSetupWatch } from './lab-setup-watch.ts';
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
 import { readPanelHeight, readScreenReaderMode, savePanelHeight, saveScreenReaderMode } from './panel-prefs.ts';
@@ -124,6 +127,9 @@ export class PanelController {
 	#tabsBeingReset = new Set<string>();
 	/** The answer to `GET /api/session` that the bootstrap got with the first Run, not yet validated. */
 	#knownSession: unknown;
+	/** While a tab waits for the lab to be prepared (LAB_ERR_LAB_PREPARING): where the preparation stands. */
+	readonly #setupWatch = new LabSetupWatch((setup) => this.#onSetup(setup));
+	#setup: LabSetupProgress | null = null;
 
 	constructor(root: HTMLElement) {
 		this.#root = root;
@@ -418,6 +424,20 @@ export class PanelController {
 		if (status.state === 'ended' || status.state === 'failed') {
 			if (this.#busyOffer?.term === entry.name) this.#hideBusyOffer();
 		}
+		if (this.#waitingForLab().length > 0) this.#setupWatch.start();
+		else this.#setupWatch.stop();
+	}
+
+	/** Tabs whose lab is being prepared: they wait, and try again once it is ready. */
+	#waitingForLab(): TerminalTab[] {
+		return [...this.#tabs.values()].filter(({ connection }) => connection.status.state === 'reconnecting' && connection.status.code === 'LAB_ERR_LAB_PREPARING');
+	}
+
+	#onSetup(setup: LabSetupProgress | null): void {
+		this.#setup = setup;
+		// Done (or no setup any more): the waiting tabs connect now rather than at their next retry.
+		if (setup?.state !== 'running') for (const { connection } of this.#waitingForLab()) connection.retryNow();
+		this.#renderStatus();
 	}
 
 	#renderTab(entry: TerminalTab): void {
@@ -470,6 +490,12 @@ export class PanelController {
 				}
 				break;
 			case 'reconnecting':
+				if (status.code === 'LAB_ERR_LAB_PREPARING') {
+					if (!this.#setup) text = status.cause;
+					else if (this.#setup.state === 'running') text = `${describeSetup(this.#setup)} Your command runs as soon as it is ready.`;
+					else text = this.#setup.state === 'done' ? `${describeSetup(this.#setup)} Connecting…` : describeSetup(this.#setup);
+					break;
+				}
 				text = `${status.cause} — reconnecting in ${seconds(status.retryInMs)}…`;
 				action = { label: 'Reconnect now', run: () => entry.connection.retryNow() };
 				break;

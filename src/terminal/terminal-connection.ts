@@ -38,8 +38,8 @@ export interface TerminalRun {
 export type ConnectionStatus =
 	| { state: 'connecting' }
 	| { state: 'connected' }
-	/** The socket dropped; the next attempt is in `retryInMs`. */
-	| { state: 'reconnecting'; retryInMs: number; cause: string }
+	/** The socket dropped; the next attempt is in `retryInMs`. `code`: the gateway's error, when it gave one. */
+	| { state: 'reconnecting'; retryInMs: number; cause: string; code?: string }
 	/** The gateway does not answer at all. */
 	| { state: 'offline'; retryInMs: number }
 	/** The shell is gone (it exited, or was ended); a new one needs `restart()`. */
@@ -369,7 +369,8 @@ export class TerminalConnection {
 		} else if ((errorCode === 'LAB_ERR_INTERNAL' || errorCode === 'LAB_ERR_SPAWN') && ++this.#internalFailures > MAX_INTERNAL_FAILURES) {
 			this.#fail(errorCode, message);
 		} else {
-			this.#scheduleRetry(errorCode === 'LAB_ERR_SHUTDOWN' ? 'The lab is restarting' : 'The connection dropped');
+			const cause = errorCode === 'LAB_ERR_SHUTDOWN' ? 'The lab is restarting' : errorCode === 'LAB_ERR_LAB_PREPARING' ? message : 'The connection dropped';
+			this.#scheduleRetry(cause, errorCode ?? undefined);
 		}
 	}
 
@@ -420,9 +421,9 @@ export class TerminalConnection {
 		this.#scheduleRetry('Connecting');
 	}
 
-	#scheduleRetry(cause: string): void {
+	#scheduleRetry(cause: string, code?: string): void {
 		const retryInMs = backoffDelay(this.#retryAttempt++, this.#options.backoff);
-		this.#setStatus({ state: 'reconnecting', retryInMs, cause });
+		this.#setStatus({ state: 'reconnecting', retryInMs, cause, ...(code ? { code } : {}) });
 		this.#retryTimer = setTimeout(() => this.connect(), retryInMs);
 	}
 

@@ -14,7 +14,7 @@ import { chmodSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { incusStepCount, runIncusSteps } from '../../lab/incus/host-setup.ts';
+import { INCUS_STEPS_MS, runIncusSteps } from '../../lab/incus/host-setup.ts';
 import { Progress } from '../../lab/lib/progress.ts';
 import { IncusApi } from '../../lab/incus/incus-api.ts';
 import { PROJECT, STORAGE_POOL } from '../../lab/incus/names.ts';
@@ -99,7 +99,7 @@ export async function createIncusCluster(count: number): Promise<IncusCluster> {
 		const setup = api();
 		try {
 			// What `PODLAB_INCUS_URL=… npm run lab:setup` does for a cluster, from this machine.
-			await runIncusSteps(new Progress(incusStepCount('remote'), { out: devNull() }), { mode: 'remote', api: setup, rebuild: false, log: () => {} });
+			await runIncusSteps(new Progress(INCUS_STEPS_MS.remote.length, { out: devNull() }), { mode: 'remote', api: setup, rebuild: false, log: () => {} });
 		} finally {
 			setup.close();
 		}

@@ -22,6 +22,7 @@ import type { IncusApi } from '../../../lab/incus/incus-api.ts';
 import { IncusError } from '../../../lab/incus/incus-api.ts';
 import type { LabLimits } from '../../../lab/incus/lab-profile.ts';
 import { LAB_IMAGE } from '../../../lab/incus/names.ts';
+import type { SetupState } from '../../../lab/lib/setup-state.ts';
 import { detectLab, type LabStatus } from '../../../lab/status.ts';
 import { LabError, type ErrorCode } from '../../../src/protocol.ts';
 import { cachedLabStatus } from '../../lab-status.ts';
@@ -46,6 +47,11 @@ export interface IncusBackendOptions {
 	idleStopMs: number;
 	/** A stopped lab whose reader has not come back this long is removed; 0: never (class mode removes labs with their seats). */
 	retainMs: number;
+	/**
+	 * Where a `lab:setup` of this machine stands (the first `npm start` as root runs one): while one
+	 * runs, a reader whose lab cannot be had yet is told the lab is being prepared.
+	 */
+	setupState?: () => Promise<SetupState | null>;
 	logger: Logger;
 }
 
@@ -458,7 +464,10 @@ export class IncusBackend implements LabBackend {
 
 	/** @throws {LabError} when labs cannot be had (after one more try: Incus may just be back). */
 	async #available(): Promise<void> {
-		if (this.#outage && !(await this.#connect())) throw new LabError(this.#outage!.code, undefined, { cause: new Error(this.#outage!.problem) });
+		if (!this.#outage || (await this.#connect())) return;
+		const problem = new Error(this.#outage!.problem);
+		if ((await this.#options.setupState?.())?.state === 'running') throw new LabError('LAB_ERR_LAB_PREPARING', undefined, { cause: problem });
+		throw new LabError(this.#outage!.code, undefined, { cause: problem });
 	}
 
 	/**

@@ -20,6 +20,14 @@ describe('chooseBackend', () => {
 		});
 	});
 
+	it('chooses labs of one’s own while lab:setup prepares them, in either mode', () => {
+		const preparing = { ...UNPREPARED, preparing: true };
+		expect(chooseBackend(input({ labs: preparing })).backend).toBe('incus');
+		expect(chooseBackend(input({ mode: 'class', labs: preparing })).backend).toBe('incus');
+		expect(chooseBackend(input({ labs: preparing })).reason).toMatch(/lab:setup is preparing labs on this machine/);
+		expect(chooseBackend(input({ setting: 'local', labs: preparing })).backend).toBe('local');
+	});
+
 	it('never lets a class share this machine unless PODLAB_ALLOW_SHARED_LAB says so', () => {
 		const refused = () => chooseBackend(input({ mode: 'class', labs: UNPREPARED }));
 		expect(refused).toThrow(BackendChoiceError);
