@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClientMessage, ServerMessage } from '../../../src/protocol.ts';
+import { ERRORS } from '../../../src/protocol-values.ts';
 import {
 	INPUT_CHUNK_BYTES,
 	TerminalConnection,
@@ -344,7 +345,20 @@ describe('closing and reconnecting', () => {
 		expect(sockets).toHaveLength(2);
 		last().open();
 		last().drop(1001, 'LAB_ERR_SHUTDOWN');
-		expect(record.statuses.at(-1)).toEqual({ state: 'reconnecting', retryInMs: 1000, cause: 'The lab is restarting' });
+		expect(record.statuses.at(-1)).toEqual({ state: 'reconnecting', retryInMs: 1000, cause: 'The lab is restarting', code: 'LAB_ERR_SHUTDOWN' });
+	});
+
+	it('waits for a lab being prepared, saying so, and keeps the runs for when it is ready', () => {
+		const { connection, sockets, last, record } = setup();
+		connection.connect();
+		connection.run(run('a:1'));
+		last().open();
+		last().drop(4012, 'LAB_ERR_LAB_PREPARING');
+		expect(record.statuses.at(-1)).toEqual({ state: 'reconnecting', retryInMs: 500, cause: ERRORS.LAB_ERR_LAB_PREPARING.text, code: 'LAB_ERR_LAB_PREPARING' });
+		connection.retryNow();
+		expect(sockets).toHaveLength(2);
+		last().attach(0);
+		expect(last().messages.filter((message) => message.t === 'run').map((message) => (message as { block: string }).block)).toEqual(['a:1']);
 	});
 
 	it('ends on close code 4000 with the exit status, and starts over on restart', () => {
