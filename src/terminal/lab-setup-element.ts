@@ -30,7 +30,7 @@ export class LabSetupElement extends HTMLElement {
 		} else if (setup?.state === 'failed') {
 			this.#show('failed', describeSetup(setup));
 		} else if (withoutLabs(body)) {
-			this.#show('missing', `This machine has no lab of its own yet, so these blocks run in a shell on the machine itself. On it, \`${SETUP_COMMAND}\` makes one (about 3 minutes), or start podlab as root.`);
+			this.#show('missing', `This machine has no lab of its own yet, so these blocks run in a shell on the machine itself. \`${SETUP_COMMAND}\` on it makes one (about 3 minutes).`);
 		}
 	}
 

@@ -51,3 +51,18 @@ export function describeSetup(setup: LabSetupProgress): string {
 			return `Preparing the lab failed (${step}). On the lab machine, \`${SETUP_COMMAND}\` tries again and shows why.`;
 	}
 }
+
+/** The same, short enough for the terminal panel's status line, for a Run that waits for the lab. */
+export function describeSetupBriefly(setup: LabSetupProgress): string {
+	switch (setup.state) {
+		case 'running': {
+			const step = setup.step ? `step ${setup.step.number} of ${setup.step.total}` : 'starting';
+			const left = setup.remainingMs === null ? '' : `, ${about(setup.remainingMs)} left`;
+			return `Preparing the lab (${step}${left}): your command runs as soon as it is ready.`;
+		}
+		case 'done':
+			return 'The lab is ready: connecting…';
+		case 'failed':
+			return describeSetup(setup);
+	}
+}

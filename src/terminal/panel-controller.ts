@@ -14,7 +14,7 @@ import { gatewayAnswers } from './gateway-probe.ts';
 import { describeGrace } from './grace.ts';
 import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts';
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
-import { describeSetup } from './lab-setup.ts';
+import { describeSetupBriefly } from './lab-setup.ts';
 import { LabSetupWatch } from './lab-setup-watch.ts';
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
@@ -491,9 +491,7 @@ export class PanelController {
 				break;
 			case 'reconnecting':
 				if (status.code === 'LAB_ERR_LAB_PREPARING') {
-					if (!this.#setup) text = status.cause;
-					else if (this.#setup.state === 'running') text = `${describeSetup(this.#setup)} Your command runs as soon as it is ready.`;
-					else text = this.#setup.state === 'done' ? `${describeSetup(this.#setup)} Connecting…` : describeSetup(this.#setup);
+					text = this.#setup ? describeSetupBriefly(this.#setup) : status.cause;
 					break;
 				}
 				text = `${status.cause} — reconnecting in ${seconds(status.retryInMs)}…`;

@@ -9,6 +9,7 @@ import { firstStart, startPodlab } from '../../bench/lib/first-run.ts';
 import { endpointSettingsFromEnv, loadEndpoint } from '../../lab/incus/endpoint.ts';
 import { detectIncusLabs } from '../../lab/incus/status.ts';
 import { readSetupState } from '../../lab/lib/setup-state.ts';
+import { launchChromium } from '../e2e/browser.ts';
 
 const asked = process.env.PODLAB_FIRST_RUN === '1';
 const why = 'runs on a machine with no lab, when PODLAB_FIRST_RUN=1 (CI runs it after lab:remove)';
@@ -29,6 +30,15 @@ describe.skipIf(!asked)(`the first start${asked ? '' : ` (skipped: ${why})`}`, (
 			expect(lab.backend).toBe('local');
 			expect(lab.setup ?? null).toBeNull();
 			expect(await readSetupState()).toBeNull();
+			// The page says it too, where a reader looks first.
+			const browser = await launchChromium();
+			try {
+				const page = await browser.newPage();
+				await page.goto(`${podlab.url}lab-check/`);
+				await expect.poll(() => page.locator('podlab-lab-setup:not([hidden])').textContent(), { timeout: 10_000 }).toContain('`sudo npm run lab:setup` on it makes one');
+			} finally {
+				await browser.close();
+			}
 		} finally {
 			await podlab.stop();
 		}
@@ -45,7 +55,7 @@ describe.skipIf(!asked)(`the first start${asked ? '' : ` (skipped: ${why})`}`, (
 		expect(run.log).toMatch(/installs Debian packages: podman, /);
 		// The page: the step and the time left on /lab-check/, the same in the panel while the Run waits.
 		expect(run.shown).toContainEqual(expect.stringMatching(/^Preparing the lab on this machine \(the first start\): step \d+ of 13, .+ — \d+ (s|min)/));
-		expect(run.shown).toContainEqual(expect.stringMatching(/left\. Your command runs as soon as it is ready\.$/));
+		expect(run.shown).toContainEqual(expect.stringMatching(/^Preparing the lab \(step \d+ of 13, .+ left\): your command runs as soon as it is ready\.$/));
 		expect(run.status).toContain('✓');
 		expect(run.terminal).toMatch(/Linux \S+ \d/);
 		// The site came first; the lab after it.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeSetup, duration, setupOf } from '../../../src/terminal/lab-setup.ts';
+import { describeSetup, describeSetupBriefly, duration, setupOf } from '../../../src/terminal/lab-setup.ts';
 
 const running = { state: 'running', step: { number: 9, total: 13, title: 'Labs: an id range of Incus’s own' }, elapsedMs: 83_000, remainingMs: 95_000 } as const;
 
@@ -29,6 +29,13 @@ describe('describeSetup', () => {
 		expect(describeSetup({ ...running, state: 'failed', remainingMs: null })).toBe(
 			'Preparing the lab failed (step 9 of 13, an id range of Incus’s own). On the lab machine, `sudo npm run lab:setup` tries again and shows why.',
 		);
+	});
+});
+
+describe('describeSetupBriefly', () => {
+	it('fits the panel’s status line: the step and the time left, and that the command waits', () => {
+		expect(describeSetupBriefly(running)).toBe('Preparing the lab (step 9 of 13, about 2 min left): your command runs as soon as it is ready.');
+		expect(describeSetupBriefly({ ...running, state: 'done', remainingMs: null })).toBe('The lab is ready: connecting…');
 	});
 });
 
