@@ -18,12 +18,14 @@ import { CONTAINERS_CONF_PATH, LAB_ENV_PATH, LAB_WORK_DIR } from './lib/paths.ts
 import { endpointSettingsFromEnv, loadEndpoint } from './incus/endpoint.ts';
 import type { IncusEndpoint } from './incus/incus-api.ts';
 import { detectIncusLabs, incusStatusSchema, type IncusStatus } from './incus/status.ts';
+import { LAB_PROFILES } from '../src/protocol-values.ts';
 
 /** Timeout of each command detection runs; they run in parallel, so this bounds the whole. */
 const COMMAND_TIMEOUT_MS = 800;
 
-export const labProfileSchema = z.enum(['podman', 'kubernetes', 'none']);
-export type LabProfile = z.infer<typeof labProfileSchema>;
+/** The lab this machine is: one of the chapters' profiles, or none. */
+export const labProfileSchema = z.enum([...LAB_PROFILES, 'none']);
+export type MachineProfile = z.infer<typeof labProfileSchema>;
 
 export const labCheckSchema = z.object({
 	/** Stable id, e.g. "podman", "image:alpine", "packages". */
@@ -217,7 +219,7 @@ async function checkKubernetesLab(): Promise<ProfileReport> {
 }
 
 /** Chooses the profile: PODLAB_LAB_PROFILE if set, else Kubernetes where a node is configured, else podman if installed. */
-async function chooseProfile(): Promise<{ profile: LabProfile; source: 'env' | 'detected'; problem: LabCheck | null }> {
+async function chooseProfile(): Promise<{ profile: MachineProfile; source: 'env' | 'detected'; problem: LabCheck | null }> {
 	const configured = process.env.PODLAB_LAB_PROFILE;
 	if (configured) {
 		const parsed = labProfileSchema.safeParse(configured);
@@ -240,7 +242,7 @@ async function chooseProfile(): Promise<{ profile: LabProfile; source: 'env' | '
 	return { profile: 'none', source: 'detected', problem: null };
 }
 
-function summarize(profile: LabProfile, source: 'env' | 'detected', ready: boolean, failed: number): string {
+function summarize(profile: MachineProfile, source: 'env' | 'detected', ready: boolean, failed: number): string {
 	if (profile === 'none' && source === 'env' && process.env.PODLAB_LAB_PROFILE === 'none') {
 		return 'No lab: PODLAB_LAB_PROFILE=none turns it off, so commands can be read and copied, not run.';
 	}
@@ -275,7 +277,7 @@ export async function detectLab(options: { incus?: IncusTarget } = {}): Promise<
 	const [os, cgroup, incus] = await Promise.all([readOsRelease(), detectCgroupLayout(), incusStatus(options.incus)]);
 	const host = { os: os.PRETTY_NAME ?? 'unknown', kernel: release(), cgroup, root };
 	const paths = { containersConf: CONTAINERS_CONF_PATH, envFile: LAB_ENV_PATH, workDir: LAB_WORK_DIR };
-	let profile: LabProfile = 'none';
+	let profile: MachineProfile = 'none';
 	let profileSource: 'env' | 'detected' = 'detected';
 	let report: ProfileReport = { versions: {}, checks: [] };
 	try {

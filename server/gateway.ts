@@ -25,7 +25,7 @@ import { Roster } from './class/roster.ts';
 import { RunLog } from './class/run-log.ts';
 import type { Config } from './config.ts';
 import { API_CSP } from './csp.ts';
-import { clientAddress, isHttps, sendError, sendJson } from './http-util.ts';
+import { bearerToken, clientAddress, isHttps, sendError, sendJson } from './http-util.ts';
 import { Metrics } from './metrics.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
@@ -199,9 +199,9 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	/** Prometheus metrics, for the metrics token or the instructor's; absent when neither is configured. */
 	async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
 		if (!metricsTokenDigest && !classApi) return sendError(res, 'LAB_ERR_NOT_FOUND');
-		const token = /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '')?.[1];
+		const token = bearerToken(req);
 		const allowed =
-			(token !== undefined && metricsTokenDigest !== null && timingSafeEqual(digestOf(token), metricsTokenDigest)) ||
+			(token !== null && metricsTokenDigest !== null && timingSafeEqual(digestOf(token), metricsTokenDigest)) ||
 			(classApi !== null && (await classApi.isInstructor(req)));
 		if (!allowed) {
 			res.setHeader('WWW-Authenticate', 'Bearer realm="podlab metrics"');

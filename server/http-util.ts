@@ -50,3 +50,8 @@ export function isHttps(req: IncomingMessage, trustProxy: boolean): boolean {
 	if ('encrypted' in req.socket && req.socket.encrypted) return true;
 	return trustProxy && req.headers['x-forwarded-proto'] === 'https';
 }
+
+/** The token of an `Authorization: Bearer <token>` header (at most 200 characters, no spaces), or null. */
+export function bearerToken(req: IncomingMessage): string | null {
+	return /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '')?.[1] ?? null;
+}

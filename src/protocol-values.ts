@@ -6,6 +6,10 @@
  */
 import type { ClientMessage, ServerMessage } from './protocol.ts';
 
+/** The labs a chapter has tabs for: podlab's offline podman lab and a Kubernetes node, in the order pages list them. */
+export const LAB_PROFILES = ['podman', 'kubernetes'] as const;
+export type LabProfile = (typeof LAB_PROFILES)[number];
+
 /** The terminal every reader gets first. */
 export const DEFAULT_TERMINAL = 'main';
 

@@ -13,7 +13,7 @@
  * the protocol's plain values from src/protocol-values.ts.
  */
 import * as z from 'zod/mini';
-import { LabError } from './protocol-values.ts';
+import { LAB_PROFILES, LabError } from './protocol-values.ts';
 
 export * from './protocol-values.ts';
 
@@ -142,7 +142,7 @@ export const labResponse = z.looseObject({
 	/** The reader's lab can be replaced with a fresh one (`POST /api/lab/reset`): backends with a lab of one's own. */
 	resettable: z.optional(z.boolean()),
 	mode: z.optional(z.enum(['local', 'class'])),
-	profile: z.nullish(z.enum(['podman', 'kubernetes', 'none'])),
+	profile: z.nullish(z.enum([...LAB_PROFILES, 'none'])),
 	terminals: z.optional(z.looseObject({ default: terminalName, maxPerReader: z.int() })),
 	/** A `lab:setup` on this machine (the first `npm start` as root runs one), while it runs and after. */
 	setup: z.nullish(labSetupProgress()),

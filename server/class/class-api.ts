@@ -28,9 +28,9 @@ import type { StudentLabStatus } from '../backends/backend.ts';
 import type { ProgressResponse, RosterResponse, RosterStudent, TranscriptEntry, TranscriptResponse } from '../../src/class-protocol.ts';
 import { LabError, type LabResetResult } from '../../src/protocol.ts';
 import { InstructorEvents } from './instructor-events.ts';
-import { displayName, type Roster } from './roster.ts';
+import { displayName, STUDENT_ID, type Roster } from './roster.ts';
 import { transcriptCsv, type RunEntry, type RunLog } from './run-log.ts';
-import { clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
+import { bearerToken, clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
 
 export const STUDENT_COOKIE = 'podlab_student';
 export const INSTRUCTOR_COOKIE = 'podlab_instructor';
@@ -115,8 +115,8 @@ export class ClassApi {
 
 	/** Whether the request carries the instructor token (for /metrics). */
 	async isInstructor(req: IncomingMessage): Promise<boolean> {
-		const token = /^Bearer (\S{1,200})$/.exec(req.headers.authorization ?? '')?.[1];
-		return token !== undefined && verifySecret(token, await this.#instructorTokenHash);
+		const token = bearerToken(req);
+		return token !== null && verifySecret(token, await this.#instructorTokenHash);
 	}
 
 	/** Whether the request carries the instructor's signed cookie (from POST /api/instructor/session). */
@@ -203,8 +203,7 @@ export class ClassApi {
 
 	async #instructor(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
 		const address = clientAddress(req, this.#options.config.trustProxy);
-		const header = req.headers.authorization ?? '';
-		const token = /^Bearer (\S{1,200})$/.exec(header)?.[1];
+		const token = bearerToken(req);
 		// A valid cookie is checked first: someone else's wrong tokens from this address never lock it out.
 		const signedIn = !token && this.hasInstructorCookie(req);
 		if (!signedIn) {
@@ -259,7 +258,7 @@ export class ClassApi {
 			this.events.rosterChanged();
 			return sendJson(res, 200, { students: results });
 		}
-		const reset = /^\/api\/instructor\/students\/(s[0-9a-f]{12})\/reset$/.exec(pathname);
+		const reset = studentPath(pathname, /^\/reset$/);
 		if (reset && req.method === 'POST') {
 			if (!roster.get(reset[1]!)) return sendError(res, 'LAB_ERR_NOT_FOUND');
 			const result = await this.#reset(reset[1]!);
@@ -274,7 +273,7 @@ export class ClassApi {
 			if (!this.events.subscribe(req, res, until)) sendError(res, 'LAB_ERR_SOCKET_LIMIT');
 			return;
 		}
-		const transcript = /^\/api\/instructor\/students\/(s[0-9a-f]{12})\/transcript\.(json|csv)$/.exec(pathname);
+		const transcript = studentPath(pathname, /^\/transcript\.(json|csv)$/);
 		if (transcript && req.method === 'GET') {
 			const student = roster.get(transcript[1]!);
 			if (!student) return sendError(res, 'LAB_ERR_NOT_FOUND');
@@ -288,7 +287,7 @@ export class ClassApi {
 			res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Length': Buffer.byteLength(csv) });
 			return void res.end(csv);
 		}
-		const match = /^\/api\/instructor\/students\/(s[0-9a-f]{12})(\/terminals)?$/.exec(pathname);
+		const match = studentPath(pathname, /^(\/terminals)?$/);
 		if (match && req.method === 'DELETE') {
 			const student = roster.get(match[1]!);
 			if (!student) return sendError(res, 'LAB_ERR_NOT_FOUND');
@@ -405,4 +404,16 @@ export class ClassApi {
 /** A run as the instructor API sends it (ISO time). */
 export function transcriptEntryOf(run: RunEntry): TranscriptEntry {
 	return { ...run, at: new Date(run.at).toISOString() };
+}
+
+const STUDENT_PATH = new RegExp(`^/api/instructor/students/(${STUDENT_ID.source})(/.*)?$`);
+
+/**
+ * A path under one student, `/api/instructor/students/<id><rest>`, whose rest matches `rest`: the
+ * student's id, then `rest`'s groups (as a regular expression match is indexed); else null.
+ */
+function studentPath(pathname: string, rest: RegExp): [string, string, ...(string | undefined)[]] | null {
+	const student = STUDENT_PATH.exec(pathname);
+	const tail = student && rest.exec(student[2] ?? '');
+	return student && tail ? [pathname, student[1]!, ...tail.slice(1)] : null;
 }

@@ -12,6 +12,9 @@ import { z } from 'zod';
 import { LabError } from '../../src/protocol.ts';
 import { parseStateJson, readStateFile, StateFileError, WriteRetry, writeFileAtomic, type StateReporter } from '../state.ts';
 
+/** A student's id: `s` and 12 hex digits (48 random bits), as {@link Roster.join} makes them. */
+export const STUDENT_ID = /s[0-9a-f]{12}/;
+
 export const displayName = z
 	.string()
 	.transform((name) => name.normalize('NFC').replace(/\s+/g, ' ').trim())

@@ -4,9 +4,7 @@
  * page says about a block exactly what the runner does with it. Build-time only (Node).
  */
 import { collectBlocks } from '../chapters/collect-blocks.ts';
-
-/** The lab profiles a chapter can have tabs for, in the order the page lists their recordings. */
-export const LAB_PROFILES = ['podman', 'kubernetes'] as const;
+import { LAB_PROFILES } from '../protocol-values.ts';
 
 const labsByFile = new Map<string, Promise<Map<string, readonly string[]>>>();
 

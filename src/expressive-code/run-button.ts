@@ -23,7 +23,8 @@ import {
 	type RunnableBlock,
 } from './fence-meta.ts';
 import { loadRecordedBlocks } from '../transcripts.ts';
-import { LAB_PROFILES, labsOfBlock } from './block-labs.ts';
+import { LAB_PROFILES } from '../protocol-values.ts';
+import { labsOfBlock } from './block-labs.ts';
 import { recordedOutputStyles, renderVerification, verificationStyles } from './recorded-output.ts';
 import { runButtonStyles } from './run-button-styles.ts';
 import { writeFileCommand } from './write-to-lab.ts';

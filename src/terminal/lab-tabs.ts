@@ -12,12 +12,12 @@
  * Part of every page's small bootstrap: no zod, no protocol module.
  */
 import { PENDING_ATTRIBUTE, PENDING_MAX_MS, READER_CHOICE_KEY } from './lab-tabs-head.ts';
+import { LAB_PROFILES, type LabProfile } from '../protocol-values.ts';
 import { getLab } from './urls.ts';
 
 /** What the gateway last said the lab is. */
 const LAB_PROFILE_KEY = 'podlab:lab-profile';
 
-export type LabProfile = 'podman' | 'kubernetes';
 
 /** What the page needs from `GET /api/lab` before any terminal is loaded. */
 export interface LabAnswer {
@@ -35,7 +35,7 @@ function readStorage(key: string): string | null {
 }
 
 function isProfile(value: unknown): value is LabProfile {
-	return value === 'podman' || value === 'kubernetes';
+	return (LAB_PROFILES as readonly unknown[]).includes(value);
 }
 
 /** The lab tabs are settled: shown as they are. */

@@ -6,7 +6,6 @@
  * panel was open), side by side with xterm: pages where nobody runs anything never download it. It
  * does not wait for xterm: a tab's socket opens at once, its view follows (deferred-view.ts).
  */
-import type { LabSetupProgress } from '../protocol.ts';
 import { DEFAULT_TERMINAL } from '../protocol-values.ts';
 import { setBlockStatus, showBlockResult } from './block-status.ts';
 import { copyText } from './clipboard.ts';
@@ -14,8 +13,8 @@ import { gatewayAnswers } from './gateway-probe.ts';
 import { describeGrace } from './grace.ts';
 import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts';
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
-import { describeSetupBriefly } from './lab-setup.ts';
 import { LabSetupWatch } from './lab-setup-watch.ts';
+import { INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel, type StatusAction } from './panel-model.ts';
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
 import { readPanelHeight, readScreenReaderMode, savePanelHeight, saveScreenReaderMode } from './panel-prefs.ts';
@@ -80,10 +79,6 @@ function describeBytes(bytes: number): string {
 	return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
-function seconds(ms: number): string {
-	return `${Math.max(1, Math.round(ms / 1000))} s`;
-}
-
 export class PanelController {
 	readonly #root: HTMLElement;
 	readonly #tablist: HTMLElement;
@@ -107,19 +102,13 @@ export class PanelController {
 	#lab: LabInfo | null = null;
 	/** Blocks that keep running (`until`), waiting for their output to match. */
 	readonly #untilWatches = new Map<string, { term: string; pattern: RegExp; text: string; decoder: TextDecoder }>();
-	/** Class mode: the instructor is typing into one of this reader's terminals. */
-	#instructorTyping = false;
-	/** Class mode: the instructor's latest message, until the reader dismisses it. */
-	#notice: string | null = null;
-	/** Class mode: the gateway ends this reader's shells at `at` unless they stay (idle) or the class ends. */
-	#expiry: { reason: 'idle' | 'deadline'; at: number } | null = null;
+	/** The status line's sources besides the connections (panel-model.ts). */
+	#model: PanelModel = INITIAL_PANEL_MODEL;
 	#busyOffer: BusyOffer | null = null;
 	/** The terminal that gets the keyboard as soon as it is attached (see focusTerminal). */
 	#focusOnAttach: string | null = null;
 	/** The reader's existing terminals, fetched once when the panel first opens. */
 	#sessionLoaded: Promise<void> | null = null;
-	/** The reader's latest lab reset (from this panel or another button of the page), for the status line. */
-	#labReset: LabResetEvent | null = null;
 	/**
 	 * Tabs whose next shell is in the fresh lab: they keep their screen, which ends with the gateway's
 	 * line about the reset, instead of being cleared as for a shell that ended while the page was away.
@@ -128,8 +117,7 @@ export class PanelController {
 	/** The answer to `GET /api/session` that the bootstrap got with the first Run, not yet validated. */
 	#knownSession: unknown;
 	/** While a tab waits for the lab to be prepared (LAB_ERR_LAB_PREPARING): where the preparation stands. */
-	readonly #setupWatch = new LabSetupWatch((setup) => this.#onSetup(setup));
-	#setup: LabSetupProgress | null = null;
+	readonly #setupWatch = new LabSetupWatch((setup) => this.#dispatch({ kind: 'setup', setup }));
 
 	constructor(root: HTMLElement) {
 		this.#root = root;
@@ -310,10 +298,7 @@ export class PanelController {
 			onInput: (bytes) => {
 				entry.connection.input(bytes);
 				// Typing is activity: the gateway moves the idle limit, so the warning is void.
-				if (this.#expiry?.reason === 'idle') {
-					this.#expiry = null;
-					this.#renderStatus();
-				}
+				if (this.#model.expiry?.reason === 'idle') this.#dispatch({ kind: 'typed' });
 			},
 			onResize: (cols, rows) => entry.connection.resize(cols, rows),
 			onLeave: () => tab.focus(),
@@ -346,7 +331,7 @@ export class PanelController {
 					}
 					if (lost > 0) view.notice(`${describeBytes(lost)} of earlier output are no longer kept.`);
 					// The gateway says again after `ready` if the instructor is still typing (not after its restart).
-					this.#instructorTyping = false;
+					this.#dispatch({ kind: 'attached' });
 					if (this.#focusOnAttach === name) {
 						this.#focusOnAttach = null;
 						view.focus();
@@ -366,18 +351,9 @@ export class PanelController {
 				resultsLost: (blocks) => {
 					for (const block of blocks) setBlockStatus(block, 'unknown', 'Result lost — see the terminal');
 				},
-				expiry: (reason, at) => {
-					this.#expiry = { reason, at };
-					this.#renderStatus();
-				},
-				takeover: (on) => {
-					this.#instructorTyping = on;
-					this.#renderStatus();
-				},
-				notice: (text) => {
-					this.#notice = text;
-					this.#renderStatus();
-				},
+				expiry: (reason, at) => this.#dispatch({ kind: 'expiry', reason, at }),
+				takeover: (on) => this.#dispatch({ kind: 'takeover', on }),
+				notice: (text) => this.#dispatch({ kind: 'notice', text }),
 			},
 		});
 		entry = { name, connection, view, tab, panel, busy: false };
@@ -433,10 +409,21 @@ export class PanelController {
 		return [...this.#tabs.values()].filter(({ connection }) => connection.status.state === 'reconnecting' && connection.status.code === 'LAB_ERR_LAB_PREPARING');
 	}
 
-	#onSetup(setup: LabSetupProgress | null): void {
-		this.#setup = setup;
-		// Done (or no setup any more): the waiting tabs connect now rather than at their next retry.
-		if (setup?.state !== 'running') for (const { connection } of this.#waitingForLab()) connection.retryNow();
+	/** Moves the panel's model on by `event`, does what that asks, and shows the result. */
+	#dispatch(event: PanelEvent): void {
+		const { model, effects } = panelReducer(this.#model, event);
+		this.#model = model;
+		for (const effect of effects) {
+			switch (effect.kind) {
+				case 'extend':
+					this.#tabs.get(this.#active)?.connection.extend();
+					break;
+				case 'connect-waiting':
+					// The lab is ready: the waiting tabs connect now rather than at their next retry.
+					for (const { connection } of this.#waitingForLab()) connection.retryNow();
+					break;
+			}
+		}
 		this.#renderStatus();
 	}
 
@@ -457,115 +444,35 @@ export class PanelController {
 		entry.tab.querySelector('[data-tab-state]')!.textContent = `, ${words[shown] ?? shown}`;
 	}
 
-	/** The status line describes the active tab's connection, with the one action that helps. */
+	/** The status line describes the active tab's connection, with the one action that helps (panel-model.ts). */
 	#renderStatus(): void {
 		const entry = this.#tabs.get(this.#active);
 		if (!entry) return;
 		const status = entry.connection.status;
-		const lab = this.#lab?.profile ? `the ${this.#lab.profile} lab` : 'the lab';
-		let text: string;
-		let action: { label: string; run: () => void } | null = null;
-		switch (status.state) {
-			case 'connecting':
-				text = `Connecting to ${lab}…`;
-				break;
-			case 'connected':
-				// Busy or not shows on the tab: announcing every command's start and end would be noise.
-				text = `Connected to ${lab}.`;
-				if (this.#expiry && this.#expiry.at > Date.now()) {
-					const time = new Date(this.#expiry.at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
-					if (this.#expiry.reason === 'deadline') {
-						text = `The class ends at ${time}: your shells close then.`;
-					} else {
-						text = `No activity for a while: your shells close at ${time}.`;
-						action = {
-							label: 'Stay',
-							run: () => {
-								entry.connection.extend();
-								this.#expiry = null;
-								this.#renderStatus();
-							},
-						};
-					}
-				}
-				break;
-			case 'reconnecting':
-				if (status.code === 'LAB_ERR_LAB_PREPARING') {
-					text = this.#setup ? describeSetupBriefly(this.#setup) : status.cause;
-					break;
-				}
-				text = `${status.cause} — reconnecting in ${seconds(status.retryInMs)}…`;
-				action = { label: 'Reconnect now', run: () => entry.connection.retryNow() };
-				break;
-			case 'offline':
-				text = `Lab is offline — commands are copied instead. Trying again in ${seconds(status.retryInMs)}.`;
-				action = { label: 'Try now', run: () => entry.connection.retryNow() };
-				break;
-			case 'ended':
-				text = status.reason
-					? status.reason
-					: status.exitCode === null
-						? `Session ended: the shell in “${entry.name}” is gone.`
-						: `Session ended: the shell in “${entry.name}” exited with status ${status.exitCode}.`;
-				action = { label: 'Start a new shell', run: () => this.#restart(entry) };
-				break;
-			case 'failed':
-				text = status.message;
-				action = { label: 'Try again', run: () => this.#restart(entry) };
-				break;
-			case 'closed':
-				text = '';
-				break;
-		}
-		if (this.#labReset?.phase === 'done') {
-			const ms = this.#labReset.ms;
-			if (status.state === 'connected') text = `Connected to a fresh lab (reset in ${ms} ms).`;
-			else if (status.state === 'connecting' || status.state === 'reconnecting') text = `Your lab was reset in ${ms} ms: connecting to the fresh one…`;
-		}
-		// The instructor's voice comes first: a message, or that they are typing here.
-		if (this.#notice !== null && status.state !== 'closed') {
-			text = `Message from your instructor: ${this.#notice}`;
-			action = {
-				label: 'Dismiss',
-				run: () => {
-					this.#notice = null;
-					this.#renderStatus();
-				},
-			};
-		} else if (this.#instructorTyping && status.state === 'connected') {
-			text = 'Your instructor is typing in this terminal.';
-			action = null;
-		}
-		// Except while the reader's own reset runs, or when it failed.
-		if (this.#labReset?.phase === 'started') {
-			text = 'Resetting your lab…';
-			action = null;
-		} else if (this.#labReset?.phase === 'failed') {
-			text = this.#labReset.message;
-			action = {
-				label: 'Dismiss',
-				run: () => {
-					this.#labReset = null;
-					this.#renderStatus();
-				},
-			};
-		}
+		const clock = (at: number) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+		const { text, action } = statusLine(this.#model, { name: entry.name, status }, this.#lab?.profile ?? null, Date.now(), clock);
+		const actions: Record<StatusAction, () => void> = {
+			stay: () => this.#dispatch({ kind: 'stay' }),
+			retry: () => entry.connection.retryNow(),
+			restart: () => this.#restart(entry),
+			'dismiss-notice': () => this.#dispatch({ kind: 'notice-dismissed' }),
+			'dismiss-reset': () => this.#dispatch({ kind: 'lab-reset-dismissed' }),
+		};
 		this.#status.textContent = text;
 		this.#root.dataset.state = status.state;
 		this.#action.hidden = action === null;
 		if (action) {
 			this.#action.textContent = action.label;
-			this.#action.onclick = action.run;
+			this.#action.onclick = actions[action.kind];
 		}
 	}
 
 	#onLabReset(event: LabResetEvent): void {
-		this.#labReset = event;
 		this.#resetConfirm.setBusy(event.phase === 'started');
 		// Every shell of the reader ends with the old lab; a failed reset ends none.
 		if (event.phase === 'started') this.#tabsBeingReset = new Set(this.#tabs.keys());
 		if (event.phase === 'failed') this.#tabsBeingReset.clear();
-		this.#renderStatus();
+		this.#dispatch({ kind: 'lab-reset', reset: event });
 	}
 
 	#restart(entry: TerminalTab): void {

@@ -35,7 +35,7 @@ function goal(results: BenchResult[], text: string): BenchResult {
 const AT_500 = "echo p99 at most 20 ms at 500 terminals, and below wetty's in the same run";
 const KNEE = 'echo p99 passes 50 ms at 1000 active terminals or more';
 
-describe('issue 17 echo goals', () => {
+describe('the echo goals', () => {
 	it('needs p99 at 500 terminals both under 20 ms and under wetty’s', () => {
 		expect(goal([echo('podlab', 500, 9.8), echo('wetty', 500, 16.1)], AT_500)).toMatchObject({ met: true, value: 9.8 });
 		expect(goal([echo('podlab', 500, 12), echo('wetty', 500, 10.9)], AT_500).met).toBe(false);

@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { detectLab } from '../../lab/status.ts';
+import { LAB_PROFILES } from '../../src/protocol-values.ts';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,7 +16,7 @@ import { NODE } from '../helpers/gateway.ts';
 const RESET = fileURLToPath(new URL('../../lab/reset.ts', import.meta.url));
 
 /** The profiles whose tabs the runner can run, each on its own kind of lab. */
-export const RUNNABLE_PROFILES = ['podman', 'kubernetes'] as const;
+export const RUNNABLE_PROFILES = LAB_PROFILES;
 export type RunnableProfile = (typeof RUNNABLE_PROFILES)[number];
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Class mode under the outside probe's findings (issue 14): a class behind one NAT address is not
+ * Class mode against an outside probe: a class behind one NAT address is not
  * locked out by one student's typos; an answered join survives `kill -9`; a full or damaged state
  * directory is reported, never a crash and never silently replaced; secrets leave the gateway's
  * environment; the shared `local` lab is a knowing choice.

@@ -125,7 +125,7 @@ describe('acks and the message rate', () => {
 		await new Promise((resolve) => setTimeout(resolve, 200));
 		for (let i = 0; i < 3000; i++) client.send({ t: 'ack', bytes: 1 });
 		expect(await client.waitForClose()).toBe(1008);
-		// An ack of more than is owed is a protocol error at once (issue 14.3), before the rate limit.
+		// An ack of more than is owed is a protocol error at once, before the rate limit.
 		expect(client.closeReason).toBe('LAB_ERR_BAD_ACK');
 	});
 

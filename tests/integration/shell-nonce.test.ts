@@ -1,7 +1,7 @@
 /**
  * The terminal's nonce marks the shell-integration markers as the gateway's. A program run in the
  * shell must not find it in any environment it can read, or it could print a forged "exit 0" for its
- * own failing block (issue 14, 9b). On the local backend it travels on a pipe, never in the
+ * own failing block. On the local backend it travels on a pipe, never in the
  * environment of the wrapper, bash or anything they start.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';

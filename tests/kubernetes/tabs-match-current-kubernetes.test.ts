@@ -1,6 +1,6 @@
 /**
- * The defects a review of the kubernetes tabs found against current Kubernetes (issue 16), each
- * pinned so that it cannot come back unnoticed. What the expressions yield is pinned in
+ * What the kubernetes tabs do against current Kubernetes where the article's cluster (2023) did
+ * otherwise, each pinned so that it cannot come back unnoticed. What the expressions yield is pinned in
  * expressions.test.ts; this file pins what the blocks do and what the pages say.
  */
 import { readFile } from 'node:fs/promises';
