@@ -190,7 +190,7 @@ export class Attachment implements TerminalPeer {
 				this.#readers.recordActivity(this.#reader);
 				terminal
 					.run(message.code, message.block, message.interrupt ?? false)
-					.then((result) => result === 'busy' && this.#error(new LabError('LAB_ERR_BUSY')))
+					.then((result) => result === 'busy' && this.#error(new LabError('LAB_ERR_BUSY'), message.block))
 					.catch((error) => this.#close(internal(error)));
 				break;
 		}
@@ -229,8 +229,9 @@ export class Attachment implements TerminalPeer {
 	}
 
 	/** Tells the client about an error that does not end the socket. */
-	#error(error: LabError): void {
-		this.message({ t: 'error', code: error.code, message: error.message });
+	/** Tells the client of `error`; `block`: the run it refuses. */
+	#error(error: LabError, block?: string): void {
+		this.message({ t: 'error', code: error.code, message: error.message, ...(block === undefined ? {} : { block }) });
 	}
 
 	#close(error: LabError): void {

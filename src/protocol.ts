@@ -83,7 +83,8 @@ export const serverMessage = z.discriminatedUnion('t', [
 	z.strictObject({ t: z.literal('status'), busy: z.boolean() }),
 	z.strictObject({ t: z.literal('done'), block: z.string(), exit: z.int() }),
 	z.strictObject({ t: z.literal('exit'), code: z.int() }),
-	z.strictObject({ t: z.literal('error'), code: z.string(), message: z.string() }),
+	/** `block`: the run it refuses (LAB_ERR_BUSY), which may not be the latest one sent. */
+	z.strictObject({ t: z.literal('error'), code: z.string(), message: z.string(), block: z.optional(z.string()) }),
 	/**
 	 * Class mode: the reader's terminals will be ended at `at` (epoch ms) for `reason`; for "idle",
 	 * any input or an `extend` moves it back.

@@ -134,8 +134,6 @@ export class TerminalConnection {
 	#inFlight = new Map<string, TerminalRun>();
 	/** Runs sent on this socket before its `ready`: typed only if the attach succeeds. */
 	#sentBeforeReady: TerminalRun[] = [];
-	/** The latest run sent: the one a LAB_ERR_BUSY answer refers to (the gateway answers runs in order). */
-	#lastRun: TerminalRun | null = null;
 	/** An `error` message explaining the close that follows it. */
 	#lastError: { code: string; message: string } | null = null;
 	#exitCode: number | null = null;
@@ -306,7 +304,6 @@ export class TerminalConnection {
 				break;
 			case 'done':
 				this.#inFlight.delete(message.block);
-				if (this.#lastRun?.block === message.block) this.#lastRun = null;
 				this.#listener.done?.(message.block, message.exit);
 				break;
 			case 'exit':
@@ -325,9 +322,10 @@ export class TerminalConnection {
 				this.#listener.size?.(message.cols, message.rows);
 				break;
 			case 'error':
-				if (message.code === 'LAB_ERR_BUSY' && this.#lastRun) {
-					const refused = this.#lastRun;
-					this.#lastRun = null;
+				if (message.code === 'LAB_ERR_BUSY') {
+					// The refused run by its block: a late "busy" can come after a later run was sent.
+					const refused = message.block === undefined ? undefined : this.#inFlight.get(message.block);
+					if (!refused) break;
 					this.#inFlight.delete(refused.block);
 					this.#listener.runRefused?.(refused);
 				} else {
@@ -349,7 +347,6 @@ export class TerminalConnection {
 			this.#listener.resultsLost?.([...this.#inFlight.keys()]);
 			this.#inFlight.clear();
 		}
-		this.#lastRun = null;
 		const error = this.#lastError;
 		this.#lastError = null;
 		// What to do next is the error table's to say (ERRORS[code].after), not the close code's.
@@ -435,7 +432,6 @@ export class TerminalConnection {
 	#sendRun(run: TerminalRun): void {
 		if (!this.#attached) this.#sentBeforeReady.push(run);
 		this.#inFlight.set(run.block, run);
-		this.#lastRun = run;
 		this.#send({ t: 'run', code: run.code, block: run.block, ...(run.interrupt ? { interrupt: true } : {}) });
 	}
 
@@ -474,7 +470,6 @@ export class TerminalConnection {
 		socket?.close(code, reason);
 		if (this.#inFlight.size > 0) this.#listener.resultsLost?.([...this.#inFlight.keys()]);
 		this.#inFlight.clear();
-		this.#lastRun = null;
 	}
 
 	#clearRetry(): void {

@@ -152,6 +152,7 @@ export function describeTerminalConformance(fixture: BackendFixture): void {
 					t: 'error',
 					code: 'LAB_ERR_BUSY',
 					message: 'The terminal is busy: interrupt it first, or run with interrupt.',
+					block: 'second',
 				});
 				client.send({ t: 'run', code: 'echo third', block: 'third', interrupt: true });
 				await client.waitFor(() => client.messages.find((m) => m.t === 'done' && m.block === 'third'), 5000, 'third done');

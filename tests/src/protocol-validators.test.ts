@@ -43,7 +43,7 @@ const SERVER_MESSAGES: Json[] = [
 	{ t: 'status', busy: false },
 	{ t: 'done', block: 'pods-1', exit: 130 },
 	{ t: 'exit', code: 0 },
-	{ t: 'error', code: 'LAB_ERR_BUSY', message: 'The terminal is busy.' },
+	{ t: 'error', code: 'LAB_ERR_BUSY', message: 'The terminal is busy.', block: 'chapters/pause:3' },
 	{ t: 'expiry', reason: 'idle', at: 1_764_000_000_000 },
 	{ t: 'takeover', on: true },
 	{ t: 'notice', text: 'Break until 11:00' },

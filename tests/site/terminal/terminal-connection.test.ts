@@ -317,9 +317,22 @@ describe('runs', () => {
 		last().receive({ t: 'done', block: 'a:1', exit: 3 });
 		expect(record.done).toEqual([['a:1', 3]]);
 		connection.run(run('a:2'));
-		last().receive({ t: 'error', code: 'LAB_ERR_BUSY', message: 'The terminal is busy' });
+		last().receive({ t: 'error', code: 'LAB_ERR_BUSY', message: 'The terminal is busy', block: 'a:2' });
 		expect(record.refused).toEqual([run('a:2')]);
 		expect(connection.status.state).toBe('connected');
+	});
+
+	it('offers the run the gateway refused, when its busy answer comes after a later run was sent', () => {
+		const { connection, last, record } = setup();
+		connection.connect();
+		last().attach(0);
+		connection.run(run('a:1'));
+		connection.run(run('a:2', true));
+		// a:2 interrupts a:1's command and is typed; a:1's own refusal arrives late.
+		last().receive({ t: 'error', code: 'LAB_ERR_BUSY', message: 'The terminal is busy', block: 'a:1' });
+		expect(record.refused).toEqual([run('a:1')]);
+		last().receive({ t: 'done', block: 'a:2', exit: 0 });
+		expect(record.done).toEqual([['a:2', 0]]);
 	});
 
 	it('says which results were lost when the socket drops mid-run', () => {
