@@ -238,7 +238,7 @@ export class Attachment implements TerminalPeer {
 		if (this.#closed) return;
 		if (error.code === 'LAB_ERR_INTERNAL') {
 			this.#logger.error({ reader: this.#reader.label, err: error.cause }, 'closing socket after an internal error');
-		} else if (error.code !== 'LAB_ERR_ENDED' && error.code !== 'LAB_ERR_SHUTDOWN') {
+		} else if (error.code !== 'LAB_ERR_ENDED' && error.code !== 'LAB_ERR_SHUTDOWN' && error.code !== 'LAB_ERR_LAB_RESET') {
 			this.#logger.info({ reader: this.#reader.label, code: error.code, detail: error.message }, 'closing socket');
 		}
 		this.#error(error);

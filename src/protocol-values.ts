@@ -69,6 +69,7 @@ export const ERRORS = {
 	LAB_ERR_LAB_OUTPUT: { http: null, close: 4010, after: 'ended', text: 'Your lab sent this terminal more than podlab takes (a line, a reply or error output past its limit), so it was ended. Open a new terminal; if a program in the lab changed podlab’s files there, reset the lab.' },
 	LAB_ERR_LAB_TIMEOUT: { http: null, close: 4011, after: 'retry', text: 'Your lab did not answer in time, so this terminal was ended: podlab tries again. If it lasts, reset the lab.' },
 	LAB_ERR_LAB_PREPARING: { http: 503, close: 4012, after: 'retry', text: 'This machine is preparing its labs (the first start takes a few minutes): your command runs as soon as the lab is ready.' },
+	LAB_ERR_LAB_RESET: { http: null, close: 4013, after: 'retry', text: 'Your lab was reset: this terminal reconnects to a shell in the fresh lab.' },
 	LAB_ERR_SHUTDOWN: { http: null, close: 1001, after: 'retry', text: 'The lab is shutting down.' },
 	LAB_ERR_INTERNAL: { http: null, close: 1011, after: 'retry', text: 'The gateway hit an internal error.' },
 	LAB_ERR_RESET_UNSUPPORTED: { http: 409, close: null, after: 'stop', text: 'This lab cannot be reset: its backend has no lab of one’s own to replace (only the incus backend resets labs).' },

@@ -1,8 +1,8 @@
 /**
  * Reset a reader's lab: the one sequence behind `POST /api/lab/reset` and the instructor's resets.
  * The backend promises the reader a fresh lab and writes the notice into their open terminals; the
- * terminals then end as for a gateway restart (LAB_ERR_SHUTDOWN, `after: retry`), so each panel
- * reconnects on its own and its reconnect starts a shell in the new lab.
+ * terminals then end with LAB_ERR_LAB_RESET (`after: retry`), so each panel knows why, reconnects
+ * on its own, and its reconnect starts a shell in the new lab.
  */
 import type { Logger } from 'pino';
 import { LabError, type LabResetResult } from '../../src/protocol.ts';
@@ -22,7 +22,7 @@ export async function resetReaderLab(backend: LabBackend, reader: Reader, logger
 	const resetting = backend.resetLab(reader.label, RESET_NOTICE);
 	const terminals = [...reader.terminals.values()];
 	// Letting go of the old lab's shells (not killing them in a lab that is being removed anyway).
-	await Promise.all(terminals.map((terminal) => terminal.end('shutdown')));
+	await Promise.all(terminals.map((terminal) => terminal.end('reset')));
 	const lab = await resetting;
 	const ms = Math.round(performance.now() - started);
 	logger.info({ reader: reader.label, lab, terminalsEnded: terminals.length, ms }, 'lab reset');

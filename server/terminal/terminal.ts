@@ -73,7 +73,7 @@ const INTERRUPT_TIMEOUT_MS = 2_000;
 /** Ctrl-C presses within INTERRUPT_TIMEOUT_MS before "interrupt and run" gives up. */
 const INTERRUPT_PRESSES = 4;
 
-export type EndReason = 'exit' | 'grace' | 'shutdown' | 'closed' | 'idle' | 'deadline' | LabProblem;
+export type EndReason = 'exit' | 'grace' | 'shutdown' | 'reset' | 'closed' | 'idle' | 'deadline' | LabProblem;
 
 /** What attached clients are told for each way a terminal can end. */
 const END_CODES: Record<EndReason, ErrorCode> = {
@@ -81,6 +81,7 @@ const END_CODES: Record<EndReason, ErrorCode> = {
 	grace: 'LAB_ERR_ENDED',
 	closed: 'LAB_ERR_ENDED',
 	shutdown: 'LAB_ERR_SHUTDOWN',
+	reset: 'LAB_ERR_LAB_RESET',
 	idle: 'LAB_ERR_IDLE',
 	deadline: 'LAB_ERR_CLASS_OVER',
 	LAB_ERR_LAB_OUTPUT: 'LAB_ERR_LAB_OUTPUT',

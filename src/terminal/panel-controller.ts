@@ -395,6 +395,8 @@ export class PanelController {
 	#onStatus(entry: TerminalTab, status: ConnectionStatus): void {
 		// Attached again (to the same shell, if the reset never happened): the next new shell is cleared as usual.
 		if (status.state === 'connected') this.#tabsBeingReset.delete(entry.name);
+		// A reset from anywhere (this page, another one, the instructor): the next shell is in the fresh lab.
+		if (status.state === 'reconnecting' && status.code === 'LAB_ERR_LAB_RESET') this.#tabsBeingReset.add(entry.name);
 		this.#renderTab(entry);
 		if (entry.name === this.#active) this.#renderStatus();
 		if (status.state === 'ended' || status.state === 'failed') {

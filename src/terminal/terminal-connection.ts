@@ -366,7 +366,8 @@ export class TerminalConnection {
 		} else if ((errorCode === 'LAB_ERR_INTERNAL' || errorCode === 'LAB_ERR_SPAWN') && ++this.#internalFailures > MAX_INTERNAL_FAILURES) {
 			this.#fail(errorCode, message);
 		} else {
-			const cause = errorCode === 'LAB_ERR_SHUTDOWN' ? 'The lab is restarting' : errorCode === 'LAB_ERR_LAB_PREPARING' ? message : 'The connection dropped';
+			const causes: Partial<Record<string, string>> = { LAB_ERR_SHUTDOWN: 'The lab is restarting', LAB_ERR_LAB_RESET: 'Your lab was reset', LAB_ERR_LAB_PREPARING: message };
+			const cause = (errorCode && causes[errorCode]) ?? 'The connection dropped';
 			this.#scheduleRetry(cause, errorCode ?? undefined);
 		}
 	}

@@ -268,7 +268,7 @@ describe.skipIf(skip !== null)(`the instructor, in class mode on the incus backe
 		await expect.poll(() => card.locator('dd.lab').textContent(), { timeout: 10_000 }).toBe(`${newLab} · running`);
 		// The student's screen keeps the gateway's line about the reset, then the new shell.
 		await waitForTerminalUnwrapped(student.page, RESET_NOTICE);
-		await waitForTerminal(student.page, /A new shell: the one above has ended\./);
+		await waitForTerminal(student.page, /A shell in your fresh lab\./);
 		expect(await hostOf(student.page, 'after')).toBe(newLab);
 		await typeCommand(student.page, 'ls /root/reset-probe 2>&1 | sed "s/^/probe: /"');
 		await waitForTerminal(student.page, /^probe: .*No such file or directory/m);

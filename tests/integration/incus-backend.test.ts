@@ -179,8 +179,8 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		expect(body).toMatchObject({ student: catId, terminalsEnded: 1 });
 		expect(body.lab).not.toBe(oldLab);
 		await cat.waitForText('Your lab was reset: a fresh, empty one is starting, and this terminal reconnects to it.');
-		expect(await cat.waitForClose()).toBe(1001);
-		expect(cat.messages.at(-1)).toMatchObject({ t: 'error', code: 'LAB_ERR_SHUTDOWN' });
+		expect(await cat.waitForClose()).toBe(4013);
+		expect(cat.messages.at(-1)).toMatchObject({ t: 'error', code: 'LAB_ERR_LAB_RESET' });
 
 		const again = await connect(gw, state, 'cat');
 		const after = await output(again, 'hostname; ls /root/file 2>&1 || true', 'after');
