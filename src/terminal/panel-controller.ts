@@ -14,6 +14,7 @@ import { describeGrace } from './grace.ts';
 import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts';
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { LabSetupWatch } from './lab-setup-watch.ts';
+import { UntilWatches } from './until-watch.ts';
 import { INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel, type StatusAction } from './panel-model.ts';
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
@@ -101,7 +102,7 @@ export class PanelController {
 	#screenReaderMode = readScreenReaderMode();
 	#lab: LabInfo | null = null;
 	/** Blocks that keep running (`until`), waiting for their output to match. */
-	readonly #untilWatches = new Map<string, { term: string; pattern: RegExp; text: string; decoder: TextDecoder }>();
+	readonly #untilWatches = new UntilWatches();
 	/** The status line's sources besides the connections (panel-model.ts). */
 	#model: PanelModel = INITIAL_PANEL_MODEL;
 	#busyOffer: BusyOffer | null = null;
@@ -223,38 +224,12 @@ export class PanelController {
 	async run(request: RunRequest): Promise<void> {
 		if (request.trigger) this.#triggers.set(request.block, request.trigger);
 		setBlockStatus(request.block, 'running', 'Running…');
-		if (request.until) this.#watchUntil(request.term, request.block, request.until);
+		if (request.until) this.#untilWatches.watch(request.term, request.block, request.until);
 		await this.open();
 		this.#ensureTab(request.term);
 		this.#activate(request.term, false);
 		keepInView(request.trigger);
 		this.#tabs.get(request.term)!.connection.run({ code: request.code, block: request.block, interrupt: request.interrupt });
-	}
-
-	/**
-	 * A block that keeps running (`until`) never reports `done`; it counts as working once its output
-	 * matches. Only output after the click is read, as plain text (escape sequences removed).
-	 */
-	#watchUntil(term: string, block: string, source: string): void {
-		let pattern: RegExp;
-		try {
-			pattern = new RegExp(source, 'm');
-		} catch {
-			return;
-		}
-		this.#untilWatches.set(block, { term, pattern, text: '', decoder: new TextDecoder() });
-	}
-
-	#checkUntil(term: string, bytes: Uint8Array): void {
-		for (const [block, watch] of this.#untilWatches) {
-			if (watch.term !== term) continue;
-			// Keep a bounded tail: a flood must not make every check slower.
-			watch.text = (watch.text + watch.decoder.decode(bytes, { stream: true })).slice(-65_536);
-			const plain = watch.text.replace(/\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b\[[0-?]*[ -/]*[@-~]|\r/g, '');
-			if (!watch.pattern.test(plain)) continue;
-			this.#untilWatches.delete(block);
-			setBlockStatus(block, 'ok', '✓ running');
-		}
 	}
 
 	async #loadSession(): Promise<void> {
@@ -316,7 +291,7 @@ export class PanelController {
 				status: (status) => this.#onStatus(entry, status),
 				output: (bytes, rendered) => {
 					view.write(bytes, rendered);
-					if (this.#untilWatches.size > 0) this.#checkUntil(name, bytes);
+					if (this.#untilWatches.size > 0) for (const block of this.#untilWatches.output(name, bytes)) setBlockStatus(block, 'ok', '✓ running');
 				},
 				attached: ({ newShell, lost }) => {
 					if (newShell && this.#tabsBeingReset.delete(name)) {
@@ -342,7 +317,7 @@ export class PanelController {
 					this.#renderTab(entry);
 				},
 				done: (block, exit) => {
-					this.#untilWatches.delete(block);
+					this.#untilWatches.forget(block);
 					showBlockResult(block, exit);
 					noteResult(block, exit);
 				},
