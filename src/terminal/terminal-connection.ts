@@ -12,6 +12,7 @@ import { ERRORS, encodeClientMessage, errorOfClose } from '../protocol-values.ts
 import type { ClientMessage, SignalName } from '../protocol.ts';
 import { AckCoalescer } from './ack-coalescer.ts';
 import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { RunLedger } from './run-ledger.ts';
 
 /** A WebSocket reduced to what the connection needs; `openBrowserSocket` adapts the real one. */
 export interface SocketLike {
@@ -130,10 +131,7 @@ export class TerminalConnection {
 	#refusedUpgrades = 0;
 	#internalFailures = 0;
 	#retryTimer: ReturnType<typeof setTimeout> | null = null;
-	#queued: TerminalRun[] = [];
-	#inFlight = new Map<string, TerminalRun>();
-	/** Runs sent on this socket before its `ready`: typed only if the attach succeeds. */
-	#sentBeforeReady: TerminalRun[] = [];
+	readonly #runs = new RunLedger();
 	/** An `error` message explaining the close that follows it. */
 	#lastError: { code: string; message: string } | null = null;
 	#exitCode: number | null = null;
@@ -214,7 +212,7 @@ export class TerminalConnection {
 			this.#sendRun(run);
 			return;
 		}
-		this.#enqueue(run);
+		this.#runs.queue(run);
 		// While reconnecting or offline, a click also means "try now": if the lab is still offline,
 		// the run comes back undelivered within one probe, and the panel copies it instead.
 		this.#retryAttempt = 0;
@@ -294,7 +292,7 @@ export class TerminalConnection {
 				const newShell = message.offset < this.#since;
 				const lost = message.offset > this.#since ? message.lost : 0;
 				this.#offset = message.offset;
-				this.#sentBeforeReady = [];
+				this.#runs.attached();
 				this.#listener.attached({ created: message.created, newShell, lost });
 				this.#setStatus({ state: 'connected' });
 				break;
@@ -303,7 +301,7 @@ export class TerminalConnection {
 				this.#listener.busy?.(message.busy);
 				break;
 			case 'done':
-				this.#inFlight.delete(message.block);
+				this.#runs.settle(message.block);
 				this.#listener.done?.(message.block, message.exit);
 				break;
 			case 'exit':
@@ -324,10 +322,8 @@ export class TerminalConnection {
 			case 'error':
 				if (message.code === 'LAB_ERR_BUSY') {
 					// The refused run by its block: a late "busy" can come after a later run was sent.
-					const refused = message.block === undefined ? undefined : this.#inFlight.get(message.block);
-					if (!refused) break;
-					this.#inFlight.delete(refused.block);
-					this.#listener.runRefused?.(refused);
+					const refused = message.block === undefined ? undefined : this.#runs.settle(message.block);
+					if (refused) this.#listener.runRefused?.(refused);
 				} else {
 					this.#lastError = { code: message.code, message: message.message };
 				}
@@ -342,11 +338,12 @@ export class TerminalConnection {
 		this.#attached = false;
 		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
 		this.#acks = null;
-		this.#takeBackUntyped(code, reason);
-		if (this.#inFlight.size > 0) {
-			this.#listener.resultsLost?.([...this.#inFlight.keys()]);
-			this.#inFlight.clear();
-		}
+		// Runs sent behind an attach that the gateway refused (it says why before it closes) were never
+		// typed: they wait for what the close decides (a retry sends them on the next socket; an end
+		// reports them undelivered). Those of a socket that just broke may have been typed: lost.
+		if (errorOfClose(code, this.#lastError?.code ?? reason)) this.#runs.attachRefused();
+		else this.#runs.socketGone();
+		this.#loseInFlight();
 		const error = this.#lastError;
 		this.#lastError = null;
 		// What to do next is the error table's to say (ERRORS[code].after), not the close code's.
@@ -370,27 +367,6 @@ export class TerminalConnection {
 			const cause = (errorCode && causes[errorCode]) ?? 'The connection dropped';
 			this.#scheduleRetry(cause, errorCode ?? undefined);
 		}
-	}
-
-	/**
-	 * Runs sent behind an attach that the gateway refused (it says why before it closes) were never
-	 * typed: they wait again, as if never sent, for what the close decides (a retry sends them on the
-	 * next socket; an end reports them undelivered). A socket that just broke gives no such answer,
-	 * and its runs may have been typed: those stay in flight, whose results count as lost.
-	 */
-	#takeBackUntyped(code: number, reason: string): void {
-		const untyped = this.#sentBeforeReady;
-		this.#sentBeforeReady = [];
-		if (untyped.length === 0 || !errorOfClose(code, this.#lastError?.code ?? reason)) return;
-		for (const run of untyped) this.#inFlight.delete(run.block);
-		const later = this.#queued;
-		this.#queued = [];
-		for (const run of [...untyped, ...later]) this.#enqueue(run);
-	}
-
-	/** Queues a run for the next attached socket. Clicking the same block twice meanwhile runs it once. */
-	#enqueue(run: TerminalRun): void {
-		this.#queued = [...this.#queued.filter((queued) => queued.block !== run.block), run];
 	}
 
 	/**
@@ -431,8 +407,7 @@ export class TerminalConnection {
 	}
 
 	#sendRun(run: TerminalRun): void {
-		if (!this.#attached) this.#sentBeforeReady.push(run);
-		this.#inFlight.set(run.block, run);
+		this.#runs.sent(run, !this.#attached);
 		this.#send({ t: 'run', code: run.code, block: run.block, ...(run.interrupt ? { interrupt: true } : {}) });
 	}
 
@@ -443,15 +418,17 @@ export class TerminalConnection {
 	/** The runs that waited for the attach (and the size), in the order they were asked for. */
 	#sendQueued(): void {
 		if (!this.#mayRun()) return;
-		const queued = this.#queued;
-		this.#queued = [];
-		for (const run of queued) this.#sendRun(run);
+		for (const run of this.#runs.takeQueued()) this.#sendRun(run);
 	}
 
 	#dropQueued(reason: UndeliveredReason): void {
-		const queued = this.#queued;
-		this.#queued = [];
-		for (const run of queued) this.#listener.runUndelivered?.(run, reason);
+		for (const run of this.#runs.takeQueued()) this.#listener.runUndelivered?.(run, reason);
+	}
+
+	/** The runs in flight on a socket that is gone: their results will never come. */
+	#loseInFlight(): void {
+		const lost = this.#runs.takeInFlight();
+		if (lost.length > 0) this.#listener.resultsLost?.(lost);
 	}
 
 	#send(message: ClientMessage): void {
@@ -465,12 +442,11 @@ export class TerminalConnection {
 		this.#attached = false;
 		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
 		this.#acks = null;
-		this.#sentBeforeReady = [];
+		this.#runs.socketGone();
 		// Events of the old socket, including its close, are ignored from here on.
 		this.#generation++;
 		socket?.close(code, reason);
-		if (this.#inFlight.size > 0) this.#listener.resultsLost?.([...this.#inFlight.keys()]);
-		this.#inFlight.clear();
+		this.#loseInFlight();
 	}
 
 	#clearRetry(): void {
