@@ -204,7 +204,7 @@ export class Attachment implements TerminalPeer {
 			const { terminal, created } = await this.#readers.openTerminal(this.#reader, name);
 			if (this.#closed) return;
 			this.#terminal = terminal;
-			terminal.attach(this, since, created, 'reader', tail);
+			terminal.attach(this, { since, created, tail });
 		} catch (error) {
 			this.#close(internal(error));
 			return;
@@ -225,7 +225,7 @@ export class Attachment implements TerminalPeer {
 		if (!terminal || terminal.ended) throw new LabError('LAB_ERR_NO_SUCH_TERMINAL');
 		this.#terminal = terminal;
 		this.#viewing = true;
-		terminal.attach(this, since, false, 'viewer', tail);
+		terminal.attach(this, { since, role: 'viewer', tail });
 	}
 
 	/** Tells the client about an error that does not end the socket. */

@@ -19,8 +19,11 @@ export interface ClassRunsOptions {
 	logger: Logger;
 }
 
-/** Subscribes to the registry's `run` events. */
+/** Subscribes to the registry's `run` events, and its terminals' coming and going for the live roster. */
 export function recordClassRuns({ readers, roster, runLog, events, logger }: ClassRunsOptions): void {
+	// A terminal opened or ended shows on the instructor's roster at once, not at the next check.
+	readers.on('terminal-opened', () => events.rosterChanged());
+	readers.on('terminal-ended', () => events.rosterChanged());
 	readers.on('run', (reader, { block, command, term, exit }) => {
 		if (reader.student === null || !roster.get(reader.student)) return;
 		const student = reader.student;

@@ -6,9 +6,9 @@
  *   event: run        one finished command (a transcript entry), as it happens
  *
  * A browser's EventSource reconnects by itself and gets the whole state again, so nothing is lost
- * across a gateway restart. The roster changes in many places (sockets, terminals, pages, activity);
- * rather than hooking each, it is compared with what was last sent, twice a second, and only while
- * someone listens.
+ * across a gateway restart. Terminals opening and ending, joins and freed seats are sent at once
+ * (rosterChanged); the roster's other changes (sockets, pages, activity) are found by comparing it
+ * with what was last sent, twice a second, and only while someone listens.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { ProgressResponse, RosterResponse, TranscriptEntry } from '../../src/class-protocol.ts';

@@ -73,6 +73,18 @@ const INTERRUPT_TIMEOUT_MS = 2_000;
 /** Ctrl-C presses within INTERRUPT_TIMEOUT_MS before "interrupt and run" gives up. */
 const INTERRUPT_PRESSES = 4;
 
+/** How a peer attaches: from which output offset, and as whom. */
+export interface AttachOptions {
+	/** The offset of the first output byte the peer has not seen. */
+	since: number;
+	/** The terminal was made for this attach (the client's `ready` says so). */
+	created?: boolean;
+	/** A reader keeps the terminal alive and may type; a viewer (the instructor watching) does neither. */
+	role?: 'reader' | 'viewer';
+	/** At most this many bytes of replay (a thumbnail needs only the screen's worth). */
+	tail?: number;
+}
+
 export type EndReason = 'exit' | 'grace' | 'shutdown' | 'reset' | 'closed' | 'idle' | 'deadline' | LabProblem;
 
 /** What attached clients are told for each way a terminal can end. */
@@ -171,7 +183,7 @@ export class Terminal {
 	 * Attach a peer: it gets `ready`, the output after `since` (or all that is held, when `since`
 	 * belongs to an earlier shell; at most the last `tail` bytes of it when given), and the busy status.
 	 */
-	attach(peer: TerminalPeer, since: number, created: boolean, role: 'reader' | 'viewer' = 'reader', tail?: number): void {
+	attach(peer: TerminalPeer, { since, created = false, role = 'reader', tail }: AttachOptions): void {
 		if (this.ended) {
 			peer.ended('LAB_ERR_ENDED');
 			return;

@@ -13,6 +13,8 @@ import { gatewayAnswers } from './gateway-probe.ts';
 import { describeGrace } from './grace.ts';
 import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts';
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
+import { BusyOffer } from './busy-offer.ts';
+import { PanelTabs } from './panel-tabs.ts';
 import { LabSetupWatch } from './lab-setup-watch.ts';
 import { UntilWatches } from './until-watch.ts';
 import { INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel, type StatusAction } from './panel-model.ts';
@@ -42,12 +44,6 @@ interface TerminalTab {
 	tab: HTMLButtonElement;
 	panel: HTMLElement;
 	busy: boolean;
-}
-
-/** A run the gateway refused because the terminal was busy, waiting for the reader's decision. */
-interface BusyOffer {
-	term: string;
-	run: TerminalRun;
 }
 
 /**
@@ -82,13 +78,10 @@ function describeBytes(bytes: number): string {
 
 export class PanelController {
 	readonly #root: HTMLElement;
-	readonly #tablist: HTMLElement;
-	readonly #terminals: HTMLElement;
+	readonly #tabStrip: PanelTabs;
 	readonly #status: HTMLElement;
 	readonly #action: HTMLButtonElement;
-	readonly #busy: HTMLElement;
-	readonly #busyText: HTMLElement;
-	readonly #busyInterrupt: HTMLButtonElement;
+	readonly #busyOffer: BusyOffer;
 	readonly #screenReaderToggle: HTMLButtonElement;
 	readonly #helpToggle: HTMLButtonElement;
 	readonly #help: HTMLElement;
@@ -105,7 +98,6 @@ export class PanelController {
 	readonly #untilWatches = new UntilWatches();
 	/** The status line's sources besides the connections (panel-model.ts). */
 	#model: PanelModel = INITIAL_PANEL_MODEL;
-	#busyOffer: BusyOffer | null = null;
 	/** The terminal that gets the keyboard as soon as it is attached (see focusTerminal). */
 	#focusOnAttach: string | null = null;
 	/** The reader's existing terminals, fetched once when the panel first opens. */
@@ -122,13 +114,13 @@ export class PanelController {
 
 	constructor(root: HTMLElement) {
 		this.#root = root;
-		this.#tablist = part(root, 'tabs');
-		this.#terminals = part(root, 'terminals');
+		this.#tabStrip = new PanelTabs(part(root, 'tabs'), part(root, 'terminals'), (name, focusTerminal) => this.#activate(name, focusTerminal));
 		this.#status = part(root, 'status');
 		this.#action = part(root, 'action');
-		this.#busy = part(root, 'busy');
-		this.#busyText = part(root, 'busy-text');
-		this.#busyInterrupt = part(root, 'busy-interrupt');
+		this.#busyOffer = new BusyOffer(
+			{ dialog: part(root, 'busy'), text: part(root, 'busy-text'), interrupt: part(root, 'busy-interrupt'), cancel: part(root, 'busy-cancel') },
+			(term, run, interrupt) => this.#answerBusyOffer(term, run, interrupt),
+		);
 		this.#screenReaderToggle = part(root, 'screen-reader');
 		this.#helpToggle = part(root, 'help-toggle');
 		this.#help = part(root, 'help');
@@ -141,12 +133,6 @@ export class PanelController {
 		this.#height = clampPanelHeight(readPanelHeight() ?? DEFAULT_HEIGHT(), window.innerHeight);
 
 		part(root, 'close').addEventListener('click', () => this.close());
-		this.#busyInterrupt.addEventListener('click', () => this.#answerBusyOffer(true));
-		part(root, 'busy-cancel').addEventListener('click', () => this.#answerBusyOffer(false));
-		this.#busy.addEventListener('keydown', (event) => {
-			if (event.key === 'Escape') this.#answerBusyOffer(false);
-		});
-		this.#tablist.addEventListener('keydown', (event) => this.#onTabKey(event));
 		this.#screenReaderToggle.setAttribute('aria-pressed', String(this.#screenReaderMode));
 		this.#screenReaderToggle.addEventListener('click', () => this.#toggleScreenReaderMode());
 		this.#helpToggle.addEventListener('click', () => this.#toggleHelp());
@@ -200,7 +186,7 @@ export class PanelController {
 	 */
 	close(): void {
 		const hadFocus = this.#root.contains(document.activeElement);
-		this.#hideBusyOffer();
+		this.#busyOffer.hide();
 		this.#resetConfirm.hide();
 		for (const { connection } of this.#tabs.values()) connection.close();
 		this.#root.hidden = true;
@@ -244,27 +230,7 @@ export class PanelController {
 		if (existing) return existing;
 		if (name !== DEFAULT_TERMINAL && !this.#tabs.has(DEFAULT_TERMINAL)) this.#ensureTab(DEFAULT_TERMINAL);
 
-		const tab = document.createElement('button');
-		tab.type = 'button';
-		tab.setAttribute('role', 'tab');
-		tab.id = `podlab-tab-${name}`;
-		tab.className = 'podlab-tab';
-		tab.tabIndex = -1;
-		tab.setAttribute('aria-selected', 'false');
-		tab.setAttribute('aria-controls', `podlab-tabpanel-${name}`);
-		tab.dataset.term = name;
-		tab.innerHTML = '<span class="podlab-tab-dot" aria-hidden="true"></span><span class="podlab-tab-name"></span><span class="podlab-sr-only" data-tab-state></span>';
-		tab.querySelector('.podlab-tab-name')!.textContent = name;
-		tab.addEventListener('click', () => this.#activate(name, true));
-		this.#tablist.append(tab);
-
-		const panel = document.createElement('div');
-		panel.setAttribute('role', 'tabpanel');
-		panel.id = `podlab-tabpanel-${name}`;
-		panel.className = 'podlab-terminal';
-		panel.setAttribute('aria-labelledby', tab.id);
-		panel.setAttribute('aria-describedby', 'podlab-terminal-keys');
-		this.#terminals.append(panel);
+		const { tab, panel } = this.#tabStrip.add(name);
 
 		let entry: TerminalTab;
 		const view = new DeferredTerminalView(panel, {
@@ -341,30 +307,11 @@ export class PanelController {
 		const entry = this.#tabs.get(name);
 		if (!entry) return;
 		this.#active = name;
-		for (const other of this.#tabs.values()) {
-			const selected = other === entry;
-			other.tab.setAttribute('aria-selected', String(selected));
-			other.tab.tabIndex = selected ? 0 : -1;
-			other.panel.classList.toggle('podlab-terminal-active', selected);
-			other.panel.inert = !selected;
-		}
+		this.#tabStrip.select(name);
 		entry.view.fit();
 		if (focusTerminal) entry.view.focus();
 		this.#renderStatus();
 		if (!this.#root.hidden) this.#saveState(true);
-	}
-
-	/** Tabs pattern: arrows move between tabs (and select), Home/End go to the ends. */
-	#onTabKey(event: KeyboardEvent): void {
-		const names = [...this.#tabs.keys()];
-		const index = names.indexOf(this.#active);
-		const next: Record<string, number> = { ArrowRight: index + 1, ArrowLeft: index - 1, Home: 0, End: names.length - 1 };
-		const target = next[event.key];
-		if (target === undefined) return;
-		event.preventDefault();
-		const name = names[(target + names.length) % names.length]!;
-		this.#activate(name, false);
-		this.#tabs.get(name)!.tab.focus();
 	}
 
 	#onStatus(entry: TerminalTab, status: ConnectionStatus): void {
@@ -375,7 +322,7 @@ export class PanelController {
 		this.#renderTab(entry);
 		if (entry.name === this.#active) this.#renderStatus();
 		if (status.state === 'ended' || status.state === 'failed') {
-			if (this.#busyOffer?.term === entry.name) this.#hideBusyOffer();
+			if (this.#busyOffer.term === entry.name) this.#busyOffer.hide();
 		}
 		if (this.#waitingForLab().length > 0) this.#setupWatch.start();
 		else this.#setupWatch.stop();
@@ -405,20 +352,7 @@ export class PanelController {
 	}
 
 	#renderTab(entry: TerminalTab): void {
-		const { state } = entry.connection.status;
-		const shown = state === 'connected' && entry.busy ? 'busy' : state;
-		entry.tab.dataset.state = shown;
-		const words: Record<string, string> = {
-			busy: 'running a command',
-			connected: 'connected',
-			connecting: 'connecting',
-			reconnecting: 'reconnecting',
-			offline: 'lab offline',
-			ended: 'session ended',
-			failed: 'not connected',
-			closed: 'closed',
-		};
-		entry.tab.querySelector('[data-tab-state]')!.textContent = `, ${words[shown] ?? shown}`;
+		this.#tabStrip.showState(entry.name, entry.connection.status, entry.busy);
 	}
 
 	/** The status line describes the active tab's connection, with the one action that helps (panel-model.ts). */
@@ -460,28 +394,17 @@ export class PanelController {
 
 	#offerInterrupt(term: string, run: TerminalRun): void {
 		setBlockStatus(run.block, 'busy', 'Terminal busy');
-		this.#busyOffer = { term, run };
-		this.#busyText.textContent = `“${term}” is still running a command. Interrupt it (Ctrl-C) and run this block?`;
-		this.#busy.hidden = false;
-		this.#busyInterrupt.focus();
+		this.#busyOffer.ask(term, run);
 	}
 
-	#answerBusyOffer(interrupt: boolean): void {
-		const offer = this.#busyOffer;
-		if (!offer) return;
-		this.#hideBusyOffer();
+	#answerBusyOffer(term: string, run: TerminalRun, interrupt: boolean): void {
 		if (interrupt) {
-			setBlockStatus(offer.run.block, 'running', 'Running…');
-			this.#tabs.get(offer.term)?.connection.run({ ...offer.run, interrupt: true });
+			setBlockStatus(run.block, 'running', 'Running…');
+			this.#tabs.get(term)?.connection.run({ ...run, interrupt: true });
 		} else {
-			setBlockStatus(offer.run.block, null);
+			setBlockStatus(run.block, null);
 		}
-		this.#triggers.get(offer.run.block)?.focus();
-	}
-
-	#hideBusyOffer(): void {
-		this.#busyOffer = null;
-		this.#busy.hidden = true;
+		this.#triggers.get(run.block)?.focus();
 	}
 
 	async #onUndelivered(run: TerminalRun, reason: UndeliveredReason): Promise<void> {

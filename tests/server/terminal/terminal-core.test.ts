@@ -62,7 +62,7 @@ async function start(options: { highWatermarkBytes?: number; load?: { saturated:
 	);
 	terminals.push(terminal);
 	const peer = new Peer();
-	terminal.attach(peer, 0, true);
+	terminal.attach(peer, { since: 0, created: true });
 	return { terminal, shell: backend.last, peer, commands, ended };
 }
 
@@ -219,7 +219,7 @@ describe('Terminal (fake backend)', () => {
 		terminal.detach(peer);
 		shell.print('two');
 		const again = new Peer();
-		terminal.attach(again, seen, false);
+		terminal.attach(again, { since: seen });
 		expect(seen).toBe(4);
 		expect(again.text).toBe('two');
 		expect(again.of('ready')).toEqual([{ t: 'ready', term: 'main', offset: seen, lost: 0, created: false, ackBytes: 1024 }]);
