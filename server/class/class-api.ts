@@ -28,7 +28,7 @@ import type { StudentLabStatus } from '../backends/backend.ts';
 import type { ProgressResponse, RosterResponse, RosterStudent, TranscriptEntry, TranscriptResponse } from '../../src/class-protocol.ts';
 import { LabError, type LabResetResult } from '../../src/protocol.ts';
 import { InstructorEvents } from './instructor-events.ts';
-import { displayName, STUDENT_ID, type Roster } from './roster.ts';
+import { displayName, STUDENT_ID, type Roster, type Student } from './roster.ts';
 import { transcriptCsv, type RunEntry, type RunLog } from './run-log.ts';
 import { bearerToken, clientAddress, isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
 
@@ -219,89 +219,121 @@ export class ClassApi {
 			return sendError(res, 'LAB_ERR_INSTRUCTOR_AUTH');
 		}
 		res.setHeader('Cache-Control', 'no-store');
-		const { roster, readers } = this.#options;
-		if (pathname === '/api/instructor/session' && req.method === 'POST') {
-			// The token once, for an HttpOnly cookie: the instructor page never keeps the token itself.
-			res.setHeader(
-				'Set-Cookie',
-				stringifySetCookie({
-					name: INSTRUCTOR_COOKIE,
-					value: signToken({ sub: 'instructor', aud: 'instructor', exp: Date.now() + DEFAULT_SESSION_MS }, this.#options.key),
-					httpOnly: true,
-					sameSite: 'strict',
-					secure: isHttps(req, this.#options.config.trustProxy),
-					path: '/',
-				}),
-			);
-			this.#options.logger.info({ address }, 'instructor signed in');
-			return sendJson(res, 200, { signedIn: true });
-		}
-		if (pathname === '/api/instructor/broadcast' && req.method === 'POST') {
-			const body = z.strictObject({ text: z.string().trim().min(1).max(500) }).safeParse(await readJsonBody(req));
-			if (!body.success) return sendError(res, 'LAB_ERR_BAD_REQUEST', 'Send {"text": "…"} (1–500 characters).');
-			let delivered = 0;
-			for (const student of roster.list()) {
-				const reader = readers.peekStudent(student.id);
-				if (!reader || reader.terminals.size === 0) continue;
-				reader.notify({ t: 'notice', text: body.data.text });
-				delivered++;
-			}
-			this.#options.logger.info({ delivered }, 'broadcast');
-			return sendJson(res, 200, { delivered });
-		}
-		if (pathname === '/api/instructor/students' && req.method === 'GET') return sendJson(res, 200, await this.#withLabs(this.#rosterView()));
-		if (pathname === '/api/instructor/reset' && req.method === 'POST') {
-			const results: LabResetResult[] = [];
-			// One at a time: each reset may make a lab when the warm pool runs dry, and a whole class at once would starve the box.
-			for (const student of roster.list()) results.push(await this.#reset(student.id));
-			this.#options.logger.info({ action: 'reset every lab', students: results.length }, 'instructor action');
-			this.events.rosterChanged();
-			return sendJson(res, 200, { students: results });
-		}
-		const reset = studentPath(pathname, /^\/reset$/);
-		if (reset && req.method === 'POST') {
-			if (!roster.get(reset[1]!)) return sendError(res, 'LAB_ERR_NOT_FOUND');
-			const result = await this.#reset(reset[1]!);
-			this.#options.logger.info({ student: reset[1], action: 'reset lab', ms: result.ms }, 'instructor action');
-			this.events.rosterChanged();
-			return sendJson(res, 200, result);
-		}
-		if (pathname === '/api/instructor/progress' && req.method === 'GET') return sendJson(res, 200, this.#progressView());
-		if (pathname === '/api/instructor/events' && req.method === 'GET') {
-			// A stream opened with the cookie ends with it (the page then asks to sign in again).
-			const until = signedIn ? (this.#instructorCookieEnd(req) ?? Date.now()) : Number.POSITIVE_INFINITY;
-			if (!this.events.subscribe(req, res, until)) sendError(res, 'LAB_ERR_SOCKET_LIMIT');
-			return;
-		}
-		const transcript = studentPath(pathname, /^\/transcript\.(json|csv)$/);
-		if (transcript && req.method === 'GET') {
-			const student = roster.get(transcript[1]!);
-			if (!student) return sendError(res, 'LAB_ERR_NOT_FOUND');
-			const runs = this.#options.runLog.of(student.id);
-			const filename = `podlab-${student.name.replace(/[^\w.-]+/g, '_')}.${transcript[2]}`;
-			res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
-			if (transcript[2] === 'json') {
-				return sendJson(res, 200, { student: { id: student.id, name: student.name }, runs: runs.map(transcriptEntryOf) } satisfies TranscriptResponse);
-			}
-			const csv = transcriptCsv(runs);
-			res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Length': Buffer.byteLength(csv) });
-			return void res.end(csv);
-		}
-		const match = studentPath(pathname, /^(\/terminals)?$/);
-		if (match && req.method === 'DELETE') {
-			const student = roster.get(match[1]!);
-			if (!student) return sendError(res, 'LAB_ERR_NOT_FOUND');
-			const reader = readers.peekStudent(student.id);
-			const ended = reader ? await readers.endTerminals(reader) : 0;
-			if (!match[2]) {
-				await this.#options.releaseHost?.(student.id);
-				await roster.remove(student.id);
-			}
-			this.#options.logger.info({ student: student.id, action: match[2] ? 'end terminals' : 'free seat', ended }, 'instructor action');
-			this.events.rosterChanged();
-			return sendJson(res, 200, { id: student.id, terminalsEnded: ended, seatFreed: !match[2] });
+		const path = pathname.slice('/api/instructor/'.length);
+		for (const route of this.#routes) {
+			const params = route.path.exec(path);
+			if (!params || req.method !== route.method) continue;
+			const named = route.path.source.includes(STUDENT_ID.source);
+			const student = named ? this.#options.roster.get(params[1]!) : undefined;
+			if (named && !student) return sendError(res, 'LAB_ERR_NOT_FOUND');
+			return route.handle({ req, res, address, signedIn, student: student!, params: params.slice(1) });
 		}
 		sendError(res, 'LAB_ERR_NOT_FOUND');
+	}
+
+	/** The instructor API, after authentication: each route's method, path (after /api/instructor/) and handler. */
+	readonly #routes: InstructorRoute[] = [
+		{
+			method: 'POST',
+			path: route('session'),
+			handle: ({ req, res, address }) => {
+				// The token once, for an HttpOnly cookie: the instructor page never keeps the token itself.
+				res.setHeader(
+					'Set-Cookie',
+					stringifySetCookie({
+						name: INSTRUCTOR_COOKIE,
+						value: signToken({ sub: 'instructor', aud: 'instructor', exp: Date.now() + DEFAULT_SESSION_MS }, this.#options.key),
+						httpOnly: true,
+						sameSite: 'strict',
+						secure: isHttps(req, this.#options.config.trustProxy),
+						path: '/',
+					}),
+				);
+				this.#options.logger.info({ address }, 'instructor signed in');
+				sendJson(res, 200, { signedIn: true });
+			},
+		},
+		{
+			method: 'POST',
+			path: route('broadcast'),
+			handle: async ({ req, res }) => {
+				const body = z.strictObject({ text: z.string().trim().min(1).max(500) }).safeParse(await readJsonBody(req));
+				if (!body.success) return sendError(res, 'LAB_ERR_BAD_REQUEST', 'Send {"text": "…"} (1–500 characters).');
+				let delivered = 0;
+				for (const student of this.#options.roster.list()) {
+					const reader = this.#options.readers.peekStudent(student.id);
+					if (!reader || reader.terminals.size === 0) continue;
+					reader.notify({ t: 'notice', text: body.data.text });
+					delivered++;
+				}
+				this.#options.logger.info({ delivered }, 'broadcast');
+				sendJson(res, 200, { delivered });
+			},
+		},
+		{ method: 'GET', path: route('students'), handle: async ({ res }) => sendJson(res, 200, await this.#withLabs(this.#rosterView())) },
+		{
+			method: 'POST',
+			path: route('reset'),
+			handle: async ({ res }) => {
+				const results: LabResetResult[] = [];
+				// One at a time: each reset may make a lab when the warm pool runs dry, and a whole class at once would starve the box.
+				for (const student of this.#options.roster.list()) results.push(await this.#reset(student.id));
+				this.#options.logger.info({ action: 'reset every lab', students: results.length }, 'instructor action');
+				this.events.rosterChanged();
+				sendJson(res, 200, { students: results });
+			},
+		},
+		{
+			method: 'POST',
+			path: route('students/:student/reset'),
+			handle: async ({ res, student }) => {
+				const result = await this.#reset(student.id);
+				this.#options.logger.info({ student: student.id, action: 'reset lab', ms: result.ms }, 'instructor action');
+				this.events.rosterChanged();
+				sendJson(res, 200, result);
+			},
+		},
+		{ method: 'GET', path: route('progress'), handle: ({ res }) => sendJson(res, 200, this.#progressView()) },
+		{
+			method: 'GET',
+			path: route('events'),
+			handle: ({ req, res, signedIn }) => {
+				// A stream opened with the cookie ends with it (the page then asks to sign in again).
+				const until = signedIn ? (this.#instructorCookieEnd(req) ?? Date.now()) : Number.POSITIVE_INFINITY;
+				if (!this.events.subscribe(req, res, until)) sendError(res, 'LAB_ERR_SOCKET_LIMIT');
+			},
+		},
+		{
+			method: 'GET',
+			path: route('students/:student/transcript.(json|csv)'),
+			handle: ({ res, student, params: [, format] }) => {
+				const runs = this.#options.runLog.of(student.id);
+				const filename = `podlab-${student.name.replace(/[^\w.-]+/g, '_')}.${format}`;
+				res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+				if (format === 'json') {
+					return sendJson(res, 200, { student: { id: student.id, name: student.name }, runs: runs.map(transcriptEntryOf) } satisfies TranscriptResponse);
+				}
+				const csv = transcriptCsv(runs);
+				res.writeHead(200, { 'Content-Type': 'text/csv; charset=utf-8', 'Content-Length': Buffer.byteLength(csv) });
+				res.end(csv);
+			},
+		},
+		{ method: 'DELETE', path: route('students/:student/terminals'), handle: ({ res, student }) => this.#endStudent(res, student, false) },
+		{ method: 'DELETE', path: route('students/:student'), handle: ({ res, student }) => this.#endStudent(res, student, true) },
+	];
+
+	/** Ends a student's terminals and, with `freeSeat`, gives their seat (and lab or host) back. */
+	async #endStudent(res: ServerResponse, student: Student, freeSeat: boolean): Promise<void> {
+		const { roster, readers } = this.#options;
+		const reader = readers.peekStudent(student.id);
+		const ended = reader ? await readers.endTerminals(reader) : 0;
+		if (freeSeat) {
+			await this.#options.releaseHost?.(student.id);
+			await roster.remove(student.id);
+		}
+		this.#options.logger.info({ student: student.id, action: freeSeat ? 'free seat' : 'end terminals', ended }, 'instructor action');
+		this.events.rosterChanged();
+		sendJson(res, 200, { id: student.id, terminalsEnded: ended, seatFreed: freeSeat });
 	}
 
 	/** The roster as the instructor sees it: who, where, how active, what ran last, which terminals. */
@@ -406,14 +438,26 @@ export function transcriptEntryOf(run: RunEntry): TranscriptEntry {
 	return { ...run, at: new Date(run.at).toISOString() };
 }
 
-const STUDENT_PATH = new RegExp(`^/api/instructor/students/(${STUDENT_ID.source})(/.*)?$`);
+/** What a route's handler gets: the request, the answer, who asks, and the student its path names. */
+interface RouteContext {
+	req: IncomingMessage;
+	res: ServerResponse;
+	address: string;
+	/** Signed in with the cookie rather than the token. */
+	signedIn: boolean;
+	/** The student of a path with `:student` (an unknown one is answered 404 before the handler). */
+	student: Student;
+	/** The path's groups: the student's id first, when it has one. */
+	params: string[];
+}
 
-/**
- * A path under one student, `/api/instructor/students/<id><rest>`, whose rest matches `rest`: the
- * student's id, then `rest`'s groups (as a regular expression match is indexed); else null.
- */
-function studentPath(pathname: string, rest: RegExp): [string, string, ...(string | undefined)[]] | null {
-	const student = STUDENT_PATH.exec(pathname);
-	const tail = student && rest.exec(student[2] ?? '');
-	return student && tail ? [pathname, student[1]!, ...tail.slice(1)] : null;
+interface InstructorRoute {
+	method: 'GET' | 'POST' | 'DELETE';
+	path: RegExp;
+	handle(context: RouteContext): void | Promise<void>;
+}
+
+/** A route's path after /api/instructor/, with `:student` for a student's id and regular-expression groups. */
+function route(path: string): RegExp {
+	return new RegExp(`^${path.replaceAll('.', '\\.').replace(':student', `(${STUDENT_ID.source})`)}$`);
 }
