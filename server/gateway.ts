@@ -11,8 +11,7 @@ import { basename, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { publicSetupProgress, readSetupState } from '../lab/lib/setup-state.ts';
-import { DEFAULT_TERMINAL, ERRORS, LabError, type ErrorCode, type LabResponse } from '../src/protocol.ts';
+import { ERRORS, LabError, type ErrorCode } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import { BlockResults } from './block-results.ts';
 import type { LabBackend } from './backends/backend.ts';
@@ -30,6 +29,7 @@ import { Metrics } from './metrics.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
 import { readerId, serveSession } from './session-api.ts';
+import { labAnswer } from './lab-api.ts';
 import { createStaticSite } from './static-site.ts';
 import { loadOrCreateKey, type StateReporter } from './state.ts';
 
@@ -130,7 +130,7 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		if (!policy!.isRequestHostAllowed(req)) return sendError(res, 'LAB_ERR_HOST');
 		if (pathname === '/api/health') return sendJson(res, 200, { ok: true, version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
 		if (pathname === '/api/lab') {
-			void labAnswer().then(
+			void labAnswer(backend, config).then(
 				(answer) => sendJson(res, 200, answer),
 				(error) => {
 					logger.error({ err: error }, 'lab detection failed');
@@ -176,24 +176,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 			});
 		}
 		sendNotFound(res);
-	}
-
-	/** `GET /api/lab`: where shells run and, when the backend can tell, what lab they see. */
-	async function labAnswer(): Promise<LabResponse> {
-		const [lab, setup] = await Promise.all([backend.detectLab?.() ?? null, readSetupState()]);
-		return {
-			backend: backend.name,
-			...backend.describe(),
-			keepsShells: backend.keepsShells ?? false,
-			resettable: backend.resetLab !== undefined,
-			mode: config.mode,
-			profile: lab?.profile ?? null,
-			terminals: { default: DEFAULT_TERMINAL, maxPerReader: config.maxTerminalsPerReader },
-			scrollbackBytes: config.scrollbackBytes,
-			graceMs: config.graceMs,
-			setup: setup && publicSetupProgress(setup, Date.now()),
-			lab,
-		};
 	}
 
 	/** Prometheus metrics, for the metrics token or the instructor's; absent when neither is configured. */
