@@ -106,6 +106,13 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		expect(done.exit).toBe(0);
 	}
 
+	/** `client`'s student makes the host script's `command` never return; everything else it does as before. */
+	async function hangHostScript(command: string, client: TestClient): Promise<void> {
+		const kept = await client.run(`cp ${HOST_SCRIPT} /root/.podlab/original.sh`, 'keep', 20_000);
+		expect(kept.exit).toBe(0);
+		await replaceHostScript(`[ "$1" = ${command} ] && exec sleep 1000; exec sh /root/.podlab/original.sh "$@"`, client);
+	}
+
 	/** Opens a terminal that runs the replaced script; checks its error, the gateway's memory and Bob's echo. */
 	async function expectBounded(term: string, code: string, timeoutMs = 30_000): Promise<void> {
 		const before = rssBytes(lab.gateway.pid);
@@ -142,11 +149,8 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 	}, 90_000);
 
 	it('ends a terminal whose lab never answers a command, in the command deadline', async () => {
-		const oscar = await lab.connect('oscar');
-		const kept = await oscar.run(`cp ${HOST_SCRIPT} /root/.podlab/original.sh`, 'keep', 20_000);
-		expect(kept.exit).toBe(0);
 		// Everything works as before, except that asking how much input waits never returns.
-		await replaceHostScript('[ "$1" = pending ] && exec sleep 1000; exec sh /root/.podlab/original.sh "$@"', oscar);
+		await hangHostScript('pending', await lab.connect('oscar'));
 		const stalled = await lab.connect('oscar', 'stalled');
 		const started = performance.now();
 		// More than one window of keys: the gateway asks the lab how much of it was read.
@@ -162,9 +166,7 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 	it('ends a student’s terminals and frees their seat within seconds when their lab makes ending hang', async () => {
 		const trudy = await lab.connect('trudy');
 		// Everything works as before, except that ending a session never returns.
-		const kept = await trudy.run(`cp ${HOST_SCRIPT} /root/.podlab/original.sh`, 'keep', 20_000);
-		expect(kept.exit).toBe(0);
-		await replaceHostScript('[ "$1" = end ] && exec sleep 1000; exec sh /root/.podlab/original.sh "$@"', trudy);
+		await hangHostScript('end', trudy);
 		const second = await lab.connect('trudy', 'second');
 		expect((await second.run('echo fine', 'fine', 20_000)).exit).toBe(0);
 
