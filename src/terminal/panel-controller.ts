@@ -17,7 +17,7 @@ import { BusyOffer } from './busy-offer.ts';
 import { PanelTabs } from './panel-tabs.ts';
 import { LabSetupWatch } from './lab-setup-watch.ts';
 import { UntilWatches } from './until-watch.ts';
-import { INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel, type StatusAction } from './panel-model.ts';
+import { attachNotices, INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel, type StatusAction } from './panel-model.ts';
 import { useLabProfile } from './lab-tabs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
 import { readPanelHeight, readScreenReaderMode, savePanelHeight, saveScreenReaderMode } from './panel-prefs.ts';
@@ -68,12 +68,6 @@ function part<T extends HTMLElement>(root: HTMLElement, name: string): T {
 	const element = root.querySelector<T>(`[data-panel-${name}]`);
 	if (!element) throw new Error(`terminal panel: the markup has no [data-panel-${name}] element`);
 	return element;
-}
-
-function describeBytes(bytes: number): string {
-	if (bytes < 1024) return `${bytes} bytes`;
-	if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KiB`;
-	return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 export class PanelController {
@@ -260,17 +254,11 @@ export class PanelController {
 					if (this.#untilWatches.size > 0) for (const block of this.#untilWatches.output(name, bytes)) setBlockStatus(block, 'ok', '✓ running');
 				},
 				attached: ({ newShell, lost }) => {
-					if (newShell && this.#tabsBeingReset.delete(name)) {
-						view.notice('A shell in your fresh lab.');
-					} else if (newShell && this.#lab?.keepsShells) {
-						// Shells that outlive the gateway end only with their lab (a reset, by the instructor too):
-						// the screen keeps the gateway's last line, which says what happened.
-						view.notice('A new shell: the one above has ended.');
-					} else if (newShell) {
-						view.reset();
-						view.notice('A new shell: the previous one ended while this page was away.');
-					}
-					if (lost > 0) view.notice(`${describeBytes(lost)} of earlier output are no longer kept.`);
+					// Only a new shell is in the fresh lab: a tab that reattached to its old one was not reset.
+					const afterReset = newShell && this.#tabsBeingReset.delete(name);
+					const { clear, notices } = attachNotices({ newShell, lost, afterReset, keepsShells: this.#lab?.keepsShells === true });
+					if (clear) view.reset();
+					for (const notice of notices) view.notice(notice);
 					// The gateway says again after `ready` if the instructor is still typing (not after its restart).
 					this.#dispatch({ kind: 'attached' });
 					if (this.#focusOnAttach === name) {

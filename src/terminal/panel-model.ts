@@ -154,3 +154,33 @@ export function statusLine(model: PanelModel, tab: ActiveTab, lab: string | null
 	else if (model.labReset?.phase === 'failed') line = { text: model.labReset.message, action: action('dismiss-reset') };
 	return line;
 }
+
+/** What a tab's screen shows when its socket attaches: whether to clear it first, and the notices to write. */
+export interface AttachNotices {
+	clear: boolean;
+	notices: string[];
+}
+
+/**
+ * The notices of an attach: a new shell (in a fresh lab after a reset; after one that ended with its
+ * lab, the screen keeps the gateway's last line, which says what happened; else the old screen goes)
+ * and output the gateway no longer kept.
+ */
+export function attachNotices(attach: { newShell: boolean; lost: number; afterReset: boolean; keepsShells: boolean }): AttachNotices {
+	const notices: string[] = [];
+	let clear = false;
+	if (attach.newShell && attach.afterReset) notices.push('A shell in your fresh lab.');
+	else if (attach.newShell && attach.keepsShells) notices.push('A new shell: the one above has ended.');
+	else if (attach.newShell) {
+		clear = true;
+		notices.push('A new shell: the previous one ended while this page was away.');
+	}
+	if (attach.lost > 0) notices.push(`${describeBytes(attach.lost)} of earlier output are no longer kept.`);
+	return { clear, notices };
+}
+
+function describeBytes(bytes: number): string {
+	if (bytes < 1024) return `${bytes} bytes`;
+	if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KiB`;
+	return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+}

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ERRORS } from '../../../src/protocol-values.ts';
-import { INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel } from '../../../src/terminal/panel-model.ts';
+import { attachNotices, INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel } from '../../../src/terminal/panel-model.ts';
 import type { ConnectionStatus } from '../../../src/terminal/terminal-connection.ts';
 
 const NOW = 1_000_000;
@@ -95,5 +95,24 @@ describe('statusLine', () => {
 		const reset = after({ kind: 'lab-reset', reset: { phase: 'done', lab: 'lab-1', ms: 27 } });
 		expect(line(reset, { state: 'reconnecting', retryInMs: 500, cause: 'The lab is restarting' }).text).toBe('Your lab was reset in 27 ms: connecting to the fresh one…');
 		expect(line(reset, connected).text).toBe('Connected to a fresh lab (reset in 27 ms).');
+	});
+});
+
+describe('attachNotices', () => {
+	const attach = { newShell: false, lost: 0, afterReset: false, keepsShells: false };
+
+	it('says nothing when the same shell is there again', () => {
+		expect(attachNotices(attach)).toEqual({ clear: false, notices: [] });
+	});
+
+	it('keeps the screen of a shell that ended with its lab, and clears the one of a shell that ended unseen', () => {
+		expect(attachNotices({ ...attach, newShell: true, afterReset: true, keepsShells: true })).toEqual({ clear: false, notices: ['A shell in your fresh lab.'] });
+		expect(attachNotices({ ...attach, newShell: true, keepsShells: true })).toEqual({ clear: false, notices: ['A new shell: the one above has ended.'] });
+		expect(attachNotices({ ...attach, newShell: true })).toEqual({ clear: true, notices: ['A new shell: the previous one ended while this page was away.'] });
+	});
+
+	it('says how much earlier output is gone', () => {
+		expect(attachNotices({ ...attach, lost: 3 * 1024 * 1024 }).notices).toEqual(['3.0 MiB of earlier output are no longer kept.']);
+		expect(attachNotices({ ...attach, lost: 2048 }).notices).toEqual(['2 KiB of earlier output are no longer kept.']);
 	});
 });
