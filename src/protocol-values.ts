@@ -5,10 +5,7 @@
  * validators compiled from the schemas: src/build/protocol-validators.ts).
  */
 import type { ClientMessage, ServerMessage } from './protocol.ts';
-
-/** The labs a chapter has tabs for: podlab's offline podman lab and a Kubernetes node, in the order pages list them. */
-export const LAB_PROFILES = ['podman', 'kubernetes'] as const;
-export type LabProfile = (typeof LAB_PROFILES)[number];
+export { LAB_PROFILES, type LabProfile } from './lab-profiles.ts';
 
 /** The terminal every reader gets first. */
 export const DEFAULT_TERMINAL = 'main';

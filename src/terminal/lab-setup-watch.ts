@@ -3,7 +3,7 @@
  * `everyMs` until told to stop, and hands each answer on (null: the gateway says of no setup).
  */
 import type { LabSetupProgress } from '../protocol.ts';
-import { setupOf } from './lab-setup.ts';
+import { describeSetupBriefly, setupOf } from './lab-setup.ts';
 import { apiUrl, getJson } from './urls.ts';
 
 export class LabSetupWatch {
@@ -36,4 +36,9 @@ export class LabSetupWatch {
 		if (body !== null) this.#onUpdate(setupOf(body));
 		if (this.#watching) this.#timer = setTimeout(() => void this.#ask(), this.#everyMs);
 	}
+}
+
+/** A watch whose answers come in the panel's terms: the state and one sentence for its status line. */
+export function watchSetupBriefly(onUpdate: (setup: { state: LabSetupProgress['state']; brief: string } | null) => void): LabSetupWatch {
+	return new LabSetupWatch((setup) => onUpdate(setup && { state: setup.state, brief: describeSetupBriefly(setup) }));
 }

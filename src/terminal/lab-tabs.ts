@@ -12,7 +12,7 @@
  * Part of every page's small bootstrap: no zod, no protocol module.
  */
 import { PENDING_ATTRIBUTE, PENDING_MAX_MS, READER_CHOICE_KEY } from './lab-tabs-head.ts';
-import { LAB_PROFILES, type LabProfile } from '../protocol-values.ts';
+import { LAB_PROFILES, type LabProfile } from '../lab-profiles.ts';
 import { getLab } from './urls.ts';
 
 /** What the gateway last said the lab is. */

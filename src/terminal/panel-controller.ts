@@ -15,7 +15,7 @@ import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts'
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
 import { BusyOffer } from './busy-offer.ts';
 import { PanelTabs } from './panel-tabs.ts';
-import { LabSetupWatch } from './lab-setup-watch.ts';
+import type { LabSetupWatch } from './lab-setup-watch.ts';
 import { UntilWatches } from './until-watch.ts';
 import { attachNotices, INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel, type StatusAction } from './panel-model.ts';
 import { useLabProfile } from './lab-tabs.ts';
@@ -104,7 +104,8 @@ export class PanelController {
 	/** The answer to `GET /api/session` that the bootstrap got with the first Run, not yet validated. */
 	#knownSession: unknown;
 	/** While a tab waits for the lab to be prepared (LAB_ERR_LAB_PREPARING): where the preparation stands. */
-	readonly #setupWatch = new LabSetupWatch((setup) => this.#dispatch({ kind: 'setup', setup }));
+	/** Loaded only when a Run first waits for the lab (the first start of a machine). */
+	#setupWatch: Promise<LabSetupWatch | null> | null = null;
 
 	constructor(root: HTMLElement) {
 		this.#root = root;
@@ -312,8 +313,16 @@ export class PanelController {
 		if (status.state === 'ended' || status.state === 'failed') {
 			if (this.#busyOffer.term === entry.name) this.#busyOffer.hide();
 		}
-		if (this.#waitingForLab().length > 0) this.#setupWatch.start();
-		else this.#setupWatch.stop();
+		if (this.#waitingForLab().length > 0) {
+			// Not loaded (a flaky network): the status line keeps the gateway's own words, and the Run still waits.
+			this.#setupWatch ??= import('./lab-setup-watch.ts').then(
+				({ watchSetupBriefly }) => watchSetupBriefly((setup) => this.#dispatch({ kind: 'setup', setup })),
+				() => null,
+			);
+			void this.#setupWatch.then((watch) => (this.#waitingForLab().length > 0 ? watch?.start() : watch?.stop()));
+		} else {
+			void this.#setupWatch?.then((watch) => watch?.stop());
+		}
 	}
 
 	/** Tabs whose lab is being prepared: they wait, and try again once it is ready. */

@@ -5,9 +5,7 @@
  * the panel must do about it; {@link statusLine} is the status line as a function of that state and
  * the active tab's connection. No DOM: panel-controller.ts is the glue.
  */
-import type { LabSetupProgress } from '../protocol.ts';
 import type { LabResetEvent } from './lab-reset-event.ts';
-import { describeSetupBriefly } from './lab-setup.ts';
 import type { ConnectionStatus } from './terminal-connection.ts';
 
 export interface PanelModel {
@@ -19,8 +17,15 @@ export interface PanelModel {
 	expiry: { reason: 'idle' | 'deadline'; at: number } | null;
 	/** The reader's latest lab reset, from the panel or another button of the page. */
 	labReset: LabResetEvent | null;
-	/** While a tab waits for the lab to be prepared: where the preparation stands. */
-	setup: LabSetupProgress | null;
+	/** While a tab waits for the lab to be prepared: where the preparation stands, and that in words (lab-setup.ts). */
+	setup: LabSetupNews | null;
+}
+
+/** The preparation of the lab as the panel needs it (LabSetupWatch, loaded only while a Run waits for it, words it). */
+export interface LabSetupNews {
+	state: 'running' | 'done' | 'failed';
+	/** One sentence for the status line. */
+	brief: string;
 }
 
 export const INITIAL_PANEL_MODEL: PanelModel = { notice: null, instructorTyping: false, expiry: null, labReset: null, setup: null };
@@ -38,7 +43,7 @@ export type PanelEvent =
 	| { kind: 'typed' }
 	| { kind: 'lab-reset'; reset: LabResetEvent }
 	| { kind: 'lab-reset-dismissed' }
-	| { kind: 'setup'; setup: LabSetupProgress | null };
+	| { kind: 'setup'; setup: LabSetupNews | null };
 
 export type PanelEffect =
 	/** Ask the gateway to move the idle limit. */
@@ -122,7 +127,7 @@ export function statusLine(model: PanelModel, tab: ActiveTab, lab: string | null
 		case 'reconnecting':
 			line =
 				status.code === 'LAB_ERR_LAB_PREPARING'
-					? { text: model.setup ? describeSetupBriefly(model.setup) : status.cause, action: null }
+					? { text: model.setup?.brief ?? status.cause, action: null }
 					: { text: `${status.cause} — reconnecting in ${seconds(status.retryInMs)}…`, action: action('retry') };
 			break;
 		case 'offline':

@@ -29,9 +29,9 @@ describe('panelReducer', () => {
 	});
 
 	it('connects the waiting tabs once the lab is prepared, not before', () => {
-		const running = { state: 'running', step: { number: 3, total: 13, title: 'Image busybox' }, elapsedMs: 5_000, remainingMs: 80_000 } as const;
+		const running = { state: 'running', brief: 'Preparing the lab (step 3 of 13, about 1 min left): your command runs as soon as it is ready.' } as const;
 		expect(panelReducer(INITIAL_PANEL_MODEL, { kind: 'setup', setup: running }).effects).toEqual([]);
-		expect(panelReducer(INITIAL_PANEL_MODEL, { kind: 'setup', setup: { ...running, state: 'done', remainingMs: null } }).effects).toEqual([{ kind: 'connect-waiting' }]);
+		expect(panelReducer(INITIAL_PANEL_MODEL, { kind: 'setup', setup: { state: 'done', brief: 'The lab is ready: connecting…' } }).effects).toEqual([{ kind: 'connect-waiting' }]);
 		expect(panelReducer(INITIAL_PANEL_MODEL, { kind: 'setup', setup: null }).effects).toEqual([{ kind: 'connect-waiting' }]);
 	});
 
@@ -74,8 +74,8 @@ describe('statusLine', () => {
 	it('says where the lab’s preparation stands while a Run waits for it', () => {
 		const waiting: ConnectionStatus = { state: 'reconnecting', retryInMs: 8_000, cause: ERRORS.LAB_ERR_LAB_PREPARING.text, code: 'LAB_ERR_LAB_PREPARING' };
 		expect(line(INITIAL_PANEL_MODEL, waiting)).toEqual({ text: ERRORS.LAB_ERR_LAB_PREPARING.text, action: null });
-		const setup = { state: 'running', step: { number: 6, total: 13, title: 'Image nginx:latest' }, elapsedMs: 11_000, remainingMs: 110_000 } as const;
-		expect(line(after({ kind: 'setup', setup }), waiting).text).toBe('Preparing the lab (step 6 of 13, about 2 min left): your command runs as soon as it is ready.');
+		const setup = { state: 'running', brief: 'Preparing the lab (step 6 of 13, about 2 min left): your command runs as soon as it is ready.' } as const;
+		expect(line(after({ kind: 'setup', setup }), waiting).text).toBe(setup.brief);
 	});
 
 	it('puts the instructor’s voice before the connection, and the reader’s own reset before everything', () => {
