@@ -4,11 +4,11 @@
  * counts and limits only, no reader's lab, no address, no setup error.
  */
 import { publicSetupProgress, readSetupState } from '../lab/lib/setup-state.ts';
-import { DEFAULT_TERMINAL, type LabResponse } from '../src/protocol.ts';
+import { DEFAULT_TERMINAL, type LabResponse, type LabSetupProgress } from '../src/protocol.ts';
 import type { LabBackend } from './backends/backend.ts';
 import type { Config } from './config.ts';
 
-export async function labAnswer(backend: LabBackend, config: Config): Promise<LabResponse> {
+export async function labAnswer(backend: LabBackend, config: Config): Promise<LabResponse & { setup: LabSetupProgress | null }> {
 	const [lab, setup] = await Promise.all([backend.detectLab?.() ?? null, readSetupState()]);
 	return {
 		backend: backend.name,

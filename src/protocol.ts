@@ -119,18 +119,18 @@ export const blockResultsResponse = z.looseObject({
 	blocks: z.record(z.string(), z.looseObject({ exit: z.int(), at: z.iso.datetime() })),
 });
 
-/** Where a `lab:setup` of the gateway's machine stands: the step, and about how long is left. */
-function labSetupProgress() {
-	return z.looseObject({
-		state: z.enum(['running', 'done', 'failed']),
-		step: z.nullable(z.looseObject({ number: z.int(), total: z.int(), title: z.string() })),
-		elapsedMs: z.number(),
-		/** About how long is left; null once it is not running. */
-		remainingMs: z.nullable(z.number()),
-	});
+/**
+ * `GET /api/lab`'s `setup`: where a `lab:setup` of the gateway's machine stands, while it runs and
+ * after. Not in the schema below (which lets unknown fields through): the pages read it field by
+ * field (src/terminal/lab-setup.ts), so the checks every page downloads stay small.
+ */
+export interface LabSetupProgress {
+	state: 'running' | 'done' | 'failed';
+	step: { number: number; total: number; title: string } | null;
+	elapsedMs: number;
+	/** About how long is left; null once it is not running. */
+	remainingMs: number | null;
 }
-
-export type LabSetupProgress = z.infer<ReturnType<typeof labSetupProgress>>;
 
 /**
  * `GET /api/lab`: where shells run (`backend`), which lab they see (`profile`; null when the backend
@@ -145,8 +145,6 @@ export const labResponse = z.looseObject({
 	mode: z.optional(z.enum(['local', 'class'])),
 	profile: z.nullish(z.enum([...LAB_PROFILES, 'none'])),
 	terminals: z.optional(z.looseObject({ default: terminalName, maxPerReader: z.int() })),
-	/** A `lab:setup` on this machine (the first `npm start` as root runs one), while it runs and after. */
-	setup: z.nullish(labSetupProgress()),
 });
 
 /** `POST /api/lab/reset` and the instructor's resets: per reader, the new lab and how long the reset took. */

@@ -7,6 +7,7 @@
 import { readFile, rename, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { LAB_STATE_DIR } from './paths.ts';
+import type { LabSetupProgress } from '../../src/protocol.ts';
 import type { ProgressEvent } from './progress.ts';
 
 export const SETUP_STATE_PATH = `${LAB_STATE_DIR}/setup-state.json`;
@@ -137,7 +138,7 @@ export class SetupStateRecorder {
 }
 
 /** What every reader may see of a setup (`GET /api/lab`'s `setup`): the step and the times, not its error. */
-export function publicSetupProgress(state: SetupState, now: number): { state: SetupState['state']; step: { number: number; total: number; title: string } | null; elapsedMs: number; remainingMs: number | null } {
+export function publicSetupProgress(state: SetupState, now: number): LabSetupProgress {
 	return {
 		state: state.state,
 		step: state.step && { number: state.step.number, total: state.step.total, title: state.step.title },
