@@ -22,6 +22,8 @@ Usage: npm start                      (or: node server/main.ts)
 Settings (environment; a JSON file named by PODLAB_CONFIG may set the same keys):
 ${rows.join('\n')}
 
+npm start also reads  PODLAB_LAB_SETUP   "auto": as root on a machine with no lab, lab:setup runs in the background; "off": never
+
 See README.md for what each setting does.`);
 	process.exit(0);
 }
