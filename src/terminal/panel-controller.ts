@@ -1,50 +1,31 @@
 /**
- * The terminal panel once a reader has used it: tabs for named terminals, one xterm view and one
- * gateway connection per tab, the status line, the busy prompt, resizing, and the ✓/✗ on blocks.
+ * The terminal panel once a reader has used it, as glue: its tabs (panel-tab.ts, one xterm view and
+ * one gateway connection each), the status line (a pure function of panel-model.ts's state), the
+ * busy question, the toggles, resizing, and what runs mean for their blocks (block-runs.ts).
  *
  * Loaded by dynamic import from the panel element on the first Run (or on a page load where the
  * panel was open), side by side with xterm: pages where nobody runs anything never download it. It
  * does not wait for xterm: a tab's socket opens at once, its view follows (deferred-view.ts).
  */
 import { DEFAULT_TERMINAL } from '../protocol-values.ts';
-import { setBlockStatus, showBlockResult } from './block-status.ts';
-import { copyText } from './clipboard.ts';
-import { gatewayAnswers } from './gateway-probe.ts';
-import { describeGrace } from './grace.ts';
+import { BlockRuns } from './block-runs.ts';
+import { BusyOffer } from './busy-offer.ts';
 import { fetchLab, fetchSession, readSession, type LabInfo } from './lab-api.ts';
 import { onLabReset, requestLabReset, type LabResetEvent } from './lab-reset-event.ts';
-import { BusyOffer } from './busy-offer.ts';
-import { PanelTabs } from './panel-tabs.ts';
 import type { LabSetupWatch } from './lab-setup-watch.ts';
-import { UntilWatches } from './until-watch.ts';
-import { attachNotices, INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel, type StatusAction } from './panel-model.ts';
 import { useLabProfile } from './lab-tabs.ts';
+import { attachNotices, INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel, type StatusAction } from './panel-model.ts';
+import { readPanelHeight, savePanelHeight } from './panel-prefs.ts';
 import { attachPanelResize, clampPanelHeight } from './panel-resize.ts';
-import { readPanelHeight, readScreenReaderMode, savePanelHeight, saveScreenReaderMode } from './panel-prefs.ts';
 import { makeRoomForPanel } from './panel-room.ts';
 import { readPanelState, savePanelState } from './panel-state.ts';
+import { PanelTab, type PanelTabHost } from './panel-tab.ts';
+import { PanelTabs } from './panel-tabs.ts';
+import { PanelToggles } from './panel-toggles.ts';
 import { attachResetConfirm, type ResetConfirm } from './reset-confirm.ts';
 import type { RunRequest } from './run-request.ts';
-import { noteResult } from './saved-results.ts';
-import {
-	openBrowserSocket,
-	TerminalConnection,
-	type ConnectionStatus,
-	type TerminalRun,
-	type UndeliveredReason,
-} from './terminal-connection.ts';
-import { socketUrl } from './urls.ts';
-import { DeferredTerminalView } from './deferred-view.ts';
-import { currentSiteTheme, watchSiteTheme } from './xterm-theme.ts';
-
-interface TerminalTab {
-	name: string;
-	connection: TerminalConnection;
-	view: DeferredTerminalView;
-	tab: HTMLButtonElement;
-	panel: HTMLElement;
-	busy: boolean;
-}
+import type { ConnectionStatus, TerminalRun } from './terminal-connection.ts';
+import { watchSiteTheme } from './xterm-theme.ts';
 
 /**
  * Default height: enough for a command and its output, leaving most of the window for reading. A
@@ -76,20 +57,17 @@ export class PanelController {
 	readonly #status: HTMLElement;
 	readonly #action: HTMLButtonElement;
 	readonly #busyOffer: BusyOffer;
-	readonly #screenReaderToggle: HTMLButtonElement;
-	readonly #helpToggle: HTMLButtonElement;
-	readonly #help: HTMLElement;
+	readonly #toggles: PanelToggles;
 	readonly #resetToggle: HTMLButtonElement;
 	readonly #resetConfirm: ResetConfirm;
-	readonly #tabs = new Map<string, TerminalTab>();
+	readonly #tabs = new Map<string, PanelTab>();
 	/** The button each block was run from, so focus can go back to it. */
 	readonly #triggers = new Map<string, HTMLElement>();
 	#active = DEFAULT_TERMINAL;
 	#height: number;
-	#screenReaderMode = readScreenReaderMode();
 	#lab: LabInfo | null = null;
-	/** Blocks that keep running (`until`), waiting for their output to match. */
-	readonly #untilWatches = new UntilWatches();
+	/** What the runs mean for their blocks on the page. */
+	readonly #blocks = new BlockRuns();
 	/** The status line's sources besides the connections (panel-model.ts). */
 	#model: PanelModel = INITIAL_PANEL_MODEL;
 	/** The terminal that gets the keyboard as soon as it is attached (see focusTerminal). */
@@ -103,8 +81,10 @@ export class PanelController {
 	#tabsBeingReset = new Set<string>();
 	/** The answer to `GET /api/session` that the bootstrap got with the first Run, not yet validated. */
 	#knownSession: unknown;
-	/** While a tab waits for the lab to be prepared (LAB_ERR_LAB_PREPARING): where the preparation stands. */
-	/** Loaded only when a Run first waits for the lab (the first start of a machine). */
+	/**
+	 * Follows the lab's preparation while a tab waits for it (LAB_ERR_LAB_PREPARING); loaded only then,
+	 * on the first start of a machine.
+	 */
 	#setupWatch: Promise<LabSetupWatch | null> | null = null;
 
 	constructor(root: HTMLElement) {
@@ -116,9 +96,14 @@ export class PanelController {
 			{ dialog: part(root, 'busy'), text: part(root, 'busy-text'), interrupt: part(root, 'busy-interrupt'), cancel: part(root, 'busy-cancel') },
 			(term, run, interrupt) => this.#answerBusyOffer(term, run, interrupt),
 		);
-		this.#screenReaderToggle = part(root, 'screen-reader');
-		this.#helpToggle = part(root, 'help-toggle');
-		this.#help = part(root, 'help');
+		this.#toggles = new PanelToggles(
+			{ help: part(root, 'help'), helpToggle: part(root, 'help-toggle'), screenReaderToggle: part(root, 'screen-reader'), grace: part(root, 'grace'), close: part(root, 'close') },
+			{
+				// The terminal gives up the rows the help takes.
+				helpToggled: () => this.#tabs.get(this.#active)?.view.fit(),
+				screenReaderMode: (on) => this.#tabs.forEach(({ view }) => view.setScreenReaderMode(on)),
+			},
+		);
 		this.#resetToggle = part(root, 'reset-toggle');
 		this.#resetConfirm = attachResetConfirm(
 			{ trigger: this.#resetToggle, bar: part(root, 'reset'), confirm: part(root, 'reset-confirm'), cancel: part(root, 'reset-cancel') },
@@ -128,9 +113,6 @@ export class PanelController {
 		this.#height = clampPanelHeight(readPanelHeight() ?? DEFAULT_HEIGHT(), window.innerHeight);
 
 		part(root, 'close').addEventListener('click', () => this.close());
-		this.#screenReaderToggle.setAttribute('aria-pressed', String(this.#screenReaderMode));
-		this.#screenReaderToggle.addEventListener('click', () => this.#toggleScreenReaderMode());
-		this.#helpToggle.addEventListener('click', () => this.#toggleHelp());
 
 		attachPanelResize(part(root, 'resize'), () => this.#height, (height, done) => {
 			this.#height = height;
@@ -144,7 +126,7 @@ export class PanelController {
 			this.#resetToggle.hidden = lab?.resettable !== true;
 			this.#renderStatus();
 			useLabProfile(lab?.profile);
-			if (typeof lab?.graceMs === 'number') this.#describeClosing(lab.graceMs);
+			if (typeof lab?.graceMs === 'number') this.#toggles.describeClosing(lab.graceMs);
 		});
 	}
 
@@ -204,8 +186,7 @@ export class PanelController {
 	/** Carries out a block's Run / Write to lab. */
 	async run(request: RunRequest): Promise<void> {
 		if (request.trigger) this.#triggers.set(request.block, request.trigger);
-		setBlockStatus(request.block, 'running', 'Running…');
-		if (request.until) this.#untilWatches.watch(request.term, request.block, request.until);
+		this.#blocks.started(request);
 		await this.open();
 		this.#ensureTab(request.term);
 		this.#activate(request.term, false);
@@ -220,77 +201,45 @@ export class PanelController {
 		if (!this.#tabs.has(this.#active)) this.#active = DEFAULT_TERMINAL;
 	}
 
-	#ensureTab(name: string): TerminalTab {
+	#ensureTab(name: string): PanelTab {
 		const existing = this.#tabs.get(name);
 		if (existing) return existing;
 		if (name !== DEFAULT_TERMINAL && !this.#tabs.has(DEFAULT_TERMINAL)) this.#ensureTab(DEFAULT_TERMINAL);
-
-		const { tab, panel } = this.#tabStrip.add(name);
-
-		let entry: TerminalTab;
-		const view = new DeferredTerminalView(panel, {
-			theme: currentSiteTheme(),
-			screenReaderMode: this.#screenReaderMode,
-			onInput: (bytes) => {
-				entry.connection.input(bytes);
-				// Typing is activity: the gateway moves the idle limit, so the warning is void.
-				if (this.#model.expiry?.reason === 'idle') this.#dispatch({ kind: 'typed' });
-			},
-			onResize: (cols, rows) => entry.connection.resize(cols, rows),
-			onLeave: () => tab.focus(),
-		});
-		const connection = new TerminalConnection({
-			term: name,
-			url: socketUrl(),
-			openSocket: openBrowserSocket,
-			probe: async () => (await gatewayAnswers()).state === 'ready',
-			// Shown on the instructor's roster in class mode; the gateway keeps only the latest.
-			attach: { page: location.pathname },
-			// The socket opens before xterm has loaded; runs wait for the view's size.
-			runsWaitForSize: true,
-			listener: {
-				status: (status) => this.#onStatus(entry, status),
-				output: (bytes, rendered) => {
-					view.write(bytes, rendered);
-					if (this.#untilWatches.size > 0) for (const block of this.#untilWatches.output(name, bytes)) setBlockStatus(block, 'ok', '✓ running');
-				},
-				attached: ({ newShell, lost }) => {
-					// Only a new shell is in the fresh lab: a tab that reattached to its old one was not reset.
-					const afterReset = newShell && this.#tabsBeingReset.delete(name);
-					const { clear, notices } = attachNotices({ newShell, lost, afterReset, keepsShells: this.#lab?.keepsShells === true });
-					if (clear) view.reset();
-					for (const notice of notices) view.notice(notice);
-					// The gateway says again after `ready` if the instructor is still typing (not after its restart).
-					this.#dispatch({ kind: 'attached' });
-					if (this.#focusOnAttach === name) {
-						this.#focusOnAttach = null;
-						view.focus();
-					}
-				},
-				busy: (busy) => {
-					entry.busy = busy;
-					this.#renderTab(entry);
-				},
-				done: (block, exit) => {
-					this.#untilWatches.forget(block);
-					showBlockResult(block, exit);
-					noteResult(block, exit);
-				},
-				runRefused: (run) => this.#offerInterrupt(name, run),
-				runUndelivered: (run, reason) => void this.#onUndelivered(run, reason),
-				resultsLost: (blocks) => {
-					for (const block of blocks) setBlockStatus(block, 'unknown', 'Result lost — see the terminal');
-				},
-				expiry: (reason, at) => this.#dispatch({ kind: 'expiry', reason, at }),
-				takeover: (on) => this.#dispatch({ kind: 'takeover', on }),
-				notice: (text) => this.#dispatch({ kind: 'notice', text }),
-			},
-		});
-		entry = { name, connection, view, tab, panel, busy: false };
-		this.#tabs.set(name, entry);
-		this.#renderTab(entry);
-		return entry;
+		const tab = new PanelTab(name, this.#tabStrip.add(name), this.#tabHost);
+		this.#tabs.set(name, tab);
+		this.#renderTab(tab);
+		return tab;
 	}
+
+	/** What the tabs' connections and views tell the panel. */
+	readonly #tabHost: PanelTabHost = {
+		screenReaderMode: () => this.#toggles.screenReaderMode,
+		blocks: this.#blocks,
+		// Typing is activity: the gateway moves the idle limit, so the warning is void.
+		typed: () => {
+			if (this.#model.expiry?.reason === 'idle') this.#dispatch({ kind: 'typed' });
+		},
+		status: (tab, status) => this.#onStatus(tab, status),
+		busy: (tab) => this.#renderTab(tab),
+		attached: (tab, { newShell, lost }) => {
+			// Only a new shell is in the fresh lab: a tab that reattached to its old one was not reset.
+			const afterReset = newShell && this.#tabsBeingReset.delete(tab.name);
+			const { clear, notices } = attachNotices({ newShell, lost, afterReset, keepsShells: this.#lab?.keepsShells === true });
+			if (clear) tab.view.reset();
+			for (const notice of notices) tab.view.notice(notice);
+			// The gateway says again after `ready` if the instructor is still typing (not after its restart).
+			this.#dispatch({ kind: 'attached' });
+			if (this.#focusOnAttach === tab.name) {
+				this.#focusOnAttach = null;
+				tab.view.focus();
+			}
+		},
+		refused: (tab, run) => {
+			this.#blocks.refused(run);
+			this.#busyOffer.ask(tab.name, run);
+		},
+		event: (event) => this.#dispatch(event),
+	};
 
 	#activate(name: string, focusTerminal: boolean): void {
 		const entry = this.#tabs.get(name);
@@ -303,7 +252,7 @@ export class PanelController {
 		if (!this.#root.hidden) this.#saveState(true);
 	}
 
-	#onStatus(entry: TerminalTab, status: ConnectionStatus): void {
+	#onStatus(entry: PanelTab, status: ConnectionStatus): void {
 		// Attached again (to the same shell, if the reset never happened): the next new shell is cleared as usual.
 		if (status.state === 'connected') this.#tabsBeingReset.delete(entry.name);
 		// A reset from anywhere (this page, another one, the instructor): the next shell is in the fresh lab.
@@ -326,7 +275,7 @@ export class PanelController {
 	}
 
 	/** Tabs whose lab is being prepared: they wait, and try again once it is ready. */
-	#waitingForLab(): TerminalTab[] {
+	#waitingForLab(): PanelTab[] {
 		return [...this.#tabs.values()].filter(({ connection }) => connection.status.state === 'reconnecting' && connection.status.code === 'LAB_ERR_LAB_PREPARING');
 	}
 
@@ -348,7 +297,7 @@ export class PanelController {
 		this.#renderStatus();
 	}
 
-	#renderTab(entry: TerminalTab): void {
+	#renderTab(entry: PanelTab): void {
 		this.#tabStrip.showState(entry.name, entry.connection.status, entry.busy);
 	}
 
@@ -362,7 +311,7 @@ export class PanelController {
 		const actions: Record<StatusAction, () => void> = {
 			stay: () => this.#dispatch({ kind: 'stay' }),
 			retry: () => entry.connection.retryNow(),
-			restart: () => this.#restart(entry),
+			restart: () => entry.restart(),
 			'dismiss-notice': () => this.#dispatch({ kind: 'notice-dismissed' }),
 			'dismiss-reset': () => this.#dispatch({ kind: 'lab-reset-dismissed' }),
 		};
@@ -383,60 +332,14 @@ export class PanelController {
 		this.#dispatch({ kind: 'lab-reset', reset: event });
 	}
 
-	#restart(entry: TerminalTab): void {
-		entry.view.reset();
-		entry.connection.restart();
-		entry.view.focus();
-	}
-
-	#offerInterrupt(term: string, run: TerminalRun): void {
-		setBlockStatus(run.block, 'busy', 'Terminal busy');
-		this.#busyOffer.ask(term, run);
-	}
-
 	#answerBusyOffer(term: string, run: TerminalRun, interrupt: boolean): void {
 		if (interrupt) {
-			setBlockStatus(run.block, 'running', 'Running…');
+			this.#blocks.started({ ...run, term });
 			this.#tabs.get(term)?.connection.run({ ...run, interrupt: true });
 		} else {
-			setBlockStatus(run.block, null);
+			this.#blocks.left(run);
 		}
 		this.#triggers.get(run.block)?.focus();
-	}
-
-	async #onUndelivered(run: TerminalRun, reason: UndeliveredReason): Promise<void> {
-		if (reason === 'offline') {
-			const copied = await copyText(run.code);
-			setBlockStatus(run.block, 'offline', copied ? 'Lab offline — command copied' : 'Lab offline — copy it by hand');
-		} else if (reason === 'ended') {
-			setBlockStatus(run.block, 'error', 'Session ended — start a new shell');
-		} else if (reason === 'failed') {
-			setBlockStatus(run.block, 'error', 'Not connected');
-		} else {
-			setBlockStatus(run.block, null);
-		}
-	}
-
-	#toggleHelp(): void {
-		const open = this.#help.hidden;
-		this.#help.hidden = !open;
-		this.#helpToggle.setAttribute('aria-expanded', String(open));
-		// The terminal gives up the rows the help takes.
-		this.#tabs.get(this.#active)?.view.fit();
-	}
-
-	/** The help and the close button say how long shells outlive the panel. */
-	#describeClosing(graceMs: number): void {
-		const time = describeGrace(graceMs);
-		part(this.#root, 'grace').textContent = time;
-		part(this.#root, 'close').title = `Close — your shells keep running for ${time}`;
-	}
-
-	#toggleScreenReaderMode(): void {
-		this.#screenReaderMode = !this.#screenReaderMode;
-		saveScreenReaderMode(this.#screenReaderMode);
-		this.#screenReaderToggle.setAttribute('aria-pressed', String(this.#screenReaderMode));
-		for (const { view } of this.#tabs.values()) view.setScreenReaderMode(this.#screenReaderMode);
 	}
 
 	#lastTrigger(): HTMLElement | undefined {
