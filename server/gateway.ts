@@ -3,15 +3,14 @@
  * upgrade is checked (path, Host, Origin, reader cookie) before the WebSocket handshake, so nothing
  * reaches a shell without passing them.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, STATUS_CODES, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { basename, join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { WebSocketServer } from 'ws';
-import { ERRORS, LabError, type ErrorCode } from '../src/protocol.ts';
+import { ERRORS, type ErrorCode } from '../src/protocol.ts';
 import { Attachment } from './attachment.ts';
 import { BlockResults } from './block-results.ts';
 import type { LabBackend } from './backends/backend.ts';
@@ -23,24 +22,16 @@ import { watchLifetimes } from './class/lifetime.ts';
 import { Roster } from './class/roster.ts';
 import { RunLog } from './class/run-log.ts';
 import type { Config } from './config.ts';
-import { API_CSP } from './csp.ts';
-import { bearerToken, clientAddress, isHttps, sendError, sendJson } from './http-util.ts';
+import { clientAddress } from './http-util.ts';
+import { gatewayRoutes } from './http/gateway-routes.ts';
+import { createRequestHandler } from './http/request-handler.ts';
 import { Metrics } from './metrics.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
-import { readerId, serveSession } from './session-api.ts';
-import { labAnswer } from './lab-api.ts';
+import { readerId } from './session-api.ts';
+import { SocketsPerAddress } from './sockets-per-address.ts';
 import { createStaticSite } from './static-site.ts';
 import { loadOrCreateKey, type StateReporter } from './state.ts';
-
-const VERSION = '0.1.0';
-
-/** Headers on every response: no framing, no sniffing, no referrer leaks. CSP: see csp.ts. */
-const SECURITY_HEADERS = {
-	'X-Content-Type-Options': 'nosniff',
-	'Referrer-Policy': 'same-origin',
-	'X-Frame-Options': 'DENY',
-};
 
 export interface Gateway {
 	readonly url: URL;
@@ -68,7 +59,6 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	// Seats freed while the gateway was down: their places (labs) go now.
 	if (roster) void backend.seats?.retain?.(new Set(roster.list().map((student) => student.id))).catch((error: unknown) => logger.warn({ err: error }, 'could not free the places of students no longer in the roster'));
 	const runLog = roster ? await RunLog.open(join(config.stateDir, 'runs.jsonl'), stateReporter) : null;
-	const metricsTokenDigest = config.metricsToken ? digestOf(config.metricsToken) : null;
 	const seats = backend.seats;
 	const classApi =
 		roster && runLog
@@ -109,90 +99,10 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const site = existsSync(config.siteDir) ? createStaticSite(config.siteDir) : null;
 	if (!site) logger.warn({ siteDir: config.siteDir }, 'no built site: serving the API and terminals only (run `npm run build`)');
 
-	/** Open terminal sockets per client address (PODLAB_MAX_SOCKETS_PER_ADDRESS). */
-	const socketsByAddress = new Map<string, number>();
+	const socketsByAddress = new SocketsPerAddress({ maxPerAddress: config.maxSocketsPerAddress });
 	let policy: OriginPolicy | null = null;
-	const server = createServer((req, res) => {
-		for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-		if (isHttps(req, config.trustProxy)) res.setHeader('Strict-Transport-Security', 'max-age=31536000');
-		try {
-			handleRequest(req, res);
-		} catch (error) {
-			logger.error({ err: error, path: req.url }, 'request failed');
-			if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
-		}
-	});
-
-	function handleRequest(req: IncomingMessage, res: ServerResponse): void {
-		const { pathname } = new URL(req.url ?? '/', 'http://gateway');
-		// The site's pages replace it with their own (static-site.ts); API answers keep it.
-		res.setHeader('Content-Security-Policy', API_CSP);
-		if (!policy!.isRequestHostAllowed(req)) return sendError(res, 'LAB_ERR_HOST');
-		if (pathname === '/api/health') return sendJson(res, 200, { ok: true, version: VERSION, uptimeSeconds: Math.round(process.uptime()) });
-		if (pathname === '/api/lab') {
-			void labAnswer(backend, config).then(
-				(answer) => sendJson(res, 200, answer),
-				(error) => {
-					logger.error({ err: error }, 'lab detection failed');
-					if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
-				},
-			);
-			return;
-		}
-		if (pathname === '/api/session') return serveSession(req, res, { config, policy: policy!, readers, logger, classApi, readerFor });
-		if (pathname === '/api/results') return blockResults.serve(res, readerFor(req));
-		// Requests that change something (join, sign in, broadcast, end a student) come from our own
-		// pages only; the cookies are SameSite=Strict as well.
-		if (pathname.startsWith('/api/') && req.method !== 'GET' && req.method !== 'HEAD' && policy!.originOf(req) === 'refused') {
-			return sendError(res, 'LAB_ERR_ORIGIN');
-		}
-		if (pathname === '/api/lab/reset' && req.method === 'POST') {
-			const reader = readerFor(req);
-			if (!reader) return sendError(res, classApi ? 'LAB_ERR_JOIN_REQUIRED' : 'LAB_ERR_NO_READER');
-			void resetReaderLab(backend, reader, logger).then(
-				(result) => sendJson(res, 200, result),
-				(error) => {
-					if (error instanceof LabError) return sendError(res, error.code, error.message);
-					logger.error({ err: error, reader: reader.label }, 'lab reset failed');
-					if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
-				},
-			);
-			return;
-		}
-		if (pathname === '/metrics') {
-			void serveMetrics(req, res).catch((error) => {
-				logger.error({ err: error }, 'metrics failed');
-				if (!res.headersSent) sendError(res, 'LAB_ERR_INTERNAL');
-			});
-			return;
-		}
-		if (classApi?.handle(req, res, pathname)) return;
-		if (pathname.startsWith('/api/')) return sendError(res, 'LAB_ERR_NOT_FOUND');
-		if (site) {
-			return site(req, res, (error) => {
-				if (error) logger.warn({ err: error, path: pathname }, 'static file failed');
-				if (!res.headersSent) sendNotFound(res);
-				else res.destroy();
-			});
-		}
-		sendNotFound(res);
-	}
-
-	/** Prometheus metrics, for the metrics token or the instructor's; absent when neither is configured. */
-	async function serveMetrics(req: IncomingMessage, res: ServerResponse): Promise<void> {
-		if (!metricsTokenDigest && !classApi) return sendError(res, 'LAB_ERR_NOT_FOUND');
-		const token = bearerToken(req);
-		const allowed =
-			(token !== null && metricsTokenDigest !== null && timingSafeEqual(digestOf(token), metricsTokenDigest)) ||
-			(classApi !== null && (await classApi.isInstructor(req)));
-		if (!allowed) {
-			res.setHeader('WWW-Authenticate', 'Bearer realm="podlab metrics"');
-			return sendError(res, 'LAB_ERR_INSTRUCTOR_AUTH');
-		}
-		const text = await metrics.registry.metrics();
-		res.writeHead(200, { 'Content-Type': metrics.registry.contentType, 'Cache-Control': 'no-store' });
-		res.end(text);
-	}
+	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, metrics, policy: () => policy!, readerFor, logger });
+	const server = createServer(createRequestHandler({ routes, policy: () => policy!, site, trustProxy: config.trustProxy, logger }));
 
 	server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
 		socket.on('error', () => socket.destroy());
@@ -210,16 +120,14 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 		if (!reader) return refuse(classApi ? 'LAB_ERR_JOIN_REQUIRED' : 'LAB_ERR_NO_READER');
 		if (!instructor && reader.sockets >= config.maxTerminalsPerReader * 4) return refuse('LAB_ERR_SOCKET_LIMIT');
 		const address = clientAddress(req, config.trustProxy);
-		if ((socketsByAddress.get(address) ?? 0) >= config.maxSocketsPerAddress) return refuse('LAB_ERR_ADDRESS_LIMIT');
+		if (socketsByAddress.isFull(address)) return refuse('LAB_ERR_ADDRESS_LIMIT');
 		sockets.handleUpgrade(req, socket, head, (ws) => {
 			const socketClosed = readers.socketOpened(reader);
-			socketsByAddress.set(address, (socketsByAddress.get(address) ?? 0) + 1);
+			const addressSocketClosed = socketsByAddress.opened(address);
 			ws.once('close', (code) => {
 				metrics.socketCloses.inc({ code: String(code) });
 				socketClosed();
-				const left = (socketsByAddress.get(address) ?? 1) - 1;
-				if (left > 0) socketsByAddress.set(address, left);
-				else socketsByAddress.delete(address);
+				addressSocketClosed();
 			});
 			new Attachment(ws, reader, readers, config.messagesPerSecond, logger, instructor);
 		});
@@ -262,10 +170,6 @@ async function shutdown(server: Server, sockets: WebSocketServer, readers: Reade
 	logger.info('shut down');
 }
 
-function sendNotFound(res: ServerResponse): void {
-	sendError(res, 'LAB_ERR_NOT_FOUND');
-}
-
 /** Answers a refused upgrade with a plain HTTP error: no handshake happens. */
 function refuseUpgrade(socket: Duplex, code: ErrorCode): void {
 	const status = ERRORS[code].http ?? 400;
@@ -273,9 +177,4 @@ function refuseUpgrade(socket: Duplex, code: ErrorCode): void {
 	socket.end(
 		`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
 	);
-}
-
-/** Fixed-length digests, so tokens of any length compare in constant time. */
-function digestOf(token: string): Buffer {
-	return createHash('sha256').update(token).digest();
 }
