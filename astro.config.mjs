@@ -31,7 +31,7 @@ export default defineConfig({
 			// Before the chapters' lab tabs are parsed: they wait for the lab (src/terminal/lab-tabs.ts).
 			head: [{ tag: 'script', content: labTabsHeadScript() }],
 			// The CJK characters the chapters show, for machines without a CJK font.
-			customCss: ['./src/styles/cjk-font.css', './src/styles/lab-tabs.css', './src/styles/sidebar-progress.css'],
+			customCss: ['./src/styles/cjk-font.css', './src/styles/sr-only.css', './src/styles/lab-tabs.css', './src/styles/sidebar-progress.css'],
 			// Our own 404 (src/pages/404.astro) points back into the lab.
 			disable404Route: true,
 			components: {

@@ -1,51 +1,38 @@
 /**
  * The panel's question when the gateway refused a run because its terminal is busy: interrupt the
- * running command (Ctrl-C) and run the block, or leave it. One question at a time; a newer refusal
- * replaces the older one.
+ * running command (Ctrl-C) and run the block, or leave it. Drawn from the panel's state
+ * (panel-model.ts `busyQuestion`: one question at a time, a newer refusal replaces the older one).
  */
-import type { TerminalRun } from './terminal-connection.ts';
-
-export interface BusyOfferParts {
-	dialog: HTMLElement;
-	text: HTMLElement;
-	interrupt: HTMLButtonElement;
-	cancel: HTMLButtonElement;
-}
+import type { PanelModel } from './panel-model.ts';
+import { panelPart } from './panel-part.ts';
 
 export class BusyOffer {
-	readonly #parts: BusyOfferParts;
-	#offer: { term: string; run: TerminalRun } | null = null;
+	readonly #dialog: HTMLElement;
+	readonly #text: HTMLElement;
+	readonly #interrupt: HTMLButtonElement;
+	#shown: PanelModel['busyQuestion'] = null;
 
-	/** `answer`: the reader's decision on `run` of terminal `term`. */
-	constructor(parts: BusyOfferParts, answer: (term: string, run: TerminalRun, interrupt: boolean) => void) {
-		this.#parts = parts;
+	/** `root`: the panel; `answer`: the reader's decision on the question shown. */
+	constructor(root: HTMLElement, answer: (interrupt: boolean) => void) {
+		this.#dialog = panelPart(root, 'busy');
+		this.#text = panelPart(root, 'busy-text');
+		this.#interrupt = panelPart(root, 'busy-interrupt');
 		const decide = (interrupt: boolean) => {
-			const offer = this.#offer;
-			if (!offer) return;
-			this.hide();
-			answer(offer.term, offer.run, interrupt);
+			if (this.#shown) answer(interrupt);
 		};
-		parts.interrupt.addEventListener('click', () => decide(true));
-		parts.cancel.addEventListener('click', () => decide(false));
-		parts.dialog.addEventListener('keydown', (event) => {
+		this.#interrupt.addEventListener('click', () => decide(true));
+		panelPart(root, 'busy-cancel').addEventListener('click', () => decide(false));
+		this.#dialog.addEventListener('keydown', (event) => {
 			if (event.key === 'Escape') decide(false);
 		});
 	}
 
-	/** The terminal the question is about, while it is asked. */
-	get term(): string | null {
-		return this.#offer?.term ?? null;
-	}
-
-	ask(term: string, run: TerminalRun): void {
-		this.#offer = { term, run };
-		this.#parts.text.textContent = `“${term}” is still running a command. Interrupt it (Ctrl-C) and run this block?`;
-		this.#parts.dialog.hidden = false;
-		this.#parts.interrupt.focus();
-	}
-
-	hide(): void {
-		this.#offer = null;
-		this.#parts.dialog.hidden = true;
+	show(question: PanelModel['busyQuestion']): void {
+		if (question === this.#shown) return;
+		this.#shown = question;
+		this.#dialog.hidden = question === null;
+		if (!question) return;
+		this.#text.textContent = `“${question.term}” is still running a command. Interrupt it (Ctrl-C) and run this block?`;
+		this.#interrupt.focus();
 	}
 }

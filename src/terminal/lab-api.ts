@@ -29,9 +29,13 @@ export async function fetchSession(): Promise<ReaderSession | null> {
 	return valid(apiUrl('session'), await getJson(apiUrl('session'), TIMEOUT_MS), isSessionResponse);
 }
 
-/** A session the bootstrap already fetched (see gatewayAnswers), or `null` when it is not one. */
-export function readSession(body: unknown): ReaderSession | null {
-	return isSessionResponse(body) ? body : null;
+/**
+ * The names of the reader's terminals: from `known`, the session the bootstrap already fetched (see
+ * gatewayAnswers) when it is one, else asked again. None when the gateway does not answer.
+ */
+export async function readerTerminals(known: unknown): Promise<string[]> {
+	const session = isSessionResponse(known) ? known : await fetchSession();
+	return session?.terminals.map(({ name }) => name) ?? [];
 }
 
 /** What the lab is, or `null` when the gateway does not answer (the page's one request: see getLab). */

@@ -1,29 +1,21 @@
 /**
  * One terminal of the panel: its tab and panel (panel-tabs.ts), its xterm view (loaded alongside,
  * deferred-view.ts) and its gateway connection, wired together. What the connection says goes to
- * the panel (`PanelTabHost`), which decides what it means for the status line and the blocks.
+ * the panel's state as events (`PanelTabHost`), and what it means for the blocks to block-runs.ts.
  */
 import type { BlockRuns } from './block-runs.ts';
 import { DeferredTerminalView } from './deferred-view.ts';
 import { gatewayAnswers } from './gateway-probe.ts';
 import type { PanelEvent } from './panel-model.ts';
 import type { TabParts } from './panel-tabs.ts';
-import { openBrowserSocket, TerminalConnection, type ConnectionStatus, type TerminalRun } from './terminal-connection.ts';
+import { openBrowserSocket, TerminalConnection } from './terminal-connection.ts';
 import { socketUrl } from './urls.ts';
 import { currentSiteTheme } from './xterm-theme.ts';
 
 export interface PanelTabHost {
 	screenReaderMode(): boolean;
 	readonly blocks: BlockRuns;
-	/** The reader typed into this terminal. */
-	typed(): void;
-	status(tab: PanelTab, status: ConnectionStatus): void;
-	/** The terminal started or finished running a command. */
-	busy(tab: PanelTab): void;
-	attached(tab: PanelTab, attach: { newShell: boolean; lost: number }): void;
-	/** The gateway refused `run`: the terminal is busy. */
-	refused(tab: PanelTab, run: TerminalRun): void;
-	/** Class mode's news for the panel: expiry, the instructor typing, a message. */
+	/** What the connection says, for the panel's state (panel-model.ts). */
 	event(event: PanelEvent): void;
 }
 
@@ -32,8 +24,6 @@ export class PanelTab {
 	readonly parts: TabParts;
 	readonly view: DeferredTerminalView;
 	readonly connection: TerminalConnection;
-	/** Running a command (the gateway's `status`). */
-	busy = false;
 
 	constructor(name: string, parts: TabParts, host: PanelTabHost) {
 		this.name = name;
@@ -43,7 +33,7 @@ export class PanelTab {
 			screenReaderMode: host.screenReaderMode(),
 			onInput: (bytes) => {
 				this.connection.input(bytes);
-				host.typed();
+				host.event({ kind: 'typed' });
 			},
 			onResize: (cols, rows) => this.connection.resize(cols, rows),
 			onLeave: () => parts.tab.focus(),
@@ -58,18 +48,18 @@ export class PanelTab {
 			// The socket opens before xterm has loaded; runs wait for the view's size.
 			runsWaitForSize: true,
 			listener: {
-				status: (status) => host.status(this, status),
+				status: (status) => host.event({ kind: 'status', tab: name, status }),
 				output: (bytes, rendered) => {
 					this.view.write(bytes, rendered);
 					host.blocks.output(name, bytes);
 				},
-				attached: ({ newShell, lost }) => host.attached(this, { newShell, lost }),
-				busy: (busy) => {
-					this.busy = busy;
-					host.busy(this);
-				},
+				attached: ({ newShell, lost }) => host.event({ kind: 'attached', tab: name, newShell, lost }),
+				busy: (busy) => host.event({ kind: 'busy', tab: name, busy }),
 				done: (block, exit) => host.blocks.done(block, exit),
-				runRefused: (run) => host.refused(this, run),
+				runRefused: (run) => {
+					host.blocks.refused(run);
+					host.event({ kind: 'run-refused', tab: name, run });
+				},
 				runUndelivered: (run, reason) => void host.blocks.undelivered(run, reason),
 				resultsLost: (blocks) => host.blocks.lost(blocks),
 				expiry: (reason, at) => host.event({ kind: 'expiry', reason, at }),
@@ -77,6 +67,12 @@ export class PanelTab {
 				notice: (text) => host.event({ kind: 'notice', text }),
 			},
 		});
+	}
+
+	/** Notices on the screen (after clearing it, if `clear`): see attachNotices. */
+	notify(clear: boolean, notices: readonly string[]): void {
+		if (clear) this.view.reset();
+		for (const notice of notices) this.view.notice(notice);
 	}
 
 	/** A new shell after the old one ended: a clear screen, and the keyboard in it. */

@@ -91,6 +91,7 @@ export class PanelTabs {
 		const tab = this.#tabs.get(name)?.tab;
 		if (!tab) return;
 		const shown = status.state === 'connected' && busy ? 'busy' : status.state;
+		if (tab.dataset.state === shown) return;
 		tab.dataset.state = shown;
 		tab.querySelector('[data-tab-state]')!.textContent = `, ${STATE_WORDS[shown] ?? shown}`;
 	}

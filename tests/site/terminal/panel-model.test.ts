@@ -1,26 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { ERRORS } from '../../../src/protocol-values.ts';
-import { attachNotices, INITIAL_PANEL_MODEL, panelReducer, statusLine, type PanelEvent, type PanelModel } from '../../../src/terminal/panel-model.ts';
-import type { ConnectionStatus } from '../../../src/terminal/terminal-connection.ts';
+import { attachNotices, initialPanelModel, panelReducer, type PanelEvent, type PanelModel } from '../../../src/terminal/panel-model.ts';
+import type { ConnectionStatus, TerminalRun } from '../../../src/terminal/terminal-connection.ts';
 
 const NOW = 1_000_000;
-const clock = (at: number) => `T+${(at - NOW) / 60_000}min`;
 
-/** The model after `events`, from the start. */
+/** A panel with tabs "main" and "logs" after `events`. */
 function after(...events: PanelEvent[]): PanelModel {
-	return events.reduce((model, event) => panelReducer(model, event).model, INITIAL_PANEL_MODEL);
+	const tabs: PanelEvent[] = [{ kind: 'tab-added', tab: 'main' }, { kind: 'tab-added', tab: 'logs' }];
+	return [...tabs, ...events].reduce((model, event) => panelReducer(model, event).model, initialPanelModel('main'));
 }
 
-function line(model: PanelModel, status: ConnectionStatus, lab: string | null = 'podman') {
-	return statusLine(model, { name: 'main', status }, lab, NOW, clock);
-}
-
+const status = (tab: string, status: ConnectionStatus): PanelEvent => ({ kind: 'status', tab, status });
 const connected: ConnectionStatus = { state: 'connected' };
+const preparing: ConnectionStatus = { state: 'reconnecting', retryInMs: 8_000, cause: 'Preparing', code: 'LAB_ERR_LAB_PREPARING' };
+const run: TerminalRun = { code: 'sleep 100', block: 'pods-3', interrupt: false };
 
 describe('panelReducer', () => {
-	it('asks the gateway to move the idle limit when the reader stays, and forgets the warning', () => {
-		const warned = after({ kind: 'expiry', reason: 'idle', at: NOW + 60_000 });
-		expect(panelReducer(warned, { kind: 'stay' })).toEqual({ model: { ...warned, expiry: null }, effects: [{ kind: 'extend' }] });
+	it('asks the gateway to move the idle limit through the active tab when the reader stays, and forgets the warning', () => {
+		const warned = after({ kind: 'activated', tab: 'logs' }, { kind: 'expiry', reason: 'idle', at: NOW + 60_000 });
+		expect(panelReducer(warned, { kind: 'status-action', action: 'stay' })).toEqual({ model: { ...warned, expiry: null }, effects: [{ kind: 'extend', tab: 'logs' }] });
 	});
 
 	it('forgets an idle warning when the reader types, but not the class’s deadline', () => {
@@ -28,73 +26,77 @@ describe('panelReducer', () => {
 		expect(after({ kind: 'expiry', reason: 'deadline', at: NOW + 60_000 }, { kind: 'typed' }).expiry).toEqual({ reason: 'deadline', at: NOW + 60_000 });
 	});
 
-	it('connects the waiting tabs once the lab is prepared, not before', () => {
+	it('keeps the same state for a key that changes nothing, so the panel draws nothing', () => {
+		const model = after(status('main', connected));
+		expect(panelReducer(model, { kind: 'typed' }).model).toBe(model);
+	});
+
+	it('follows the lab’s preparation while a tab waits for it, and stops when none does', () => {
+		const first = panelReducer(after(), status('main', preparing));
+		expect(first.effects).toEqual([{ kind: 'follow-setup', on: true }]);
+		// A second waiting tab changes nothing: the preparation is already followed.
+		const second = panelReducer(first.model, status('logs', preparing));
+		expect(second.effects).toEqual([]);
+		expect(panelReducer(second.model, status('main', connected)).effects).toEqual([]);
+		expect(panelReducer(panelReducer(second.model, status('main', connected)).model, status('logs', connected)).effects).toEqual([{ kind: 'follow-setup', on: false }]);
+	});
+
+	it('connects the tabs that wait for the lab once it is prepared, not before', () => {
+		const waiting = after(status('main', preparing), status('logs', connected));
 		const running = { state: 'running', brief: 'Preparing the lab (step 3 of 13, about 1 min left): your command runs as soon as it is ready.' } as const;
-		expect(panelReducer(INITIAL_PANEL_MODEL, { kind: 'setup', setup: running }).effects).toEqual([]);
-		expect(panelReducer(INITIAL_PANEL_MODEL, { kind: 'setup', setup: { state: 'done', brief: 'The lab is ready: connecting…' } }).effects).toEqual([{ kind: 'connect-waiting' }]);
-		expect(panelReducer(INITIAL_PANEL_MODEL, { kind: 'setup', setup: null }).effects).toEqual([{ kind: 'connect-waiting' }]);
+		expect(panelReducer(waiting, { kind: 'setup', setup: running }).effects).toEqual([]);
+		expect(panelReducer(waiting, { kind: 'setup', setup: { state: 'done', brief: 'The lab is ready: connecting…' } }).effects).toEqual([{ kind: 'connect', tabs: ['main'] }]);
+		expect(panelReducer(waiting, { kind: 'setup', setup: null }).effects).toEqual([{ kind: 'connect', tabs: ['main'] }]);
 	});
 
 	it('takes the instructor’s typing back at every attach: the gateway says it again if it goes on', () => {
 		expect(after({ kind: 'takeover', on: true }).instructorTyping).toBe(true);
-		expect(after({ kind: 'takeover', on: true }, { kind: 'attached' }).instructorTyping).toBe(false);
-	});
-});
-
-describe('statusLine', () => {
-	it('says where the reader is connected, and the lab when it is known', () => {
-		expect(line(INITIAL_PANEL_MODEL, connected)).toEqual({ text: 'Connected to the podman lab.', action: null });
-		expect(line(INITIAL_PANEL_MODEL, { state: 'connecting' }, null).text).toBe('Connecting to the lab…');
+		expect(after({ kind: 'takeover', on: true }, { kind: 'attached', tab: 'main', newShell: false, lost: 0 }).instructorTyping).toBe(false);
 	});
 
-	it('offers the one action that helps', () => {
-		expect(line(INITIAL_PANEL_MODEL, { state: 'reconnecting', retryInMs: 2_400, cause: 'The connection dropped' })).toEqual({
-			text: 'The connection dropped — reconnecting in 2 s…',
-			action: { kind: 'retry', label: 'Reconnect now' },
-		});
-		expect(line(INITIAL_PANEL_MODEL, { state: 'offline', retryInMs: 10_000 }).action).toEqual({ kind: 'retry', label: 'Try now' });
-		expect(line(INITIAL_PANEL_MODEL, { state: 'ended', exitCode: 2 })).toEqual({
-			text: 'Session ended: the shell in “main” exited with status 2.',
-			action: { kind: 'restart', label: 'Start a new shell' },
-		});
-		expect(line(INITIAL_PANEL_MODEL, { state: 'ended', exitCode: null, reason: 'The class is over.' }).text).toBe('The class is over.');
-		expect(line(INITIAL_PANEL_MODEL, { state: 'failed', code: 'refused', message: 'Refused.' })).toEqual({ text: 'Refused.', action: { kind: 'restart', label: 'Try again' } });
-		expect(line(INITIAL_PANEL_MODEL, { state: 'closed' })).toEqual({ text: '', action: null });
+	it('gives the keyboard to a tab once it is attached, or at once when it already is', () => {
+		const asked = panelReducer(after(), { kind: 'focus', tab: 'main' });
+		expect(asked.effects).toEqual([]);
+		expect(panelReducer(asked.model, { kind: 'attached', tab: 'main', newShell: false, lost: 0 }).effects).toEqual([{ kind: 'focus', tab: 'main' }]);
+		expect(panelReducer(after(status('main', connected)), { kind: 'focus', tab: 'main' }).effects).toEqual([{ kind: 'focus', tab: 'main' }]);
 	});
 
-	it('warns before the shells close, with Stay for the idle limit only', () => {
-		const idle = after({ kind: 'expiry', reason: 'idle', at: NOW + 120_000 });
-		expect(line(idle, connected)).toEqual({ text: 'No activity for a while: your shells close at T+2min.', action: { kind: 'stay', label: 'Stay' } });
-		const deadline = after({ kind: 'expiry', reason: 'deadline', at: NOW + 120_000 });
-		expect(line(deadline, connected)).toEqual({ text: 'The class ends at T+2min: your shells close then.', action: null });
-		// A warning whose time has passed says nothing any more.
-		expect(line(after({ kind: 'expiry', reason: 'idle', at: NOW - 1 }), connected).text).toBe('Connected to the podman lab.');
+	it('says a new shell is in the fresh lab after a reset, and only for a new shell', () => {
+		const reset = after({ kind: 'lab', lab: { profile: 'podman', keepsShells: true } }, { kind: 'lab-reset', reset: { phase: 'started' } });
+		const fresh = panelReducer(reset, { kind: 'attached', tab: 'main', newShell: true, lost: 0 });
+		expect(fresh.effects).toEqual([{ kind: 'screen', tab: 'main', clear: false, notices: ['A shell in your fresh lab.'] }]);
+		expect(fresh.model.tabs.main!.resetting).toBe(false);
+		// The same shell again (the reset did not happen): nothing to say, and the next shell is not "fresh".
+		expect(panelReducer(reset, { kind: 'attached', tab: 'main', newShell: false, lost: 0 }).effects).toEqual([]);
+		expect(after({ kind: 'lab-reset', reset: { phase: 'started' } }, status('main', connected)).tabs.main!.resetting).toBe(false);
+		expect(after({ kind: 'lab-reset', reset: { phase: 'started' } }, { kind: 'lab-reset', reset: { phase: 'failed', message: 'No.' } }).tabs.logs!.resetting).toBe(false);
 	});
 
-	it('says where the lab’s preparation stands while a Run waits for it', () => {
-		const waiting: ConnectionStatus = { state: 'reconnecting', retryInMs: 8_000, cause: ERRORS.LAB_ERR_LAB_PREPARING.text, code: 'LAB_ERR_LAB_PREPARING' };
-		expect(line(INITIAL_PANEL_MODEL, waiting)).toEqual({ text: ERRORS.LAB_ERR_LAB_PREPARING.text, action: null });
-		const setup = { state: 'running', brief: 'Preparing the lab (step 6 of 13, about 2 min left): your command runs as soon as it is ready.' } as const;
-		expect(line(after({ kind: 'setup', setup }), waiting).text).toBe(setup.brief);
+	it('marks a tab whose shell the gateway ended for a reset of the lab, from anywhere', () => {
+		const ended = after(status('logs', { state: 'reconnecting', retryInMs: 500, cause: 'Your lab was reset.', code: 'LAB_ERR_LAB_RESET' }));
+		expect(ended.tabs.logs!.resetting).toBe(true);
+		expect(ended.tabs.main!.resetting).toBe(false);
 	});
 
-	it('puts the instructor’s voice before the connection, and the reader’s own reset before everything', () => {
-		const told = after({ kind: 'notice', text: 'Break until 11:00' });
-		expect(line(told, { state: 'reconnecting', retryInMs: 1_000, cause: 'The connection dropped' })).toEqual({
-			text: 'Message from your instructor: Break until 11:00',
-			action: { kind: 'dismiss-notice', label: 'Dismiss' },
-		});
-		expect(line(after({ kind: 'notice', text: 'x' }, { kind: 'notice-dismissed' }), connected).text).toBe('Connected to the podman lab.');
-		expect(line(after({ kind: 'takeover', on: true }), connected)).toEqual({ text: 'Your instructor is typing in this terminal.', action: null });
-		expect(line(after({ kind: 'notice', text: 'x' }, { kind: 'lab-reset', reset: { phase: 'started' } }), connected)).toEqual({ text: 'Resetting your lab…', action: null });
-		const failed = after({ kind: 'lab-reset', reset: { phase: 'failed', message: 'Not now.' } });
-		expect(line(failed, connected)).toEqual({ text: 'Not now.', action: { kind: 'dismiss-reset', label: 'Dismiss' } });
+	it('asks about one refused run at a time, and answers it by interrupting or leaving the block', () => {
+		const later: TerminalRun = { ...run, block: 'pods-4' };
+		const asked = after({ kind: 'run-refused', tab: 'main', run }, { kind: 'run-refused', tab: 'main', run: later });
+		expect(asked.busyQuestion).toEqual({ term: 'main', run: later });
+		expect(panelReducer(asked, { kind: 'busy-answered', interrupt: true })).toEqual({ model: { ...asked, busyQuestion: null }, effects: [{ kind: 'interrupt', tab: 'main', run: later }] });
+		expect(panelReducer(asked, { kind: 'busy-answered', interrupt: false }).effects).toEqual([{ kind: 'leave', run: later }]);
+		expect(panelReducer(after(), { kind: 'busy-answered', interrupt: true }).effects).toEqual([]);
 	});
 
-	it('says a reset is done in the words of the connection that follows it', () => {
-		const reset = after({ kind: 'lab-reset', reset: { phase: 'done', lab: 'lab-1', ms: 27 } });
-		expect(line(reset, { state: 'reconnecting', retryInMs: 500, cause: 'The lab is restarting' }).text).toBe('Your lab was reset in 27 ms: connecting to the fresh one…');
-		expect(line(reset, connected).text).toBe('Connected to a fresh lab (reset in 27 ms).');
+	it('drops the question when its terminal’s shell is gone or the panel closes, not for another tab', () => {
+		const asked = after({ kind: 'run-refused', tab: 'main', run });
+		expect(panelReducer(asked, status('main', { state: 'ended', exitCode: 0 })).model.busyQuestion).toBeNull();
+		expect(panelReducer(asked, status('logs', { state: 'ended', exitCode: 0 })).model.busyQuestion).not.toBeNull();
+		expect(panelReducer(asked, { kind: 'closed' }).model.busyQuestion).toBeNull();
+	});
+
+	it('ignores what a tab it does not know reports', () => {
+		const model = after();
+		expect(panelReducer(model, status('ghost', connected)).model).toBe(model);
 	});
 });
 
