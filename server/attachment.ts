@@ -14,6 +14,7 @@ import {
 	type ErrorCode,
 	type ServerMessage,
 } from '../src/protocol.ts';
+import { TakeOver, VIEWER_RIGHTS, watchedTerminal } from './class/instructor-view.ts';
 import { MessageRate } from './message-rate.ts';
 import type { Reader, ReaderRegistry } from './readers.ts';
 import type { Terminal, TerminalPeer } from './terminal/terminal.ts';
@@ -121,9 +122,10 @@ export class Attachment implements TerminalPeer {
 
 	#onInput(data: Buffer): void {
 		if (!this.#terminal) throw new LabError('LAB_ERR_NOT_ATTACHED');
-		if (this.#viewing && !this.#terminal.controlledBy(this)) return this.#error(new LabError('LAB_ERR_READ_ONLY'));
-		this.#readers.recordActivity(this.#reader);
+		// An instructor watching types only once they take over (instructor-view.ts).
 		const result = this.#terminal.input(this, data);
+		if (result === 'read-only') return this.#error(new LabError('LAB_ERR_READ_ONLY'));
+		this.#readers.recordActivity(this.#reader);
 		// Backpressure: the shell does not read, so this socket is not read either until it does (for a while).
 		if (result === 'wait' && !this.#inputPause) {
 			this.#socket.pause();
@@ -156,8 +158,9 @@ export class Attachment implements TerminalPeer {
 		if (this.#viewing) {
 			// Watching: only taking over, and acks; typing once taken over (see #onInput).
 			if (message.t === 'takeover') {
-				if (!message.on) terminal.releaseControl(this);
-				else if (!terminal.takeControl(this)) {
+				const takeOver = TakeOver.of(terminal);
+				if (!message.on) takeOver.release(this);
+				else if (!takeOver.take(this)) {
 					// Another instructor page has it: this one is told it does not.
 					this.#error(new LabError('LAB_ERR_TAKEN_OVER'));
 					this.message({ t: 'takeover', on: false });
@@ -221,11 +224,10 @@ export class Attachment implements TerminalPeer {
 
 	/** An instructor watches a student's existing terminal; watching never starts one. */
 	#watch(student: string, name: string, since: number, tail: number | undefined): void {
-		const terminal = this.#readers.peekStudent(student)?.terminals.get(name);
-		if (!terminal || terminal.ended) throw new LabError('LAB_ERR_NO_SUCH_TERMINAL');
+		const terminal = watchedTerminal(this.#readers, student, name);
 		this.#terminal = terminal;
 		this.#viewing = true;
-		terminal.attach(this, { since, role: 'viewer', tail });
+		terminal.attach(this, { since, tail, ...VIEWER_RIGHTS });
 	}
 
 	/** Tells the client about an error that does not end the socket. */

@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { ReaderRegistry } from '../readers.ts';
-import { transcriptEntryOf } from './class-api.ts';
+import { transcriptEntryOf } from './class-views.ts';
 import type { InstructorEvents } from './instructor-events.ts';
 import type { Roster } from './roster.ts';
 import type { RunLog } from './run-log.ts';

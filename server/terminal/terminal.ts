@@ -1,20 +1,27 @@
 /**
  * One named terminal: a process from a lab backend, its scrollback addressed by byte offsets, the
- * sockets attached to it (peers), and the pieces that make up the terminal core — the output batcher
- * (output-batcher.ts), flow control (flow-control.ts) and the shell's state from OSC 133 markers
- * (osc133.ts, shell-state.ts). This class only composes them and owns the process's lifetime.
+ * sockets attached to it (peers) with what each may do, and the pieces that make up the terminal
+ * core — the output batcher (output-batcher.ts), flow control (flow-control.ts) and the shell's state
+ * from OSC 133 markers (osc133.ts, shell-state.ts). This class only composes them and owns the
+ * process's lifetime. Who a peer is (a reader, an instructor watching) is for the layers above.
  */
 import { randomBytes } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 import type { Logger } from 'pino';
 import type { ErrorCode, ServerMessage, SignalName } from '../../src/protocol.ts';
-import type { LabBackend, LabProblem, LabProcess } from '../backends/backend.ts';
+import type { LabBackend, LabProcess } from '../backends/backend.ts';
+import { ConditionWaiters } from './condition-waiters.ts';
+import { endCodeOf, letsGoOfProcess, type EndReason } from './end-reason.ts';
 import { gatewayLoad, type EventLoopLoad } from './event-loop-load.ts';
 import { FlowControl, type AckResult } from './flow-control.ts';
 import { Osc133Parser } from './osc133.ts';
 import { OutputBatcher } from './output-batcher.ts';
 import { Scrollback } from './scrollback.ts';
 import { INITIAL_SHELL_STATE, reduceShell, type ShellAction, type ShellState } from './shell-state.ts';
+import { clampSize } from './terminal-size.ts';
 import { typedForm } from './typed-form.ts';
+
+export type { EndReason } from './end-reason.ts';
 
 /** A socket attached to a terminal, as the terminal sees it. */
 export interface TerminalPeer {
@@ -56,10 +63,11 @@ export interface FinishedCommand {
 	exit: number;
 }
 
-/** What happened to input: taken, taken but the sender should wait for `inputDrained`, or refused (the queue is full). */
-export type InputResult = 'taken' | 'wait' | 'refused';
-
-export const TERMINAL_SIZE = { minCols: 2, maxCols: 500, minRows: 1, maxRows: 200, cols: 80, rows: 24 } as const;
+/**
+ * What happened to input: taken, taken but the sender should wait for `inputDrained`, refused (the
+ * queue is full), or refused because the peer may not type (see {@link PeerRights.types}).
+ */
+export type InputResult = 'taken' | 'wait' | 'refused' | 'read-only';
 
 /**
  * Input queued beyond which more is refused. Senders are asked to wait well before (the backend's
@@ -73,36 +81,42 @@ const INTERRUPT_TIMEOUT_MS = 2_000;
 /** Ctrl-C presses within INTERRUPT_TIMEOUT_MS before "interrupt and run" gives up. */
 const INTERRUPT_PRESSES = 4;
 
-/** How a peer attaches: from which output offset, and as whom. */
-export interface AttachOptions {
+/** What an attached peer may do. */
+export interface PeerRights {
+	/** While attached, the terminal stays: its grace period starts when the last such peer leaves. @default true */
+	keepsAlive: boolean;
+	/** May type into the shell; `input` from a peer that may not is refused (`read-only`). @default true */
+	types: boolean;
+	/**
+	 * Holds the process's output back while the peer is behind (flow control). A peer that does not
+	 * is dropped (`LAB_ERR_VIEWER_BEHIND`) when too far behind instead, and catches up from the
+	 * scrollback when it attaches again.
+	 * @default true
+	 */
+	holdsOutput: boolean;
+	/** Is sent the terminal's size (`size`) after `ready` and at every change, to draw at it. @default false */
+	receivesSize: boolean;
+}
+
+/** How a peer attaches: from which output offset, and what it may do. */
+export interface AttachOptions extends Partial<PeerRights> {
 	/** The offset of the first output byte the peer has not seen. */
 	since: number;
 	/** The terminal was made for this attach (the client's `ready` says so). */
 	created?: boolean;
-	/** A reader keeps the terminal alive and may type; a viewer (the instructor watching) does neither. */
-	role?: 'reader' | 'viewer';
 	/** At most this many bytes of replay (a thumbnail needs only the screen's worth). */
 	tail?: number;
 }
 
-export type EndReason = 'exit' | 'grace' | 'shutdown' | 'reset' | 'closed' | 'idle' | 'deadline' | LabProblem;
+/** What a terminal tells the layers above about its peers (while it has not ended). */
+export interface TerminalEvents {
+	/** A peer attached and was sent `ready`, its replay and the shell's status. */
+	'peer-attached': [peer: TerminalPeer];
+	/** A peer left: it detached, or was dropped for falling too far behind. */
+	'peer-left': [peer: TerminalPeer];
+}
 
-/** What attached clients are told for each way a terminal can end. */
-const END_CODES: Record<EndReason, ErrorCode> = {
-	exit: 'LAB_ERR_ENDED',
-	grace: 'LAB_ERR_ENDED',
-	closed: 'LAB_ERR_ENDED',
-	shutdown: 'LAB_ERR_SHUTDOWN',
-	reset: 'LAB_ERR_LAB_RESET',
-	idle: 'LAB_ERR_IDLE',
-	deadline: 'LAB_ERR_CLASS_OVER',
-	LAB_ERR_LAB_OUTPUT: 'LAB_ERR_LAB_OUTPUT',
-	LAB_ERR_LAB_TIMEOUT: 'LAB_ERR_LAB_TIMEOUT',
-};
-
-const LAB_PROBLEMS: Record<LabProblem, true> = { LAB_ERR_LAB_OUTPUT: true, LAB_ERR_LAB_TIMEOUT: true };
-
-export class Terminal {
+export class Terminal extends EventEmitter<TerminalEvents> {
 	readonly id: string;
 	readonly name: string;
 	readonly #options: TerminalOptions;
@@ -110,23 +124,23 @@ export class Terminal {
 	readonly #parser: Osc133Parser;
 	readonly #batcher: OutputBatcher;
 	readonly #flow: FlowControl<TerminalPeer>;
-	/** Attached sockets; viewers are the instructor watching. */
-	readonly #peers = new Map<TerminalPeer, { viewer: boolean }>();
+	/** Attached sockets, with what each may do. */
+	readonly #peers = new Map<TerminalPeer, PeerRights>();
 	/** Peers told to wait for `inputDrained`. */
 	readonly #waitingToType = new Set<TerminalPeer>();
 	/** Set once the backend started the process; events before that only touch the scrollback. */
 	#process: LabProcess | null = null;
 	#shell: ShellState = INITIAL_SHELL_STATE;
-	#waiters: Array<() => void> = [];
+	/** Runs waiting for the prompt, or for Ctrl-C to end a command: checked on every shell event. */
+	readonly #waiters = new ConditionWaiters(() => this.ended);
 	#graceTimer: NodeJS.Timeout | null = null;
 	#ending: Promise<void> | null = null;
 	#exitCode: number | null = null;
-	/** The viewer typing into this terminal (an instructor who took over); one at a time. */
-	#controller: TerminalPeer | null = null;
-	/** The process's size, as its reader last set it (viewers draw at this size). */
+	/** The process's size, as its reader last set it (peers that receive sizes draw at this size). */
 	#size: { cols: number; rows: number };
 
 	private constructor(options: TerminalOptions, nonce: string, size: { cols: number; rows: number }) {
+		super();
 		this.id = options.id;
 		this.name = options.name;
 		this.#options = options;
@@ -183,63 +197,46 @@ export class Terminal {
 	 * Attach a peer: it gets `ready`, the output after `since` (or all that is held, when `since`
 	 * belongs to an earlier shell; at most the last `tail` bytes of it when given), and the busy status.
 	 */
-	attach(peer: TerminalPeer, { since, created = false, role = 'reader', tail }: AttachOptions): void {
+	attach(peer: TerminalPeer, { since, created = false, tail, keepsAlive = true, types = true, holdsOutput = true, receivesSize = false }: AttachOptions): void {
 		if (this.ended) {
 			peer.ended('LAB_ERR_ENDED');
 			return;
 		}
-		if (role === 'reader') this.#stopGraceTimer();
+		if (keepsAlive) this.#stopGraceTimer();
 		this.#batcher.flush();
 		let from = since > this.#scrollback.end ? 0 : since;
 		if (tail !== undefined) from = Math.max(from, this.#scrollback.end - tail);
 		const replay = this.#scrollback.readFrom(from);
-		this.#peers.set(peer, { viewer: role === 'viewer' });
-		this.#flow.add(peer, role === 'viewer');
+		this.#peers.set(peer, { keepsAlive, types, holdsOutput, receivesSize });
+		this.#flow.add(peer, !holdsOutput);
 		peer.message({ t: 'ready', term: this.name, offset: replay.offset, lost: replay.lost, created, ackBytes: this.#flow.ackBytes });
-		if (role === 'viewer') peer.message({ t: 'size', ...this.#size });
+		if (receivesSize) peer.message({ t: 'size', ...this.#size });
 		if (replay.data.length > 0) this.#send(peer, replay.data);
 		peer.message({ t: 'status', busy: this.busy });
-		// A student reconnecting while the instructor types is told again (their panel starts afresh).
-		if (this.#controller) peer.message({ t: 'takeover', on: true });
+		this.emit('peer-attached', peer);
 	}
 
 	detach(peer: TerminalPeer): void {
-		if (!this.#peers.delete(peer)) return;
-		this.#flow.remove(peer);
-		this.#waitingToType.delete(peer);
-		// An instructor who leaves while typing gives the terminal back.
-		this.releaseControl(peer);
-		// Only the reader keeps a terminal alive; someone watching does not.
-		if (![...this.#peers.values()].some((state) => !state.viewer) && !this.#graceTimer) this.#startGraceTimer();
+		if (!this.#forget(peer)) return;
+		if (![...this.#peers.values()].some((rights) => rights.keepsAlive) && !this.#graceTimer) this.#startGraceTimer();
 	}
 
-	/** Gives a viewer the keyboard (every socket is told); false when another viewer has it. */
-	takeControl(peer: TerminalPeer): boolean {
-		if (this.#controller === peer) return true;
-		if (this.#controller || !this.#peers.has(peer)) return false;
-		this.#controller = peer;
-		this.#broadcast({ t: 'takeover', on: true });
-		return true;
-	}
-
-	/** Takes the keyboard back from `peer`, if it has it. */
-	releaseControl(peer: TerminalPeer): void {
-		if (this.#controller !== peer) return;
-		this.#controller = null;
-		this.#broadcast({ t: 'takeover', on: false });
-	}
-
-	controlledBy(peer: TerminalPeer): boolean {
-		return this.#controller === peer;
+	/** Lets an attached `peer` type, or stops it; false when `peer` is not attached. */
+	allowTyping(peer: TerminalPeer, allowed: boolean): boolean {
+		const rights = this.#peers.get(peer);
+		if (rights) rights.types = allowed;
+		return rights !== undefined;
 	}
 
 	/**
 	 * Keyboard input from `peer`. `wait`: taken, but the process's input queue is full — stop
 	 * reading the socket until `inputDrained`. `refused`: dropped, the queue is far over.
+	 * `read-only`: dropped, the peer may not type.
 	 */
 	input(peer: TerminalPeer, data: Buffer): InputResult {
 		const process = this.#process;
 		if (this.ended || !process) return 'taken';
+		if (!this.#peers.get(peer)?.types) return 'read-only';
 		if (process.queuedInputBytes > INPUT_REFUSED_ABOVE_BYTES) return 'refused';
 		this.#options.onInputBytes?.(data.length);
 		if (process.write(data)) return 'taken';
@@ -253,7 +250,7 @@ export class Terminal {
 		if (size.cols === this.#size.cols && size.rows === this.#size.rows) return;
 		this.#size = size;
 		this.#process?.resize(size.cols, size.rows);
-		for (const [peer, state] of this.#peers) if (state.viewer) peer.message({ t: 'size', ...size });
+		for (const [peer, rights] of this.#peers) if (rights.receivesSize) peer.message({ t: 'size', ...size });
 	}
 
 	/** Whether `peer` has output it has not acknowledged yet. */
@@ -280,13 +277,13 @@ export class Terminal {
 			// shell, not the command: press it again, as a person would.
 			for (let press = 0; press < INTERRUPT_PRESSES && this.busy && !this.ended; press++) {
 				this.#process.write(Buffer.from('\x03'));
-				await this.#waitFor(() => !this.busy, INTERRUPT_TIMEOUT_MS / INTERRUPT_PRESSES);
+				await this.#waiters.waitFor(() => !this.busy, INTERRUPT_TIMEOUT_MS / INTERRUPT_PRESSES);
 			}
 			if (this.busy || this.ended) return 'busy';
 		}
 		this.#dispatch({ kind: 'run-claimed', block, code });
 		const claimed = this.#shell.run;
-		if (!(await this.#waitFor(() => this.#shell.atPrompt, SHELL_READY_TIMEOUT_MS)) || this.ended || this.#shell.run !== claimed) {
+		if (!(await this.#waiters.waitFor(() => this.#shell.atPrompt, SHELL_READY_TIMEOUT_MS)) || this.ended || this.#shell.run !== claimed) {
 			this.#dispatch({ kind: 'run-abandoned' });
 			return 'busy';
 		}
@@ -314,7 +311,7 @@ export class Terminal {
 		this.#stopGraceTimer();
 		this.#batcher.flush();
 		this.#exitCode = exitCode;
-		const code = END_CODES[reason];
+		const code = endCodeOf(reason);
 		for (const peer of this.#peers.keys()) {
 			if (reason === 'exit') peer.message({ t: 'exit', code: exitCode ?? -1 });
 			peer.ended(code);
@@ -323,10 +320,9 @@ export class Terminal {
 		this.#waitingToType.clear();
 		this.#options.logger.info({ terminal: this.id, reason, exitCode }, 'terminal ended');
 		const process = this.#process;
-		// A process the backend ended for a problem is gone already: what it left in the lab stays.
-		const letGo = !process ? Promise.resolve() : reason === 'shutdown' || reason === 'exit' || reason in LAB_PROBLEMS ? process.detach() : process.kill();
+		const letGo = !process ? Promise.resolve() : letsGoOfProcess(reason) ? process.detach() : process.kill();
 		const ending = letGo.finally(() => {
-			this.#wakeWaiters();
+			this.#waiters.check();
 			this.#options.onEnd(this);
 		});
 		this.#ending = ending;
@@ -376,7 +372,7 @@ export class Terminal {
 					return;
 			}
 		}
-		this.#wakeWaiters();
+		this.#waiters.check();
 	}
 
 	#sendToAll(frame: Buffer): void {
@@ -385,40 +381,25 @@ export class Terminal {
 
 	#send(peer: TerminalPeer, data: Buffer): void {
 		if (!this.#flow.sending(peer, data.length)) {
-			// A viewer too far behind: it reconnects and catches up from the scrollback.
-			this.#peers.delete(peer);
-			this.#flow.remove(peer);
-			this.releaseControl(peer);
+			// A peer that does not hold the output back, too far behind: it reconnects and catches up from the scrollback.
+			this.#forget(peer);
 			peer.ended('LAB_ERR_VIEWER_BEHIND');
 			return;
 		}
 		peer.output(data);
 	}
 
+	/** Lets go of `peer` and tells the layers above; false when it was not attached. */
+	#forget(peer: TerminalPeer): boolean {
+		if (!this.#peers.delete(peer)) return false;
+		this.#flow.remove(peer);
+		this.#waitingToType.delete(peer);
+		this.emit('peer-left', peer);
+		return true;
+	}
+
 	#broadcast(message: ServerMessage): void {
 		for (const peer of this.#peers.keys()) peer.message(message);
-	}
-
-	/** Resolves true once `condition` holds (checked on every shell event), false after `timeoutMs` or on end. */
-	#waitFor(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-		if (condition()) return Promise.resolve(true);
-		return new Promise((resolve) => {
-			const timer = setTimeout(() => {
-				this.#waiters = this.#waiters.filter((waiter) => waiter !== check);
-				resolve(false);
-			}, timeoutMs);
-			const check = () => {
-				if (!condition() && !this.ended) return;
-				clearTimeout(timer);
-				this.#waiters = this.#waiters.filter((waiter) => waiter !== check);
-				resolve(condition());
-			};
-			this.#waiters.push(check);
-		});
-	}
-
-	#wakeWaiters(): void {
-		for (const waiter of [...this.#waiters]) waiter();
 	}
 
 	#startGraceTimer(): void {
@@ -431,14 +412,4 @@ export class Terminal {
 		if (this.#graceTimer) clearTimeout(this.#graceTimer);
 		this.#graceTimer = null;
 	}
-}
-
-/** Terminal sizes from clients are clamped, never trusted. */
-export function clampSize(size: { cols: number; rows: number }): { cols: number; rows: number } {
-	const clamp = (value: number, min: number, max: number, fallback: number) =>
-		Number.isFinite(value) ? Math.min(max, Math.max(min, Math.trunc(value))) : fallback;
-	return {
-		cols: clamp(size.cols, TERMINAL_SIZE.minCols, TERMINAL_SIZE.maxCols, TERMINAL_SIZE.cols),
-		rows: clamp(size.rows, TERMINAL_SIZE.minRows, TERMINAL_SIZE.maxRows, TERMINAL_SIZE.rows),
-	};
 }

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { RunLog, transcriptCsv, type RunEntry } from '../../server/class/run-log.ts';
+import { RunLog, transcriptCsv, type RunEntry } from '../../../server/class/run-log.ts';
 
 const file = () => join(mkdtempSync(join(tmpdir(), 'podlab-runs-')), 'runs.jsonl');
 const entry = (fields: Partial<RunEntry>): RunEntry => ({ student: 's1', block: null, command: 'ls', page: null, term: 'main', exit: 0, at: 0, ...fields });
