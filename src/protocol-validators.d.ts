@@ -11,3 +11,9 @@ declare module 'virtual:podlab/validators' {
 	export const isLabResponse: Validator<Checked<'labResponse'>>;
 	export const isLabResetResult: Validator<Checked<'labResetResult'>>;
 }
+
+/** The protocol's error table without its sentences (src/build/protocol-validators.ts, errorPolicySource). */
+declare module 'virtual:podlab/error-policy' {
+	type Errors = typeof import('./protocol-values.ts').ERRORS;
+	export const ERROR_POLICY: { readonly [Code in keyof Errors]: Pick<Errors[Code], 'close' | 'after'> };
+}

@@ -81,17 +81,6 @@ export function isErrorCode(code: string): code is ErrorCode {
 }
 
 /**
- * The error a WebSocket close stands for: its reason when that is a code (the gateway always gives
- * one), else the one error with that close code (closes made by the WebSocket layer itself, such as
- * 1009 for an oversize frame, have no reason). Null for closes the table does not explain (1006).
- */
-export function errorOfClose(closeCode: number, reason: string): ErrorCode | null {
-	if (isErrorCode(reason)) return reason;
-	const matches = (Object.keys(ERRORS) as ErrorCode[]).filter((code) => ERRORS[code].close === closeCode);
-	return matches.length === 1 ? matches[0]! : null;
-}
-
-/**
  * An error a client can be told about: a stable code from {@link ERRORS}, a plain-language message,
  * and the HTTP status or WebSocket close code that goes with it.
  */

@@ -12,9 +12,10 @@
 import { validator } from '@exodus/schemasafe';
 import type { Plugin } from 'vite';
 import * as z from 'zod/mini';
-import { labResetResult, labResponse, serverMessage, sessionResponse } from '../protocol.ts';
+import { ERRORS, labResetResult, labResponse, serverMessage, sessionResponse } from '../protocol.ts';
 
 const VALIDATORS_MODULE = 'virtual:podlab/validators';
+const ERROR_POLICY_MODULE = 'virtual:podlab/error-policy';
 
 /** What the module exports for each schema: whether `value` is what that schema accepts. */
 export type Validator<T> = (value: unknown) => value is T;
@@ -79,11 +80,22 @@ export function validatorsSource(): string {
 		.join('');
 }
 
+/**
+ * The module `virtual:podlab/error-policy`: the protocol's error table as the browser needs it, each
+ * code's close code and what a client does next (src/terminal/error-policy.ts reads it), without
+ * the sentences, which are most of its weight: the gateway sends its sentence with every error.
+ */
+export function errorPolicySource(): string {
+	const policy = Object.fromEntries(Object.entries(ERRORS).map(([code, { close, after }]) => [code, { close, after }]));
+	return `export const ERROR_POLICY = ${JSON.stringify(policy)};\n`;
+}
+
+/** Serves `virtual:podlab/validators` and `virtual:podlab/error-policy`. */
 export function protocolValidators(): Plugin {
-	const resolved = `\0${VALIDATORS_MODULE}`;
+	const sources: Record<string, () => string> = { [`\0${VALIDATORS_MODULE}`]: validatorsSource, [`\0${ERROR_POLICY_MODULE}`]: errorPolicySource };
 	return {
 		name: 'podlab:protocol-validators',
-		resolveId: (id) => (id === VALIDATORS_MODULE ? resolved : undefined),
-		load: (id) => (id === resolved ? validatorsSource() : undefined),
+		resolveId: (id) => (id === VALIDATORS_MODULE || id === ERROR_POLICY_MODULE ? `\0${id}` : undefined),
+		load: (id) => sources[id]?.(),
 	};
 }

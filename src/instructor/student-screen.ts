@@ -8,7 +8,9 @@
  * live view (a real xterm on screen, typing allowed once taken over).
  */
 import { Terminal } from '@xterm/xterm';
-import { openBrowserSocket, TerminalConnection, type ConnectionStatus } from '../terminal/terminal-connection.ts';
+import { openBrowserSocket } from '../terminal/browser-socket.ts';
+import { TerminalConnection } from '../terminal/terminal-connection.ts';
+import type { ConnectionStatus } from '../terminal/connection-types.ts';
 import { apiUrl, socketUrl } from '../terminal/urls.ts';
 import { xtermTheme } from '../terminal/xterm-theme.ts';
 

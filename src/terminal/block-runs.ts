@@ -7,7 +7,7 @@ import { setBlockStatus, showBlockResult } from './block-status.ts';
 import { copyText } from './clipboard.ts';
 import type { RunRequest } from './run-request.ts';
 import { noteResult } from './saved-results.ts';
-import type { TerminalRun, UndeliveredReason } from './terminal-connection.ts';
+import type { TerminalRun, UndeliveredReason } from './connection-types.ts';
 import { UntilWatches } from './until-watch.ts';
 
 export class BlockRuns {

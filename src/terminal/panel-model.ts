@@ -7,7 +7,7 @@
  * (panel-status-line.ts). No DOM: panel-controller.ts is the glue.
  */
 import type { LabResetEvent } from './lab-reset-event.ts';
-import type { ConnectionStatus, TerminalRun } from './terminal-connection.ts';
+import type { ConnectionStatus, TerminalRun } from './connection-types.ts';
 
 export interface TabModel {
 	status: ConnectionStatus;

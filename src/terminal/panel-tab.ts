@@ -8,7 +8,8 @@ import { DeferredTerminalView } from './deferred-view.ts';
 import { gatewayAnswers } from './gateway-probe.ts';
 import type { PanelEvent } from './panel-model.ts';
 import type { TabParts } from './panel-tabs.ts';
-import { openBrowserSocket, TerminalConnection } from './terminal-connection.ts';
+import { openBrowserSocket } from './browser-socket.ts';
+import { TerminalConnection } from './terminal-connection.ts';
 import { socketUrl } from './urls.ts';
 import { currentSiteTheme } from './xterm-theme.ts';
 

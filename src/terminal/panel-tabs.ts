@@ -3,7 +3,7 @@
  * its tab panel (where the terminal is drawn); one selected at a time, arrows and Home/End move
  * between them; each tab says its terminal's state to screen readers.
  */
-import type { ConnectionStatus } from './terminal-connection.ts';
+import type { ConnectionStatus } from './connection-types.ts';
 
 /** A tab's state in words, after its name ("main, running a command"). */
 const STATE_WORDS: Record<string, string> = {

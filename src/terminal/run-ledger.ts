@@ -3,7 +3,7 @@
  * or for the terminal's size), sent behind an attach the gateway has not answered yet, or in flight
  * (typed, its `done` still to come). No socket, no DOM: terminal-connection.ts moves runs through it.
  */
-import type { TerminalRun } from './terminal-connection.ts';
+import type { TerminalRun } from './connection-types.ts';
 
 export class RunLedger {
 	#queued: TerminalRun[] = [];

@@ -8,101 +8,14 @@
  * fake socket.
  */
 import { isServerMessage } from 'virtual:podlab/validators';
-import { ERRORS, encodeClientMessage, errorOfClose } from '../protocol-values.ts';
+import { encodeClientMessage } from '../protocol-values.ts';
 import type { ClientMessage, SignalName } from '../protocol.ts';
 import { AckCoalescer } from './ack-coalescer.ts';
-import { backoffDelay, type BackoffOptions } from './backoff.ts';
+import { backoffDelay } from './backoff.ts';
+import type { SocketLike } from './browser-socket.ts';
+import { closeOutcome } from './close-outcome.ts';
+import type { ConnectionListener, ConnectionStatus, TerminalConnectionOptions, TerminalRun, UndeliveredReason } from './connection-types.ts';
 import { RunLedger } from './run-ledger.ts';
-
-/** A WebSocket reduced to what the connection needs; `openBrowserSocket` adapts the real one. */
-export interface SocketLike {
-	send(data: string | Uint8Array): void;
-	close(code?: number, reason?: string): void;
-}
-
-export interface SocketHandlers {
-	open(): void;
-	/** A text frame arrives as a string, a binary frame as an ArrayBuffer. */
-	message(data: string | ArrayBuffer): void;
-	close(code: number, reason: string): void;
-}
-
-export type OpenSocket = (url: string, handlers: SocketHandlers) => SocketLike;
-
-/** A block to type into the shell. */
-export interface TerminalRun {
-	code: string;
-	block: string;
-	interrupt: boolean;
-}
-
-export type ConnectionStatus =
-	| { state: 'connecting' }
-	| { state: 'connected' }
-	/** The socket dropped; the next attempt is in `retryInMs`. `code`: the gateway's error, when it gave one. */
-	| { state: 'reconnecting'; retryInMs: number; cause: string; code?: string }
-	/** The gateway does not answer at all. */
-	| { state: 'offline'; retryInMs: number }
-	/** The shell is gone (it exited, or was ended); a new one needs `restart()`. */
-	/** `reason`: why the gateway ended it, when it says (idle limit, class over). */
-	| { state: 'ended'; exitCode: number | null; reason?: string }
-	/** Retrying will not help; `code` is a gateway error code or a client-side one. */
-	| { state: 'failed'; code: string; message: string }
-	/** Closed on purpose by `close()`. */
-	| { state: 'closed' };
-
-/** Why a run never reached the shell. */
-export type UndeliveredReason = 'offline' | 'ended' | 'failed' | 'closed';
-
-export interface ConnectionListener {
-	status(status: ConnectionStatus): void;
-	/** Output bytes, in order. Call `rendered` once the terminal has processed them (flow control). */
-	output(bytes: Uint8Array, rendered: () => void): void;
-	/**
-	 * The socket is attached. `newShell`: the shell is not the one on screen (clear the screen).
-	 * `lost`: bytes of earlier output the gateway no longer holds.
-	 */
-	attached(info: { created: boolean; newShell: boolean; lost: number }): void;
-	/** The rest are about runs: a viewer (the instructor page) runs nothing and leaves them out. */
-	busy?(busy: boolean): void;
-	done?(block: string, exit: number): void;
-	/** The terminal was busy and the run was not typed; offer to interrupt. */
-	runRefused?(run: TerminalRun): void;
-	runUndelivered?(run: TerminalRun, reason: UndeliveredReason): void;
-	/** The socket dropped while these blocks were running: their results will not arrive. */
-	resultsLost?(blocks: string[]): void;
-	/** Class mode: the gateway will end this reader's terminals at `at` (epoch ms) unless they stay. */
-	expiry?(reason: 'idle' | 'deadline', at: number): void;
-	/** Class mode: the instructor started or stopped typing into this terminal. */
-	takeover?(on: boolean): void;
-	/** Class mode: a message from the instructor. */
-	notice?(text: string): void;
-	/** Watching a student: the size their terminal has (draw at it). */
-	size?(cols: number, rows: number): void;
-}
-
-export interface TerminalConnectionOptions {
-	term: string;
-	/** The gateway's WebSocket URL (ws:// or wss://…/ws). */
-	url: string;
-	listener: ConnectionListener;
-	openSocket: OpenSocket;
-	/**
-	 * Asks the gateway over HTTP whether it is there (and renews the reader cookie).
-	 * Used when a socket could not even open, to tell "lab offline" from "refused".
-	 */
-	probe: () => Promise<boolean>;
-	backoff?: BackoffOptions;
-	/** Sent with every attach: the page the reader is on, or (instructor) the student to watch. */
-	attach?: { page?: string; student?: string; tail?: number };
-	/**
-	 * Runs wait, once attached, until {@link TerminalConnection.resize} has given the screen's size:
-	 * the panel attaches while xterm is still loading, and a block typed into a pty of another width
-	 * is laid out by readline for that width.
-	 * @default false
-	 */
-	runsWaitForSize?: boolean;
-}
 
 /** Largest binary frame sent; the gateway's default `maxPayloadBytes` is 64 KiB. */
 export const INPUT_CHUNK_BYTES = 16 * 1024;
@@ -333,39 +246,26 @@ export class TerminalConnection {
 
 	#onClose(code: number, reason: string): void {
 		const opened = this.#opened;
-		this.#socket = null;
-		this.#opened = false;
-		this.#attached = false;
-		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
-		this.#acks = null;
+		const outcome = closeOutcome(code, reason, this.#lastError);
+		this.#lastError = null;
+		this.#forgetSocket();
 		// Runs sent behind an attach that the gateway refused (it says why before it closes) were never
 		// typed: they wait for what the close decides (a retry sends them on the next socket; an end
 		// reports them undelivered). Those of a socket that just broke may have been typed: lost.
-		if (errorOfClose(code, this.#lastError?.code ?? reason)) this.#runs.attachRefused();
+		if (outcome.error) this.#runs.attachRefused();
 		else this.#runs.socketGone();
 		this.#loseInFlight();
-		const error = this.#lastError;
-		this.#lastError = null;
-		// What to do next is the error table's to say (ERRORS[code].after), not the close code's.
-		const errorCode = errorOfClose(code, error?.code ?? reason);
-		const after = errorCode ? ERRORS[errorCode].after : 'retry';
-		const message = error?.message ?? (errorCode ? ERRORS[errorCode].text : `The connection was closed (code ${code}).`);
-
-		if (after === 'ended') {
-			// The shell's own end carries its exit status; the other ends (idle, class over) say why.
-			const shellEnded = errorCode === 'LAB_ERR_ENDED' || errorCode === 'LAB_ERR_NO_SUCH_TERMINAL';
-			this.#setStatus(shellEnded ? { state: 'ended', exitCode: this.#exitCode } : { state: 'ended', exitCode: null, reason: message });
+		if (outcome.next === 'ended') {
+			this.#setStatus(outcome.shellEnded ? { state: 'ended', exitCode: this.#exitCode } : { state: 'ended', exitCode: null, reason: outcome.reason });
 			this.#dropQueued('ended');
-		} else if (after === 'stop') {
-			this.#fail(errorCode ?? `close ${code}`, message);
+		} else if (outcome.next === 'stop') {
+			this.#fail(outcome.code, outcome.message);
 		} else if (!opened) {
 			void this.#afterRefusedUpgrade();
-		} else if ((errorCode === 'LAB_ERR_INTERNAL' || errorCode === 'LAB_ERR_SPAWN') && ++this.#internalFailures > MAX_INTERNAL_FAILURES) {
-			this.#fail(errorCode, message);
+		} else if (outcome.internal && ++this.#internalFailures > MAX_INTERNAL_FAILURES) {
+			this.#fail(outcome.error!, outcome.message);
 		} else {
-			const causes: Partial<Record<string, string>> = { LAB_ERR_SHUTDOWN: 'The lab is restarting', LAB_ERR_LAB_RESET: 'Your lab was reset', LAB_ERR_LAB_PREPARING: message };
-			const cause = (errorCode && causes[errorCode]) ?? 'The connection dropped';
-			this.#scheduleRetry(cause, errorCode ?? undefined);
+			this.#scheduleRetry(outcome.cause, outcome.error ?? undefined);
 		}
 	}
 
@@ -437,16 +337,20 @@ export class TerminalConnection {
 
 	#closeSocket(code: number, reason: string): void {
 		const socket = this.#socket;
-		this.#socket = null;
-		this.#opened = false;
-		this.#attached = false;
-		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
-		this.#acks = null;
+		this.#forgetSocket();
 		this.#runs.socketGone();
 		// Events of the old socket, including its close, are ignored from here on.
 		this.#generation++;
 		socket?.close(code, reason);
 		this.#loseInFlight();
+	}
+
+	#forgetSocket(): void {
+		this.#socket = null;
+		this.#opened = false;
+		this.#attached = false;
+		// What the old socket rendered and did not ack is forgotten: the gateway forgot it too.
+		this.#acks = null;
 	}
 
 	#clearRetry(): void {
@@ -459,16 +363,3 @@ export class TerminalConnection {
 		this.#listener.status(status);
 	}
 }
-
-/** Adapts the browser's WebSocket to {@link OpenSocket}. */
-export const openBrowserSocket: OpenSocket = (url, handlers) => {
-	const socket = new WebSocket(url);
-	socket.binaryType = 'arraybuffer';
-	socket.onopen = () => handlers.open();
-	socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => handlers.message(event.data);
-	socket.onclose = (event) => handlers.close(event.code, event.reason);
-	return {
-		send: (data) => socket.send(data),
-		close: (code, reason) => socket.close(code, reason),
-	};
-};

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attachNotices, initialPanelModel, panelReducer, type PanelEvent, type PanelModel } from '../../../src/terminal/panel-model.ts';
-import type { ConnectionStatus, TerminalRun } from '../../../src/terminal/terminal-connection.ts';
+import type { ConnectionStatus, TerminalRun } from '../../../src/terminal/connection-types.ts';
 
 const NOW = 1_000_000;
 

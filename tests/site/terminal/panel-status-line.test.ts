@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ERRORS } from '../../../src/protocol-values.ts';
 import { initialPanelModel, panelReducer, type PanelEvent, type PanelModel } from '../../../src/terminal/panel-model.ts';
 import { statusLine } from '../../../src/terminal/panel-status-line.ts';
-import type { ConnectionStatus } from '../../../src/terminal/terminal-connection.ts';
+import type { ConnectionStatus } from '../../../src/terminal/connection-types.ts';
 
 const NOW = 1_000_000;
 const clock = (at: number) => `T+${(at - NOW) / 60_000}min`;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { RunLedger } from '../../../src/terminal/run-ledger.ts';
-import type { TerminalRun } from '../../../src/terminal/terminal-connection.ts';
+import type { TerminalRun } from '../../../src/terminal/connection-types.ts';
 
 const run = (block: string, code = `echo ${block}`): TerminalRun => ({ code, block, interrupt: false });
 

@@ -1,16 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { ClientMessage, ServerMessage } from '../../../src/protocol.ts';
 import { ERRORS } from '../../../src/protocol-values.ts';
-import {
-	INPUT_CHUNK_BYTES,
-	TerminalConnection,
-	type ConnectionListener,
-	type ConnectionStatus,
-	type SocketHandlers,
-	type SocketLike,
-	type TerminalConnectionOptions,
-	type TerminalRun,
-} from '../../../src/terminal/terminal-connection.ts';
+import type { SocketHandlers, SocketLike } from '../../../src/terminal/browser-socket.ts';
+import { INPUT_CHUNK_BYTES, TerminalConnection } from '../../../src/terminal/terminal-connection.ts';
+import type { ConnectionListener, ConnectionStatus, TerminalConnectionOptions, TerminalRun } from '../../../src/terminal/connection-types.ts';
 
 /** The gateway's end of one socket, driven by the test. */
 class FakeSocket implements SocketLike {
@@ -366,6 +359,8 @@ describe('closing and reconnecting', () => {
 		connection.connect();
 		connection.run(run('a:1'));
 		last().open();
+		// As the gateway does: its sentence, then the close.
+		last().receive({ t: 'error', code: 'LAB_ERR_LAB_PREPARING', message: ERRORS.LAB_ERR_LAB_PREPARING.text });
 		last().drop(4012, 'LAB_ERR_LAB_PREPARING');
 		expect(record.statuses.at(-1)).toEqual({ state: 'reconnecting', retryInMs: 500, cause: ERRORS.LAB_ERR_LAB_PREPARING.text, code: 'LAB_ERR_LAB_PREPARING' });
 		connection.retryNow();
@@ -403,6 +398,18 @@ describe('closing and reconnecting', () => {
 			state: 'failed',
 			code: 'LAB_ERR_TERMINAL_LIMIT',
 			message: 'You have as many terminals as allowed: close one first.',
+		});
+	});
+
+	it('stops on a close the WebSocket layer made (an oversize frame: 1009, no sentence), naming the close', () => {
+		const { connection, last, record } = setup();
+		connection.connect();
+		last().attach(0);
+		last().drop(1009);
+		expect(record.statuses.at(-1)).toEqual({
+			state: 'failed',
+			code: 'LAB_ERR_FRAME_TOO_LARGE',
+			message: 'The connection was closed (code 1009, LAB_ERR_FRAME_TOO_LARGE).',
 		});
 	});
 
