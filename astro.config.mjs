@@ -7,7 +7,7 @@ import { pluginRunButton } from './src/expressive-code/run-button.ts';
 import { protocolValidators } from './src/build/protocol-validators.ts';
 import { sidebar } from './content/sidebar.ts';
 import { devGatewayUrl, devProxy } from './src/dev-gateway.ts';
-import { labTabsHeadScript } from './src/terminal/lab-tabs-head.ts';
+import { labTabsHeadScript } from './src/terminal/page/lab-tabs-head.ts';
 
 // Same address as the gateway's default: `npm run dev` is reached where `npm start` would be.
 const DEV_PORT = 4321;
@@ -28,7 +28,7 @@ export default defineConfig({
 			title: 'podlab',
 			description: 'Deep Dive Kubernetes: Pods — a hands-on edition with a live terminal next to every command.',
 			favicon: '/favicon.svg',
-			// Before the chapters' lab tabs are parsed: they wait for the lab (src/terminal/lab-tabs.ts).
+			// Before the chapters' lab tabs are parsed: they wait for the lab (src/terminal/page/lab-tabs.ts).
 			head: [{ tag: 'script', content: labTabsHeadScript() }],
 			// The CJK characters the chapters show, for machines without a CJK font.
 			customCss: ['./src/styles/cjk-font.css', './src/styles/sr-only.css', './src/styles/lab-tabs.css', './src/styles/sidebar-progress.css'],

@@ -10,7 +10,7 @@
  * - podlab: the gateway, client acking as xterm.js's flow-control guide does (one ack per 100,000
  *   bytes, the rest on the next frame), the comparison with ttyd-style clients;
  * - wetty: the peer, client committing as its own browser client does;
- * - podlab with the site's own ack policy (src/terminal/ack-coalescer.ts: one ack per `ready.ackBytes`
+ * - podlab with the site's own ack policy (src/terminal/connection/ack-coalescer.ts: one ack per `ready.ackBytes`
  *   rendered, no timer), 1 terminal, the same floods as the xterm-guide client's: what readers get.
  */
 import type { IPty } from 'node-pty';

@@ -70,7 +70,7 @@ export const serverMessage = z.discriminatedUnion('t', [
 	 * `offset > since`: `lost` bytes fell out of the scrollback. `offset < since`: this is a new shell.
 	 * `ackBytes`: acknowledge output once this many rendered bytes are waiting, not sooner (at most
 	 * the gateway's low watermark, so no remainder ever holds a paused terminal back; see
-	 * src/terminal/ack-coalescer.ts).
+	 * src/terminal/connection/ack-coalescer.ts).
 	 */
 	z.strictObject({
 		t: z.literal('ready'),
@@ -122,7 +122,7 @@ export const blockResultsResponse = z.looseObject({
 /**
  * `GET /api/lab`'s `setup`: where a `lab:setup` of the gateway's machine stands, while it runs and
  * after. Not in the schema below (which lets unknown fields through): the pages read it field by
- * field (src/terminal/lab-setup.ts), so the checks every page downloads stay small.
+ * field (src/terminal/lab/lab-setup.ts), so the checks every page downloads stay small.
  */
 export interface LabSetupProgress {
 	state: 'running' | 'done' | 'failed';

@@ -67,7 +67,7 @@ export class FlowControl<Peer> {
 	 * client that acks only full batches has less than one batch unacknowledged once it has rendered
 	 * everything, so a paused terminal always resumes; and it has a full batch to ack whenever output
 	 * is paused (above the high watermark, which config keeps above the low one). So a terminal that
-	 * only echoes costs no acks, with no timer on the client (src/terminal/ack-coalescer.ts).
+	 * only echoes costs no acks, with no timer on the client (src/terminal/connection/ack-coalescer.ts).
 	 */
 	get ackBytes(): number {
 		return Math.min(this.#marks.lowWatermarkBytes, MAX_ACK_BYTES);

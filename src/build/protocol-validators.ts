@@ -82,7 +82,7 @@ export function validatorsSource(): string {
 
 /**
  * The module `virtual:podlab/error-policy`: the protocol's error table as the browser needs it, each
- * code's close code and what a client does next (src/terminal/error-policy.ts reads it), without
+ * code's close code and what a client does next (src/terminal/connection/error-policy.ts reads it), without
  * the sentences, which are most of its weight: the gateway sends its sentence with every error.
  */
 export function errorPolicySource(): string {

@@ -13,7 +13,7 @@ import { definePlugin, type ExpressiveCodeBlock } from '@astrojs/starlight/expre
 import { h, s } from '@astrojs/starlight/expressive-code/hast';
 import { clientMessage, DEFAULT_TERMINAL } from '../protocol.ts';
 import { blockId } from './block-id.ts';
-import { ENCODED_NEWLINE, RUN_ATTRIBUTES, RUN_EVENT, STATUS_ATTRIBUTE } from '../terminal/run-request.ts';
+import { ENCODED_NEWLINE, RUN_ATTRIBUTES, RUN_EVENT, STATUS_ATTRIBUTE } from '../terminal/page/run-request.ts';
 import {
 	DEFAULT_SHELL_LANGUAGES,
 	EXPRESSIVE_CODE_META_KEYS,

@@ -7,7 +7,7 @@
 import * as z from 'zod/mini';
 import { rosterResponse, transcriptResponse, type RosterResponse, type TranscriptEntry } from '../class-protocol.ts';
 import { labResetResult, type LabResetResult } from '../protocol.ts';
-import { apiUrl, instructorApiUrl } from '../terminal/urls.ts';
+import { apiUrl, instructorApiUrl } from '../terminal/page/urls.ts';
 
 /** The chapters and their runnable blocks, listed by the page at build time. */
 export const chaptersSchema = z.array(

@@ -6,7 +6,7 @@
  */
 import './zod-without-eval.ts';
 import type * as z from 'zod/mini';
-import { instructorApiUrl } from '../terminal/urls.ts';
+import { instructorApiUrl } from '../terminal/page/urls.ts';
 import { progressResponse, rosterResponse, transcriptEntry, type RosterResponse, type RosterStudent } from '../class-protocol.ts';
 import { broadcast, chaptersSchema, checkAccess, fetchRoster, fetchTranscript, labProfile, resetEveryLab, signIn, type Chapter } from './api.ts';
 import { BoardView, runsInChapter } from './board-view.ts';

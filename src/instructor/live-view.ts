@@ -4,7 +4,7 @@
  * is typing). Closing the view closes its sockets, which hands any taken-over terminal back.
  * Also here: transcripts, ending the student's terminals, freeing the seat, resetting their lab.
  */
-import { injectXtermStyles } from '../terminal/xterm-styles.ts';
+import { injectXtermStyles } from '../terminal/view/xterm-styles.ts';
 import type { RosterStudent } from '../class-protocol.ts';
 import { endStudent, resetStudentLab, transcriptUrl } from './api.ts';
 import { StudentScreen } from './student-screen.ts';

@@ -8,11 +8,11 @@
  * live view (a real xterm on screen, typing allowed once taken over).
  */
 import { Terminal } from '@xterm/xterm';
-import { openBrowserSocket } from '../terminal/browser-socket.ts';
-import { TerminalConnection } from '../terminal/terminal-connection.ts';
-import type { ConnectionStatus } from '../terminal/connection-types.ts';
-import { apiUrl, socketUrl } from '../terminal/urls.ts';
-import { xtermTheme } from '../terminal/xterm-theme.ts';
+import { openBrowserSocket } from '../terminal/connection/browser-socket.ts';
+import { TerminalConnection } from '../terminal/connection/terminal-connection.ts';
+import type { ConnectionStatus } from '../terminal/connection/connection-types.ts';
+import { apiUrl, socketUrl } from '../terminal/page/urls.ts';
+import { xtermTheme } from '../terminal/view/xterm-theme.ts';
 
 /** A thumbnail replays at most this much of the student's history: enough for a screen, not 2 MiB per student. */
 const THUMBNAIL_TAIL_BYTES = 64 * 1024;

@@ -1,7 +1,7 @@
 /**
  * `/podlab-blocks.json`, written at build time: every runnable block of every page in the sidebar,
  * with its lab profile (null: both) and whether it runs until the reader stops it. The sidebar's
- * per-chapter progress counts against it (src/terminal/saved-results.ts); fetched only by a reader
+ * per-chapter progress counts against it (src/terminal/page/saved-results.ts); fetched only by a reader
  * who has run something.
  */
 import { resolve } from 'node:path';

@@ -2,13 +2,13 @@
  * The one Node client of podlab's wire protocol (src/protocol.ts), shared by the integration tests,
  * the doc-test runner (tests/doctest/session.ts) and the bench (bench/lib/podlab.ts): a real `ws`
  * WebSocket that attaches to a terminal, collects its output, acknowledges it the way the site does
- * (src/terminal/ack-coalescer.ts) unless told otherwise, and waits for messages.
+ * (src/terminal/connection/ack-coalescer.ts) unless told otherwise, and waits for messages.
  *
  * It imports no test framework: `npm run docs:test` and `npm run bench` load it outside vitest.
  */
 import WebSocket from 'ws';
 import { encodeClientMessage, serverMessage, type ClientMessage, type ServerMessage } from '../../src/protocol.ts';
-import { AckCoalescer, type Scheduler } from '../../src/terminal/ack-coalescer.ts';
+import { AckCoalescer, type Scheduler } from '../../src/terminal/connection/ack-coalescer.ts';
 import { plainText } from '../doctest/terminal-text.ts';
 import type { RunningGateway } from './gateway.ts';
 

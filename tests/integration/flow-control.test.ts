@@ -4,7 +4,7 @@
  * under `yes` into a stalled client, Ctrl-C while paused, no lost byte) is in tests/conformance/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AckCoalescer } from '../../src/terminal/ack-coalescer.ts';
+import { AckCoalescer } from '../../src/terminal/connection/ack-coalescer.ts';
 import { TestClient } from '../helpers/client.ts';
 import { FloodCounter, floodCommand } from '../helpers/flood.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';

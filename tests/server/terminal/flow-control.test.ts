@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { BEHIND_FOR_MS, FlowControl, MAX_ACK_BYTES, VIEWER_MAX_BEHIND_BYTES } from '../../../server/terminal/flow-control.ts';
-import { AckCoalescer } from '../../../src/terminal/ack-coalescer.ts';
+import { AckCoalescer } from '../../../src/terminal/connection/ack-coalescer.ts';
 
 function valve() {
 	const log: string[] = [];
