@@ -230,8 +230,7 @@ export class Attachment implements TerminalPeer {
 		terminal.attach(this, { since, tail, ...VIEWER_RIGHTS });
 	}
 
-	/** Tells the client about an error that does not end the socket. */
-	/** Tells the client of `error`; `block`: the run it refuses. */
+	/** Tells the client of `error` (one that does not end the socket, or the one before the close); `block`: the run it refuses. */
 	#error(error: LabError, block?: string): void {
 		this.message({ t: 'error', code: error.code, message: error.message, ...(block === undefined ? {} : { block }) });
 	}

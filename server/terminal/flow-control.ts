@@ -2,19 +2,20 @@
  * Output flow control for one terminal: bytes sent to each socket and not yet acknowledged. Above
  * the high watermark for any reader's socket the process's output is paused (its programs block on
  * their writes, as on a slow real terminal); once every reader's socket is back under the low
- * watermark it resumes. A viewer (the instructor watching) never holds the shell back: it is
- * dropped instead when it falls too far behind, and catches up from the scrollback.
+ * watermark it resumes. A peer that does not hold the output back (in class mode, the instructor
+ * watching) never holds the shell back: it is dropped instead when it falls too far behind, and
+ * catches up from the scrollback.
  */
 
-/** How far a viewer may fall behind before it is dropped. */
-export const VIEWER_MAX_BEHIND_BYTES = 4 * 1024 * 1024;
+/** How far a peer that does not hold the output back may fall behind before it is dropped. */
+export const MAX_BEHIND_BYTES = 4 * 1024 * 1024;
 
 /**
- * Largest ack batch: a viewer holds up to one batch unacknowledged even when it keeps up, so the
- * batch stays far below where a viewer is dropped. Larger batches would save nothing worth having:
+ * Largest ack batch: such a peer holds up to one batch unacknowledged even when it keeps up, so the
+ * batch stays far below where it is dropped. Larger batches would save nothing worth having:
  * at this size a flood costs one ack per MiB.
  */
-export const MAX_ACK_BYTES = VIEWER_MAX_BEHIND_BYTES / 4;
+export const MAX_ACK_BYTES = MAX_BEHIND_BYTES / 4;
 
 /** How long after a pause ends a reader still counts as slower than its output (see {@link FlowControl.readerBehind}). */
 export const BEHIND_FOR_MS = 1000;
@@ -36,7 +37,7 @@ export class FlowControl<Peer> {
 	readonly #marks: Watermarks;
 	readonly #valve: OutputValve;
 	readonly #now: () => number;
-	readonly #peers = new Map<Peer, { unacked: number; viewer: boolean }>();
+	readonly #peers = new Map<Peer, { unacked: number; holdsOutput: boolean }>();
 	#paused = false;
 	#resumedAt = -Infinity;
 
@@ -53,7 +54,7 @@ export class FlowControl<Peer> {
 	/**
 	 * Whether a reader's page is slower than the output: it is holding the output back now, or did
 	 * within the last {@link BEHIND_FOR_MS}. A page that keeps up never reaches the high watermark.
-	 * Viewers (the instructor watching) do not count, as they never hold the output back: their
+	 * Peers that do not hold the output back do not count (the instructor watching: their
 	 * thumbnails draw at most every 250 ms whatever the frames, and one too far behind is dropped
 	 * and catches up from the scrollback.
 	 */
@@ -73,8 +74,8 @@ export class FlowControl<Peer> {
 		return Math.min(this.#marks.lowWatermarkBytes, MAX_ACK_BYTES);
 	}
 
-	add(peer: Peer, viewer: boolean): void {
-		this.#peers.set(peer, { unacked: 0, viewer });
+	add(peer: Peer, { holdsOutput }: { holdsOutput: boolean }): void {
+		this.#peers.set(peer, { unacked: 0, holdsOutput });
 	}
 
 	/** Forgets `peer`; what it owed no longer holds the output back. */
@@ -88,15 +89,15 @@ export class FlowControl<Peer> {
 	}
 
 	/**
-	 * Counts `bytes` about to be sent to `peer`. Returns false for a viewer too far behind: drop it
+	 * Counts `bytes` about to be sent to `peer`. Returns false for a peer that does not hold the output back and is too far behind: drop it
 	 * instead of sending.
 	 */
 	sending(peer: Peer, bytes: number): boolean {
 		const state = this.#peers.get(peer);
 		if (!state) return false;
-		if (state.viewer && state.unacked > VIEWER_MAX_BEHIND_BYTES) return false;
+		if (!state.holdsOutput && state.unacked > MAX_BEHIND_BYTES) return false;
 		state.unacked += bytes;
-		if (!state.viewer && !this.#paused && state.unacked > this.#marks.highWatermarkBytes) {
+		if (state.holdsOutput && !this.#paused && state.unacked > this.#marks.highWatermarkBytes) {
 			this.#paused = true;
 			this.#valve.pause();
 		}
@@ -119,7 +120,7 @@ export class FlowControl<Peer> {
 
 	#maybeResume(): void {
 		if (!this.#paused) return;
-		for (const state of this.#peers.values()) if (!state.viewer && state.unacked > this.#marks.lowWatermarkBytes) return;
+		for (const state of this.#peers.values()) if (state.holdsOutput && state.unacked > this.#marks.lowWatermarkBytes) return;
 		this.#paused = false;
 		this.#resumedAt = this.#now();
 		this.#valve.resume();

@@ -208,7 +208,7 @@ export class Terminal extends EventEmitter<TerminalEvents> {
 		if (tail !== undefined) from = Math.max(from, this.#scrollback.end - tail);
 		const replay = this.#scrollback.readFrom(from);
 		this.#peers.set(peer, { keepsAlive, types, holdsOutput, receivesSize });
-		this.#flow.add(peer, !holdsOutput);
+		this.#flow.add(peer, { holdsOutput });
 		peer.message({ t: 'ready', term: this.name, offset: replay.offset, lost: replay.lost, created, ackBytes: this.#flow.ackBytes });
 		if (receivesSize) peer.message({ t: 'size', ...this.#size });
 		if (replay.data.length > 0) this.#send(peer, replay.data);

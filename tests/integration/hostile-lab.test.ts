@@ -16,7 +16,7 @@ import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
 const problem = await incusLabProblem();
 const skip = skipReason(problem);
 const MiB = 1024 * 1024;
-/** Where the gateway finds the script that attaches a terminal in a lab (server/backends/incus/incus.ts). */
+/** Where the gateway finds the script that attaches a terminal in a lab (server/backends/incus/lab-terminals.ts). */
 const HOST_SCRIPT = '/root/.podlab/podlab-host.sh';
 
 let lab: ClassLabGateway;

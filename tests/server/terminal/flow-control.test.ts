@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BEHIND_FOR_MS, FlowControl, MAX_ACK_BYTES, VIEWER_MAX_BEHIND_BYTES } from '../../../server/terminal/flow-control.ts';
+import { BEHIND_FOR_MS, FlowControl, MAX_ACK_BYTES, MAX_BEHIND_BYTES } from '../../../server/terminal/flow-control.ts';
 import { AckCoalescer } from '../../../src/terminal/connection/ack-coalescer.ts';
 
 function valve() {
@@ -11,8 +11,8 @@ describe('flow control', () => {
 	it('pauses above the high watermark of any reader and resumes once all are under the low one', () => {
 		const output = valve();
 		const flow = new FlowControl<string>({ highWatermarkBytes: 100, lowWatermarkBytes: 10 }, output);
-		flow.add('a', false);
-		flow.add('b', false);
+		flow.add('a', { holdsOutput: true });
+		flow.add('b', { holdsOutput: true });
 		flow.sending('a', 60);
 		flow.sending('b', 60);
 		expect(output.log).toEqual([]);
@@ -27,15 +27,15 @@ describe('flow control', () => {
 	it('never pauses for a viewer, and says to drop one that fell too far behind', () => {
 		const output = valve();
 		const flow = new FlowControl<string>({ highWatermarkBytes: 100, lowWatermarkBytes: 10 }, output);
-		flow.add('viewer', true);
-		expect(flow.sending('viewer', VIEWER_MAX_BEHIND_BYTES + 1)).toBe(true);
+		flow.add('viewer', { holdsOutput: false });
+		expect(flow.sending('viewer', MAX_BEHIND_BYTES + 1)).toBe(true);
 		expect(flow.sending('viewer', 1)).toBe(false);
 		expect(output.log).toEqual([]);
 	});
 
 	it('refuses an ack of nothing and an ack of more than was sent', () => {
 		const flow = new FlowControl<string>({ highWatermarkBytes: 100, lowWatermarkBytes: 10 }, valve());
-		flow.add('a', false);
+		flow.add('a', { holdsOutput: true });
 		flow.sending('a', 20);
 		expect(flow.ack('a', 0)).toBe('nothing-owed');
 		expect(flow.ack('a', 21)).toBe('more-than-owed');
@@ -46,7 +46,7 @@ describe('flow control', () => {
 	it('resumes when the reader holding the output back leaves', () => {
 		const output = valve();
 		const flow = new FlowControl<string>({ highWatermarkBytes: 100, lowWatermarkBytes: 10 }, output);
-		flow.add('a', false);
+		flow.add('a', { holdsOutput: true });
 		flow.sending('a', 200);
 		flow.remove('a');
 		expect(output.log).toEqual(['pause', 'resume']);
@@ -57,8 +57,8 @@ describe('a reader behind its output', () => {
 	it('is one that held the output back now or within BEHIND_FOR_MS; a viewer never is', () => {
 		let now = 0;
 		const flow = new FlowControl<string>({ highWatermarkBytes: 100, lowWatermarkBytes: 10 }, valve(), () => now);
-		flow.add('viewer', true);
-		flow.add('reader', false);
+		flow.add('viewer', { holdsOutput: false });
+		flow.add('reader', { holdsOutput: true });
 		flow.sending('viewer', 1000);
 		flow.sending('reader', 100);
 		expect(flow.readerBehind).toBe(false);
@@ -91,7 +91,7 @@ describe('the ack batch sent in ready', () => {
 	it('stays far below where a viewer is dropped, whatever the watermarks', () => {
 		const flow = new FlowControl<string>({ highWatermarkBytes: 64 * 1024 * 1024, lowWatermarkBytes: 32 * 1024 * 1024 }, valve());
 		expect(flow.ackBytes).toBe(MAX_ACK_BYTES);
-		expect(MAX_ACK_BYTES * 2).toBeLessThan(VIEWER_MAX_BEHIND_BYTES);
+		expect(MAX_ACK_BYTES * 2).toBeLessThan(MAX_BEHIND_BYTES);
 	});
 
 	it('brings a paused terminal back for a client that acks only full batches, with no timer', () => {
@@ -104,7 +104,7 @@ describe('the ack batch sent in ready', () => {
 		] as const) {
 			const output = valve();
 			const flow = new FlowControl<string>({ highWatermarkBytes: high, lowWatermarkBytes: low }, output);
-			flow.add('reader', false);
+			flow.add('reader', { holdsOutput: true });
 			const client = new AckCoalescer((bytes) => expect(flow.ack('reader', bytes)).toBe('ok'), { batchBytes: flow.ackBytes });
 			let pauses = 0;
 			for (let frame = 1; frame <= 2000; frame++) {

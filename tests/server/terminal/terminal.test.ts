@@ -3,7 +3,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Terminal, TerminalPeer } from '../../../server/terminal/terminal.ts';
-import { VIEWER_MAX_BEHIND_BYTES } from '../../../server/terminal/flow-control.ts';
+import { MAX_BEHIND_BYTES } from '../../../server/terminal/flow-control.ts';
 import { CLEAR_LINE_KEY } from '../../../server/terminal/typed-form.ts';
 import { RecordingPeer as Peer, startTerminal, type StartOptions } from '../../helpers/terminal-peer.ts';
 
@@ -243,7 +243,7 @@ describe('what a peer may do', () => {
 		const left: TerminalPeer[] = [];
 		terminal.on('peer-left', (gone) => left.push(gone));
 		terminal.attach(watcher, { since: 0, holdsOutput: false });
-		for (let megabyte = 0; megabyte <= VIEWER_MAX_BEHIND_BYTES / (1 << 20); megabyte++) {
+		for (let megabyte = 0; megabyte <= MAX_BEHIND_BYTES / (1 << 20); megabyte++) {
 			shell.print(Buffer.alloc(1 << 20, 0x79));
 			await sleep(5);
 		}
