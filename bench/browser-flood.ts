@@ -13,7 +13,7 @@
  * the main thread's busy share (CDP `Performance.getMetrics` TaskDuration) over the floods.
  */
 import type { BrowserContext, Page } from 'playwright-core';
-import { RUN_ATTRIBUTES } from '../src/terminal/run-request.ts';
+import { RUN_ATTRIBUTES } from '../src/terminal/page/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
 import type { Benchmark } from './lib/context.ts';
 import { END, START, floodCommand, rateFields, type FloodTiming } from './lib/flood.ts';

@@ -15,7 +15,7 @@
  */
 import { release } from 'node:os';
 import type { BrowserContext, Page } from 'playwright-core';
-import { RUN_ATTRIBUTES } from '../src/terminal/run-request.ts';
+import { RUN_ATTRIBUTES } from '../src/terminal/page/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
 import type { Benchmark } from './lib/context.ts';
 import { startPodlab } from './lib/podlab.ts';

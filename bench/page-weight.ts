@@ -11,7 +11,7 @@
  */
 import { gzipSync } from 'node:zlib';
 import type { Browser, Page, Response } from 'playwright-core';
-import { RUN_ATTRIBUTES } from '../src/terminal/run-request.ts';
+import { RUN_ATTRIBUTES } from '../src/terminal/page/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
 import type { Benchmark, BenchContext } from './lib/context.ts';
 import { PLAIN_PAGE, startPlainStarlight } from './lib/plain-starlight.ts';

@@ -5,7 +5,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { RUN_ATTRIBUTES } from '../../src/terminal/run-request.ts';
+import { RUN_ATTRIBUTES } from '../../src/terminal/page/run-request.ts';
 
 export const SITE_DIR = fileURLToPath(new URL('../../dist/', import.meta.url));
 
