@@ -5,6 +5,7 @@ import { defineConfig } from 'astro/config';
 import starlight from '@astrojs/starlight';
 import { pluginRunButton } from './src/expressive-code/run-button.ts';
 import { protocolValidators } from './src/build/protocol-validators.ts';
+import { exerciseChecks } from './src/build/exercise-checks.ts';
 import { sidebar } from './content/sidebar.ts';
 import { devGatewayUrl, devProxy } from './src/dev-gateway.ts';
 import { labTabsHeadScript } from './src/terminal/page/lab-tabs-head.ts';
@@ -24,6 +25,8 @@ export default defineConfig({
 		optimizeDeps: { include: ['@xterm/xterm', '@xterm/addon-fit', '@xterm/addon-web-links', '@xterm/addon-webgl'] },
 	},
 	integrations: [
+		// First: a chapter's exercise without its check script stops `astro build` and `astro dev` at once.
+		exerciseChecks(),
 		starlight({
 			title: 'podlab',
 			description: 'Deep Dive Kubernetes: Pods — a hands-on edition with a live terminal next to every command.',

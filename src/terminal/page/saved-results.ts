@@ -32,12 +32,28 @@ function statusOf(block: string): HTMLElement | null {
 	return document.querySelector<HTMLElement>(`.podlab-run:has([data-podlab-block="${CSS.escape(block)}"]) [${STATUS_ATTRIBUTE}]`);
 }
 
+/** The gateway's saved results, asked for once a page. */
+let savedAnswer: Promise<Map<string, number>> | null = null;
+
+function savedExits(): Promise<Map<string, number>> {
+	savedAnswer ??= getJson(apiUrl('results'), 5_000).then(exitsOf);
+	return savedAnswer;
+}
+
+/**
+ * The saved exit status of a block (an exercise's is `exercise:<id>`), once the page has the saved
+ * results; undefined when there is none, or no gateway.
+ */
+export async function savedResult(block: string): Promise<number | undefined> {
+	return (await savedExits()).get(block);
+}
+
 /**
  * At page load: puts the reader's saved results on this page's blocks (where nothing newer shows)
  * and the chapters' progress in the sidebar. Without a gateway or results, nothing changes.
  */
 export async function showSavedResults(): Promise<void> {
-	const saved = exitsOf(await getJson(apiUrl('results'), 5_000));
+	const saved = await savedExits();
 	for (const [block, exit] of saved) {
 		// A run started on this page since (or its result) is newer than the saved one.
 		if (results.has(block)) continue;
@@ -55,7 +71,7 @@ function renderProgress(): Promise<void> {
 	);
 }
 
-/** A run finished on this page: counted in the sidebar at once. */
+/** A run (or an exercise's check) finished on this page: counted in the sidebar at once. */
 export function noteResult(block: string, exit: number): void {
 	results.set(block, exit);
 	void renderProgress();

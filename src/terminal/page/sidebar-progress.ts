@@ -3,7 +3,7 @@
  * block list (`/podlab-blocks.json`), for the lab the reader reads for. Loaded by saved-results.ts
  * once there is a result to count.
  */
-import type { BlockManifest } from '../../pages/podlab-blocks.json.ts';
+import type { BlockManifest, ManifestBlock } from '../../pages/podlab-blocks.json.ts';
 import { succeeded } from './block-status.ts';
 import { readingProfile } from './lab-tabs.ts';
 import { getJson, siteUrl } from './urls.ts';
@@ -15,10 +15,22 @@ function blockManifest(): Promise<BlockManifest | null> {
 	return manifest;
 }
 
-/** Done, for progress: its last run succeeded (for an `until` block, also when stopped with Ctrl-C). */
-function done(results: ReadonlyMap<string, number>, block: { id: string; until?: true }): boolean {
+/**
+ * Done, for progress: its last run succeeded (for an `until` block, also when stopped with Ctrl-C);
+ * an exercise's when its last check passed (the gateway records a check as exit 0 or 1).
+ */
+function done(results: ReadonlyMap<string, number>, block: ManifestBlock): boolean {
 	const exit = results.get(block.id);
 	return exit !== undefined && succeeded(exit, block.until === true);
+}
+
+/**
+ * A chapter's progress for the reader's lab: its blocks for that profile (those of both profiles and
+ * its exercises included), and how many of them are done.
+ */
+export function chapterProgress(blocks: readonly ManifestBlock[], results: ReadonlyMap<string, number>, profile: string): { finished: number; total: number } {
+	const counted = blocks.filter((block) => !block.profile || block.profile === profile);
+	return { finished: counted.filter((block) => done(results, block)).length, total: counted.length };
 }
 
 /** Each chapter's progress in the sidebar, from the results this page knows (block id → exit status). */
@@ -29,8 +41,7 @@ export async function showProgress(results: ReadonlyMap<string, number>): Promis
 	for (const [slug, blocks] of Object.entries(chapters)) {
 		const link = document.querySelector<HTMLAnchorElement>(`nav[aria-label] a[href="${CSS.escape(siteUrl(`${slug}/`))}"]`);
 		if (!link) continue;
-		const counted = blocks.filter((block) => !block.profile || block.profile === profile);
-		const finished = counted.filter((block) => done(results, block)).length;
+		const { finished, total } = chapterProgress(blocks, results, profile);
 		let badge = link.querySelector<HTMLElement>('.podlab-progress');
 		if (finished === 0) {
 			badge?.remove();
@@ -41,10 +52,10 @@ export async function showProgress(results: ReadonlyMap<string, number>): Promis
 			badge.className = 'podlab-progress';
 			link.append(badge);
 		}
-		const complete = finished === counted.length;
+		const complete = finished === total;
 		badge.dataset.complete = String(complete);
 		badge.innerHTML = '<span aria-hidden="true"></span><span class="podlab-sr-only"></span>';
-		badge.firstElementChild!.textContent = `${complete ? '✓ ' : ''}${finished}/${counted.length}`;
-		badge.lastElementChild!.textContent = `, ${finished} of ${counted.length} blocks run`;
+		badge.firstElementChild!.textContent = `${complete ? '✓ ' : ''}${finished}/${total}`;
+		badge.lastElementChild!.textContent = `, ${finished} of ${total} blocks run`;
 	}
 }
