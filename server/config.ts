@@ -47,6 +47,8 @@ export const configSchema = z.object({
 	allowedHosts: list.optional(),
 	/** Built site to serve. @default "dist" */
 	siteDir: z.string().min(1).default('dist'),
+	/** The exercises' check scripts (`<id>.sh`), read when the gateway starts. @default "content/exercises" */
+	exercisesDir: z.string().min(1).default('content/exercises'),
 	/**
 	 * Directory new shells start in ("the lab's working directory", where Write to lab puts files).
 	 * @default PODLAB_LAB_DIR from the lab env file when that directory exists (the podman lab's
@@ -141,6 +143,7 @@ export const ENV_NAMES = {
 	allowedOrigins: 'PODLAB_ALLOWED_ORIGINS',
 	allowedHosts: 'PODLAB_ALLOWED_HOSTS',
 	siteDir: 'PODLAB_SITE_DIR',
+	exercisesDir: 'PODLAB_EXERCISES_DIR',
 	workdir: 'PODLAB_WORKDIR',
 	labEnvFile: 'PODLAB_LAB_ENV_FILE',
 	graceMs: 'PODLAB_GRACE_MS',

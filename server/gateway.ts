@@ -23,6 +23,8 @@ import { Roster } from './class/roster.ts';
 import { RunLog } from './class/run-log.ts';
 import type { Config } from './config.ts';
 import { clientAddress } from './http-util.ts';
+import { CheckApi } from './exercises/check-api.ts';
+import { loadCheckScripts } from './exercises/check-scripts.ts';
 import { gatewayRoutes } from './http/gateway-routes.ts';
 import { createRequestHandler } from './http/request-handler.ts';
 import { Metrics } from './metrics.ts';
@@ -101,7 +103,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 
 	const socketsByAddress = new SocketsPerAddress({ maxPerAddress: config.maxSocketsPerAddress });
 	let policy: OriginPolicy | null = null;
-	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, metrics, policy: () => policy!, readerFor, logger });
+	const checkApi = new CheckApi({ backend, readers, scripts: await loadCheckScripts(config.exercisesDir), logger });
+	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, checkApi, metrics, policy: () => policy!, readerFor, logger });
 	const server = createServer(createRequestHandler({ routes, policy: () => policy!, site, trustProxy: config.trustProxy, logger }));
 
 	server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

@@ -189,6 +189,15 @@ export class ReaderRegistry extends EventEmitter<ReaderEvents> {
 	}
 
 	/** The page the reader has a terminal open on. */
+	/**
+	 * An exercise's check finished for `reader`: it counts like a block's run (`run`, block
+	 * `exercise:<id>`, exit 0 when solved) — the reader's results, and in class mode the run log, the
+	 * roster and the instructor's board.
+	 */
+	recordCheck(reader: Reader, exercise: string, solved: boolean): void {
+		this.emit('run', reader, { block: `exercise:${exercise}`, command: `Check: ${exercise}`, term: 'check', exit: solved ? 0 : 1 });
+	}
+
 	recordPage(reader: Reader, page: string): void {
 		this.#record(reader).page = page;
 	}

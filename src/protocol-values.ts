@@ -10,6 +10,9 @@ export { LAB_PROFILES, type LabProfile } from './lab-profiles.ts';
 /** The terminal every reader gets first. */
 export const DEFAULT_TERMINAL = 'main';
 
+/** An exercise's id: its check script's name (`content/exercises/<id>.sh`) and `POST /api/check/<id>`'s. */
+export const EXERCISE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
 /**
  * What a client does after an error: `retry` (reconnect, with backoff), `stop` (reconnecting
  * cannot help: the reader or the client must change something), `ended` (the terminal is gone:
@@ -71,6 +74,8 @@ export const ERRORS = {
 	LAB_ERR_INTERNAL: { http: null, close: 1011, after: 'retry', text: 'The gateway hit an internal error.' },
 	LAB_ERR_RESET_UNSUPPORTED: { http: 409, close: null, after: 'stop', text: 'This lab cannot be reset: its backend has no lab of one’s own to replace (only the incus backend resets labs).' },
 	LAB_ERR_STATE_WRITE: { http: 503, close: null, after: 'retry', text: 'The lab could not save this change (its disk may be full): try again in a moment, or tell your trainer.' },
+	LAB_ERR_CHECK_RUNNING: { http: 409, close: null, after: 'retry', text: 'A check of yours is still running: wait for its answer.' },
+	LAB_ERR_CHECK_UNSUPPORTED: { http: 409, close: null, after: 'stop', text: 'This lab cannot run checks: its backend has no lab to run them in.' },
 } as const satisfies Record<string, { http: number | null; close: number | null; after: ErrorAfter; text: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

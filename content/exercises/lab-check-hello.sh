@@ -1,10 +1,10 @@
 #!/bin/bash
-# The sample exercise of /lab-check/: the file /root/hello.txt says hello.
-if [ ! -f /root/hello.txt ]; then
-	echo "There is no /root/hello.txt yet."
+# The sample exercise of /lab-check/: ~/hello.txt says hello.
+if [ ! -f ~/hello.txt ]; then
+	echo "There is no hello.txt in your home directory yet."
 	exit 1
 fi
-if [ "$(cat /root/hello.txt)" != "hello" ]; then
-	echo "/root/hello.txt does not say hello."
+if [ "$(cat ~/hello.txt)" != "hello" ]; then
+	echo "~/hello.txt does not say hello."
 	exit 1
 fi

@@ -119,4 +119,33 @@ export interface LabBackend {
 	 * is refused with `LAB_ERR_RESET_UNSUPPORTED`.
 	 */
 	resetLab?(reader: string, notice?: string): Promise<string>;
+	/**
+	 * Runs an exercise's check script (`bash -s`, the script on its standard input) as the reader's
+	 * lab's root, outside their terminals, with `PODLAB_LAB_PROFILE=profile`, killed after
+	 * {@link CHECK_TIMEOUT_S}; the last {@link CHECK_OUTPUT_BYTES} of each stream are kept. `exit` is
+	 * null when it was killed for taking too long. Without it, a check is refused with
+	 * `LAB_ERR_CHECK_UNSUPPORTED`.
+	 */
+	runCheck?(reader: string, script: string, profile: string): Promise<CheckRun>;
+}
+
+/** What an exercise's check script did: its exit status (null: killed for taking too long) and the end of its output. */
+export interface CheckRun {
+	exit: number | null;
+	stdout: string;
+	stderr: string;
+}
+
+/** How long an exercise's check may take before it is killed. */
+export const CHECK_TIMEOUT_S = 20;
+
+/** What is kept of each stream of a check (the message is its last line). */
+export const CHECK_OUTPUT_BYTES = 64 * 1024;
+
+/**
+ * The command that runs a check script given on standard input: coreutils' `timeout` kills its
+ * process group (the script and what it started) after {@link CHECK_TIMEOUT_S}, and exits 137.
+ */
+export function checkCommand(profile: string): string[] {
+	return ['timeout', '-s', 'KILL', String(CHECK_TIMEOUT_S), 'env', `PODLAB_LAB_PROFILE=${profile}`, 'bash', '-s'];
 }

@@ -11,6 +11,7 @@ import { resetReaderLab } from '../backends/lab-reset.ts';
 import type { BlockResults } from '../block-results.ts';
 import type { ClassApi } from '../class/class-api.ts';
 import type { Config } from '../config.ts';
+import { exerciseOfPath, type CheckApi } from '../exercises/check-api.ts';
 import { sendError, sendJson } from '../http-util.ts';
 import { labAnswer } from '../lab-api.ts';
 import type { Metrics } from '../metrics.ts';
@@ -29,6 +30,8 @@ export interface GatewayRoutesOptions {
 	/** Class mode's API, or null in local mode. */
 	classApi: ClassApi | null;
 	blockResults: BlockResults;
+	/** `POST /api/check/<id>`: an exercise's check in the reader's lab. */
+	checkApi: CheckApi;
 	metrics: Metrics;
 	/** The Host and Origin checks, known once the server listens. */
 	policy(): OriginPolicy;
@@ -39,7 +42,7 @@ export interface GatewayRoutesOptions {
 
 /** The gateway's routes, in the order they are tried. */
 export function gatewayRoutes(options: GatewayRoutesOptions): Route[] {
-	const { config, backend, readers, classApi, blockResults, metrics, readerFor, logger } = options;
+	const { config, backend, readers, classApi, blockResults, checkApi, metrics, readerFor, logger } = options;
 	const metricsAccess = createMetricsAuth({ token: config.metricsToken ?? null, isInstructor: classApi ? (req) => classApi.isInstructor(req) : null });
 
 	/** Prometheus metrics, for the metrics token or the instructor's; absent when neither is configured. */
@@ -100,6 +103,11 @@ export function gatewayRoutes(options: GatewayRoutesOptions): Route[] {
 					},
 				);
 			},
+		},
+		{
+			method: 'POST',
+			path: '/api/check/*',
+			handle: (req, res, pathname) => void checkApi.serve(res, exerciseOfPath(pathname), readerFor(req), classApi ? 'LAB_ERR_JOIN_REQUIRED' : 'LAB_ERR_NO_READER'),
 		},
 		{
 			method: '*',

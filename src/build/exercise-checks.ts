@@ -18,13 +18,14 @@ import remarkParse from 'remark-parse';
 import { unified } from 'unified';
 import { visit } from 'unist-util-visit';
 
-/** An exercise id, as the gateway's `POST /api/check/<id>` and the script's file name take it. */
-export const EXERCISE_ID = /^[a-z0-9][a-z0-9-]{0,62}$/;
+import { EXERCISE_ID } from '../protocol-values.ts';
 
 /** One `<Exercise>` of a page, where it is. */
 export interface ExerciseUse {
 	/** The `id` attribute; null when it is missing or not a plain string (`id={…}`). */
 	id: string | null;
+	/** The `title` attribute (the board's column), as `id`. */
+	title: string | null;
 	/** The MDX file, as given to {@link findExercises}. */
 	file: string;
 	line: number;
@@ -51,14 +52,14 @@ export function findExercises(source: string, file: string): ExerciseUse[] {
 	visit(tree, ['mdxJsxFlowElement', 'mdxJsxTextElement'], (node) => {
 		const element = node as MdxJsxFlowElement | MdxJsxTextElement;
 		if (element.name !== 'Exercise') return;
-		uses.push({ id: idOf(element), file, line: element.position?.start.line ?? 0 });
+		uses.push({ id: attributeOf(element, 'id'), title: attributeOf(element, 'title'), file, line: element.position?.start.line ?? 0 });
 	});
 	return uses;
 }
 
-function idOf(element: MdxJsxFlowElement | MdxJsxTextElement): string | null {
+function attributeOf(element: MdxJsxFlowElement | MdxJsxTextElement, name: string): string | null {
 	for (const attribute of element.attributes) {
-		if (attribute.type === 'mdxJsxAttribute' && attribute.name === 'id') return typeof attribute.value === 'string' ? attribute.value : null;
+		if (attribute.type === 'mdxJsxAttribute' && attribute.name === name) return typeof attribute.value === 'string' ? attribute.value : null;
 	}
 	return null;
 }

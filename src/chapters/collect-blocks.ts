@@ -27,6 +27,8 @@ export interface DocBlock extends RunnableBlock {
 	source: string;
 	/** null: every profile. */
 	profile: string | null;
+	/** The id of the `<Exercise>` whose solution it is in; null outside exercises. */
+	exercise: string | null;
 	/** The chapter's MDX file and the block's line in it (for reports). */
 	page: string;
 	line: number;
@@ -57,6 +59,7 @@ export async function collectBlocks(file: string, docsDir: string, profile: stri
 			code: runnable.action === 'write' ? writeFileCommand(runnable.file!, node.value) : node.value.trimEnd(),
 			source: node.value,
 			profile: blockProfile,
+			exercise: exerciseOf(ancestors),
 			page: file,
 			line: node.position?.start.line ?? 0,
 		});
@@ -73,6 +76,15 @@ function labTab(ancestors: ReadonlyArray<{ type: string }>): string | null {
 		if (tabs.type !== 'mdxJsxFlowElement' || tabs.name !== 'Tabs' || attribute(tabs, 'syncKey') !== 'lab') continue;
 		const label = attribute(item, 'label');
 		if (label) return label.toLowerCase();
+	}
+	return null;
+}
+
+/** The id of the nearest enclosing `<Exercise>`; null outside. */
+function exerciseOf(ancestors: ReadonlyArray<{ type: string }>): string | null {
+	for (const ancestor of [...ancestors].reverse()) {
+		const element = ancestor as MdxJsxFlowElement;
+		if (element.type === 'mdxJsxFlowElement' && element.name === 'Exercise') return attribute(element, 'id') ?? null;
 	}
 	return null;
 }

@@ -16,6 +16,8 @@ export const chaptersSchema = z.array(
 		title: z.string(),
 		href: z.string(),
 		blocks: z.array(z.object({ id: z.string(), profile: z.nullable(z.string()), summary: z.string() })),
+		/** The chapter's exercises: a column each on the board. */
+		exercises: z.array(z.object({ id: z.string(), title: z.string() })),
 	}),
 );
 export type Chapter = z.infer<typeof chaptersSchema>[number];

@@ -1,7 +1,8 @@
 /**
- * The progress board: students × chapters. Each cell shows the chapter's blocks in page order, each
- * ✓ (latest run exited 0), ✗ (failed) or · (not run), from the exit statuses the gateway saw; a cell
- * is a button that opens the student's commands in that chapter.
+ * The progress board: students × chapters, then a column per exercise. Each chapter's cell shows its
+ * blocks in page order, each ✓ (latest run exited 0), ✗ (failed) or · (not run), from the exit
+ * statuses the gateway saw; a cell is a button that opens the student's commands in that chapter.
+ * An exercise's cell says whether the student's latest check passed, and when.
  */
 import type { RosterStudent, TranscriptEntry } from '../class-protocol.ts';
 import type { Chapter } from './api.ts';
@@ -88,6 +89,14 @@ export class BoardView {
 			th.append(link);
 			headRow.append(th);
 		}
+		for (const { chapter, exercise } of this.#exercises()) {
+			const th = document.createElement('th');
+			th.scope = 'col';
+			th.className = 'exercise';
+			th.textContent = exercise.title;
+			th.title = `${chapter.title}: exercise`;
+			headRow.append(th);
+		}
 		const body = document.createElement('tbody');
 		for (const student of this.#students) {
 			const row = body.insertRow();
@@ -97,10 +106,11 @@ export class BoardView {
 			row.append(name);
 			const results = this.#results.get(student.id);
 			for (const chapter of this.#chapters) row.insertCell().append(this.#cell(student, chapter, results));
+			for (const { exercise } of this.#exercises()) this.#exerciseCell(row.insertCell(), exercise, results?.get(`exercise:${exercise.id}`));
 		}
 		if (this.#students.length === 0) {
 			const cell = body.insertRow().insertCell();
-			cell.colSpan = this.#chapters.length + 1;
+			cell.colSpan = this.#chapters.length + this.#exercises().length + 1;
 			cell.textContent = 'No student has joined yet.';
 		}
 		this.#table.replaceChildren(head, body);
@@ -133,7 +143,28 @@ export class BoardView {
 		button.addEventListener('click', () => this.#onCell(student, chapter));
 		return button;
 	}
+
+	/** Every chapter's exercises, in reading order. */
+	#exercises(): Array<{ chapter: Chapter; exercise: Chapter['exercises'][number] }> {
+		return this.#chapters.flatMap((chapter) => chapter.exercises.map((exercise) => ({ chapter, exercise })));
+	}
+
+	/** ✓ and the time of the check that passed, ✗ for a check that has not yet, · before any. */
+	#exerciseCell(cell: HTMLTableCellElement, exercise: Chapter['exercises'][number], result: { exit: number; at: number } | undefined): void {
+		cell.className = 'exercise';
+		const mark = document.createElement('span');
+		mark.className = `mark ${result ? (result.exit === 0 ? 'ok' : 'fail') : 'none'}`;
+		mark.textContent = result ? (result.exit === 0 ? '✓' : '✗') : '·';
+		cell.append(mark);
+		if (result) cell.append(` ${clock(result.at)}`);
+		cell.dataset.exercise = exercise.id;
+		cell.dataset.state = result ? (result.exit === 0 ? 'solved' : 'not-yet') : 'none';
+		cell.title = `${exercise.title}: ${result ? (result.exit === 0 ? `solved at ${clock(result.at)}` : `not yet (checked at ${clock(result.at)})`) : 'not checked'}`;
+	}
 }
+
+/** When a check passed, in the instructor's clock. */
+const clock = (at: number) => new Date(at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
 
 /** The runs of a transcript that belong to a chapter: its blocks, and commands typed while on its page. */
 export function runsInChapter(runs: TranscriptEntry[], chapter: Chapter): TranscriptEntry[] {

@@ -32,7 +32,8 @@ export const GET: APIRoute = async () => {
 	const manifest: BlockManifest = {};
 	for (const slug of slugs) {
 		const file = resolve(DOCS_DIR, `${slug}.mdx`);
-		const blocks: ManifestBlock[] = (await collectBlocks(file, DOCS_DIR, null)).map(({ id, profile, test }) => ({
+		// A solution's blocks are not the chapter's to count: a reader who solves an exercise alone is done.
+		const blocks: ManifestBlock[] = (await collectBlocks(file, DOCS_DIR, null)).filter((block) => block.exercise === null).map(({ id, profile, test }) => ({
 			id,
 			...(profile ? { profile } : {}),
 			...(test.until ? { until: true as const } : {}),

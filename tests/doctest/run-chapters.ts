@@ -61,7 +61,8 @@ export async function runChapters(options: RunOptions): Promise<ChapterReport[]>
 				profile: options.profile,
 				recordedAt: new Date().toISOString(),
 				lab: (await options.describeLab?.()) ?? {},
-				blocks: results.map((result) => ({ id: result.block.id, command: result.block.source, output: result.output, exit: result.exit })),
+				// An exercise's solution is the reader's to run: its output is not shown before they do.
+				blocks: results.filter((result) => result.block.exercise === null).map((result) => ({ id: result.block.id, command: result.block.source, output: result.output, exit: result.exit })),
 			});
 			options.log(`  recorded ${path}`);
 		}

@@ -45,6 +45,14 @@ export class DocTestSession {
 		return new DocTestSession(gateway, cookie);
 	}
 
+	/** Checks exercise `id` in this reader's lab, as its Check button does: `POST /api/check/<id>`. */
+	async check(id: string): Promise<{ ok: boolean; message: string }> {
+		const response = await fetch(new URL(`api/check/${id}`, this.#gateway.url), { method: 'POST', headers: { cookie: this.#cookie, origin: this.#gateway.origin } });
+		const body = (await response.json()) as { ok?: boolean; message?: string };
+		if (response.status !== 200) throw new Error(`the check of ${id} answered ${response.status}: ${JSON.stringify(body)}`);
+		return { ok: body.ok === true, message: String(body.message) };
+	}
+
 	/** Runs one block and checks its exit status and `expect`; `until` blocks are left running once they match. */
 	async run(block: DocBlock, defaultTimeoutSeconds = DEFAULT_TIMEOUT_SECONDS): Promise<BlockResult> {
 		const terminal = await this.#terminal(block.term);

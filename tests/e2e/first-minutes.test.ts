@@ -198,7 +198,7 @@ describe.each(READER_VIEWPORTS)('a new reader on a $name', ({ name, options }) =
 		expect(await waitForStatus(later, 'lab-check:1', /✓|✗/)).toBe('✓ exit 0');
 		if (name === 'phone') await later.getByRole('button', { name: 'Menu' }).click();
 		const progress = later.locator('nav[aria-label="Main"] a[href="/lab-check/"] .podlab-progress');
-		await expect.poll(() => progress.textContent()).toBe('1/9, 1 of 9 blocks run');
+		await expect.poll(() => progress.textContent()).toBe('1/10, 1 of 10 blocks run');
 		expect(await progress.isVisible()).toBe(true);
 		// This page's link is filled with the accent colour: the badge is written in the link's own colour.
 		const [badgeColor, linkColor] = await progress.evaluate((badge) => [getComputedStyle(badge).color, getComputedStyle(badge.closest('a')!).color]);

@@ -26,7 +26,7 @@ import type { LabLimits } from '../../../lab/incus/lab-profile.ts';
 import type { SetupState } from '../../../lab/lib/setup-state.ts';
 import { detectLab, type LabStatus } from '../../../lab/status.ts';
 import { cachedLabStatus } from '../../lab-status.ts';
-import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest, StudentSeats } from '../backend.ts';
+import { CHECK_TIMEOUT_S, checkCommand, type BackendFacts, type CheckRun, type LabBackend, type LabProcess, type ProcessEvents, type SpawnRequest, type StudentSeats } from '../backend.ts';
 import { installScript } from '../ssh/install.ts';
 import { EngineLink } from './engine-link.ts';
 import type { GatewayIdentity } from './gateway-identity.ts';
@@ -172,6 +172,14 @@ export class IncusBackend implements LabBackend {
 	/** Class mode: removes the labs of students the roster no longer has (seats freed while this gateway was down). */
 	retainOnly(students: ReadonlySet<string>): Promise<void> {
 		return this.#readerLabs.retainOnly(students);
+	}
+
+	/** An exercise's check in the reader's lab, the one their terminals are in (started again after an idle stop), not in a terminal. */
+	async runCheck(reader: string, script: string, profile: string): Promise<CheckRun> {
+		const lab = await this.#readerLabs.readyLabOf(reader);
+		// `timeout` in the lab kills the script; the exec's own deadline is for a lab that does not answer at all.
+		const { code, stdout, stderr } = await this.labs.run(lab, checkCommand(profile), { input: script, timeoutMs: (CHECK_TIMEOUT_S + 5) * 1000 });
+		return { exit: code, stdout, stderr };
 	}
 
 	/** Runs a command in the reader's lab without a terminal (tests, the instructor's checks). */

@@ -13,9 +13,10 @@ import type { LabStatus } from '../../../lab/status.ts';
 import { LabError, type SignalName } from '../../../src/protocol.ts';
 import { cachedLabStatus } from '../../lab-status.ts';
 import { readProcStat, sessionMembers } from '../../process-tree.ts';
-import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest } from '../backend.ts';
+import type { BackendFacts, CheckRun, LabBackend, LabProcess, ProcessEvents, SpawnRequest } from '../backend.ts';
 import { withOnlyStandardFds } from '../standard-fds.ts';
 import { CgroupManager, type TerminalCgroup } from './cgroup.ts';
+import { runLocalCheck } from './local-check.ts';
 import { PtyInput } from './pty-input.ts';
 
 const WRAPPER = fileURLToPath(new URL('./local-shell.sh', import.meta.url));
@@ -106,6 +107,14 @@ export class LocalBackend implements LabBackend {
 			await cgroup?.remove().catch(() => {});
 			throw new LabError('LAB_ERR_SPAWN', undefined, { cause: new Error(`local backend: cannot start a shell in ${cwd}: ${(cause as Error).message}`, { cause }) });
 		}
+	}
+
+	/** An exercise's check, in the same lab as the shells: their working directory and the lab's environment. */
+	async runCheck(_reader: string, script: string, profile: string): Promise<CheckRun> {
+		const labEnv = await readFile(this.#options.labEnvFile, 'utf8').then(parseEnv, () => ({}) as Record<string, string>);
+		const env: Record<string, string> = { LANG: 'C.UTF-8' };
+		for (const name of INHERITED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
+		return runLocalCheck(script, profile, { cwd: await this.#workdir(labEnv), env: { ...env, ...(labEnv as Record<string, string>), PODLAB: '1' } });
 	}
 
 	async #workdir(labEnv: Record<string, string | undefined>): Promise<string> {

@@ -23,7 +23,7 @@ import { access, stat } from 'node:fs/promises';
 import type { Logger } from 'pino';
 import { TailBytes } from '../../../lab/lib/tail-bytes.ts';
 import { LabError } from '../../../src/protocol.ts';
-import type { BackendFacts, LabBackend, LabProcess, ProcessEvents, SpawnRequest, StudentSeats } from '../backend.ts';
+import { CHECK_TIMEOUT_S, checkCommand, type BackendFacts, type CheckRun, type LabBackend, type LabProcess, type ProcessEvents, type SpawnRequest, type StudentSeats } from '../backend.ts';
 import { withOnlyStandardFds } from '../standard-fds.ts';
 import { AttachQueue, TmuxControlClient } from '../tmux/control-mode.ts';
 import { childPipes } from '../tmux/control-pipes.ts';
@@ -239,8 +239,15 @@ export class SshBackend implements LabBackend {
 		else this.#options.logger.warn({ host: host.label, sessions: pattern, status: result.code, detail: result.stderr.trim() }, 'could not end tmux sessions');
 	}
 
+	/** An exercise's check on the student's lab host, as the host's lab user, not in a terminal. */
+	async runCheck(reader: string, script: string, profile: string): Promise<CheckRun> {
+		const host = this.#hosts.get(await this.#assignments.assign(reader))!;
+		const { code, stdout, stderr } = await this.#run(host, checkCommand(profile).map(quote).join(' '), script, (CHECK_TIMEOUT_S + 5) * 1000);
+		return { exit: code, stdout, stderr };
+	}
+
 	/** Runs `command` on the host without a terminal; `code` is null when it had to be killed for taking too long. */
-	#run(host: SshHost, command: string, input = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
+	#run(host: SshHost, command: string, input = '', timeoutMs = REMOTE_COMMAND_TIMEOUT_MS): Promise<{ code: number | null; stdout: string; stderr: string }> {
 		return new Promise((resolve, reject) => {
 			const ssh = withOnlyStandardFds('ssh', [...this.#sshArgs(host), '-T', '--', host.hostname, command]);
 			const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
@@ -250,7 +257,7 @@ export class SshBackend implements LabBackend {
 			child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
 			// ssh exits before reading its input when it cannot connect.
 			child.stdin.on('error', () => {});
-			const timer = setTimeout(() => child.kill('SIGKILL'), this.#options.connectTimeoutMs + REMOTE_COMMAND_TIMEOUT_MS);
+			const timer = setTimeout(() => child.kill('SIGKILL'), this.#options.connectTimeoutMs + timeoutMs);
 			child.once('error', (cause) => {
 				clearTimeout(timer);
 				reject(new Error(`ssh backend: cannot run ssh: ${cause.message}`, { cause }));

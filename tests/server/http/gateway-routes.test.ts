@@ -5,6 +5,7 @@ import { BlockResults } from '../../../server/block-results.ts';
 import type { ClassApi } from '../../../server/class/class-api.ts';
 import { loadConfig } from '../../../server/config.ts';
 import { sendJson } from '../../../server/http-util.ts';
+import { CheckApi } from '../../../server/exercises/check-api.ts';
 import { gatewayRoutes } from '../../../server/http/gateway-routes.ts';
 import { createRequestHandler } from '../../../server/http/request-handler.ts';
 import { findRoute } from '../../../server/http/router.ts';
@@ -53,7 +54,8 @@ async function start({ env = {}, backend = new FakeBackend(), classApi = null, r
 	const asker = reader?.(readers);
 	const blockResults = new BlockResults();
 	let policy: OriginPolicy | null = null;
-	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, metrics: new Metrics(readers), policy: () => policy!, readerFor: () => asker, logger });
+	const checkApi = new CheckApi({ backend, readers, scripts: new Map(), logger });
+	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, checkApi, metrics: new Metrics(readers), policy: () => policy!, readerFor: () => asker, logger });
 	const server = await listen(createRequestHandler({ routes, policy: () => policy!, site: null, trustProxy: false, logger }));
 	servers.push(server);
 	policy = createOriginPolicy({ bindHost: '127.0.0.1', port: server.port });
@@ -133,7 +135,8 @@ describe('gatewayRoutes', () => {
 	it('hands joining and the instructor’s paths to the class API, in class mode only', async () => {
 		const config = loadConfig({ PORT: '0' });
 		const readers = new ReaderRegistry(new FakeBackend(), config, logger, Buffer.alloc(32, 7));
-		const options = { config, backend: new FakeBackend(), readers, blockResults: new BlockResults(), metrics: new Metrics(readers), policy: () => createOriginPolicy({ bindHost: '127.0.0.1', port: 1 }), readerFor: () => undefined, logger };
+		const backend = new FakeBackend();
+		const options = { config, backend, readers, blockResults: new BlockResults(), checkApi: new CheckApi({ backend, readers, scripts: new Map(), logger }), metrics: new Metrics(readers), policy: () => createOriginPolicy({ bindHost: '127.0.0.1', port: 1 }), readerFor: () => undefined, logger };
 		const inClass = gatewayRoutes({ ...options, classApi: fakeClassApi });
 		const local = gatewayRoutes({ ...options, classApi: null });
 		for (const [method, path] of [

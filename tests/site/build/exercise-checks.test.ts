@@ -2,12 +2,13 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { EXERCISE_ID, checkExercises, exerciseChecks, exerciseProblems, findExercises, type ExerciseUse } from '../../../src/build/exercise-checks.ts';
+import { EXERCISE_ID } from '../../../src/protocol-values.ts';
+import { checkExercises, exerciseChecks, exerciseProblems, findExercises, type ExerciseUse } from '../../../src/build/exercise-checks.ts';
 
 const chapter = (body: string) => `---\ntitle: A chapter\n---\n\nimport Exercise from '../../src/components/Exercise.astro';\n\n${body}\n`;
 
 describe('findExercises', () => {
-	it('finds each <Exercise> with its id and line, in page order, nested ones too', () => {
+	it('finds each <Exercise> with its id, title and line, in page order, nested ones too', () => {
 		const source = chapter(
 			[
 				'<Exercise id="first-one" title="One">\n\nThe task.\n\n</Exercise>',
@@ -15,8 +16,8 @@ describe('findExercises', () => {
 			].join('\n\n'),
 		);
 		expect(findExercises(source, 'content/docs/a.mdx')).toEqual([
-			{ id: 'first-one', file: 'content/docs/a.mdx', line: 7 },
-			{ id: 'second', file: 'content/docs/a.mdx', line: 15 },
+			{ id: 'first-one', title: 'One', file: 'content/docs/a.mdx', line: 7 },
+			{ id: 'second', title: 'Two', file: 'content/docs/a.mdx', line: 15 },
 		]);
 	});
 
@@ -43,7 +44,7 @@ describe('EXERCISE_ID', () => {
 });
 
 describe('exerciseProblems', () => {
-	const use = (id: string | null, file = 'content/docs/a.mdx', line = 10): ExerciseUse => ({ id, file, line });
+	const use = (id: string | null, file = 'content/docs/a.mdx', line = 10): ExerciseUse => ({ id, title: null, file, line });
 	const scripts = (...present: string[]) => (id: string) => ({ path: `content/exercises/${id}.sh`, exists: present.includes(id) });
 
 	it('finds nothing wrong with valid, unique ids that have their scripts', () => {

@@ -4,7 +4,7 @@ import type { TranscriptEntry } from '../../../src/class-protocol.ts';
 import { runsInChapter } from '../../../src/instructor/board-view.ts';
 import { IDLE_AFTER_MS, pageTitle, studentState } from '../../../src/instructor/student-state.ts';
 
-const pause: Chapter = { slug: 'chapters/pause', title: 'The pause container', href: '/chapters/pause/', blocks: [] };
+const pause: Chapter = { slug: 'chapters/pause', title: 'The pause container', href: '/chapters/pause/', blocks: [], exercises: [] };
 const now = Date.parse('2026-11-26T10:00:00Z');
 const ago = (ms: number) => new Date(now - ms).toISOString();
 
