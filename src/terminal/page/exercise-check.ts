@@ -5,7 +5,6 @@
  *
  * The answer is checked by hand, as saved-results.ts checks its own: no zod on a reader's page.
  */
-import { isErrorCode } from '../connection/error-policy.ts';
 import type { JsonAnswer } from './urls.ts';
 
 /** The longest message of a check's script, or of the gateway's error, that a reader is shown. */
@@ -66,7 +65,7 @@ export function checkOutcome(id: string, answer: JsonAnswer | null): CheckOutcom
 	const { code, message } = body;
 	if (code === 'LAB_ERR_NO_READER') return { state: 'no-reader' };
 	// The gateway's own sentence for one of the protocol's errors: the lab is starting, a check runs, …
-	if (typeof code === 'string' && isErrorCode(code) && typeof message === 'string' && oneLine(message)) return { state: 'error', text: oneLine(message) };
+	if (typeof code === 'string' && code.startsWith('LAB_ERR_') && typeof message === 'string' && oneLine(message)) return { state: 'error', text: oneLine(message) };
 	return { state: 'error', text: `The gateway answered ${answer.status}: the check did not run.` };
 }
 

@@ -11,8 +11,8 @@
 import { CHECKING, NO_SESSION, checkOutcome, hintButtonLabel, hintTitle, savedOutcome, type CheckOutcome, type CheckView } from './exercise-check.ts';
 import { exerciseBlock } from './exercise-block.ts';
 import { gatewayAnswers, joinUrl } from './gateway-probe.ts';
-import { noteResult, savedResult } from './saved-results.ts';
-import { fetchJson, getLab, siteUrl } from './urls.ts';
+import { exitsOf, noteResult } from './saved-results.ts';
+import { apiUrl, fetchJson, getJson, getLab, siteUrl } from './urls.ts';
 
 /** How long a check may take: the script's own 20 s, and a stopped lab's start before it. */
 const CHECK_TIMEOUT_MS = 60_000;
@@ -38,7 +38,8 @@ export class ExerciseElement extends HTMLElement {
 			const row = this.querySelector<HTMLElement>('[data-exercise-check]');
 			if (row) row.hidden = lab === null;
 		});
-		void savedResult(exerciseBlock(id)).then((exit) => {
+		// Its saved result, asked for when the exercise comes on screen (saved-results.ts asked at load, for the blocks).
+		void getJson(apiUrl('results'), 5_000).then((answer) => exitsOf(answer).get(exerciseBlock(id))).then((exit) => {
 			if (exit !== undefined && !this.#checked) this.#show(savedOutcome(exit));
 		});
 	}

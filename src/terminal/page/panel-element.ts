@@ -19,7 +19,6 @@ import { setBlockStatus } from './block-status.ts';
 import { copyText } from './clipboard.ts';
 import { gatewayAnswers, joinUrl } from './gateway-probe.ts';
 import { learnLab } from './lab-tabs.ts';
-import { describeGrace } from './grace.ts';
 import type { PanelController } from '../panel/panel-controller.ts';
 import { readPanelState } from './panel-state.ts';
 import { RUN_EVENT, type RunRequest } from './run-request.ts';
@@ -44,7 +43,6 @@ export class TerminalPanelElement extends HTMLElement {
 			this.#gatewaySeen = lab !== null;
 			// Only a gateway can open a terminal: on a static host the button stays hidden.
 			if (!lab || !this.#launcher) return;
-			if (lab.graceMs) this.#launcher.title = `Open the lab terminal. Closed, your shells keep running for ${describeGrace(lab.graceMs)}.`;
 			this.#launcher.hidden = false;
 		});
 		void showSavedResults();

@@ -16,7 +16,7 @@ import { apiUrl, getJson } from './urls.ts';
 const results = new Map<string, number>();
 
 /** `{ blocks: { id: { exit } } }` → id → exit; anything else → nothing. */
-function exitsOf(answer: unknown): Map<string, number> {
+export function exitsOf(answer: unknown): Map<string, number> {
 	const exits = new Map<string, number>();
 	const blocks = typeof answer === 'object' && answer !== null ? (answer as { blocks?: unknown }).blocks : null;
 	if (typeof blocks !== 'object' || blocks === null) return exits;
@@ -32,28 +32,12 @@ function statusOf(block: string): HTMLElement | null {
 	return document.querySelector<HTMLElement>(`.podlab-run:has([data-podlab-block="${CSS.escape(block)}"]) [${STATUS_ATTRIBUTE}]`);
 }
 
-/** The gateway's saved results, asked for once a page. */
-let savedAnswer: Promise<Map<string, number>> | null = null;
-
-function savedExits(): Promise<Map<string, number>> {
-	savedAnswer ??= getJson(apiUrl('results'), 5_000).then(exitsOf);
-	return savedAnswer;
-}
-
-/**
- * The saved exit status of a block (an exercise's is `exercise:<id>`), once the page has the saved
- * results; undefined when there is none, or no gateway.
- */
-export async function savedResult(block: string): Promise<number | undefined> {
-	return (await savedExits()).get(block);
-}
-
 /**
  * At page load: puts the reader's saved results on this page's blocks (where nothing newer shows)
  * and the chapters' progress in the sidebar. Without a gateway or results, nothing changes.
  */
 export async function showSavedResults(): Promise<void> {
-	const saved = await savedExits();
+	const saved = exitsOf(await getJson(apiUrl('results'), 5_000));
 	for (const [block, exit] of saved) {
 		// A run started on this page since (or its result) is newer than the saved one.
 		if (results.has(block)) continue;

@@ -4,7 +4,7 @@
  * the gateway says the lab can be reset), the close button, and the words that say how long shells
  * outlive a closed panel.
  */
-import { describeGrace } from '../page/grace.ts';
+import { describeGrace } from './grace.ts';
 import { requestLabReset } from '../lab/lab-reset-event.ts';
 import type { LabInfo } from './lab-api.ts';
 import { panelPart } from './panel-part.ts';
