@@ -40,8 +40,9 @@ async function gateway(env: Record<string, string>): Promise<RunningGateway> {
 const exercise = (page: Page) => page.locator(`podlab-exercise[data-exercise="${EXERCISE}"]`);
 const status = (page: Page) => exercise(page).locator('[data-exercise-status]');
 
-/** Presses Check and waits for the answer (the button says Checking… meanwhile). */
+/** Scrolls to the exercise (its behaviour loads once it is on screen), presses Check and waits for the answer (the button says Checking… meanwhile). */
 async function check(page: Page): Promise<string> {
+	await exercise(page).scrollIntoViewIfNeeded();
 	await exercise(page).getByRole('button', { name: 'Check', exact: true }).click();
 	await expect.poll(() => status(page).textContent(), { timeout: 30_000 }).not.toMatch(/^(Checking…)?$/);
 	return (await status(page).textContent())!;
