@@ -5,18 +5,13 @@
  * the blocks inside each <Exercise> of the chapters.
  */
 import { readdir } from 'node:fs/promises';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { collectBlocks, type DocBlock } from '../../src/chapters/collect-blocks.ts';
-import { incusLabProblem } from '../lab/incus/incus-required.ts';
-import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
 import { chapterFile, DOCS_DIR, listChapters } from '../doctest/chapters.ts';
-import { labStateDir, removeLabsOf } from '../doctest/lab-hooks.ts';
 import { DocTestSession } from '../doctest/session.ts';
-import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
+import { incusDocGateway } from './incus-doc-gateway.ts';
 
-const problem = await incusLabProblem();
-const skip = skipReason(problem);
-if (skip) console.info(`skipping the exercises in labs of one's own: ${skip}`);
+const { skip, gateway } = await incusDocGateway("the exercises in labs of one's own");
 
 const exercises = (await readdir('content/exercises')).filter((name) => name.endsWith('.sh')).map((name) => name.slice(0, -'.sh'.length)).sort();
 const solutions = new Map<string, DocBlock[]>();
@@ -26,23 +21,11 @@ for (const chapter of await listChapters()) {
 	}
 }
 
-let gateway: RunningGateway;
-const stateDir = labStateDir();
-beforeAll(async () => {
-	if (skip) return;
-	assertLabUsable(problem);
-	gateway = await startGateway({ PODLAB_LAB_BACKEND: 'incus', PODLAB_LAB_WARM_LABS: '1', PODLAB_STATE_DIR: stateDir });
-});
-afterAll(async () => {
-	await gateway?.stop();
-	if (!skip) await removeLabsOf(stateDir);
-}, 120_000);
-
 describe.skipIf(skip !== null)('exercises in labs of one’s own', () => {
 	it.each(exercises)('%s: the check fails in a fresh lab, and passes once the solution ran', async (id) => {
 		const blocks = solutions.get(id) ?? [];
 		expect(blocks.length, `the solution of ${id} has no podman block to run`).toBeGreaterThan(0);
-		const session = await DocTestSession.open(gateway.url);
+		const session = await DocTestSession.open(gateway().url);
 		try {
 			const fresh = await session.check(id);
 			expect(fresh.ok, `${id} passed in a fresh lab`).toBe(false);

@@ -6,7 +6,8 @@
  * crashes, and get a typed, plain error when their host cannot be used. What every backend's
  * terminals do (blocks, resize, resume, floods, ending) is the conformance suite's (tests/conformance/).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -184,8 +185,10 @@ describe.skipIf(skip !== null)('ssh backend: students and hosts', () => {
 
 describe.skipIf(skip !== null)('ssh backend: running blocks', () => {
 	let gateway: SshGateway;
+	const exercises = mkdtempSync(join(tmpdir(), 'podlab-ssh-checks-'));
 	beforeAll(async () => {
-		gateway = await startSshGateway(settings(lab.hosts));
+		writeFileSync(join(exercises, 'host-marker.sh'), 'test -f ~/podlab-check-marker && exit 0\necho "No marker on $(hostname) yet."\nexit 1\n');
+		gateway = await startSshGateway({ ...settings(lab.hosts), PODLAB_EXERCISES_DIR: exercises });
 	});
 	afterAll(async () => {
 		await gateway?.stop();
@@ -206,6 +209,19 @@ describe.skipIf(skip !== null)('ssh backend: running blocks', () => {
 			{ block: 'warm-up', command: 'true', term: 'typed', exit: 0 },
 			{ block: null, command: String.raw`echo 'on;host' \ok`, term: 'typed', exit: 0 },
 		]);
+		client.close();
+	});
+
+	it('runs an exercise’s check on the student’s own lab host, outside their terminal', async () => {
+		// carol has a host already: the pool has room for no one new.
+		const { cookie } = await joinClass(gateway, 'carol');
+		const client = await connect(gateway, 'carol', { term: 'check' });
+		const check = async () => (await fetch(`${gateway.url}api/check/host-marker`, { method: 'POST', headers: { cookie, origin: gateway.origin } })).json();
+		expect(await check()).toMatchObject({ id: 'host-marker', ok: false, message: expect.stringMatching(/^No marker on \S+ yet\.$/) });
+		await client.run('touch ~/podlab-check-marker', 'marker');
+		expect(await check()).toMatchObject({ id: 'host-marker', ok: true, message: 'Solved.' });
+		await client.run('rm ~/podlab-check-marker', 'clean');
+		expect(client.plainText).not.toContain('No marker on');
 		client.close();
 	});
 
