@@ -7,35 +7,22 @@
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Labs } from '../../server/backends/incus/labs.ts';
-import { buildSiteIfStale } from '../../scripts/site-build.ts';
-import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
-import { incusLabProblem, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
-import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
-import { launchChromium } from './browser.ts';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../helpers/gateway.ts';
+import { assertLabUsable } from '../lab/lab-required.ts';
+import { incusReaders } from './incus-readers.ts';
 import { joinedStudent, readableTerminals, runButton, waitForStatus } from './lab-page.ts';
 
-const problem = await incusLabProblem();
-const skip = skipReason(problem);
-let labs: Labs | null = null;
-const stateDirs: string[] = [];
-const gateways: RunningGateway[] = [];
-let browser: Browser;
+const readers = await incusReaders();
+const { skip, problem } = readers;
 const SHOTS = mkdtempSync(join(tmpdir(), 'podlab-exercise-shots-'));
 const EXERCISE = 'lab-check-hello';
 const SOLUTION = 'lab-check:10';
 const TOKEN = 'e2e-exercises-instructor-token';
 const CODE = 'check-101';
 
-async function gateway(env: Record<string, string>): Promise<RunningGateway> {
-	const stateDir = mkdtempSync(join(tmpdir(), 'podlab-e2e-exercise-state-'));
-	stateDirs.push(stateDir);
-	const started = await startGateway({ PODLAB_STATE_DIR: stateDir, PODLAB_LAB_BACKEND: 'incus', PODLAB_LAB_WARM_LABS: '1', ...env });
-	gateways.push(started);
-	return started;
-}
+const gateway = (env: Record<string, string>): Promise<RunningGateway> => readers.gateway({ PODLAB_LAB_BACKEND: 'incus', PODLAB_LAB_WARM_LABS: '1', ...env }, 'exercise');
 
 const exercise = (page: Page) => page.locator(`podlab-exercise[data-exercise="${EXERCISE}"]`);
 const status = (page: Page) => exercise(page).locator('[data-exercise-status]');
@@ -48,26 +35,11 @@ async function check(page: Page): Promise<string> {
 	return (await status(page).textContent())!;
 }
 
-beforeAll(async () => {
-	await buildSiteIfStale();
-	browser = await launchChromium();
-	if (skip === null && problem === null) labs = await testLabs();
-}, 120_000);
-
-afterAll(async () => {
-	await browser?.close();
-	await Promise.all(gateways.map((gw) => gw.stop()));
-	if (labs) {
-		await removeInstancesOf(labs.api, stateDirs);
-		labs.api.close();
-	}
-}, 120_000);
-
 describe.skipIf(skip !== null)(`an exercise, on the incus backend${skip ? ` (skipped: ${skip})` : ''}`, () => {
 	it('says what is still wrong, then ✓ once solved, and keeps the ✓ after a reload; its script is not on the page', async () => {
 		assertLabUsable(problem);
 		const gw = await gateway({});
-		const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+		const context = await readers.browser().newContext({ viewport: { width: 1366, height: 768 } });
 		await readableTerminals(context);
 		const page = await context.newPage();
 		await page.goto(`${gw.url}lab-check/`);
@@ -105,11 +77,11 @@ describe.skipIf(skip !== null)(`an exercise, on the incus backend${skip ? ` (ski
 	it('shows the instructor who has solved it, and when, in its column of the progress board', async () => {
 		assertLabUsable(problem);
 		const gw = await gateway({ PODLAB_MODE: 'class', PODLAB_JOIN_CODE: CODE, PODLAB_INSTRUCTOR_TOKEN: TOKEN });
-		const student = await joinedStudent(browser, gw, 'Grace Hopper', CODE);
+		const student = await joinedStudent(readers.browser(), gw, 'Grace Hopper', CODE);
 		await student.page.goto(`${gw.url}lab-check/`);
 		expect(await check(student.page)).toMatch(/^Not yet: /);
 
-		const instructor = await (await browser.newContext({ viewport: { width: 1280, height: 720 } })).newPage();
+		const instructor = await (await readers.browser().newContext({ viewport: { width: 1280, height: 720 } })).newPage();
 		await instructor.goto(`${gw.url}instructor/`);
 		await instructor.getByLabel('Instructor token').fill(TOKEN);
 		await instructor.getByLabel('Instructor token').press('Enter');

@@ -8,39 +8,25 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Browser, BrowserContextOptions, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Labs } from '../../server/backends/incus/labs.ts';
-import { buildSiteIfStale } from '../../scripts/site-build.ts';
-import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
-import { assertLabUsable, skipReason } from '../lab/lab-required.ts';
-import { incusLabProblem, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
-import { launchChromium } from './browser.ts';
+import type { BrowserContextOptions, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { RunningGateway } from '../helpers/gateway.ts';
+import { assertLabUsable } from '../lab/lab-required.ts';
+import { incusReaders } from './incus-readers.ts';
 import { joinedStudent, readableTerminals, READER_VIEWPORTS, runButton, typeCommand, waitForStatus, waitForTerminal, waitForTerminalUnwrapped } from './lab-page.ts';
 
-const problem = await incusLabProblem();
-const skip = skipReason(problem);
-let labs: Labs | null = null;
-/** The gateways' state directories: what they made in Incus goes with the tests. */
-const stateDirs: string[] = [];
-let browser: Browser;
-const gateways: RunningGateway[] = [];
+const readers = await incusReaders();
+const { skip, problem } = readers;
 const SHOTS = mkdtempSync(join(tmpdir(), 'podlab-lab-reset-shots-'));
 const TOKEN = 'e2e-lab-reset-instructor-token';
 const CODE = 'reset-101';
 const RESET_NOTICE = /Your lab was reset: a fresh, empty one is starting, and this terminal reconnects to it\./;
 
-async function gateway(env: Record<string, string>): Promise<RunningGateway> {
-	const stateDir = mkdtempSync(join(tmpdir(), 'podlab-e2e-reset-state-'));
-	stateDirs.push(stateDir);
-	const started = await startGateway({ PODLAB_STATE_DIR: stateDir, ...env });
-	gateways.push(started);
-	return started;
-}
+const gateway = (env: Record<string, string>): Promise<RunningGateway> => readers.gateway(env, 'reset');
 
 /** A reader of `gw` on /lab-check/ with the panel open on a shell (block 1 run, ✓). */
 async function readerWithShell(gw: RunningGateway, options: BrowserContextOptions = { viewport: { width: 1366, height: 768 } }): Promise<Page> {
-	const context = await browser.newContext(options);
+	const context = await readers.browser().newContext(options);
 	await readableTerminals(context);
 	const page = await context.newPage();
 	await page.goto(`${gw.url}lab-check/`);
@@ -65,23 +51,6 @@ const focused = (page: Page) =>
 		if (element?.matches('[data-panel-reset-toggle]')) return 'toggle';
 		return element?.outerHTML.slice(0, 80) ?? 'nothing';
 	});
-
-beforeAll(async () => {
-	await buildSiteIfStale();
-	browser = await launchChromium();
-	if (skip === null && problem === null) labs = await testLabs();
-}, 120_000);
-
-afterAll(async () => {
-	await browser?.close();
-	await Promise.all(gateways.map((gw) => gw.stop()));
-	if (problem !== null) return;
-	// A reader's lab outlives its gateway (local mode: until its retention): these tests' labs go now.
-	if (labs) {
-		await removeInstancesOf(labs.api, stateDirs);
-		labs.api.close();
-	}
-}, 120_000);
 
 describe('on the local backend', () => {
 	it('offers no reset: neither in the panel nor on /lab-check/', async () => {
@@ -151,7 +120,7 @@ describe.skipIf(skip !== null)(`on the incus backend${skip ? ` (skipped: ${skip}
 	}, 120_000);
 
 	it('resets from /lab-check/’s button too (after the reader’s first Run); the open panel follows', async () => {
-		const context = await browser.newContext({ viewport: { width: 1366, height: 768 } });
+		const context = await readers.browser().newContext({ viewport: { width: 1366, height: 768 } });
 		await readableTerminals(context);
 		const page = await context.newPage();
 		await page.goto(`${local.url}lab-check/`);
@@ -224,7 +193,7 @@ describe.skipIf(skip !== null)(`the instructor, in class mode on the incus backe
 	it('sees each student’s lab and memory on the roster, and resets one student’s lab, then every lab', async () => {
 		assertLabUsable(problem);
 		const gw = await gateway({ PODLAB_MODE: 'class', PODLAB_JOIN_CODE: CODE, PODLAB_INSTRUCTOR_TOKEN: TOKEN, PODLAB_LAB_BACKEND: 'incus', PODLAB_LAB_WARM_LABS: '1' });
-		const student = await joinedStudent(browser, gw, 'Ada Lovelace', CODE);
+		const student = await joinedStudent(readers.browser(), gw, 'Ada Lovelace', CODE);
 		await student.page.goto(`${gw.url}lab-check/`);
 		await runButton(student.page, 'lab-check:1').click();
 		await waitForStatus(student.page, 'lab-check:1', /✓ exit 0/, 30_000);
@@ -232,7 +201,7 @@ describe.skipIf(skip !== null)(`the instructor, in class mode on the incus backe
 		await typeCommand(student.page, 'echo kept > /root/reset-probe && echo "probe written"');
 		await waitForTerminal(student.page, /^probe written/m);
 
-		const instructor = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+		const instructor = await readers.browser().newContext({ viewport: { width: 1280, height: 720 } });
 		const page = await instructor.newPage();
 		await page.goto(`${gw.url}instructor/`);
 		await page.getByLabel('Instructor token').fill(TOKEN);
