@@ -8,11 +8,12 @@ import { z } from 'zod';
 import type { TranscriptResponse } from '../../src/class-protocol.ts';
 import { LabError, type LabResetResult } from '../../src/protocol.ts';
 import { isHttps, readJsonBody, sendError, sendJson } from '../http-util.ts';
+import { matchPath } from '../http/router.ts';
 import type { ClassApiOptions } from './class-api.ts';
 import { instructorCookie, instructorCookieEnd } from './class-cookies.ts';
 import { progressView, rosterView, transcriptEntryOf, withLabs } from './class-views.ts';
 import type { InstructorEvents } from './instructor-events.ts';
-import { STUDENT_ID, type Student } from './roster.ts';
+import type { Student } from './roster.ts';
 import { transcriptCsv } from './run-log.ts';
 
 /** Who asks, as authentication found. */
@@ -28,19 +29,15 @@ interface RouteContext extends InstructorCaller {
 	res: ServerResponse;
 	/** The student of a path with `:student` (an unknown one is answered 404 before the handler). */
 	student: Student;
-	/** The path's groups: the student's id first, when it has one. */
-	params: string[];
+	/** The path's named parts (router.ts `matchPath`). */
+	params: Record<string, string>;
 }
 
 interface InstructorRoute {
 	method: 'GET' | 'POST' | 'DELETE';
-	path: RegExp;
+	/** After /api/instructor/, with `:student` for a student's id (router.ts `matchPath`). */
+	path: string;
 	handle(context: RouteContext): void | Promise<void>;
-}
-
-/** A route's path after /api/instructor/, with `:student` for a student's id and regular-expression groups. */
-function route(path: string): RegExp {
-	return new RegExp(`^${path.replaceAll('.', '\\.').replace(':student', `(${STUDENT_ID.source})`)}$`);
 }
 
 export class InstructorRoutes {
@@ -55,12 +52,11 @@ export class InstructorRoutes {
 	/** Answers an authenticated request for `path` (after /api/instructor/); 404 for no route, or a student not on the roster. */
 	serve(req: IncomingMessage, res: ServerResponse, path: string, caller: InstructorCaller): void | Promise<void> {
 		for (const route of this.#routes) {
-			const params = route.path.exec(path);
-			if (!params || req.method !== route.method) continue;
-			const named = route.path.source.includes(STUDENT_ID.source);
-			const student = named ? this.#options.roster.get(params[1]!) : undefined;
-			if (named && !student) return sendError(res, 'LAB_ERR_NOT_FOUND');
-			return route.handle({ req, res, ...caller, student: student!, params: params.slice(1) });
+			const params = req.method === route.method ? matchPath(route.path, path) : null;
+			if (!params) continue;
+			const student = params.student === undefined ? undefined : this.#options.roster.get(params.student);
+			if (params.student !== undefined && !student) return sendError(res, 'LAB_ERR_NOT_FOUND');
+			return route.handle({ req, res, ...caller, student: student!, params });
 		}
 		sendError(res, 'LAB_ERR_NOT_FOUND');
 	}
@@ -69,7 +65,7 @@ export class InstructorRoutes {
 	readonly #routes: InstructorRoute[] = [
 		{
 			method: 'POST',
-			path: route('session'),
+			path: 'session',
 			handle: ({ req, res, address }) => {
 				// The token once, for an HttpOnly cookie: the instructor page never keeps the token itself.
 				res.setHeader('Set-Cookie', instructorCookie(this.#options.key, isHttps(req, this.#options.config.trustProxy)));
@@ -79,7 +75,7 @@ export class InstructorRoutes {
 		},
 		{
 			method: 'POST',
-			path: route('broadcast'),
+			path: 'broadcast',
 			handle: async ({ req, res }) => {
 				const body = z.strictObject({ text: z.string().trim().min(1).max(500) }).safeParse(await readJsonBody(req));
 				if (!body.success) return sendError(res, 'LAB_ERR_BAD_REQUEST', 'Send {"text": "…"} (1–500 characters).');
@@ -96,7 +92,7 @@ export class InstructorRoutes {
 		},
 		{
 			method: 'GET',
-			path: route('students'),
+			path: 'students',
 			handle: async ({ res }) => {
 				const view = rosterView(this.#options);
 				sendJson(res, 200, this.#options.labStatusOf ? await withLabs(view, this.#options.labStatusOf) : view);
@@ -104,7 +100,7 @@ export class InstructorRoutes {
 		},
 		{
 			method: 'POST',
-			path: route('reset'),
+			path: 'reset',
 			handle: async ({ res }) => {
 				const results: LabResetResult[] = [];
 				// One at a time: each reset may make a lab when the warm pool runs dry, and a whole class at once would starve the box.
@@ -116,7 +112,7 @@ export class InstructorRoutes {
 		},
 		{
 			method: 'POST',
-			path: route('students/:student/reset'),
+			path: 'students/:student/reset',
 			handle: async ({ res, student }) => {
 				const result = await this.#reset(student.id);
 				this.#options.logger.info({ student: student.id, action: 'reset lab', ms: result.ms }, 'instructor action');
@@ -124,10 +120,10 @@ export class InstructorRoutes {
 				sendJson(res, 200, result);
 			},
 		},
-		{ method: 'GET', path: route('progress'), handle: ({ res }) => sendJson(res, 200, progressView(this.#options.roster, this.#options.runLog)) },
+		{ method: 'GET', path: 'progress', handle: ({ res }) => sendJson(res, 200, progressView(this.#options.roster, this.#options.runLog)) },
 		{
 			method: 'GET',
-			path: route('events'),
+			path: 'events',
 			handle: ({ req, res, signedIn }) => {
 				// A stream opened with the cookie ends with it (the page then asks to sign in again).
 				const until = signedIn ? (instructorCookieEnd(req, this.#options.key) ?? Date.now()) : Number.POSITIVE_INFINITY;
@@ -136,8 +132,9 @@ export class InstructorRoutes {
 		},
 		{
 			method: 'GET',
-			path: route('students/:student/transcript.(json|csv)'),
-			handle: ({ res, student, params: [, format] }) => {
+			path: 'students/:student/transcript.:format',
+			handle: ({ res, student, params: { format } }) => {
+				if (format !== 'json' && format !== 'csv') return sendError(res, 'LAB_ERR_NOT_FOUND');
 				const runs = this.#options.runLog.of(student.id);
 				const filename = `podlab-${student.name.replace(/[^\w.-]+/g, '_')}.${format}`;
 				res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
@@ -149,8 +146,8 @@ export class InstructorRoutes {
 				res.end(csv);
 			},
 		},
-		{ method: 'DELETE', path: route('students/:student/terminals'), handle: ({ res, student }) => this.#endStudent(res, student, false) },
-		{ method: 'DELETE', path: route('students/:student'), handle: ({ res, student }) => this.#endStudent(res, student, true) },
+		{ method: 'DELETE', path: 'students/:student/terminals', handle: ({ res, student }) => this.#endStudent(res, student, false) },
+		{ method: 'DELETE', path: 'students/:student', handle: ({ res, student }) => this.#endStudent(res, student, true) },
 	];
 
 	/** Ends a student's terminals and, with `freeSeat`, gives their seat (and lab or host) back. */

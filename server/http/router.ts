@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 export interface Route {
 	/** The method it answers; `*` for any, when the handler answers each method itself. */
 	method: 'GET' | 'POST' | '*';
-	/** The exact path, or every path under a folder when it ends with `/*` (`/api/instructor/*`). */
+	/** The path (see {@link matchPath}), or every path under a folder when it ends with `/*` (`/api/instructor/*`). */
 	path: string;
 	/**
 	 * Whether a request that changes something (not GET or HEAD) under `/api/` is answered whatever its
@@ -33,5 +33,36 @@ export function needsOwnOrigin(route: Route | undefined, method: string | undefi
 }
 
 function pathMatches(path: string, pathname: string): boolean {
-	return path.endsWith('/*') ? pathname.startsWith(path.slice(0, -1)) : pathname === path;
+	return path.endsWith('/*') ? pathname.startsWith(path.slice(0, -1)) : matchPath(path, pathname) !== null;
+}
+
+/**
+ * A route's path against a request's: literal text, with `:name` for a part of one segment
+ * (`students/:student/transcript.:format`). The parts by name, or null when it does not match.
+ */
+export function matchPath(pattern: string, pathname: string): Record<string, string> | null {
+	const { regex, names } = compiled(pattern);
+	const match = regex.exec(pathname);
+	return match && Object.fromEntries(names.map((name, index) => [name, match[index + 1]!]));
+}
+
+/** Each route's path as a regular expression, made once: the tables are fixed. */
+const patterns = new Map<string, { regex: RegExp; names: string[] }>();
+
+function compiled(pattern: string): { regex: RegExp; names: string[] } {
+	let known = patterns.get(pattern);
+	if (!known) {
+		const names: string[] = [];
+		const source = pattern
+			.split(/(:[a-z]+)/)
+			.map((part) => {
+				if (!part.startsWith(':')) return part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+				names.push(part.slice(1));
+				return '([^/]+?)';
+			})
+			.join('');
+		known = { regex: new RegExp(`^${source}$`), names };
+		patterns.set(pattern, known);
+	}
+	return known;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findRoute, needsOwnOrigin, type Route } from '../../../server/http/router.ts';
+import { findRoute, matchPath, needsOwnOrigin, type Route } from '../../../server/http/router.ts';
 
 const route = (method: Route['method'], path: string, anyOrigin?: boolean): Route => ({ method, path, ...(anyOrigin ? { anyOrigin } : {}), handle: () => {} });
 
@@ -56,5 +56,19 @@ describe('needsOwnOrigin', () => {
 		expect(needsOwnOrigin(route('*', '/api/health', true), 'POST', '/api/health')).toBe(false);
 		expect(needsOwnOrigin(route('*', '/metrics'), 'POST', '/metrics')).toBe(false);
 		expect(needsOwnOrigin(undefined, 'POST', '/chapters/pause/')).toBe(false);
+	});
+});
+
+describe('matchPath', () => {
+	it('matches literal text exactly, dots included', () => {
+		expect(matchPath('students', 'students')).toEqual({});
+		expect(matchPath('students', 'students/')).toBeNull();
+		expect(matchPath('transcript.json', 'transcriptxjson')).toBeNull();
+	});
+
+	it('names the parts of a path, each within one segment', () => {
+		expect(matchPath('students/:student/transcript.:format', 'students/s-1a2b/transcript.csv')).toEqual({ student: 's-1a2b', format: 'csv' });
+		expect(matchPath('students/:student', 'students/s-1a2b/terminals')).toBeNull();
+		expect(matchPath('students/:student/terminals', 'students//terminals')).toBeNull();
 	});
 });
