@@ -42,7 +42,7 @@ afterAll(async () => {
 });
 
 describe.skipIf(skip !== null).each(READER_VIEWPORTS)('the OOM chapter in a browser on a $name', ({ options }) => {
-	it('runs every podman block with ✓ and shows the OOM kill in the logs terminal', async () => {
+	it('runs every podman block with ✓, the exercise’s solution too, and shows the OOM kill in the logs terminal', async () => {
 		await resetLab();
 		const blocks = await collectBlocks(chapterFile('chapters/oom'), DOCS_DIR, 'podman');
 		expect(blocks.length).toBeGreaterThan(3);
@@ -52,6 +52,11 @@ describe.skipIf(skip !== null).each(READER_VIEWPORTS)('the OOM chapter in a brow
 		await page.goto(`${gateway.url}chapters/oom/`);
 		await page.getByRole('tab', { name: 'podman' }).first().click();
 		for (const block of blocks) {
+			// The exercise's solution, as a reader opens it, then its blocks like the chapter's.
+			if (block.exercise) {
+				const solution = page.locator(`podlab-exercise[data-exercise="${block.exercise}"] details.podlab-solution`);
+				if (!(await solution.evaluate((details) => (details as HTMLDetailsElement).open))) await solution.locator('summary').click();
+			}
 			const button = runButton(page, block.id);
 			await button.scrollIntoViewIfNeeded();
 			await button.click();
