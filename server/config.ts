@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { SECRET_HASH_PATTERN } from './auth/secret-hash.ts';
 import { RENAMED_ENV } from './backends/incus/settings.ts';
+import { PREVIEW_PATTERN } from './preview/preview-origin.ts';
 import { LAB_BACKEND_ENV_NAMES, LAB_BACKEND_HINTS, labBackendProblems, labBackendSettings } from './backends/settings.ts';
 
 const KIB = 1024;
@@ -131,6 +132,21 @@ export const configSchema = z.object({
 	 * instructor token (class mode), or not at all. At least 16 characters.
 	 */
 	metricsToken: z.string().min(16).max(200).optional(),
+	/**
+	 * Port of the preview listener, which serves readers' lab web pages on origins of their own
+	 * (docs/preview.md); "off": no previews. @default the gateway's port + 1 (0 when the port is 0)
+	 */
+	previewPort: z.union([z.literal('off'), count(0, 65_535)]).optional(),
+	/**
+	 * The previews' public origin, a wildcard name: `http(s)://*.<domain>[:port]`; each preview is
+	 * `<label>.<domain>`. Behind a reverse proxy or for students on other machines, a wildcard DNS
+	 * name that reaches the preview listener. @default "http://*.localhost:<preview port>"
+	 */
+	previewOrigin: z.string().min(1).max(300).optional(),
+	/** Connections one reader's previews may have open at once. @default 24 */
+	previewConnections: count(1, 1000).default(24),
+	/** Bytes one reader's previews may move per minute. @default 64 MiB */
+	previewBytesPerMinute: bytes(64 * KIB, 64 * GIB).default(64 * MIB),
 	...labBackendSettings,
 });
 
@@ -173,6 +189,10 @@ export const ENV_NAMES = {
 	trustProxy: 'PODLAB_TRUST_PROXY',
 	allowSharedLab: 'PODLAB_ALLOW_SHARED_LAB',
 	metricsToken: 'PODLAB_METRICS_TOKEN',
+	previewPort: 'PODLAB_PREVIEW_PORT',
+	previewOrigin: 'PODLAB_PREVIEW_ORIGIN',
+	previewConnections: 'PODLAB_PREVIEW_CONNECTIONS',
+	previewBytesPerMinute: 'PODLAB_PREVIEW_BYTES_PER_MINUTE',
 	...LAB_BACKEND_ENV_NAMES,
 } as const satisfies Record<keyof Config, string>;
 
@@ -190,6 +210,9 @@ const HINTS: Partial<Record<keyof Config, string>> = {
 	mode: 'use local or class',
 	classEndsAt: 'give a date and time with its offset, e.g. 2026-12-01T17:00:00+01:00',
 	instructorToken: 'use a long random token, e.g. from `openssl rand -base64 24`',
+	previewPort: 'use a port number from 0 to 65535, or off',
+	previewOrigin: 'write it as http://*.<domain>[:port], e.g. https://*.preview.example.org',
+	previewBytesPerMinute: 'give bytes or a size such as 64MiB',
 	...LAB_BACKEND_HINTS,
 };
 
@@ -249,6 +272,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 	}
 	const backendProblems = labBackendProblems(config);
 	if (backendProblems.length > 0) throw new ConfigError(`Invalid podlab configuration:\n  ${backendProblems.join('\n  ')}`);
+	if (config.previewOrigin !== undefined && !PREVIEW_PATTERN.test(config.previewOrigin.toLowerCase())) {
+		throw new ConfigError(`Invalid podlab configuration:\n  ${ENV_NAMES.previewOrigin}: "${config.previewOrigin}" is not a preview origin (${HINTS.previewOrigin})`);
+	}
 	for (const origin of config.allowedOrigins ?? []) {
 		if (!/^https?:\/\/[^/\s]+$/.test(origin)) {
 			throw new ConfigError(

@@ -29,6 +29,7 @@ import { gatewayRoutes } from './http/gateway-routes.ts';
 import { createRequestHandler } from './http/request-handler.ts';
 import { Metrics } from './metrics.ts';
 import { createOriginPolicy, type OriginPolicy } from './origin-check.ts';
+import { startPreviews, type Previews } from './preview/preview.ts';
 import { ReaderRegistry, type Reader } from './readers.ts';
 import { readerId } from './session-api.ts';
 import { SocketsPerAddress } from './sockets-per-address.ts';
@@ -39,6 +40,8 @@ export interface Gateway {
 	readonly url: URL;
 	readonly readers: ReaderRegistry;
 	readonly policy: OriginPolicy;
+	/** Where lab previews are served (`http://*.localhost:4322`), or null without them. */
+	readonly previewOrigin: string | null;
 	/** Tells attached clients, ends every terminal, stops listening. */
 	close(): Promise<void>;
 }
@@ -104,7 +107,8 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	const socketsByAddress = new SocketsPerAddress({ maxPerAddress: config.maxSocketsPerAddress });
 	let policy: OriginPolicy | null = null;
 	const checkApi = new CheckApi({ backend, readers, scripts: await loadCheckScripts(config.exercisesDir), logger });
-	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, checkApi, metrics, policy: () => policy!, readerFor, logger });
+	let previews: Previews | null = null;
+	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, checkApi, metrics, policy: () => policy!, readerFor, openPreview: (req, res) => previews!.open(req, res), logger });
 	const server = createServer(createRequestHandler({ routes, policy: () => policy!, site, trustProxy: config.trustProxy, logger }));
 
 	server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -143,17 +147,34 @@ export async function startGateway(config: Config, logger: Logger): Promise<Gate
 	});
 	const address = server.address() as AddressInfo;
 	policy = createOriginPolicy({ bindHost: config.host, port: address.port, allowedOrigins: config.allowedOrigins, allowedHosts: config.allowedHosts });
+	previews = await startPreviews({
+		config,
+		backend,
+		key,
+		gatewayPort: address.port,
+		isReader: (label) => (roster ? roster.get(label) !== undefined : readers.hasLabel(label)),
+		readerOf: (req) => readerFor(req)?.label ?? null,
+		studentFor: (req, student) => (classApi?.hasInstructorCookie(req) && roster?.get(student) ? student : null),
+		noReader: classApi ? 'Join the class first: your lab is yours once you have joined.' : 'Your lab starts with your first Run: run a block of the tutorial, then open the preview again.',
+		logger,
+	}).catch(async (error: unknown) => {
+		server.close();
+		await backend.close();
+		throw error;
+	});
 	const hostForUrl = address.family === 'IPv6' ? `[${address.address}]` : address.address;
 	const url = new URL(`http://${hostForUrl}:${address.port}/`);
-	logger.info({ url: url.href, allowedOrigins: policy.allowedOrigins, lab: backend.describe() }, 'listening');
+	logger.info({ url: url.href, allowedOrigins: policy.allowedOrigins, previews: previews.origin?.pattern ?? null, lab: backend.describe() }, 'listening');
 
 	let closing: Promise<void> | null = null;
 	return {
 		url,
 		readers,
 		policy,
+		previewOrigin: previews.origin?.pattern ?? null,
 		close: () => {
 			stopLifetimes();
+			previews?.close();
 			classApi?.events.close();
 			return (closing ??= shutdown(server, sockets, readers, backend, logger).then(async () => {
 				await roster?.flush();

@@ -168,6 +168,12 @@ export class ReaderRegistry extends EventEmitter<ReaderEvents> {
 		return this.#seen(reader)!;
 	}
 
+	/** Whether the gateway knows a reader (not the instructor) with this label now. */
+	hasLabel(label: string): boolean {
+		for (const [key, reader] of this.#readers) if (reader.label === label && key !== INSTRUCTOR_KEY) return true;
+		return false;
+	}
+
 	/** The instructor's reader: it watches students' terminals and has none of its own. */
 	instructor(): Reader {
 		let reader = this.#readers.get(INSTRUCTOR_KEY);

@@ -7,12 +7,19 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { z } from 'zod';
 
 const payloadSchema = z.strictObject({
-	/** Who: a student id. */
+	/** Who: a student id, or a reader's label (previews). */
 	sub: z.string().min(1).max(64),
-	/** What for, so a token of one kind is never accepted as another ("student", "instructor"). */
-	aud: z.enum(['student', 'instructor']),
+	/**
+	 * What for, so a token of one kind is never accepted as another: a student's or the instructor's
+	 * session, the one-use link into a lab's preview, or the preview's cookie (preview/preview-passes.ts).
+	 */
+	aud: z.enum(['student', 'instructor', 'preview-entry', 'preview']),
 	/** Expiry, epoch milliseconds. */
 	exp: z.number().int(),
+	/** Previews: the lab's port. */
+	port: z.number().int().min(1).max(65_535).optional(),
+	/** A one-use token's id. */
+	jti: z.string().min(16).max(64).optional(),
 });
 
 export type TokenPayload = z.infer<typeof payloadSchema>;

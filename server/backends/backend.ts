@@ -5,6 +5,7 @@
  * how to end all of it. Everything else a backend can do is an optional capability, asked for by
  * name, never by the backend's class. Adding a backend: docs/architecture.md.
  */
+import type { Duplex } from 'node:stream';
 import type { LabStatus } from '../../lab/status.ts';
 import type { SignalName } from '../../src/protocol.ts';
 
@@ -127,6 +128,13 @@ export interface LabBackend {
 	 * `LAB_ERR_CHECK_UNSUPPORTED`.
 	 */
 	runCheck?(reader: string, script: string, profile: string): Promise<CheckRun>;
+	/**
+	 * Connects to TCP `port` on the loopback address of the reader's lab (a lab's web page, for its
+	 * preview: ../preview/). The stream carries the connection's bytes both ways; ending it closes the
+	 * connection in the lab. Without it, previews are refused with `LAB_ERR_PREVIEW_UNSUPPORTED`.
+	 * @throws {LabError} when the reader's lab cannot be reached.
+	 */
+	openPort?(reader: string, port: number): Promise<Duplex>;
 }
 
 /** What an exercise's check script did: its exit status (null: killed for taking too long) and the end of its output. */

@@ -37,6 +37,8 @@ export interface GatewayRoutesOptions {
 	policy(): OriginPolicy;
 	/** Who is asking: a joined student (class mode) or the holder of a reader cookie (local mode). */
 	readerFor(req: IncomingMessage): Reader | undefined;
+	/** `GET /api/preview`: a link into the reader's lab's preview (../preview/preview-open.ts). */
+	openPreview(req: IncomingMessage, res: ServerResponse): void;
 	logger: Logger;
 }
 
@@ -104,6 +106,7 @@ export function gatewayRoutes(options: GatewayRoutesOptions): Route[] {
 				);
 			},
 		},
+		{ method: 'GET', path: '/api/preview', handle: (req, res) => options.openPreview(req, res) },
 		{
 			method: 'POST',
 			path: '/api/check/*',

@@ -19,6 +19,8 @@ export interface RunningGateway {
 	wsUrl: string;
 	/** The Origin the gateway allows by default. */
 	origin: string;
+	/** Where it serves lab previews (`http://*.localhost:<port>`), or null without them. */
+	previews: string | null;
 	pid: number;
 	process: ChildProcess;
 	/** Everything the gateway logged so far (stdout and stderr). */
@@ -54,7 +56,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
 	let output = '';
 	child.stdout!.on('data', (chunk) => (output += chunk));
 	child.stderr!.on('data', (chunk) => (output += chunk));
-	const url = await new Promise<string>((resolve, reject) => {
+	const listening = await new Promise<{ url: string; previews: string | null }>((resolve, reject) => {
 		const timer = setTimeout(() => {
 			// Not listening (or not saying so, at a quieter log level): do not leave it running.
 			child.kill('SIGKILL');
@@ -65,7 +67,7 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
 				if (!line.includes('"msg":"listening"')) continue;
 				clearTimeout(timer);
 				child.stdout!.off('data', onData);
-				resolve(JSON.parse(line).url);
+				resolve(JSON.parse(line));
 				return;
 			}
 		};
@@ -75,9 +77,11 @@ export async function startGateway(env: Record<string, string> = {}): Promise<Ru
 			reject(new Error(`gateway exited with ${code} before listening:\n${output}`));
 		});
 	});
+	const { url, previews } = listening;
 	const base = new URL(url);
 	return {
 		url,
+		previews,
 		wsUrl: `ws://${base.host}/ws`,
 		origin: base.origin,
 		pid: child.pid!,

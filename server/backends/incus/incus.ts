@@ -20,6 +20,7 @@
  * away), reader-labs.ts (readers' labs over their life), lab-terminals.ts (terminals in a lab),
  * take-over.ts (what an earlier run left).
  */
+import type { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import type { IncusApi } from '../../../lab/incus/incus-api.ts';
 import type { LabLimits } from '../../../lab/incus/lab-profile.ts';
@@ -29,6 +30,8 @@ import { cachedLabStatus } from '../../lab-status.ts';
 import { CHECK_TIMEOUT_S, checkCommand, type BackendFacts, type CheckRun, type LabBackend, type LabProcess, type ProcessEvents, type SpawnRequest, type StudentSeats } from '../backend.ts';
 import { installScript } from '../ssh/install.ts';
 import { EngineLink } from './engine-link.ts';
+import { ExecStream } from './exec-stream.ts';
+import { forwardCommand } from './port-forward.ts';
 import type { GatewayIdentity } from './gateway-identity.ts';
 import { KernelLog } from './kernel-log.ts';
 import { LabTerminals } from './lab-terminals.ts';
@@ -37,6 +40,9 @@ import { ReaderLabs, type LabSummary } from './reader-labs.ts';
 import { takeOver } from './take-over.ts';
 
 export type { LabSummary } from './reader-labs.ts';
+
+/** How long Incus may take to start a preview's forwarder in a running lab. */
+const PORT_OPEN_TIMEOUT_MS = 15_000;
 
 export interface IncusBackendOptions {
 	api: IncusApi;
@@ -180,6 +186,23 @@ export class IncusBackend implements LabBackend {
 		// `timeout` in the lab kills the script; the exec's own deadline is for a lab that does not answer at all.
 		const { code, stdout, stderr } = await this.labs.run(lab, checkCommand(profile), { input: script, timeoutMs: (CHECK_TIMEOUT_S + 5) * 1000 });
 		return { exit: code, stdout, stderr };
+	}
+
+	/**
+	 * One connection to `port` on the reader's lab's loopback, over an exec (port-forward.ts). An
+	 * open connection keeps the lab from its idle stop, as a terminal does.
+	 */
+	async openPort(reader: string, port: number): Promise<Duplex> {
+		const lab = await this.#readerLabs.readyLabOf(reader);
+		let stream: ExecStream;
+		try {
+			stream = await ExecStream.open(this.#options.api, lab, { command: forwardCommand(port) }, PORT_OPEN_TIMEOUT_MS);
+		} catch (cause) {
+			throw await this.#readerLabs.labError(cause, lab, `incus: cannot reach port ${port} of ${lab}`);
+		}
+		this.#readerLabs.idle.opened(reader);
+		stream.once('close', () => this.#readerLabs.idle.ended(reader));
+		return stream;
 	}
 
 	/** Runs a command in the reader's lab without a terminal (tests, the instructor's checks). */

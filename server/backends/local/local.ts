@@ -4,7 +4,9 @@
  * would share root on the gateway's host (docs/security.md).
  */
 import { readFile, stat } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { homedir } from 'node:os';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { parseEnv } from 'node:util';
 import { spawn, type IPty } from 'node-pty';
@@ -115,6 +117,11 @@ export class LocalBackend implements LabBackend {
 		const env: Record<string, string> = { LANG: 'C.UTF-8' };
 		for (const name of INHERITED_ENV) if (process.env[name] !== undefined) env[name] = process.env[name];
 		return runLocalCheck(script, profile, { cwd: await this.#workdir(labEnv), env: { ...env, ...(labEnv as Record<string, string>), PODLAB: '1' } });
+	}
+
+	/** A connection to `port` on this machine's loopback: the local lab is this machine. */
+	async openPort(_reader: string, port: number): Promise<Duplex> {
+		return connect({ host: '127.0.0.1', port });
 	}
 
 	async #workdir(labEnv: Record<string, string | undefined>): Promise<string> {

@@ -20,6 +20,7 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { constants } from 'node:fs';
 import { access, stat } from 'node:fs/promises';
+import { Duplex } from 'node:stream';
 import type { Logger } from 'pino';
 import { TailBytes } from '../../../lab/lib/tail-bytes.ts';
 import { LabError } from '../../../src/protocol.ts';
@@ -244,6 +245,23 @@ export class SshBackend implements LabBackend {
 		const host = this.#hosts.get(await this.#assignments.assign(reader))!;
 		const { code, stdout, stderr } = await this.#run(host, checkCommand(profile).map(quote).join(' '), script, (CHECK_TIMEOUT_S + 5) * 1000);
 		return { exit: code, stdout, stderr };
+	}
+
+	/**
+	 * One connection to `port` on the student's lab host's loopback: ssh's stdio forwarding (`-W`),
+	 * so nothing runs on the host for it. Ending the stream ends the ssh.
+	 */
+	async openPort(reader: string, port: number): Promise<Duplex> {
+		const host = this.#hosts.get(await this.#assignments.assign(reader))!;
+		const ssh = withOnlyStandardFds('ssh', [...this.#sshArgs(host), '-W', `127.0.0.1:${port}`, '--', host.hostname]);
+		const child = spawnChild(ssh.file, ssh.args, { env: this.#environment(), stdio: ['pipe', 'pipe', 'pipe'] });
+		const stderr = new TailBytes(1024);
+		child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+		const stream = Duplex.from({ readable: child.stdout, writable: child.stdin }) as Duplex & { stderr: string };
+		Object.defineProperty(stream, 'stderr', { get: () => stderr.text() });
+		child.once('error', (error) => stream.destroy(error));
+		stream.once('close', () => child.kill('SIGTERM'));
+		return stream;
 	}
 
 	/** Runs `command` on the host without a terminal; `code` is null when it had to be killed for taking too long. */

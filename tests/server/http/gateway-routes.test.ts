@@ -55,7 +55,7 @@ async function start({ env = {}, backend = new FakeBackend(), classApi = null, r
 	const blockResults = new BlockResults();
 	let policy: OriginPolicy | null = null;
 	const checkApi = new CheckApi({ backend, readers, scripts: new Map(), logger });
-	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, checkApi, metrics: new Metrics(readers), policy: () => policy!, readerFor: () => asker, logger });
+	const routes = gatewayRoutes({ config, backend, readers, classApi, blockResults, checkApi, metrics: new Metrics(readers), policy: () => policy!, readerFor: () => asker, openPreview: (_req, res) => res.writeHead(303, { Location: 'http://preview' }).end(), logger });
 	const server = await listen(createRequestHandler({ routes, policy: () => policy!, site: null, trustProxy: false, logger }));
 	servers.push(server);
 	policy = createOriginPolicy({ bindHost: '127.0.0.1', port: server.port });
@@ -136,7 +136,7 @@ describe('gatewayRoutes', () => {
 		const config = loadConfig({ PORT: '0' });
 		const readers = new ReaderRegistry(new FakeBackend(), config, logger, Buffer.alloc(32, 7));
 		const backend = new FakeBackend();
-		const options = { config, backend, readers, blockResults: new BlockResults(), checkApi: new CheckApi({ backend, readers, scripts: new Map(), logger }), metrics: new Metrics(readers), policy: () => createOriginPolicy({ bindHost: '127.0.0.1', port: 1 }), readerFor: () => undefined, logger };
+		const options = { config, backend, readers, blockResults: new BlockResults(), checkApi: new CheckApi({ backend, readers, scripts: new Map(), logger }), metrics: new Metrics(readers), policy: () => createOriginPolicy({ bindHost: '127.0.0.1', port: 1 }), readerFor: () => undefined, openPreview: () => {}, logger };
 		const inClass = gatewayRoutes({ ...options, classApi: fakeClassApi });
 		const local = gatewayRoutes({ ...options, classApi: null });
 		for (const [method, path] of [
