@@ -46,6 +46,7 @@ export const BASE_PACKAGES: ReadonlyArray<{ name: string; why: string }> = [
 	{ name: 'libc6-dev', why: 'static libc for `gcc -static`' },
 	{ name: 'tmux', why: 'keeps the lab\u2019s shells alive across gateway restarts' },
 	{ name: 'jq', why: 'reading `podman inspect` JSON' },
+	{ name: 'wget', why: 'the sidecar chapter reads nginx\u2019s page with `wget`' },
 	{ name: 'less', why: 'a pager for readers' },
 ];
 

@@ -3,6 +3,8 @@
  * port. The lab's answer is untrusted: its head is parsed by Node's strict parser with a size bound
  * and a deadline, podlab's own cookies never reach the lab and the lab cannot set them, and every
  * byte either way is counted against the reader's budget (`meter`) with backpressure end to end.
+ * Text a lab serves without a charset is labelled UTF-8: nearly every page a lab makes is, and a
+ * browser's guess for a short unlabelled page (windows-1252) turns the sidecar's 鹿乃 into é¹¿ä¹ƒ.
  */
 import { request as httpRequest, type IncomingHttpHeaders, type IncomingMessage, type OutgoingHttpHeaders, type ServerResponse } from 'node:http';
 import { Transform, pipeline, type Duplex } from 'node:stream';
@@ -39,6 +41,8 @@ function responseHeadersFromLab(headers: IncomingHttpHeaders): OutgoingHttpHeade
 	for (const [name, value] of Object.entries(headers)) if (value !== undefined && !HOP_BY_HOP.has(name) && name !== 'set-cookie') out[name] = value;
 	const cookies = (headers['set-cookie'] ?? []).filter((line) => !isPodlabCookie(line.split('=', 1)[0]!));
 	if (cookies.length > 0) out['set-cookie'] = cookies;
+	const type = headers['content-type'];
+	if (type && /^text\/(html|plain)\s*(;|$)/i.test(type) && !/;\s*charset=/i.test(type)) out['content-type'] = `${type.replace(/;\s*$/, '')}; charset=utf-8`;
 	return out;
 }
 
@@ -71,25 +75,26 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, lab: Dup
 		setHost: false,
 		createConnection: () => lab as never,
 		maxHeaderSize: LAB_HEAD_BYTES,
-		timeout: LAB_ANSWER_MS,
 	});
 	const fail = (failure: ProxyFailure) => {
+		clearTimeout(deadline);
 		if (answered) return;
 		answered = true;
 		failed(failure);
 	};
-	upstream.once('timeout', () => {
+	// A timer of its own: http's `timeout` option would call setTimeout on the lab's stream, which is no socket.
+	const deadline = setTimeout(() => {
 		fail({ reason: 'timeout', detail: `no answer in ${LAB_ANSWER_MS / 1000} s` });
 		upstream.destroy();
-	});
+	}, LAB_ANSWER_MS);
 	upstream.once('error', (error) => {
 		const stderr = (lab as Duplex & { stderr?: string }).stderr?.trim();
 		fail({ reason: 'broken', detail: stderr || error.message });
 	});
 	upstream.once('response', (answer) => {
+		clearTimeout(deadline);
 		if (answered) return answer.destroy();
 		answered = true;
-		upstream.setTimeout(0);
 		res.writeHead(answer.statusCode ?? 502, answer.statusMessage, responseHeadersFromLab(answer.headers));
 		pipeline(answer, meter(spend), res, () => {});
 	});
@@ -98,6 +103,7 @@ export function proxyRequest(req: IncomingMessage, res: ServerResponse, lab: Dup
 	body.once('error', () => res.destroy());
 	req.pipe(body).pipe(upstream);
 	res.once('close', () => {
+		clearTimeout(deadline);
 		lab.destroy();
 		done();
 	});

@@ -31,6 +31,7 @@ export const RUN_META_KEYS = {
 		syntax: 'until="regex"',
 		help: 'doc-tests: for a block that does not end by itself (dmesg -w): wait until the output matches, then leave it running',
 	},
+	open: { syntax: 'open=PORT', help: 'an "Open in browser" link to the web page the lab serves on PORT (its preview)' },
 } as const;
 
 export type RunMetaKey = keyof typeof RUN_META_KEYS;
@@ -91,6 +92,7 @@ export const runMetaSchema = z.strictObject({
 	expect: regexSource.optional(),
 	timeout: wholeNumber(1, 3600, 'seconds, 1-3600').optional(),
 	until: regexSource.optional(),
+	open: wholeNumber(1, 65_535, 'a port in the lab, 1-65535').optional(),
 });
 
 export type RunMeta = z.infer<typeof runMetaSchema>;
@@ -107,6 +109,8 @@ export interface RunnableBlock {
 	file?: string;
 	/** Doc-test expectations; only for "run". */
 	test: { exit: number; expect?: string; timeout?: number; until?: string };
+	/** A port of the lab whose web page the block's "Open in browser" opens. */
+	open?: number;
 }
 
 /** A mistake in a block's fence meta. The message names the block and how to fix it. */
@@ -247,6 +251,7 @@ export function classifyBlock(options: ClassifyOptions): RunnableBlock | null {
 			term: meta.term ?? DEFAULT_TERMINAL,
 			interrupt: meta.interrupt ?? false,
 			test: { exit: meta.exit ?? 0, expect: meta.expect, timeout: meta.timeout, until: meta.until },
+			...(meta.open ? { open: meta.open } : {}),
 		};
 	}
 

@@ -74,6 +74,31 @@ export function runButtonStyles({ cssVar }: ResolverContext): string {
 		}
 	}
 
+	/* Secondary to Run: an outlined pill, a link (it opens the lab's page in a new tab). */
+	.podlab-open-link {
+		display: inline-flex;
+		align-items: center;
+		padding: 0.05rem 0.6rem;
+		border: 1px solid var(--sl-color-text-accent, #3451b2);
+		border-radius: 999rem;
+		font-family: var(--__sl-font, system-ui, sans-serif);
+		font-size: 0.8rem;
+		font-weight: 600;
+		line-height: 1.4;
+		white-space: nowrap;
+		color: var(--sl-color-text-accent, #3451b2);
+		text-decoration: none;
+
+		&:hover {
+			color: var(--sl-color-black, #fff);
+			background: var(--sl-color-text-accent, #3451b2);
+		}
+		&:focus-visible {
+			outline: 2px solid var(--sl-color-text-accent, #3451b2);
+			outline-offset: 2px;
+		}
+	}
+
 	.podlab-run-status {
 		font-family: var(--__sl-font, system-ui, sans-serif);
 		font-size: 0.8rem;

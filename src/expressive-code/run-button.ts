@@ -100,8 +100,18 @@ function renderToolbar(run: RenderedRun) {
 	const visibleLabel = run.action === 'write' ? 'Write to lab' : inOtherTerminal ? `Run in ${run.term}` : 'Run';
 	// The hidden part completes the accessible name without changing the visible label's start.
 	const hiddenLabel = run.action === 'write' ? ` as ${run.file} (terminal ${run.term})` : inOtherTerminal ? '' : ' in terminal main';
+	// A plain link: the gateway's /api/preview answers with the way into the lab's preview (no script).
+	const open = run.open
+		? [
+				h('a', { className: ['podlab-open-link'], href: `/api/preview?port=${run.open}`, target: '_blank', rel: 'noopener noreferrer' }, [
+					h('span', 'Open in browser'),
+					h('span', { className: ['podlab-sr-only'] }, ` (port ${run.open} of your lab, in a new tab)`),
+				]),
+			]
+		: [];
 	return h('div', { className: ['podlab-run'] }, [
 		h('span', { className: ['podlab-run-status'], role: 'status', [STATUS_ATTRIBUTE]: '' }),
+		...open,
 		h(
 			'button',
 			{

@@ -65,6 +65,8 @@ export class LiveView {
 		this.#student = student;
 		this.#resetResult.textContent = '';
 		this.#dialog.querySelector('[data-live-title]')!.textContent = student.name;
+		// "Open port": the student's lab's web page in a new tab (GET /api/preview?student=…&port=…).
+		this.#dialog.querySelector<HTMLInputElement>('[data-open-port-student]')!.value = student.id;
 		for (const format of ['json', 'csv'] as const) {
 			this.#dialog.querySelector<HTMLAnchorElement>(`[data-transcript="${format}"]`)!.href = transcriptUrl(student.id, format);
 		}

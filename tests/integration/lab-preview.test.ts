@@ -103,6 +103,8 @@ describe('lab previews', () => {
 		expect(seen.cookie).toBe('app=1');
 		expect(seen.host).toBe(location!.host);
 		expect(page.headers['set-cookie']).toEqual(['app=1; Path=/']);
+		// Text without a charset is labelled UTF-8 (a browser would guess windows-1252 for so short a page).
+		expect(page.headers['content-type']).toBe('text/html; charset=utf-8');
 		// The same link again: refused, so a link copied out of the address bar opens nothing.
 		expect((await ask(location!.host, link)).status).toBe(403);
 	});
@@ -153,8 +155,8 @@ describe('lab previews', () => {
 			socket.once('error', reject);
 		});
 		socket.send('hello');
-		const [echo] = (await new Promise((resolve) => socket.once('message', (...args) => resolve(args)))) as [Buffer];
-		expect(echo.toString()).toBe('echo hello');
+		const echo = await new Promise<string>((resolve) => socket.once('message', (data) => resolve(String(data))));
+		expect(echo).toBe('echo hello');
 		socket.close();
 		const foreign = open('http://evil.example');
 		const status = await new Promise<number>((resolve) => foreign.once('unexpected-response', (_req, res) => resolve(res.statusCode!)));

@@ -44,6 +44,13 @@ describe('pluginRunButton', () => {
 		expect(select('.podlab-run [data-podlab-status][role=status]', ast)).toBeDefined();
 	});
 
+	it('adds an "Open in browser" link to the lab’s port with open=PORT, and none without', async () => {
+		const link = select('.podlab-run a.podlab-open-link', await render('bash', 'open=8080', 'wget -qO- http://127.0.0.1:8080/'));
+		expect(link?.properties).toMatchObject({ href: '/api/preview?port=8080', target: '_blank', rel: ['noopener', 'noreferrer'] });
+		expect(select('.podlab-run a', await render('bash', '', 'true'))).toBeUndefined();
+		await expect(render('bash', 'open=99999', 'true')).rejects.toThrow(/open.*at most 65535/);
+	});
+
 	it('renders no button with norun, and none on a block that is not a shell', async () => {
 		expect(button(await render('bash', 'norun', 'rm -rf /tmp/x'))).toBeUndefined();
 		expect(button(await render('yaml', '', 'kind: Pod'))).toBeUndefined();
