@@ -69,6 +69,11 @@ describe.skipIf(skip !== null)(`lab previews, on the incus backend${skip ? ` (sk
 		expect(await link.getAttribute('href')).toBe('/api/preview?port=8080');
 		await link.scrollIntoViewIfNeeded();
 		await page.screenshot({ path: join(SHOTS, 'sidecar-open-in-browser-desktop.png') });
+		await page.setViewportSize({ width: 390, height: 844 });
+		await link.scrollIntoViewIfNeeded();
+		expect(await link.isVisible()).toBe(true);
+		await page.screenshot({ path: join(SHOTS, 'sidecar-open-in-browser-phone.png') });
+		await page.setViewportSize({ width: 1366, height: 768 });
 
 		const preview = await openedTab(page, () => link.click());
 		const previewUrl = new URL(preview.url());

@@ -8,7 +8,10 @@ import { createServer, request, type IncomingHttpHeaders, type Server } from 'no
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WebSocket, WebSocketServer } from 'ws';
-import { TestClient } from '../helpers/client.ts';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { joinClass, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 
 /** What the lab's app last saw, for the assertions on what reaches it. */
@@ -54,7 +57,8 @@ interface Answer {
 /** A request to the preview listener under `host` (Node cannot resolve names under localhost itself). */
 function ask(host: string, path: string, headers: Record<string, string> = {}): Promise<Answer> {
 	return new Promise((resolve, reject) => {
-		const req = request({ host: '127.0.0.1', port: previewPort, path, headers: { host, ...headers } }, (res) => {
+		// The host names the listener's port (the gateway's default pattern).
+		const req = request({ host: '127.0.0.1', port: Number(host.split(':')[1] ?? previewPort), path, headers: { host, ...headers } }, (res) => {
 			const chunks: Buffer[] = [];
 			res.on('data', (chunk: Buffer) => chunks.push(chunk));
 			res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
@@ -66,15 +70,15 @@ function ask(host: string, path: string, headers: Record<string, string> = {}): 
 }
 
 /** The site's link into a preview: its entry URL. */
-async function previewLink(cookie: string | null, query: string): Promise<{ status: number; location: URL | null }> {
-	const response = await fetch(`${gateway.url}api/preview?${query}`, { redirect: 'manual', headers: cookie ? { cookie } : {} });
+async function previewLink(cookie: string | null, query: string, site = gateway): Promise<{ status: number; location: URL | null }> {
+	const response = await fetch(`${site.url}api/preview?${query}`, { redirect: 'manual', headers: cookie ? { cookie } : {} });
 	const location = response.headers.get('location');
 	return { status: response.status, location: location ? new URL(location) : null };
 }
 
-/** Opens the reader's preview of `port`: its host and its cookie. */
-async function enter(cookie = reader.cookie, port = appPort): Promise<{ host: string; cookie: string }> {
-	const { status, location } = await previewLink(cookie, `port=${port}`);
+/** Opens the reader's preview of `port` (the instructor's of a student's with `student=`): its host and its cookie. */
+async function enter(cookie = reader.cookie, port = appPort, site = gateway, extra = ''): Promise<{ host: string; cookie: string }> {
+	const { status, location } = await previewLink(cookie, `port=${port}${extra}`, site);
 	expect(status).toBe(303);
 	const entered = await ask(location!.host, `${location!.pathname}${location!.search}`);
 	expect(entered.status).toBe(303);
@@ -195,6 +199,41 @@ describe('lab previews', () => {
 			expect((await ask(theirs.host, '/', { cookie: theirs.cookie })).status).toBe(200);
 		} finally {
 			other.close();
+		}
+	});
+});
+
+describe('lab previews in class mode', () => {
+	const TOKEN = 'lab-preview-instructor-token';
+	it('opens a student’s preview for the student and for the signed-in instructor, for nobody else', async () => {
+		const site = await startGateway({
+			PODLAB_MODE: 'class',
+			// Students share this machine's lab: the knowing choice class mode on the local backend needs.
+			PODLAB_ALLOW_SHARED_LAB: '1',
+			PODLAB_JOIN_CODE: 'preview-class',
+			PODLAB_INSTRUCTOR_TOKEN: TOKEN,
+			PODLAB_STATE_DIR: mkdtempSync(join(tmpdir(), 'podlab-preview-class-')),
+		});
+		try {
+			const ada = await joinClass(site, 'Ada', 'preview-class');
+			const bob = await joinClass(site, 'Bob', 'preview-class');
+			const session = await fetch(`${site.url}api/instructor/session`, { method: 'POST', headers: { authorization: `Bearer ${TOKEN}` } });
+			const instructor = session.headers.get('set-cookie')!.split(';')[0]!;
+			const own = await enter(ada.cookie!, appPort, site);
+			expect((await ask(own.host, '/', { cookie: own.cookie })).body).toBe('<h1>Kano/鹿乃</h1>');
+			// The instructor's link to Ada's preview: the same origin as hers, a pass of the instructor's own.
+			const watched = await enter(instructor, appPort, site, `&student=${ada.body.id}`);
+			expect(watched.host).toBe(own.host);
+			expect((await ask(watched.host, '/', { cookie: watched.cookie })).status).toBe(200);
+			// A student cannot name another student; nor can anyone without the instructor's cookie.
+			expect((await previewLink(bob.cookie!, `port=${appPort}&student=${ada.body.id}`, site)).status).toBe(403);
+			expect((await previewLink(null, `port=${appPort}&student=${ada.body.id}`, site)).status).toBe(403);
+			expect((await previewLink(instructor, `port=${appPort}&student=nobody`, site)).status).toBe(403);
+			// Ada's seat freed: her preview's pass opens nothing any more.
+			expect((await fetch(`${site.url}api/instructor/students/${ada.body.id}`, { method: 'DELETE', headers: { cookie: instructor } })).status).toBe(200);
+			expect((await ask(own.host, '/', { cookie: own.cookie })).status).toBe(403);
+		} finally {
+			await site.stop();
 		}
 	});
 });

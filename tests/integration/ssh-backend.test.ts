@@ -7,7 +7,8 @@
  * terminals do (blocks, resize, resume, floods, ending) is the conformance suite's (tests/conformance/).
  */
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { request } from 'node:http';
+import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -222,6 +223,32 @@ describe.skipIf(skip !== null)('ssh backend: running blocks', () => {
 		expect(await check()).toMatchObject({ id: 'host-marker', ok: true, message: 'Solved.' });
 		await client.run('rm ~/podlab-check-marker', 'clean');
 		expect(client.plainText).not.toContain('No marker on');
+		client.close();
+	});
+
+	it('opens a web page served on the student’s lab host in their preview (ssh -W to its loopback)', async () => {
+		const { cookie } = await joinClass(gateway, 'carol');
+		const client = await connect(gateway, 'carol', { term: 'web' });
+		await client.run('mkdir -p ~/web && echo "served on $(hostname)" > ~/web/index.html && (cd ~/web && setsid python3 -m http.server 8097 --bind 127.0.0.1 >/dev/null 2>&1 &) && sleep 1', 'serve');
+		const link = await fetch(`${gateway.url}api/preview?port=8097`, { redirect: 'manual', headers: { cookie } });
+		const entry = new URL(link.headers.get('location')!);
+		const ask = (path: string, headers: Record<string, string>) =>
+			new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+				const req = request({ host: '127.0.0.1', port: Number(entry.port), path, headers: { host: entry.host, ...headers } }, (res) => {
+					let body = '';
+					res.on('data', (chunk) => (body += chunk));
+					res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers, body }));
+				});
+				req.on('error', reject);
+				req.end();
+			});
+		const entered = await ask(`${entry.pathname}${entry.search}`, {});
+		const pass = (entered.headers['set-cookie'] as string[])[0]!.split(';')[0]!;
+		const page = await ask('/', { cookie: pass });
+		expect(page.status).toBe(200);
+		expect(page.body).toMatch(/^served on \S+\n$/);
+		expect(page.body).not.toContain(hostname());
+		await client.run('pkill -f "http.server 8097"; rm -r ~/web', 'stop-serving');
 		client.close();
 	});
 
