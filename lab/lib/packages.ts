@@ -30,6 +30,7 @@ export const LAB_PACKAGES: readonly LabPackage[] = [
 	{ name: 'psmisc', why: '`pstree`' },
 	{ name: 'procps', why: '`ps`, `pgrep`' },
 	{ name: 'jq', why: 'reading `podman inspect` JSON in the chapters' },
+	{ name: 'wget', why: 'the sidecar chapter reads nginx\u2019s page with `wget`' },
 ];
 
 /** Names from `names` that dpkg does not report as installed. */

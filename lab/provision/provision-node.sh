@@ -18,7 +18,7 @@ readonly K3S_KUBECONFIG=/etc/rancher/k3s/k3s.yaml
 readonly K3S_CONTAINERD_SOCKET=unix:///run/k3s/containerd/containerd.sock
 readonly NODE_MAJOR=22
 readonly NODE_INSTALL_ROOT=/opt/nodejs
-readonly APT_PACKAGES=(ca-certificates curl git xz-utils gcc libc6-dev make g++ python3 iproute2 psmisc procps jq)
+readonly APT_PACKAGES=(ca-certificates curl git xz-utils gcc libc6-dev make g++ python3 iproute2 psmisc procps jq wget)
 # The images the chapters' YAML names, pulled before the first chapter (tests/kubernetes checks
 # that this list is the chapters' list).
 readonly CHAPTER_IMAGES=(docker.io/library/alpine:3.2 docker.io/library/busybox:latest docker.io/library/nginx:latest)
@@ -27,7 +27,7 @@ readonly CHAPTER_IMAGES=(docker.io/library/alpine:3.2 docker.io/library/busybox:
 readonly ALPINE_STAND_IN=docker.io/library/alpine:3
 # Every command the chapters' kubernetes blocks call beyond a base system's (tests/kubernetes
 # checks that this is that set, and that /lab-check/ checks each one).
-readonly CHAPTER_TOOLS=(kubectl crictl ctr ip ps pgrep pstree jq gcc)
+readonly CHAPTER_TOOLS=(kubectl crictl ctr ip ps pgrep pstree jq wget gcc)
 
 dry_run=false
 podlab_dir=""
@@ -47,7 +47,7 @@ usage() {
 Usage: sudo lab/provision/provision-node.sh [options]
 
 Turns a fresh Ubuntu 22.04/24.04 or Debian 12 VM (with internet) into podlab's Kubernetes lab:
-  1. Debian/Ubuntu packages: curl, git, gcc + libc6-dev, iproute2, psmisc, procps, jq, build tools
+  1. Debian/Ubuntu packages: curl, git, gcc + libc6-dev, iproute2, psmisc, procps, jq, wget, build tools
   2. k3s, a single-node Kubernetes (containerd inside; kubectl, crictl and ctr for root),
      and the images the chapters use, pulled in advance
   3. Node.js 22 (official tarball, checksum verified) in /opt/nodejs, linked into /usr/local/bin

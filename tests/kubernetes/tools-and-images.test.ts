@@ -63,8 +63,8 @@ function fullImageName(image: string): string {
 
 describe('the tools of the chapters', () => {
 	it('are found in the blocks (the base system and builtins aside)', async () => {
-		expect(await toolsOf('kubernetes')).toEqual(['crictl', 'ctr', 'gcc', 'ip', 'jq', 'kubectl', 'pgrep', 'ps', 'pstree']);
-		expect(await toolsOf('podman')).toEqual(['gcc', 'ip', 'jq', 'pgrep', 'podman', 'ps', 'pstree']);
+		expect(await toolsOf('kubernetes')).toEqual(['crictl', 'ctr', 'gcc', 'ip', 'jq', 'kubectl', 'pgrep', 'ps', 'pstree', 'wget']);
+		expect(await toolsOf('podman')).toEqual(['gcc', 'ip', 'jq', 'pgrep', 'podman', 'ps', 'pstree', 'wget']);
 	});
 
 	it('of the kubernetes tabs are exactly what the provisioner checks for on the node', async () => {

@@ -65,7 +65,7 @@ describe('provision-node.sh', () => {
 			expect(plan).toContain(`would run: crictl pull ${image}\n`);
 		}
 		expect(plan).toContain('| CONTAINERD_ADDRESS=/run/k3s/containerd/containerd.sock');
-		expect(plan).toContain("would check that the chapters' commands exist: kubectl crictl ctr ip ps pgrep pstree jq gcc");
+		expect(plan).toContain("would check that the chapters' commands exist: kubectl crictl ctr ip ps pgrep pstree jq wget gcc");
 		const refused = await provision('--fresh');
 		expect(refused.code).toBe(1);
 		expect(refused.stderr).toContain('✗ --fresh only goes with --dry-run');
