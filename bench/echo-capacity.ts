@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Benchmark, BenchContext } from './lib/context.ts';
 import { KNEE_CASE, KNEE_MS } from './lib/goals.ts';
 import { FLOOR_KEYSTROKES, FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
+import { LAB_TARGET, labPathUnavailable, labTerminals, startLabPath } from './lib/lab-path.ts';
 import { PodlabTerminal, startPodlab, stopPodlab } from './lib/podlab.ts';
 import { PtyFloorTerminal } from './lib/pty-floor.ts';
 import { cpuSeconds, descendants, openFds, pssBytes, rssBytes } from './lib/proc.ts';
@@ -107,6 +108,30 @@ export const echoCapacity: Benchmark = {
 			plan,
 			floorEcho,
 		);
+
+		// The lab path (the incus backend): 1 and 100 terminals, four labs of 25 (lib/lab-path.ts).
+		const labSkip = await labPathUnavailable();
+		const labPlan: Plan = { ...plan, steps: plan.steps.filter((size) => size <= 100), snapshots: plan.snapshots.filter((size) => size <= 100), between: [], beyond: [] };
+		if (labSkip) {
+			for (const active of labPlan.steps) {
+				context.report.add({ bench: 'echo', target: LAB_TARGET, case: terminalsCase(active), terminals: active, n: 0, p50: null, p99: null, unit: 'ms', skipped: labSkip });
+			}
+		} else {
+			const labGateway = await startLabPath(context.cleanup, { PODLAB_MAX_READERS: String(maxTerminals(plan) + 10) });
+			await ramp(
+				context,
+				{
+					target: LAB_TARGET,
+					serverPid: labGateway.pid,
+					keystrokes: PTY_KEYSTROKES,
+					shell: true,
+					open: labTerminals(labGateway),
+					stop: () => stopPodlab(labGateway, SHUTDOWN_LIMIT_MS),
+				},
+				labPlan,
+				floorEcho,
+			);
+		}
 
 		const unavailable = wettyUnavailable();
 		if (unavailable) {

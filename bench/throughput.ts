@@ -11,13 +11,17 @@
  *   bytes, the rest on the next frame), the comparison with ttyd-style clients;
  * - wetty: the peer, client committing as its own browser client does;
  * - podlab with the site's own ack policy (src/terminal/connection/ack-coalescer.ts: one ack per `ready.ackBytes`
- *   rendered, no timer), 1 terminal, the same floods as the xterm-guide client's: what readers get.
+ *   rendered, no timer), 1 terminal, the same floods as the xterm-guide client's: what readers get;
+ * - podlab-lab: the same gateway on the incus backend, the path readers get by default (the shell in
+ *   the reader's lab, tmux in control mode over an Incus exec), both ack policies; its 10 terminals
+ *   are one reader's, in one lab (lib/lab-path.ts).
  */
 import type { IPty } from 'node-pty';
 import type { RunningGateway } from '../tests/helpers/gateway.ts';
 import type { Benchmark, BenchContext } from './lib/context.ts';
 import { FloodMeter, aggregate, floodCommand, rateFields, type FloodTiming } from './lib/flood.ts';
 import { FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
+import { LAB_TARGET, labPathUnavailable, labTerminals, startLabPath } from './lib/lab-path.ts';
 import { PodlabTerminal, startPodlab, type AckPolicy } from './lib/podlab.ts';
 import { spawnFloorPty } from './lib/pty-floor.ts';
 import { cpuSeconds } from './lib/proc.ts';
@@ -27,6 +31,8 @@ import { WettyTerminal, startWetty, wettyUnavailable } from './lib/wetty.ts';
 
 /** The floors the other targets' rates are given as shares of. */
 const COMPARED_WITH = new Set(['pty-floor', 'network-floor']);
+/** podlab's own targets, whose figures say which ack policy they were measured with. */
+const PODLAB_TARGETS = new Set(['podlab', LAB_TARGET]);
 /** Frame size of the network floor's flood. */
 const FLOOR_FRAME_BYTES = 64 * 1024;
 const MB = 1e6;
@@ -66,12 +72,16 @@ export const throughput: Benchmark = {
 		const floors = new Map<string, { single: number; parallel: number }>();
 		let gateway: RunningGateway | null = null;
 		const podlabGateway = async () => (gateway ??= await startPodlab({ cleanup: context.cleanup }));
+		let labGateway: RunningGateway | null = null;
+		const labPathGateway = async () => (labGateway ??= await startLabPath(context.cleanup));
+		const labSkip = await labPathUnavailable();
 
 		const targets: Array<{ name: string; start: () => Promise<FloodTarget>; skip?: string | null }> = [
 			{ name: 'pty-floor', start: async () => ptyFloor() },
 			{ name: 'network-floor', start: () => floorServer(context, 'network-floor') },
 			{ name: 'relay-floor', start: () => floorServer(context, 'relay-floor') },
 			{ name: 'podlab', start: async () => podlab(await podlabGateway(), 'xterm') },
+			{ name: LAB_TARGET, start: async () => podlab(await labPathGateway(), 'xterm', LAB_TARGET), skip: labSkip },
 			{ name: 'wetty', start: () => wetty(context), skip: wettyUnavailable() },
 		];
 		for (const { name, start, skip } of targets) {
@@ -87,9 +97,15 @@ export const throughput: Benchmark = {
 				context.report.add({ bench: 'throughput', target: name, case: caseNames(sizes)[0]!, n: 0, p50: null, p99: null, unit: 'MB/s', error: (error as Error).message });
 			}
 		}
-		await siteClientAcks(context, await podlabGateway(), sizes, floors.get('pty-floor'));
+		const local = await siteClientAcks(context, await podlabGateway(), 'podlab', sizes, floors.get('pty-floor'));
+		if (labSkip) context.report.add({ bench: 'throughput', target: LAB_TARGET, case: siteAckCase(sizes), n: 0, p50: null, p99: null, unit: 'MB/s', skipped: labSkip });
+		else await siteClientAcks(context, await labPathGateway(), LAB_TARGET, sizes, floors.get('pty-floor'), local);
 	},
 };
+
+function siteAckCase(sizes: Sizes): string {
+	return `1 terminal, ${sizes.single.bytes / MB} MB, site client acks`;
+}
 
 function caseNames(sizes: Sizes): [string, string] {
 	return [`1 terminal, ${sizes.single.bytes / MB} MB`, `${sizes.parallel.terminals} terminals, ${sizes.parallel.bytes / MB} MB each`];
@@ -122,7 +138,7 @@ async function measureTarget(
 			target: target.name,
 			case: singleCase,
 			terminals: 1,
-			...(target.name === 'podlab' ? { ack: 'xterm' } : {}),
+			...(PODLAB_TARGETS.has(target.name) ? { ack: 'xterm' } : {}),
 			...rateFields(single),
 			...overhead(target.serverPid, terminals[0]!, countersBefore, cpuBefore, single),
 			...(COMPARED_WITH.has(target.name) ? {} : ratios(singleRate, ptyFloor?.single, networkFloor?.single)),
@@ -136,7 +152,7 @@ async function measureTarget(
 			target: target.name,
 			case: parallelCase,
 			terminals: sizes.parallel.terminals,
-			...(target.name === 'podlab' ? { ack: 'xterm' } : {}),
+			...(PODLAB_TARGETS.has(target.name) ? { ack: 'xterm' } : {}),
 			...rateFields(parallel),
 			...(COMPARED_WITH.has(target.name) ? {} : ratios(parallelRate, ptyFloor?.parallel, networkFloor?.parallel)),
 		});
@@ -269,13 +285,15 @@ async function floorServer(context: BenchContext, name: 'network-floor' | 'relay
 	};
 }
 
-function podlab(gateway: RunningGateway, ack: AckPolicy): FloodTarget {
+/** podlab's terminals: a reader each on `local`, one reader's (one lab's) on the lab path. */
+function podlab(gateway: RunningGateway, ack: AckPolicy, name = 'podlab'): FloodTarget {
+	const openLabTerminal = name === LAB_TARGET ? labTerminals(gateway, ack) : null;
 	return {
-		name: 'podlab',
+		name,
 		serverPid: gateway.pid,
 		async open(count) {
 			const terminals = await inBatches(count, 4, async () => {
-				const terminal = await PodlabTerminal.open(gateway, { ack });
+				const terminal = openLabTerminal ? await openLabTerminal() : await PodlabTerminal.open(gateway, { ack });
 				await waitForQuiet(terminal, 200, 30_000);
 				return terminal;
 			});
@@ -305,10 +323,17 @@ async function wetty(context: BenchContext): Promise<FloodTarget> {
  * terminal of its own (a warm-up, then `single.runs` floods). A close (LAB_ERR_RATE, LAB_ERR_BAD_ACK)
  * or a stall is the finding, reported as an error with how far the floods got.
  */
-async function siteClientAcks(context: BenchContext, gateway: RunningGateway, sizes: Sizes, ptyFloorRates: { single: number } | undefined): Promise<void> {
-	const what = `1 terminal, ${sizes.single.bytes / MB} MB, site client acks`;
-	const step = 'throughput · podlab (site client acks)';
-	const terminal = await PodlabTerminal.open(gateway, { ack: 'site' });
+async function siteClientAcks(
+	context: BenchContext,
+	gateway: RunningGateway,
+	target: string,
+	sizes: Sizes,
+	ptyFloorRates: { single: number } | undefined,
+	local?: number | null,
+): Promise<number | null> {
+	const what = siteAckCase(sizes);
+	const step = `throughput · ${target} (site client acks)`;
+	const terminal = target === LAB_TARGET ? await labTerminals(gateway, 'site')() : await PodlabTerminal.open(gateway, { ack: 'site' });
 	try {
 		await waitForQuiet(terminal, 200, 30_000);
 		const flood = shellFlood(terminal);
@@ -321,20 +346,24 @@ async function siteClientAcks(context: BenchContext, gateway: RunningGateway, si
 			context.progress.step(step, `run ${run}/${sizes.single.runs}: ${sizes.single.bytes / MB} MB`);
 			timings.push(await flood.flood(sizes.single.bytes));
 		}
+		const rate = aggregate(timings);
 		context.report.add({
 			bench: 'throughput',
-			target: 'podlab',
+			target,
 			case: what,
 			terminals: 1,
 			ack: 'site',
 			...rateFields(timings),
 			...overhead(gateway.pid, flood, countersBefore, cpuBefore, timings),
-			...ratios(aggregate(timings), ptyFloorRates?.single, undefined),
+			...ratios(rate, ptyFloorRates?.single, undefined),
+			// The lab path as a share of `local` in the same run.
+			...(typeof local === 'number' ? { ofLocal: rate / local } : {}),
 		});
+		return rate;
 	} catch (error) {
 		context.report.add({
 			bench: 'throughput',
-			target: 'podlab',
+			target,
 			case: what,
 			n: 0,
 			p50: null,
@@ -342,6 +371,7 @@ async function siteClientAcks(context: BenchContext, gateway: RunningGateway, si
 			unit: 'MB/s',
 			error: `${(error as Error).message}, after ${(terminal.bytes / MB).toFixed(1)} MB in ${terminal.frames} frames with ${terminal.acks} acks`,
 		});
+		return null;
 	} finally {
 		terminal.close();
 	}

@@ -240,6 +240,57 @@ function labsHeld(kind: 'running idle' | 'stopped', limit: number): Goal {
 	};
 }
 
+/** The lab path (the incus backend, what readers get by default): its name in the figures. */
+const LAB = 'podlab-lab';
+const pathName = (target: string) => (target === LAB ? 'the lab path' : 'local');
+
+/** The lab path with the site's acks, as a share of `local` with the same acks in the same run. */
+const labPathShareOfLocal: Goal = {
+	text: 'lab-path throughput, 1 terminal, site acks: at least 80 % of local in the same run',
+	unit: '%',
+	check(results) {
+		const lab = find(results, (result) => result.bench === 'throughput' && result.target === LAB && result.ack === 'site');
+		if (typeof lab?.ofLocal !== 'number') return { why: 'no lab-path and local throughput figures with the site’s acks' };
+		const value = lab.ofLocal * 100;
+		return { value, limit: 80, met: value >= 80, n: lab.n, measured: `${Math.round(value)} % (${lab.value} MB/s)` };
+	},
+};
+
+/** A path's throughput (xterm acks) against wetty's in the same run; one terminal also against 95 % of the relay floor. */
+function throughputVsWetty(target: string, terminals: 1 | 10): Goal {
+	return {
+		text: `throughput, ${terminals === 1 ? '1 terminal' : '10 terminals aggregate'}, ${pathName(target)}: at least wetty's${terminals === 1 ? ' and 95 % of the relay floor' : ''}`,
+		unit: '× wetty',
+		check(results) {
+			const at = (name: string) => find(results, (result) => result.bench === 'throughput' && result.target === name && result.terminals === terminals && (result.ack === undefined || result.ack === 'xterm'));
+			const ours = at(target);
+			const wetty = at('wetty');
+			if (typeof ours?.value !== 'number' || typeof wetty?.value !== 'number') return { why: `no ${pathName(target)} and wetty throughput figures for ${terminals} terminal(s)` };
+			const value = ours.value / wetty.value;
+			const relay = at('relay-floor');
+			const ofRelay = terminals === 1 && typeof relay?.value === 'number' ? ours.value / relay.value : null;
+			const met = value >= 1 && (terminals !== 1 || (ofRelay !== null && ofRelay >= 0.95));
+			const relayText = ofRelay === null ? '' : `, ${Math.round(ofRelay * 100)} % of the relay floor's ${relay!.value}`;
+			return { value, limit: 1, met, n: ours.n, measured: `${value.toFixed(2)}× (${ours.value} vs ${wetty.value} MB/s${relayText})` };
+		},
+	};
+}
+
+/** Echo on the lab path at 100 terminals, against the network floor. */
+function labEchoRatio(percentile: 'p50' | 'p99'): Goal {
+	return {
+		text: `echo ${percentile} on the lab path within 2.5× the network floor at 100 terminals`,
+		unit: '×',
+		check(results) {
+			const lab = echoAt(results, LAB, 100);
+			const floor = echoAt(results, 'network-floor', 100);
+			if (!lab?.[percentile] || !floor?.[percentile]) return { why: 'no lab-path echo figures at 100 terminals' };
+			const value = lab[percentile] / floor[percentile];
+			return { value, limit: 2.5, met: value <= 2.5, n: lab.n, measured: `${value.toFixed(1)}× (${lab[percentile]} ms vs ${floor[percentile]} ms)` };
+		},
+	};
+}
+
 export const GOALS: readonly Goal[] = [
 	echoRatio('p50'),
 	echoRatio('p99'),
@@ -266,6 +317,13 @@ export const GOALS: readonly Goal[] = [
 	labLatency('echo p99 in a reader’s terminal while 30 labs run the sidecar pods, at most 20 ms', 'echo with 30 labs', 'p99', 20),
 	labsHeld('running idle', 150),
 	labsHeld('stopped', 1000),
+	labPathShareOfLocal,
+	throughputVsWetty('podlab', 1),
+	throughputVsWetty(LAB, 1),
+	throughputVsWetty('podlab', 10),
+	throughputVsWetty(LAB, 10),
+	labEchoRatio('p50'),
+	labEchoRatio('p99'),
 ];
 
 /** One result line per goal: `met` true/false, or null with `why` when it could not be checked. */

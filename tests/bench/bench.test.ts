@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { NODE } from '../helpers/gateway.ts';
+import { incusLabProblem } from '../lab/incus/incus-required.ts';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The `bench` field of the result lines: echo-capacity prints both echo and capacity results. */
@@ -48,6 +49,14 @@ it('prints one well-formed JSON result per line for every benchmark (npm run ben
 	// Throughput against all three: the pty's, the network's and the relay's.
 	for (const floor of ['pty-floor', 'network-floor', 'relay-floor']) {
 		expect(results.some((result) => result.bench === 'throughput' && result.target === floor && (result.value as number) > 0), `no throughput from ${floor}`).toBe(true);
+	}
+	// The lab path (the incus backend), measured wherever this machine has labs (CI prepares them).
+	const labPath = results.filter((result) => result.target === 'podlab-lab');
+	expect(labPath.some((result) => result.bench === 'throughput' && result.ack === 'site')).toBe(true);
+	expect(labPath.some((result) => result.bench === 'echo')).toBe(true);
+	if ((await incusLabProblem()) === null) {
+		for (const result of labPath) expect(result.skipped, `${result.bench} ${result.case}`).toBeUndefined();
+		expect(labPath.some((result) => result.bench === 'throughput' && (result.value as number) > 0)).toBe(true);
 	}
 	expect(results.filter((result) => result.bench === 'machine')).toHaveLength(1);
 	expect(results.filter((result) => result.bench === 'goal').length).toBeGreaterThan(0);

@@ -51,3 +51,46 @@ describe('the echo goals', () => {
 		expect(goal([], KNEE)).toMatchObject({ met: null, why: 'the capacity ramp was not measured' });
 	});
 });
+
+const flood = (target: string, terminals: number, value: number, extra: Partial<BenchResult> = {}): BenchResult => ({
+	bench: 'throughput',
+	target,
+	case: `${terminals} terminals`,
+	terminals,
+	n: 3,
+	p50: value,
+	p99: value,
+	unit: 'MB/s',
+	value,
+	...(target.startsWith('podlab') ? { ack: 'xterm' } : {}),
+	...extra,
+});
+
+describe('the lab path’s goals', () => {
+	const SHARE = 'lab-path throughput, 1 terminal, site acks: at least 80 % of local in the same run';
+	const ONE = "throughput, 1 terminal, the lab path: at least wetty's and 95 % of the relay floor";
+	const TEN = "throughput, 10 terminals aggregate, local: at least wetty's";
+	const ECHO = 'echo p99 on the lab path within 2.5× the network floor at 100 terminals';
+
+	it('compares the lab path with local (site acks) in the same run', () => {
+		expect(goal([flood('podlab-lab', 1, 15, { ack: 'site', ofLocal: 0.82 })], SHARE)).toMatchObject({ met: true, value: 82 });
+		expect(goal([flood('podlab-lab', 1, 6, { ack: 'site', ofLocal: 0.33 })], SHARE).met).toBe(false);
+		expect(goal([flood('podlab-lab', 1, 6, { ack: 'site' })], SHARE).met).toBeNull();
+	});
+
+	it('needs one terminal ahead of wetty and at 95 % of the relay floor, ten terminals ahead of wetty', () => {
+		expect(goal([flood('podlab-lab', 1, 40), flood('wetty', 1, 39), flood('relay-floor', 1, 41)], ONE)).toMatchObject({ met: true });
+		expect(goal([flood('podlab-lab', 1, 40), flood('wetty', 1, 39), flood('relay-floor', 1, 45)], ONE).met).toBe(false);
+		expect(goal([flood('podlab-lab', 1, 38), flood('wetty', 1, 39), flood('relay-floor', 1, 38)], ONE).met).toBe(false);
+		expect(goal([flood('podlab', 10, 55), flood('wetty', 10, 54)], TEN)).toMatchObject({ met: true });
+		expect(goal([flood('podlab', 10, 31.6), flood('wetty', 10, 54)], TEN).met).toBe(false);
+		// The site-ack line is not the xterm-ack comparison.
+		expect(goal([flood('podlab', 10, 60, { ack: 'site' }), flood('wetty', 10, 54)], TEN).met).toBeNull();
+	});
+
+	it('holds lab-path echo at 100 terminals to 2.5× the network floor', () => {
+		expect(goal([echo('podlab-lab', 100, 10), echo('network-floor', 100, 5)], ECHO)).toMatchObject({ met: true, value: 2 });
+		expect(goal([echo('podlab-lab', 100, 13), echo('network-floor', 100, 5)], ECHO).met).toBe(false);
+	});
+});
+
