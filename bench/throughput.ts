@@ -14,14 +14,16 @@
  *   rendered, no timer), 1 terminal, the same floods as the xterm-guide client's: what readers get;
  * - podlab-lab: the same gateway on the incus backend, the path readers get by default (the shell in
  *   the reader's lab, tmux in control mode over an Incus exec), both ack policies; its 10 terminals
- *   are one reader's, in one lab (lib/lab-path.ts).
+ *   are one reader's, in one lab (lib/lab-path.ts);
+ * - lab-exec-floor: the flood command run in a lab by an Incus exec of its own and read from its
+ *   stdout websocket in this process, nothing else: the lab path's transport alone, no tmux, no gateway.
  */
 import type { IPty } from 'node-pty';
 import type { RunningGateway } from '../tests/helpers/gateway.ts';
 import type { Benchmark, BenchContext } from './lib/context.ts';
 import { FloodMeter, aggregate, floodCommand, rateFields, type FloodTiming } from './lib/flood.ts';
 import { FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
-import { LAB_TARGET, labPathUnavailable, labTerminals, startLabPath } from './lib/lab-path.ts';
+import { LAB_TARGET, labPathUnavailable, labTerminals, startLabPath, startedBenchLab } from './lib/lab-path.ts';
 import { PodlabTerminal, startPodlab, type AckPolicy } from './lib/podlab.ts';
 import { spawnFloorPty } from './lib/pty-floor.ts';
 import { cpuSeconds } from './lib/proc.ts';
@@ -81,6 +83,7 @@ export const throughput: Benchmark = {
 			{ name: 'network-floor', start: () => floorServer(context, 'network-floor') },
 			{ name: 'relay-floor', start: () => floorServer(context, 'relay-floor') },
 			{ name: 'podlab', start: async () => podlab(await podlabGateway(), 'xterm') },
+			{ name: 'lab-exec-floor', start: () => labExecFloor(context), skip: labSkip },
 			{ name: LAB_TARGET, start: async () => podlab(await labPathGateway(), 'xterm', LAB_TARGET), skip: labSkip },
 			{ name: 'wetty', start: () => wetty(context), skip: wettyUnavailable() },
 		];
@@ -298,6 +301,45 @@ function podlab(gateway: RunningGateway, ack: AckPolicy, name = 'podlab'): Flood
 				return terminal;
 			});
 			return terminals.map(shellFlood);
+		},
+	};
+}
+
+/** The lab path's transport alone: each flood an exec of its own in one lab, its stdout counted here. */
+async function labExecFloor(context: BenchContext): Promise<FloodTarget> {
+	const lab = await startedBenchLab(context.cleanup);
+	return {
+		name: 'lab-exec-floor',
+		serverPid: null,
+		async open(count) {
+			return Array.from({ length: count }, () => {
+				const sessions = new Set<{ close(): void }>();
+				return {
+					async flood(bytes: number) {
+						const meter = new FloodMeter(bytes);
+						const listeners = new Set<(chunk: Buffer) => void>();
+						const terminal: BenchTerminal = {
+							bytes: 0,
+							failure: null,
+							type: () => {},
+							onOutput: (listener) => {
+								listeners.add(listener);
+								return () => listeners.delete(listener);
+							},
+							close: () => {},
+						};
+						const done = awaitFlood(meter, terminal, bytes);
+						const session = await lab.api.exec(lab.name, { command: ['sh', '-c', floodCommand(bytes)] }, { stdout: (chunk) => listeners.forEach((listener) => listener(chunk)), stderr: () => {} });
+						sessions.add(session);
+						return done.finally(() => {
+							session.close();
+							sessions.delete(session);
+						});
+					},
+					counters: () => null,
+					close: () => sessions.forEach((session) => session.close()),
+				};
+			});
 		},
 	};
 }

@@ -9,7 +9,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { newReader } from '../../tests/helpers/client.ts';
 import type { RunningGateway } from '../../tests/helpers/gateway.ts';
-import { incusLabProblem, localApi, removeInstancesOf } from '../../tests/lab/incus/incus-required.ts';
+import type { IncusApi } from '../../lab/incus/incus-api.ts';
+import { incusLabProblem, localApi, removeInstancesOf, startedLab, testLabs } from '../../tests/lab/incus/incus-required.ts';
 import type { Cleanup } from './cleanup.ts';
 import { PodlabTerminal, startPodlab, type AckPolicy } from './podlab.ts';
 
@@ -57,3 +58,19 @@ export function labTerminals(gateway: RunningGateway, ack: AckPolicy = 'site'): 
 		return PodlabTerminal.open(gateway, { cookie, term: `t${slot}`, ack });
 	};
 }
+
+/** A lab of the benchmark's own (no gateway), booted; removed with the benchmark's cleanup. */
+export async function startedBenchLab(cleanup: Cleanup): Promise<{ api: IncusApi; name: string }> {
+	const labs = await testLabs();
+	const name = await startedLab(labs);
+	cleanup.defer(
+		'the benchmark’s lab',
+		async () => {
+			await labs.destroy(name).catch(() => {});
+			labs.api.close();
+		},
+		120_000,
+	);
+	return { api: labs.api, name };
+}
+
