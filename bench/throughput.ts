@@ -329,7 +329,9 @@ async function labExecFloor(context: BenchContext): Promise<FloodTarget> {
 							close: () => {},
 						};
 						const done = awaitFlood(meter, terminal, bytes);
-						const session = await lab.api.exec(lab.name, { command: ['sh', '-c', floodCommand(bytes)] }, { stdout: (chunk) => listeners.forEach((listener) => listener(chunk)), stderr: () => {} });
+						// No pty here to turn the marker's newline into \r\n: printf writes the markers as a pty would.
+						const command = `printf 'FLOOD-START\\r\\n'; head -c ${bytes} /dev/zero | tr '\\0' y; printf 'FLOOD-END\\r\\n'`;
+						const session = await lab.api.exec(lab.name, { command: ['sh', '-c', command] }, { stdout: (chunk) => listeners.forEach((listener) => listener(chunk)), stderr: () => {} });
 						sessions.add(session);
 						return done.finally(() => {
 							session.close();
