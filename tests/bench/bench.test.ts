@@ -62,7 +62,7 @@ it('prints one well-formed JSON result per line for every benchmark (npm run ben
 	expect(results.filter((result) => result.bench === 'goal').length).toBeGreaterThan(0);
 	// The readable table goes to stderr, after the results.
 	expect(stderr).toContain('| bench | case | target |');
-}, 300_000);
+}, 480_000);
 
 it('profiles the gateway per key echoed and per MB of output, and names where the time goes (npm run bench -- --quick --only echo-profile,flood-profile)', async () => {
 	const { stdout } = await runBench(['--only', 'echo-profile,flood-profile']);
