@@ -43,6 +43,8 @@ describe('GET /metrics', () => {
 		expect(await client.run('(exit 2)', 'fail-1')).toMatchObject({ exit: 2 });
 		client.type('echo typed\r');
 		await client.waitForText('\ntyped\n');
+		// The echo's output comes before the shell's end-of-command marker: wait for the prompt.
+		await eventually(async () => (await scrape()).get('podlab_terminals{state="idle"}') === 1, 5000, 'the shell back at its prompt');
 		const during = await scrape();
 		expect(during.get('podlab_readers')).toBe(1);
 		expect(during.get('podlab_terminals{state="idle"}')).toBe(1);
