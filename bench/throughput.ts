@@ -13,10 +13,10 @@
  * - podlab with the site's own ack policy (src/terminal/connection/ack-coalescer.ts: one ack per `ready.ackBytes`
  *   rendered, no timer), 1 terminal, the same floods as the xterm-guide client's: what readers get;
  * - podlab-lab: the same gateway on the incus backend, the path readers get by default (the shell in
- *   the reader's lab, tmux in control mode over an Incus exec), both ack policies; its 10 terminals
+ *   the reader's lab, its terminal relay over an Incus exec), both ack policies; its 10 terminals
  *   are one reader's, in one lab (lib/lab-path.ts);
  * - lab-exec-floor: the flood command run in a lab by an Incus exec of its own and read from its
- *   stdout websocket in this process, nothing else: the lab path's transport alone, no tmux, no gateway.
+ *   stdout websocket in this process, nothing else: the lab path's transport alone, no relay, no gateway.
  */
 import type { IPty } from 'node-pty';
 import type { RunningGateway } from '../tests/helpers/gateway.ts';

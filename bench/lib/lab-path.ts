@@ -1,6 +1,6 @@
 /**
  * The lab path: the gateway on the incus backend, what readers get by default — every terminal a
- * shell in the reader's own lab, over an Incus exec running tmux in control mode. Started like
+ * shell in the reader's own lab, held by podlab's terminal relay and reached over an Incus exec. Started like
  * startPodlab, with a state directory of its own; its labs (and its kernel-log reader) are removed
  * when the benchmark ends.
  */

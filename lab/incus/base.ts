@@ -22,10 +22,10 @@ import { debianMirror, debianSuite, labImage, LAB_IMAGES } from '../lib/images.t
 import { CONTAINERS_CONF_PATH, LAB_SOURCE_DIR, SETUP_LOG_PATH } from '../lib/paths.ts';
 import type { IncusApi, RunInInstanceResult } from './incus-api.ts';
 import { removeInstance } from './instances.ts';
-import { INCUS_STATE_DIR, LAB_IMAGE, LAB_PROFILE } from './names.ts';
+import { INCUS_STATE_DIR, LAB_IMAGE, LAB_PROFILE, TERMINAL_RELAY_BINARY } from './names.ts';
 
 /** Bump when the image is assembled differently. */
-const RECIPE_VERSION = 2;
+const RECIPE_VERSION = 3;
 /** The image property holding the recipe hash. */
 export const RECIPE_PROPERTY = 'podlab.recipe';
 
@@ -42,9 +42,9 @@ export const BASE_PACKAGES: ReadonlyArray<{ name: string; why: string }> = [
 	{ name: 'busybox-static', why: 'syslogd for conmon, and the chapters\u2019 small tools' },
 	{ name: 'procps', why: '`ps`, `free`' },
 	{ name: 'psmisc', why: '`pstree`' },
-	{ name: 'gcc', why: 'builds the OOM chapter\u2019s memory stress program (and the kernel-log relay)' },
+	{ name: 'gcc', why: 'builds the OOM chapter\u2019s memory stress program (and podlab\u2019s two relays)' },
 	{ name: 'libc6-dev', why: 'static libc for `gcc -static`' },
-	{ name: 'tmux', why: 'keeps the lab\u2019s shells alive across gateway restarts' },
+	{ name: 'tmux', why: 'a terminal multiplexer for readers who want one' },
 	{ name: 'jq', why: 'reading `podman inspect` JSON' },
 	{ name: 'wget', why: 'the sidecar chapter reads nginx\u2019s page with `wget`' },
 	{ name: 'less', why: 'a pager for readers' },
@@ -64,12 +64,14 @@ const STAGE_DIR = `${INCUS_STATE_DIR}/image-build`;
 const IMAGES_ARCHIVE = '/var/tmp/podlab-images.tar';
 const RELAY_SOURCE = '/usr/local/src/podlab/kernel-log-relay.c';
 export const RELAY_BINARY = '/usr/local/sbin/podlab-kernel-log-relay';
+const TERMINAL_RELAY_SOURCE = '/usr/local/src/podlab/terminal-relay.c';
 
 /** The files podlab puts in the image: source in lab/incus/files, target path, mode. */
 const PODLAB_FILES = [
 	{ source: 'podlab-lab-init.sh', target: '/usr/local/sbin/podlab-lab-init', mode: 0o755 },
 	{ source: 'dmesg.sh', target: '/usr/local/bin/dmesg', mode: 0o755 },
 	{ source: 'kernel-log-relay.c', target: RELAY_SOURCE, mode: 0o644 },
+	{ source: 'terminal-relay.c', target: TERMINAL_RELAY_SOURCE, mode: 0o644 },
 ] as const;
 
 /** The containers.conf of every lab: the lab is a machine of its own, so its /etc is podlab's. */
@@ -274,6 +276,7 @@ async function buildIn(api: IncusApi, stage: string, log: (chunk: Buffer) => voi
 	};
 	await inBuilder('waiting for the builder to boot', 'for i in $(seq 300); do [ -e /run/podlab-ready ] && exit 0; sleep 0.1; done; echo "podlab-lab-init did not finish" >&2; exit 1', 40_000);
 	await inBuilder('building the kernel-log relay', `gcc -O2 -Wall -o ${RELAY_BINARY} ${RELAY_SOURCE}`, 120_000);
+	await inBuilder('building the terminal relay', `gcc -O2 -Wall -Werror -o ${TERMINAL_RELAY_BINARY} ${TERMINAL_RELAY_SOURCE}`, 120_000);
 	await pushHostImages(api, log);
 	await inBuilder('loading the images', `podman load -i ${IMAGES_ARCHIVE} && rm -f ${IMAGES_ARCHIVE}`, 600_000);
 	// The first pod builds podman's pause image; then check what the article needs: a pod, a 100 MiB limit.

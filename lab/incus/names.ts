@@ -37,3 +37,5 @@ export const SUBID_FILE = `${INCUS_STATE_DIR}/subid`;
 export const KERNEL_LOG_DIR = `${LAB_STATE_DIR}/kernel-log`;
 /** Where a lab (read-only) and a kernel-log reader (writable) see KERNEL_LOG_DIR. */
 export const LAB_KERNEL_LOG_MOUNT = '/var/log/podlab';
+/** Where the lab image has podlab's terminal relay (lab/incus/files/terminal-relay.c), which readers' terminals attach to. */
+export const TERMINAL_RELAY_BINARY = '/usr/local/sbin/podlab-terminal-relay';

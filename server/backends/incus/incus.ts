@@ -4,10 +4,10 @@
  * podlab's image in podlab's project, on this machine or wherever Incus's scheduler places it in a
  * cluster. All of a reader's terminals are shells in that lab.
  *
- * Inside the lab podlab runs what its ssh backend runs on a lab host (server/backends/ssh/): the same
- * host script, rc file and tmux config, installed in the lab's /root/.podlab, and tmux in control
- * mode, read by the same TmuxControlClient; the transport is an Incus exec (exec-pipes.ts). So a
- * shell lives in its tmux session in the lab and survives a restart or a crash of the gateway.
+ * Inside the lab a terminal is a shell held by podlab's terminal relay (lab/incus/files/terminal-relay.c,
+ * relay-process.ts), with the shell integration its ssh backend uses on a lab host (the rc file,
+ * installed in the lab's /root/.podlab); the transport is an Incus exec. So a shell lives in its
+ * relay's daemon in the lab and survives a restart or a crash of the gateway.
  *
  * What podlab decides, Incus does: labs are made ahead (warm-pool.ts); a lab whose reader has had
  * no terminal for PODLAB_LAB_IDLE_STOP_MS is stopped (its files and podman's state stay on disk) and
@@ -64,7 +64,7 @@ export interface IncusBackendOptions {
 
 export class IncusBackend implements LabBackend {
 	readonly name = 'incus';
-	/** Shells live in tmux inside the lab, which runs on without the gateway. */
+	/** Shells live in their relays inside the lab, which run on without the gateway. */
 	readonly keepsShells = true;
 	readonly labs: Labs;
 	readonly #options: IncusBackendOptions;

@@ -1,25 +1,22 @@
 /**
- * A reader's terminals in their lab: each one an Incus exec of the host script's `attach`, which
- * runs `tmux -C` on the lab's own tmux server (exec-pipes.ts, ../tmux/), attached once the lab is
- * ready, and attached again in a lab started or made anew when the first try finds the lab stopped or
- * gone behind podlab's back. Counts them for the idle stop, and keeps their outputs for a reset's notice.
+ * A reader's terminals in their lab: each one an Incus exec of podlab's terminal relay
+ * (relay-process.ts), attached once the lab is ready, and attached again in a lab started or made anew
+ * when the first try finds the lab stopped or gone behind podlab's back. Counts them for the idle
+ * stop, and keeps their outputs for a reset's notice.
  */
 import type { Logger } from 'pino';
 import type { IncusApi } from '../../../lab/incus/incus-api.ts';
 import type { LabProcess, ProcessEvents, SpawnRequest } from '../backend.ts';
 import { sessionName } from '../ssh/ssh.ts';
-import { AttachQueue, TmuxControlClient } from '../tmux/control-mode.ts';
-import { hostScriptCommands, TmuxProcess } from '../tmux/tmux-process.ts';
-import { execPipes } from './exec-pipes.ts';
 import { LAB_ENV } from './labs.ts';
 import type { ReaderLabs } from './reader-labs.ts';
+import { attachCommand, endCommand, RelayProcess } from './relay-process.ts';
 
-const HOST_SCRIPT = '/root/.podlab/podlab-host.sh';
-/** How long a command podlab runs in a lab (install, end, signal) may take. */
+/** How long Incus may take to start a terminal's attach in a running lab. */
 const COMMAND_TIMEOUT_MS = 20_000;
 /**
- * How long ending a terminal's tmux session may take (it takes well under a second): the lab's root
- * can make the command hang, and ending, freeing and resetting must finish within a few seconds.
+ * How long ending a terminal's relay session may take (a second: the grace its stragglers get): the
+ * lab's root can make the command hang, and ending, freeing and resetting must finish within a few seconds.
  */
 const END_TIMEOUT_MS = 5_000;
 
@@ -31,8 +28,6 @@ export interface LabTerminalsOptions {
 
 export class LabTerminals {
 	readonly #options: LabTerminalsOptions;
-	/** The lab's tmux server takes one attaching control client at a time (see AttachQueue). */
-	readonly #attachQueue = new AttachQueue();
 	/** Reader → the output of each of their open terminals (a reset writes its notice there). */
 	readonly #outputs = new Map<string, Set<ProcessEvents['output']>>();
 
@@ -50,6 +45,7 @@ export class LabTerminals {
 		const outputs = this.#outputs.get(request.reader) ?? new Set();
 		this.#outputs.set(request.reader, outputs.add(output));
 		let ended = false;
+		let failure: () => string | undefined = () => undefined;
 		const counted: ProcessEvents = {
 			output,
 			drain: () => events.drain(),
@@ -58,22 +54,21 @@ export class LabTerminals {
 				ended = true;
 				readerLabs.idle.ended(request.reader);
 				outputs.delete(output);
-				if (problem) this.#options.logger.warn({ reader: request.reader, terminal: request.id, lab, problem, what: client?.failure?.what }, 'incus: the lab broke a bound: terminal ended');
+				if (problem) this.#options.logger.warn({ reader: request.reader, terminal: request.id, lab, problem, what: failure() }, 'incus: the lab broke a bound: terminal ended');
 				events.exit(code, problem);
 			},
 		};
-		// In /root, so that new shells start there; HOME tells the host script where its files are.
-		const attach = ['attach', session, request.nonce, request.term, String(request.cols), String(request.rows)];
-		const command = ['sh', '-c', 'cd /root && exec sh "$0" "$@"', HOST_SCRIPT, ...attach];
-		const script = hostScriptCommands(HOST_SCRIPT, session);
-		let client: TmuxControlClient | null = null;
-		for (let attempt = 0; !client; attempt++) {
+		const endSession = (lab: string) => () => this.#endSessions(lab, session);
+		for (let attempt = 0; ; attempt++) {
 			const target = lab;
+			const relay = new RelayProcess({ nonce: request.nonce, endSession: endSession(target) }, counted);
+			failure = () => relay.failure?.what;
 			try {
-				client = await this.#attachQueue.attach(target, async () => {
-					const pipes = await execPipes(this.#options.api, target, { command, environment: { ...LAB_ENV, TERM: 'xterm-256color' }, cwd: '/root' }, COMMAND_TIMEOUT_MS);
-					return new TmuxControlClient(pipes, { target: `=${session}:`, pendingCommand: script.pending, nonce: request.nonce, cols: request.cols, rows: request.rows }, counted);
-				});
+				// In /root, so that new shells start there.
+				const exec = await this.#options.api.exec(target, { command: attachCommand(session, request.nonce, request.cols, request.rows, request.term), environment: { ...LAB_ENV, TERM: 'xterm-256color' }, cwd: '/root' }, relay.handlers, COMMAND_TIMEOUT_MS);
+				relay.start(exec);
+				this.#options.logger.info({ reader: request.reader, terminal: request.id, lab: target, session }, 'incus terminal attaching');
+				return relay;
 			} catch (cause) {
 				// Whatever broke, the next terminal looks again; a lab stopped behind podlab's back is started
 				// now, and one deleted behind its back (`null`) replaced by a new one.
@@ -90,12 +85,6 @@ export class LabTerminals {
 				throw await readerLabs.labError(cause, target, `incus: cannot attach to ${target}`);
 			}
 		}
-		this.#options.logger.info({ reader: request.reader, terminal: request.id, lab, session }, 'incus terminal attaching');
-		const attached = lab;
-		return new TmuxProcess(client, {
-			endSession: () => this.#endSessions(attached, session),
-			signalCommand: script.signal,
-		});
 	}
 
 	/** Writes `text` into each of the reader's open terminals. */
@@ -105,10 +94,10 @@ export class LabTerminals {
 
 	async #endSessions(lab: string, pattern: string): Promise<void> {
 		try {
-			const result = await this.#options.readerLabs.labs.run(lab, ['sh', HOST_SCRIPT, 'end', pattern], { timeoutMs: END_TIMEOUT_MS });
-			if (result.code !== 0) this.#options.logger.warn({ lab, sessions: pattern, status: result.code, detail: result.stderr.trim() }, 'could not end tmux sessions');
+			const result = await this.#options.readerLabs.labs.run(lab, endCommand(pattern), { timeoutMs: END_TIMEOUT_MS });
+			if (result.code !== 0) this.#options.logger.warn({ lab, sessions: pattern, status: result.code, detail: result.stderr.trim() }, 'could not end relay sessions');
 		} catch (error) {
-			this.#options.logger.warn({ lab, sessions: pattern, err: error }, 'could not end tmux sessions');
+			this.#options.logger.warn({ lab, sessions: pattern, err: error }, 'could not end relay sessions');
 		}
 	}
 }

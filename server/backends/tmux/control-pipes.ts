@@ -1,7 +1,6 @@
 /**
  * The far side of a tmux control-mode client, as the gateway holds it: the client's stdin, stdout
- * and stderr, and a way to end it. An ssh client process gives them (`childPipes`), and so does a
- * command run in an Incus lab over its exec websockets (server/backends/incus/exec-pipes.ts).
+ * and stderr, and a way to end it: an ssh client process gives them (`childPipes`).
  */
 import type { ChildProcessWithoutNullStreams } from 'node:child_process';
 

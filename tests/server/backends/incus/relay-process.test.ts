@@ -1,0 +1,114 @@
+/**
+ * The gateway's reading of a terminal relay's frames, fed as a hostile lab could send them: split
+ * anywhere, of unknown types, a replay without end. The relay itself runs in real labs in the
+ * conformance suite and tests/integration/hostile-lab.test.ts.
+ */
+import { describe, expect, it } from 'vitest';
+import type { ExecSession } from '../../../../lab/incus/incus-api.ts';
+import type { LabProblem } from '../../../../server/backends/backend.ts';
+import { RELAY_LIMITS, RelayProcess } from '../../../../server/backends/incus/relay-process.ts';
+
+const NONCE = 'n0nce';
+
+/** An exec that records what the gateway sends and is ended by `close`. */
+function execSession() {
+	const sent: Buffer[] = [];
+	let finish!: (code: number) => void;
+	const exited = new Promise<number>((resolve) => (finish = resolve));
+	let closed = false;
+	const session: ExecSession = {
+		write: (data) => {
+			sent.push(data);
+			return true;
+		},
+		queuedBytes: 0,
+		endInput: () => {},
+		pause: () => {},
+		resume: () => {},
+		signal: () => {},
+		close: () => {
+			closed = true;
+			finish(-1);
+		},
+		exited,
+	};
+	return { session, sent, finish, isClosed: () => closed };
+}
+
+function frame(type: string, payload: Buffer | string = ''): Buffer {
+	const bytes = Buffer.from(payload);
+	return Buffer.concat([Buffer.from([type.charCodeAt(0), bytes.length >> 8, bytes.length & 0xff]), bytes]);
+}
+
+function relay(limits = RELAY_LIMITS) {
+	const output: Buffer[] = [];
+	let exit: { code: number; problem?: LabProblem } | null = null;
+	const process = new RelayProcess({ nonce: NONCE, endSession: async () => {} }, { output: (chunk) => output.push(chunk), drain: () => {}, exit: (code, problem) => (exit = { code, problem }) }, limits);
+	const exec = execSession();
+	process.start(exec.session);
+	return { process, exec, text: () => Buffer.concat(output).toString('latin1'), exit: () => exit };
+}
+
+describe('the gateway reading a terminal relay', () => {
+	it('hands on output split anywhere, in order, and the shell’s exit as its marker', async () => {
+		const terminal = relay();
+		const stream = Buffer.concat([frame('h'), frame('p', 'before\r\n'), frame('o', 'one '), frame('o', 'two'), frame('x', '7')]);
+		for (let at = 0; at < stream.length; at += 2) terminal.process.handlers.stdout(stream.subarray(at, at + 2));
+		expect(terminal.text()).toBe(`before\r\none two\x1b]133;Z;7;nonce=${NONCE}\x07`);
+		terminal.exec.finish(0);
+		await new Promise((resolve) => setImmediate(resolve));
+		expect(terminal.exit()).toEqual({ code: 7, problem: undefined });
+	});
+
+	it('takes out of a replay the queries xterm.js would answer again, and says busy with the terminal’s nonce', () => {
+		const terminal = relay();
+		terminal.process.handlers.stdout(Buffer.concat([frame('h'), frame('p', 'a\x1b[6nb\x1b[cc'), frame('b'), frame('o', '\x1b[6n')]));
+		expect(terminal.text()).toBe(`abc\x1b]133;C;nonce=${NONCE}\x07\x1b[6n`);
+	});
+
+	it('sends keys, sizes and signals as frames, long input in pieces of at most 65535 bytes', async () => {
+		const terminal = relay();
+		terminal.process.write(Buffer.alloc(70_000, 0x61));
+		terminal.process.resize(120, 40);
+		await terminal.process.signalForeground('SIGTERM');
+		const sent = Buffer.concat(terminal.exec.sent);
+		expect([...sent.subarray(0, 3)]).toEqual([0x69, 0xff, 0xff]);
+		const second = 3 + 0xffff;
+		expect([...sent.subarray(second, second + 3)]).toEqual([0x69, (70_000 - 0xffff) >> 8, (70_000 - 0xffff) & 0xff]);
+		const rest = sent.subarray(second + 3 + 70_000 - 0xffff);
+		expect([...rest]).toEqual([0x72, 0, 4, 0, 120, 0, 40, 0x73, 0, 1, 15]);
+	});
+
+	it.each([
+		{ what: 'output before the attach was answered', stream: () => frame('o', 'early') },
+		{ what: 'a frame of unknown type', stream: () => Buffer.concat([frame('h'), frame('z', 'x')]) },
+		{ what: 'bytes that are no frames', stream: () => Buffer.alloc(4096, 0x61) },
+		{ what: 'an exit that is no status', stream: () => Buffer.concat([frame('h'), frame('x', '-1')]) },
+		{ what: 'a replay past its bound', stream: () => Buffer.concat([frame('h'), ...Array.from({ length: 20 }, () => frame('p', Buffer.alloc(60_000, 0x62)))]) },
+	])('ends the attach on $what, and reads nothing more', async ({ stream }) => {
+		const terminal = relay();
+		terminal.process.handlers.stdout(stream());
+		terminal.process.handlers.stdout(frame('o', 'after'));
+		expect(terminal.exec.isClosed()).toBe(true);
+		expect(terminal.text()).not.toContain('after');
+		await new Promise((resolve) => setImmediate(resolve));
+		expect(terminal.exit()?.problem).toBe('LAB_ERR_LAB_OUTPUT');
+	});
+
+	it('ends the attach when the relay does not answer in time', async () => {
+		const terminal = relay({ ...RELAY_LIMITS, firstReplyMs: 20 });
+		await new Promise((resolve) => setTimeout(resolve, 60));
+		expect(terminal.exec.isClosed()).toBe(true);
+		expect(terminal.exit()?.problem).toBe('LAB_ERR_LAB_TIMEOUT');
+	});
+
+	it('bounds what the relay says on standard error, and shows it with CRLF', async () => {
+		const terminal = relay({ ...RELAY_LIMITS, stderrBytes: 32 });
+		terminal.process.handlers.stderr(Buffer.from('podlab-terminal-relay: no\n'));
+		expect(terminal.text()).toBe('podlab-terminal-relay: no\r\n');
+		terminal.process.handlers.stderr(Buffer.alloc(64, 0x63));
+		expect(terminal.exec.isClosed()).toBe(true);
+		await new Promise((resolve) => setImmediate(resolve));
+		expect(terminal.exit()?.problem).toBe('LAB_ERR_LAB_OUTPUT');
+	});
+});
