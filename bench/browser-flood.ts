@@ -10,15 +10,19 @@
  * one with the end marker (flow control keeps arrival at most the gateway's high watermark, 384 KiB
  * by default, ahead of xterm's parser), output frames and acks per MB, and how long the page's
  * animation frames took during the flood (p99 and longest gap: how responsive the page stays); plus
- * the main thread's busy share (CDP `Performance.getMetrics` TaskDuration) over the floods.
+ * the main thread's busy share (CDP `Performance.getMetrics` TaskDuration) over the floods. Both
+ * paths: the gateway on `local` (target `podlab`) and on the incus backend, the reader's own lab
+ * (target `podlab-lab`, bench/lib/lab-path.ts).
  */
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { RunningGateway } from '../tests/helpers/gateway.ts';
 import { RUN_ATTRIBUTES } from '../src/terminal/page/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
-import type { Benchmark } from './lib/context.ts';
+import type { BenchContext, Benchmark } from './lib/context.ts';
 import { END, START, floodCommand, rateFields, type FloodTiming } from './lib/flood.ts';
+import { LAB_TARGET, labPathUnavailable, startLabPath } from './lib/lab-path.ts';
 import { startPodlab } from './lib/podlab.ts';
-import { findRunBlock, siteUnavailable } from './lib/site.ts';
+import { findRunBlock, siteUnavailable, type RunBlock } from './lib/site.ts';
 import { summarize } from './lib/stats.ts';
 
 const MB = 1e6;
@@ -70,64 +74,86 @@ export const browserFlood: Benchmark = {
 		const why = siteUnavailable() ?? browserUnavailable() ?? (block ? null : `no Run block for \`${OPEN_COMMAND}\` in the built site`);
 		if (why || !block) {
 			context.progress.step('browser-flood', `skipped: ${why}`);
-			for (const { cpuSlowdown, bytes } of sizes.cases) {
-				context.report.add({ bench: 'browser-flood', target: 'podlab', case: caseName(cpuSlowdown, bytes), n: 0, p50: null, p99: null, unit: 'MB/s', skipped: why ?? '' });
+			for (const target of ['podlab', LAB_TARGET]) {
+				for (const { cpuSlowdown, bytes } of sizes.cases) {
+					context.report.add({ bench: 'browser-flood', target, case: caseName(cpuSlowdown, bytes), n: 0, p50: null, p99: null, unit: 'MB/s', skipped: why ?? '' });
+				}
 			}
 			return;
 		}
-		const gateway = await startPodlab({ cleanup: context.cleanup });
+		const labSkip = await labPathUnavailable();
 		const browser = await launchBrowser(context.cleanup);
-		const reader = await newReader(browser);
-		try {
-			await instrument(reader);
-			const page = await reader.newPage();
-			const cdp = await reader.newCDPSession(page);
-			await cdp.send('Performance.enable');
-			const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((metric) => metric.name === 'TaskDuration')?.value ?? 0;
-
-			context.progress.step('browser-flood', `${block.path}: Run "${OPEN_COMMAND}" opens the terminal`);
-			await page.goto(new URL(block.path, gateway.url).href, { waitUntil: 'networkidle' });
-			await page.click(`button[${RUN_ATTRIBUTES.block}="${block.block}"]`);
-			await page.locator('#podlab-tab-main[data-state="connected"]').waitFor({ timeout: 15_000 });
-			context.progress.step('browser-flood', `warm-up flood of ${sizes.warmupBytes / MB} MB`);
-			await flood(page, sizes.warmupBytes, taskSeconds);
-
-			for (const { cpuSlowdown, bytes, runs } of sizes.cases) {
-				await cdp.send('Emulation.setCPUThrottlingRate', { rate: cpuSlowdown });
-				const floods: PageFlood[] = [];
-				let busySeconds = 0;
-				let wallSeconds = 0;
-				for (let run = 1; run <= runs; run++) {
-					context.progress.step('browser-flood', `CPU ${cpuSlowdown}× slower, run ${run}/${runs}: ${bytes / MB} MB`);
-					const measured = await flood(page, bytes, taskSeconds);
-					floods.push(measured.flood);
-					busySeconds += measured.busySeconds;
-					wallSeconds += measured.wallSeconds;
+		const targets = [
+			{ name: 'podlab', gateway: () => startPodlab({ cleanup: context.cleanup }), skip: null },
+			{ name: LAB_TARGET, gateway: () => startLabPath(context.cleanup), skip: labSkip },
+		];
+		for (const target of targets) {
+			if (target.skip) {
+				context.progress.step('browser-flood', `${target.name} skipped: ${target.skip}`);
+				for (const { cpuSlowdown, bytes } of sizes.cases) {
+					context.report.add({ bench: 'browser-flood', target: target.name, case: caseName(cpuSlowdown, bytes), n: 0, p50: null, p99: null, unit: 'MB/s', skipped: target.skip });
 				}
-				const megabytes = floods.reduce((total, one) => total + one.bytes, 0) / MB;
-				const gaps = summarize(floods.flatMap((one) => one.frameGaps));
-				const frames = floods.reduce((total, one) => total + one.frames, 0);
-				context.report.add({
-					bench: 'browser-flood',
-					target: 'podlab',
-					case: caseName(cpuSlowdown, bytes),
-					...rateFields(floods.map(timing)),
-					cpuSlowdown,
-					framesPerMB: frames / megabytes,
-					meanFrameBytes: (megabytes * MB) / frames,
-					acksPerMB: floods.reduce((total, one) => total + one.acks, 0) / megabytes,
-					animationFrameP99Ms: gaps?.p99 ?? null,
-					animationFrameMaxMs: gaps?.max ?? null,
-					// CDP's TaskDuration is the main thread's own time, from Enter to the end marker's arrival.
-					mainThreadBusy: busySeconds / wallSeconds,
-				});
+				continue;
 			}
-			await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
-		} finally {
-			await reader.close();
+			await floodsIn(context, target.name, await target.gateway(), browser, block, sizes);
 		}
 	},
 };
+
+/** The floods of one target (the gateway on `local`, or the lab path) in a new reader's page. */
+async function floodsIn(context: BenchContext, target: string, gateway: RunningGateway, browser: Browser, block: RunBlock, sizes: Sizes): Promise<void> {
+	const step = (text: string) => context.progress.step('browser-flood', `${target}: ${text}`);
+	const reader = await newReader(browser);
+	try {
+		await instrument(reader);
+		const page = await reader.newPage();
+		const cdp = await reader.newCDPSession(page);
+		await cdp.send('Performance.enable');
+		const taskSeconds = async () => (await cdp.send('Performance.getMetrics')).metrics.find((metric) => metric.name === 'TaskDuration')?.value ?? 0;
+
+		step(`${block.path}: Run "${OPEN_COMMAND}" opens the terminal`);
+		await page.goto(new URL(block.path, gateway.url).href, { waitUntil: 'networkidle' });
+		await page.click(`button[${RUN_ATTRIBUTES.block}="${block.block}"]`);
+		// The lab path's first terminal may wait for the reader's lab.
+		await page.locator('#podlab-tab-main[data-state="connected"]').waitFor({ timeout: 60_000 });
+		step(`warm-up flood of ${sizes.warmupBytes / MB} MB`);
+		await flood(page, sizes.warmupBytes, taskSeconds);
+
+		for (const { cpuSlowdown, bytes, runs } of sizes.cases) {
+			await cdp.send('Emulation.setCPUThrottlingRate', { rate: cpuSlowdown });
+			const floods: PageFlood[] = [];
+			let busySeconds = 0;
+			let wallSeconds = 0;
+			for (let run = 1; run <= runs; run++) {
+				step(`CPU ${cpuSlowdown}× slower, run ${run}/${runs}: ${bytes / MB} MB`);
+				const measured = await flood(page, bytes, taskSeconds);
+				floods.push(measured.flood);
+				busySeconds += measured.busySeconds;
+				wallSeconds += measured.wallSeconds;
+			}
+			const megabytes = floods.reduce((total, one) => total + one.bytes, 0) / MB;
+			const gaps = summarize(floods.flatMap((one) => one.frameGaps));
+			const frames = floods.reduce((total, one) => total + one.frames, 0);
+			context.report.add({
+				bench: 'browser-flood',
+				target,
+				case: caseName(cpuSlowdown, bytes),
+				...rateFields(floods.map(timing)),
+				cpuSlowdown,
+				framesPerMB: frames / megabytes,
+				meanFrameBytes: (megabytes * MB) / frames,
+				acksPerMB: floods.reduce((total, one) => total + one.acks, 0) / megabytes,
+				animationFrameP99Ms: gaps?.p99 ?? null,
+				animationFrameMaxMs: gaps?.max ?? null,
+				// CDP's TaskDuration is the main thread's own time, from Enter to the end marker's arrival.
+				mainThreadBusy: busySeconds / wallSeconds,
+			});
+		}
+		await cdp.send('Emulation.setCPUThrottlingRate', { rate: 1 });
+	} finally {
+		await reader.close();
+	}
+}
 
 /** A flood as the page saw it, timed as the throughput benchmark times its floods. */
 function timing({ bytes, startedAt, endedAt }: PageFlood): FloodTiming {

@@ -12,15 +12,18 @@
  * - warm: Runs after that on the same page (terminal open, shell at its prompt).
  * The command is `uname -a`, whose output contains the kernel release (os.release()) and whose typed
  * form does not. Needs the built site (dist/) with such a block; skips with the reason otherwise.
+ * Both paths: the gateway on `local` (target `podlab`) and the reader's own lab (`podlab-lab`).
  */
 import { release } from 'node:os';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { RunningGateway } from '../tests/helpers/gateway.ts';
 import { RUN_ATTRIBUTES } from '../src/terminal/page/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
-import type { Benchmark } from './lib/context.ts';
+import type { BenchContext, Benchmark } from './lib/context.ts';
+import { LAB_TARGET, labPathUnavailable, startLabPath } from './lib/lab-path.ts';
 import { startPodlab } from './lib/podlab.ts';
 import { summarize } from './lib/stats.ts';
-import { findRunBlock, siteUnavailable } from './lib/site.ts';
+import { findRunBlock, siteUnavailable, type RunBlock } from './lib/site.ts';
 
 const COMMAND = 'uname -a';
 const OUTPUT_TIMEOUT_MS = 15_000;
@@ -46,55 +49,76 @@ export const clickToOutput: Benchmark = {
 		const why = siteUnavailable() ?? browserUnavailable() ?? (block ? null : `no Run block for \`${COMMAND}\` in the built site`);
 		if (why || !block) {
 			context.progress.step('click-to-output', `skipped: ${why}`);
-			for (const mode of ['cold', 'warm']) context.report.add({ bench: 'click-to-output', target: 'podlab', case: mode, mode, n: 0, p50: null, p99: null, unit: 'ms', skipped: why ?? '' });
+			for (const target of ['podlab', LAB_TARGET]) {
+				for (const mode of ['cold', 'warm']) context.report.add({ bench: 'click-to-output', target, case: mode, mode, n: 0, p50: null, p99: null, unit: 'ms', skipped: why ?? '' });
+			}
 			return;
 		}
 		const samples = context.quick ? { cold: 1, warmup: 1, warm: 2 } : { cold: 8, warmup: 3, warm: 20 };
-		const gateway = await startPodlab({ cleanup: context.cleanup });
+		const labSkip = await labPathUnavailable();
 		const browser = await launchBrowser(context.cleanup);
-		const url = new URL(block.path, gateway.url).href;
-		const expected = release();
-		const cold: RunTiming[] = [];
-		const warm: RunTiming[] = [];
-		for (let sample = 1; sample <= samples.cold; sample++) {
-			context.progress.step('click-to-output', `cold ${sample}/${samples.cold}: new reader, ${block.path}, Run "${COMMAND}"`);
-			const reader = await newReader(browser);
-			try {
-				await instrument(reader);
-				const page = await reader.newPage();
-				await page.goto(url, { waitUntil: 'networkidle' });
-				cold.push(await timeRun(page, block.block, expected));
-				if (sample < samples.cold) continue;
-				// The last reader goes on with warm runs on its open terminal.
-				context.progress.step('click-to-output', `warm: ${samples.warm} Runs after ${samples.warmup} warm-up Runs`);
-				for (let run = 1; run <= samples.warmup + samples.warm; run++) {
-					const timing = await timeRun(page, block.block, expected);
-					if (run > samples.warmup) warm.push(timing);
-				}
-			} finally {
-				await reader.close();
+		const targets = [
+			{ name: 'podlab', gateway: () => startPodlab({ cleanup: context.cleanup }), skip: null },
+			{ name: LAB_TARGET, gateway: () => startLabPath(context.cleanup), skip: labSkip },
+		];
+		for (const target of targets) {
+			if (target.skip) {
+				context.progress.step('click-to-output', `${target.name} skipped: ${target.skip}`);
+				for (const mode of ['cold', 'warm']) context.report.add({ bench: 'click-to-output', target: target.name, case: mode, mode, n: 0, p50: null, p99: null, unit: 'ms', skipped: target.skip });
+				continue;
 			}
-		}
-		for (const [mode, timings] of [['cold', cold], ['warm', warm]] as const) {
-			const painted = summarize(timings.map((timing) => timing.paintedAt - timing.clickedAt))!;
-			const arrived = summarize(timings.map((timing) => timing.arrivedAt - timing.clickedAt))!;
-			context.report.add({
-				bench: 'click-to-output',
-				target: 'podlab',
-				case: mode,
-				mode,
-				n: painted.n,
-				p50: painted.p50,
-				p99: painted.p99,
-				unit: 'ms',
-				max: painted.max,
-				outputFrameArrivedP50: arrived.p50,
-				page: block.path,
-				command: COMMAND,
-			});
+			await runsIn(context, target.name, await target.gateway(), browser, block, samples);
 		}
 	},
 };
+
+/**
+ * Cold and warm Runs of one target (the gateway on `local`, or the lab path, where a cold Run of a
+ * new reader also claims their lab from the warm pool, as a reader's first Run does).
+ */
+async function runsIn(context: BenchContext, target: string, gateway: RunningGateway, browser: Browser, block: RunBlock, samples: { cold: number; warmup: number; warm: number }): Promise<void> {
+	const url = new URL(block.path, gateway.url).href;
+	const expected = release();
+	const cold: RunTiming[] = [];
+	const warm: RunTiming[] = [];
+	for (let sample = 1; sample <= samples.cold; sample++) {
+		context.progress.step('click-to-output', `${target}: cold ${sample}/${samples.cold}: new reader, ${block.path}, Run "${COMMAND}"`);
+		const reader = await newReader(browser);
+		try {
+			await instrument(reader);
+			const page = await reader.newPage();
+			await page.goto(url, { waitUntil: 'networkidle' });
+			cold.push(await timeRun(page, block.block, expected));
+			if (sample < samples.cold) continue;
+			// The last reader goes on with warm runs on its open terminal.
+			context.progress.step('click-to-output', `${target}: warm: ${samples.warm} Runs after ${samples.warmup} warm-up Runs`);
+			for (let run = 1; run <= samples.warmup + samples.warm; run++) {
+				const timing = await timeRun(page, block.block, expected);
+				if (run > samples.warmup) warm.push(timing);
+			}
+		} finally {
+			await reader.close();
+		}
+	}
+	for (const [mode, timings] of [['cold', cold], ['warm', warm]] as const) {
+		const painted = summarize(timings.map((timing) => timing.paintedAt - timing.clickedAt))!;
+		const arrived = summarize(timings.map((timing) => timing.arrivedAt - timing.clickedAt))!;
+		context.report.add({
+			bench: 'click-to-output',
+			target,
+			case: mode,
+			mode,
+			n: painted.n,
+			p50: painted.p50,
+			p99: painted.p99,
+			unit: 'ms',
+			max: painted.max,
+			outputFrameArrivedP50: arrived.p50,
+			page: block.path,
+			command: COMMAND,
+		});
+	}
+}
 
 /** Wraps the page's WebSocket so a Run's output frame can be timed from inside the page. */
 async function instrument(reader: BrowserContext): Promise<void> {

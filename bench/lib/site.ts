@@ -30,8 +30,14 @@ export function pagePaths(under = ''): string[] {
 	return found.sort();
 }
 
+/** A block with a Run button in the built site: the page it is on and its block id. */
+export interface RunBlock {
+	path: string;
+	block: string;
+}
+
 /** The first page with a Run button for exactly `code`, and the button's block id. */
-export function findRunBlock(code: string): { path: string; block: string } | null {
+export function findRunBlock(code: string): RunBlock | null {
 	const escaped = code.replaceAll('&', '&amp;').replaceAll('"', '&quot;');
 	const pattern = new RegExp(`<button[^>]*${RUN_ATTRIBUTES.action}="run"[^>]*${RUN_ATTRIBUTES.code}="${escapeRegExp(escaped)}"[^>]*${RUN_ATTRIBUTES.block}="([^"]+)"`);
 	for (const path of pagePaths()) {

@@ -127,6 +127,7 @@ static int master = -1, listener = -1, client = -1;
 static pid_t shell_pid;
 static int shell_status = -1; /* once the shell exited: its status */
 static int output_done;       /* the shell exited and the pty had nothing more to read */
+static size_t after_exit;     /* bytes read from the pty since the shell exited */
 static int attached_before;   /* a gateway attached to this session before */
 static int signal_pipe[2];
 
@@ -450,6 +451,8 @@ static void daemon_loop(const char *session) {
 			if (length > 0) {
 				ring_add(chunk, (size_t)length);
 				if (client >= 0 && handshaken) out_add_data('o', chunk, (size_t)length);
+				// A job the shell left may write on: what it wrote just after the shell's end is the last that goes out.
+				if (shell_status >= 0 && (after_exit += (size_t)length) >= RING) output_done = 1;
 			} else if (length == 0 || (errno != EAGAIN && errno != EINTR)) {
 				// EIO: every holder of the pty's other side is gone. Done once the shell's status is known.
 				if (shell_status >= 0) output_done = 1;

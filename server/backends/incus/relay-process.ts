@@ -103,7 +103,10 @@ export class RelayProcess implements LabProcess {
 	/** Takes the exec running {@link attachCommand} (which says the attach's size itself) and waits for its answer within the deadline. */
 	start(session: ExecSession): void {
 		this.#session = session;
-		this.#firstReply = setTimeout(() => this.#fail('LAB_ERR_LAB_TIMEOUT', `no answer from the terminal relay within ${this.#limits.firstReplyMs} ms`), this.#limits.firstReplyMs);
+		// The exec's output may come before the exec's promise settles: the relay may have answered
+		// already, or broken a bound (and its session could not be closed then).
+		if (this.#problem) session.close();
+		else if (!this.#attached) this.#firstReply = setTimeout(() => this.#fail('LAB_ERR_LAB_TIMEOUT', `no answer from the terminal relay within ${this.#limits.firstReplyMs} ms`), this.#limits.firstReplyMs);
 		this.#exited = session.exited.then((code) => {
 			this.#clearFirstReply();
 			this.#events.exit(this.#status ?? code, this.#problem ?? undefined);

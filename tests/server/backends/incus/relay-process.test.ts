@@ -95,6 +95,28 @@ describe('the gateway reading a terminal relay', () => {
 		expect(terminal.exit()?.problem).toBe('LAB_ERR_LAB_OUTPUT');
 	});
 
+	// Incus may deliver the exec's first output before the exec's own promise settles.
+	it('takes an answer that came before the exec was handed over, and ends no attach for it later', async () => {
+		const output: Buffer[] = [];
+		let exit: LabProblem | undefined | null = null;
+		const process = new RelayProcess({ nonce: NONCE, endSession: async () => {} }, { output: (chunk) => output.push(chunk), drain: () => {}, exit: (_code, problem) => (exit = problem) }, { ...RELAY_LIMITS, firstReplyMs: 20 });
+		process.handlers.stdout(Buffer.concat([frame('h'), frame('o', 'prompt$ ')]));
+		const exec = execSession();
+		process.start(exec.session);
+		await new Promise((resolve) => setTimeout(resolve, 60));
+		expect(exec.isClosed()).toBe(false);
+		expect(exit).toBeNull();
+		expect(Buffer.concat(output).toString()).toBe('prompt$ ');
+	});
+
+	it('closes an exec whose relay broke a bound before it was handed over', () => {
+		const process = new RelayProcess({ nonce: NONCE, endSession: async () => {} }, { output: () => {}, drain: () => {}, exit: () => {} });
+		process.handlers.stdout(frame('z'));
+		const exec = execSession();
+		process.start(exec.session);
+		expect(exec.isClosed()).toBe(true);
+	});
+
 	it('ends the attach when the relay does not answer in time', async () => {
 		const terminal = relay({ ...RELAY_LIMITS, firstReplyMs: 20 });
 		await new Promise((resolve) => setTimeout(resolve, 60));
