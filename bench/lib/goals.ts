@@ -291,6 +291,19 @@ function labEchoRatio(percentile: 'p50' | 'p99'): Goal {
 	};
 }
 
+/** A flood in the reader's page (Chromium, the site's client, CPU at full speed) on the lab path, against `local`'s in the same run. */
+const labPageFlood: Goal = {
+	text: "a flood in the reader's page, the lab path: at least 90 % of local's in the same run",
+	unit: '%',
+	check(results) {
+		const at = (target: string) => find(results, (result) => result.bench === 'browser-flood' && result.target === target && result.cpuSlowdown === 1);
+		const [lab, local] = [at(LAB), at('podlab')];
+		if (typeof lab?.value !== 'number' || typeof local?.value !== 'number') return { why: 'no page flood figures for the lab path and local' };
+		const value = (lab.value / local.value) * 100;
+		return { value, limit: 90, met: value >= 90, n: lab.n, measured: `${Math.round(value)} % (${lab.value} vs ${local.value} MB/s)` };
+	},
+};
+
 export const GOALS: readonly Goal[] = [
 	echoRatio('p50'),
 	echoRatio('p99'),
@@ -324,6 +337,7 @@ export const GOALS: readonly Goal[] = [
 	throughputVsWetty(LAB, 10),
 	labEchoRatio('p50'),
 	labEchoRatio('p99'),
+	labPageFlood,
 ];
 
 /** One result line per goal: `met` true/false, or null with `why` when it could not be checked. */

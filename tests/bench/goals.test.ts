@@ -88,6 +88,14 @@ describe('the lab path’s goals', () => {
 		expect(goal([flood('podlab', 10, 60, { ack: 'site' }), flood('wetty', 10, 54)], TEN).met).toBeNull();
 	});
 
+	it('holds a flood in the reader’s page on the lab path to 90 % of local’s, CPU at full speed', () => {
+		const PAGE = "a flood in the reader's page, the lab path: at least 90 % of local's in the same run";
+		const page = (target: string, value: number, cpuSlowdown = 1): BenchResult => ({ bench: 'browser-flood', target, case: `CPU ${cpuSlowdown}×`, n: 3, p50: value, p99: null, unit: 'MB/s', value, cpuSlowdown });
+		expect(goal([page('podlab-lab', 18), page('podlab', 19)], PAGE)).toMatchObject({ met: true });
+		expect(goal([page('podlab-lab', 12), page('podlab', 19)], PAGE).met).toBe(false);
+		expect(goal([page('podlab-lab', 5, 4), page('podlab', 19)], PAGE).met).toBeNull();
+	});
+
 	it('holds lab-path echo at 100 terminals to 2.5× the network floor', () => {
 		expect(goal([echo('podlab-lab', 100, 10), echo('network-floor', 100, 5)], ECHO)).toMatchObject({ met: true, value: 2 });
 		expect(goal([echo('podlab-lab', 100, 13), echo('network-floor', 100, 5)], ECHO).met).toBe(false);

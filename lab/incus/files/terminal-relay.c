@@ -3,7 +3,7 @@
  * /usr/local/sbin/podlab-terminal-relay. It keeps a reader's shells alive in their lab while no
  * gateway is attached, the way tmux did, without drawing a screen: one small daemon per terminal
  * holds the shell's pty and a ring of its recent output, and hands the pty's bytes to the gateway
- * as they come (server/backends/incus/relay-client.ts reads them).
+ * as they come (server/backends/incus/relay-process.ts reads them).
  *
  *   podlab-terminal-relay attach SESSION NONCE COLS ROWS TERM
  *       Run by the gateway over an Incus exec, one per terminal. Writes the nonce where the shell's
@@ -123,7 +123,13 @@ static void set_nonblocking(int fd) {
 
 /* ---- the daemon ---- */
 
-static int master = -1, listener = -1, client = -1;
+static int master = -1, listener = -1;
+/*
+ * The attach's socket, and the exec's own stdin and stdout, which the attach hands over with the
+ * attach frame (SCM_RIGHTS): the daemon then reads and writes the gateway's pipes itself, with no
+ * process copying between them. The socket only tells when the attach is gone.
+ */
+static int client = -1, client_in = -1, client_out = -1;
 static pid_t shell_pid;
 static int shell_status = -1; /* once the shell exited: its status */
 static int output_done;       /* the shell exited and the pty had nothing more to read */
@@ -185,8 +191,10 @@ static void out_add_data(char type, const char *bytes, size_t length) {
 }
 
 static void drop_client(void) {
+	if (client_in >= 0 && client_in != client) close(client_in);
+	if (client_out >= 0 && client_out != client) close(client_out);
 	if (client >= 0) close(client);
-	client = -1;
+	client = client_in = client_out = -1;
 	out_start = out_length = 0;
 	in_start = in_length = 0;
 	rx_length = 0;
@@ -270,6 +278,43 @@ static void signal_foreground(void) {
 	}
 }
 
+static int take_frames(void);
+
+/*
+ * Takes the attach frame from the attach's socket, with the exec's stdin and stdout when it passed
+ * them (else the socket carries the frames both ways); false when it is not an attach frame.
+ */
+static int take_attach(void) {
+	unsigned char frame[HEADER + 4];
+	union {
+		char buffer[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	struct iovec io = {frame, sizeof frame};
+	struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer};
+	ssize_t length = recvmsg(client, &message, MSG_CMSG_CLOEXEC);
+	if (length < 0 && (errno == EAGAIN || errno == EINTR)) return 1;
+	struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+	if (header && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
+		int passed = (int)((header->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+		int fds[2] = {-1, -1};
+		memcpy(fds, CMSG_DATA(header), (size_t)(passed < 2 ? passed : 2) * sizeof(int));
+		for (int i = 2; i < passed; i++) close(((int *)CMSG_DATA(header))[i]);
+		if (passed != 2) {
+			if (fds[0] >= 0) close(fds[0]);
+			return 0;
+		}
+		client_in = fds[0];
+		client_out = fds[1];
+		set_nonblocking(client_in);
+		set_nonblocking(client_out);
+	}
+	if (length != sizeof frame) return 0;
+	memcpy(rx, frame, sizeof frame);
+	rx_length = sizeof frame;
+	return take_frames();
+}
+
 /* Takes the frames the gateway sent; false when it broke the protocol. */
 static int take_frames(void) {
 	size_t at = 0;
@@ -339,6 +384,8 @@ static void kill_session(int signal) {
 }
 
 static void end_session(const char *session) {
+	// The gateway has had everything: its exec ends now, not after the grace below.
+	drop_client();
 	// The hangup ends the shell and its jobs; what ignored it and stayed in the session goes a second later.
 	kill(-shell_pid, SIGHUP);
 	kill(shell_pid, SIGHUP);
@@ -391,7 +438,7 @@ static void start_shell(const char *session, const char *term, int cols, int row
 
 static void daemon_loop(const char *session) {
 	for (;;) {
-		struct pollfd fds[4];
+		struct pollfd fds[6];
 		int count = 0;
 		fds[count++] = (struct pollfd){signal_pipe[0], POLLIN, 0};
 		fds[count++] = (struct pollfd){listener, POLLIN, 0};
@@ -405,12 +452,18 @@ static void daemon_loop(const char *session) {
 			master_at = count;
 			fds[count++] = (struct pollfd){master, master_events, 0};
 		}
+		int in_at = -1, out_at = -1;
 		if (client >= 0) {
-			short events = 0;
-			if (in_length == 0 && rx_length < sizeof rx) events |= POLLIN;
-			if (out_length > 0) events |= POLLOUT;
 			client_at = count;
-			fds[count++] = (struct pollfd){client, events, 0};
+			fds[count++] = (struct pollfd){client, handshaken ? 0 : POLLIN, 0};
+			if (handshaken && in_length == 0 && rx_length < sizeof rx) {
+				in_at = count;
+				fds[count++] = (struct pollfd){client_in, POLLIN, 0};
+			}
+			if (handshaken && out_length > 0) {
+				out_at = count;
+				fds[count++] = (struct pollfd){client_out, POLLOUT, 0};
+			}
 		}
 		// After the shell exited, what the pty still holds is read without waiting (a job it left may keep it open).
 		int timeout = shell_status >= 0 && can_read ? 0 : pending_signal ? 10 : -1;
@@ -434,7 +487,7 @@ static void daemon_loop(const char *session) {
 			if (next >= 0) {
 				// The newest gateway wins: an older attach that is still there is let go.
 				drop_client();
-				client = next;
+				client = client_in = client_out = next;
 			}
 		}
 		if (master_at >= 0 && (fds[master_at].revents & POLLOUT) && in_length > 0) {
@@ -464,19 +517,22 @@ static void daemon_loop(const char *session) {
 				output_done = 1;
 			}
 		}
-		if (output_done && client >= 0 && handshaken && !exit_sent) send_exit();
-		if (client_at >= 0 && (fds[client_at].revents & POLLIN)) {
-			ssize_t length = read(client, rx + rx_length, sizeof rx - rx_length);
+		if (client_at >= 0 && !handshaken && (fds[client_at].revents & POLLIN)) {
+			if (!take_attach()) drop_client();
+		} else if (client_at >= 0 && (fds[client_at].revents & (POLLHUP | POLLERR))) {
+			drop_client();
+		}
+		if (client >= 0 && in_at >= 0 && (fds[in_at].revents & (POLLIN | POLLHUP | POLLERR))) {
+			ssize_t length = read(client_in, rx + rx_length, sizeof rx - rx_length);
 			if (length <= 0 && !(length < 0 && (errno == EAGAIN || errno == EINTR))) drop_client();
 			else if (length > 0) {
 				rx_length += (size_t)length;
 				if (!take_frames()) drop_client();
 			}
-		} else if (client_at >= 0 && (fds[client_at].revents & (POLLHUP | POLLERR))) {
-			drop_client();
 		}
-		if (client >= 0 && out_length > 0) {
-			ssize_t written = write(client, out + out_start, out_length);
+		if (output_done && client >= 0 && handshaken && !exit_sent) send_exit();
+		if (client >= 0 && handshaken && out_length > 0 && (out_at < 0 || (fds[out_at].revents & (POLLOUT | POLLERR)))) {
+			ssize_t written = write(client_out, out + out_start, out_length);
 			if (written > 0) {
 				out_start += (size_t)written;
 				out_length -= (size_t)written;
@@ -568,54 +624,6 @@ static int connect_to(const char *session) {
 	return fd;
 }
 
-/* Copies bytes both ways until either side closes; an end of stdin is the gateway letting go. */
-static int relay(int session) {
-	static char to_session[65536], to_gateway[65536];
-	size_t to_session_length = 0, to_gateway_length = 0;
-	int stdin_open = 1;
-	set_nonblocking(0);
-	set_nonblocking(1);
-	set_nonblocking(session);
-	for (;;) {
-		struct pollfd fds[3] = {
-			{0, stdin_open && to_session_length == 0 ? POLLIN : 0, 0},
-			{session, (to_gateway_length == 0 ? POLLIN : 0) | (to_session_length > 0 ? POLLOUT : 0), 0},
-			{1, to_gateway_length > 0 ? POLLOUT : 0, 0},
-		};
-		if (poll(fds, 3, -1) < 0) {
-			if (errno == EINTR) continue;
-			return 1;
-		}
-		if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t length = read(0, to_session, sizeof to_session);
-			if (length == 0 || (length < 0 && errno != EAGAIN && errno != EINTR)) return 0;
-			if (length > 0) to_session_length = (size_t)length;
-		}
-		if (to_session_length > 0) {
-			ssize_t written = write(session, to_session, to_session_length);
-			if (written < 0 && errno != EAGAIN && errno != EINTR) return 0;
-			if (written > 0) {
-				memmove(to_session, to_session + written, to_session_length - (size_t)written);
-				to_session_length -= (size_t)written;
-			}
-		}
-		if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			ssize_t length = read(session, to_gateway, sizeof to_gateway);
-			// The daemon closed (nothing of it waits here: it is read only when all was written).
-			if (length == 0 || (length < 0 && errno != EAGAIN && errno != EINTR)) return 0;
-			if (length > 0) to_gateway_length = (size_t)length;
-		}
-		if (to_gateway_length > 0) {
-			ssize_t written = write(1, to_gateway, to_gateway_length);
-			if (written < 0 && errno != EAGAIN && errno != EINTR) return 0;
-			if (written > 0) {
-				memmove(to_gateway, to_gateway + written, to_gateway_length - (size_t)written);
-				to_gateway_length -= (size_t)written;
-			}
-		}
-	}
-}
-
 static int attach(const char *session, const char *nonce, int cols, int rows, const char *term) {
 	char path[600], temporary[640];
 	path_of(path, sizeof path, session, "nonce");
@@ -633,10 +641,28 @@ static int attach(const char *session, const char *nonce, int cols, int rows, co
 		if (session_fd < 0) die("cannot connect to the session");
 	}
 	close(lock);
+	// The attach frame, with this exec's stdin and stdout: the daemon reads and writes them itself.
 	unsigned char hello[HEADER + 4] = {'A', 0, 4, (unsigned char)(cols >> 8), (unsigned char)cols, (unsigned char)(rows >> 8), (unsigned char)rows};
-	if (write_all(session_fd, hello, sizeof hello) < 0) die("cannot reach the session");
-	signal(SIGPIPE, SIG_IGN);
-	return relay(session_fd);
+	union {
+		char buffer[CMSG_SPACE(2 * sizeof(int))];
+		struct cmsghdr align;
+	} control;
+	memset(&control, 0, sizeof control);
+	struct iovec io = {hello, sizeof hello};
+	struct msghdr message = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = control.buffer, .msg_controllen = sizeof control.buffer};
+	struct cmsghdr *header = CMSG_FIRSTHDR(&message);
+	header->cmsg_level = SOL_SOCKET;
+	header->cmsg_type = SCM_RIGHTS;
+	header->cmsg_len = CMSG_LEN(2 * sizeof(int));
+	int pipes[2] = {0, 1};
+	memcpy(CMSG_DATA(header), pipes, sizeof pipes);
+	if (sendmsg(session_fd, &message, MSG_NOSIGNAL) != (ssize_t)sizeof hello) die("cannot reach the session");
+	// Nothing more to do here: the exec lasts as long as this process, which the daemon ends by
+	// closing the socket once it lets go of the gateway (or the gateway ends the exec).
+	char byte;
+	while (read(session_fd, &byte, 1) > 0 || errno == EINTR) {
+	}
+	return 0;
 }
 
 static int end(const char *pattern) {
