@@ -665,6 +665,29 @@ static int attach(const char *session, const char *nonce, int cols, int rows, co
 	return 0;
 }
 
+/*
+ * Whether `pid` is the daemon of `session`: a pid file outlives a stop of the lab, and after the
+ * lab's next boot its number may be another process's. The daemon's command line is its attach's.
+ */
+static int is_daemon_of(int pid, const char *session) {
+	char path[64], line[512];
+	snprintf(path, sizeof path, "/proc/%d/cmdline", pid);
+	int fd = open(path, O_RDONLY);
+	if (fd < 0) return 0;
+	ssize_t length = read(fd, line, sizeof line - 1);
+	close(fd);
+	if (length <= 0) return 0;
+	line[length] = 0;
+	const char *word = line, *end = line + length;
+	const char *expected[] = {NULL, "attach", session};
+	for (int i = 0; i < 3; i++) {
+		if (word >= end) return 0;
+		if (expected[i] && strcmp(word, expected[i]) != 0) return 0;
+		word += strlen(word) + 1;
+	}
+	return 1;
+}
+
 static int end(const char *pattern) {
 	DIR *sessions = opendir(dir);
 	if (!sessions) return 0;
@@ -685,7 +708,7 @@ static int end(const char *pattern) {
 		(void)!read(fd, text, sizeof text - 1);
 		close(fd);
 		int pid = number_in(strtok(text, "\n") ? text : "", 2, 1 << 30);
-		if (pid > 0 && kill(pid, SIGTERM) == 0 && count < 256) daemons[count++] = pid;
+		if (pid > 0 && is_daemon_of(pid, name) && kill(pid, SIGTERM) == 0 && count < 256) daemons[count++] = pid;
 		else {
 			// No daemon: only its files are left.
 			const char *suffixes[] = {"sock", "pid", "nonce", "shell", "lock"};
