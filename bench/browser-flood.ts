@@ -20,8 +20,7 @@ import { RUN_ATTRIBUTES } from '../src/terminal/page/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
 import type { BenchContext, Benchmark } from './lib/context.ts';
 import { END, START, floodCommand, rateFields, type FloodTiming } from './lib/flood.ts';
-import { LAB_TARGET, labPathUnavailable, startLabPath } from './lib/lab-path.ts';
-import { startPodlab } from './lib/podlab.ts';
+import { bothPaths, LAB_TARGET } from './lib/lab-path.ts';
 import { findRunBlock, siteUnavailable, type RunBlock } from './lib/site.ts';
 import { summarize } from './lib/stats.ts';
 
@@ -81,13 +80,8 @@ export const browserFlood: Benchmark = {
 			}
 			return;
 		}
-		const labSkip = await labPathUnavailable();
 		const browser = await launchBrowser(context.cleanup);
-		const targets = [
-			{ name: 'podlab', gateway: () => startPodlab({ cleanup: context.cleanup }), skip: null },
-			{ name: LAB_TARGET, gateway: () => startLabPath(context.cleanup), skip: labSkip },
-		];
-		for (const target of targets) {
+		for (const target of await bothPaths(context.cleanup)) {
 			if (target.skip) {
 				context.progress.step('browser-flood', `${target.name} skipped: ${target.skip}`);
 				for (const { cpuSlowdown, bytes } of sizes.cases) {

@@ -20,8 +20,7 @@ import type { RunningGateway } from '../tests/helpers/gateway.ts';
 import { RUN_ATTRIBUTES } from '../src/terminal/page/run-request.ts';
 import { browserUnavailable, launchBrowser, newReader } from './lib/browser.ts';
 import type { BenchContext, Benchmark } from './lib/context.ts';
-import { LAB_TARGET, labPathUnavailable, startLabPath } from './lib/lab-path.ts';
-import { startPodlab } from './lib/podlab.ts';
+import { bothPaths, LAB_TARGET } from './lib/lab-path.ts';
 import { summarize } from './lib/stats.ts';
 import { findRunBlock, siteUnavailable, type RunBlock } from './lib/site.ts';
 
@@ -55,13 +54,8 @@ export const clickToOutput: Benchmark = {
 			return;
 		}
 		const samples = context.quick ? { cold: 1, warmup: 1, warm: 2 } : { cold: 8, warmup: 3, warm: 20 };
-		const labSkip = await labPathUnavailable();
 		const browser = await launchBrowser(context.cleanup);
-		const targets = [
-			{ name: 'podlab', gateway: () => startPodlab({ cleanup: context.cleanup }), skip: null },
-			{ name: LAB_TARGET, gateway: () => startLabPath(context.cleanup), skip: labSkip },
-		];
-		for (const target of targets) {
+		for (const target of await bothPaths(context.cleanup)) {
 			if (target.skip) {
 				context.progress.step('click-to-output', `${target.name} skipped: ${target.skip}`);
 				for (const mode of ['cold', 'warm']) context.report.add({ bench: 'click-to-output', target: target.name, case: mode, mode, n: 0, p50: null, p99: null, unit: 'ms', skipped: target.skip });

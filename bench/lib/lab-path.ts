@@ -44,6 +44,22 @@ export async function startLabPath(cleanup: Cleanup, env: Record<string, string>
 	});
 }
 
+/** A path a reader's terminal takes, for the benchmarks that measure both; `skip` says why it cannot be measured here. */
+export interface TerminalPath {
+	name: string;
+	gateway(): Promise<RunningGateway>;
+	skip: string | null;
+}
+
+/** `local` (target `podlab`) and the lab path (target {@link LAB_TARGET}), each gateway started when asked for. */
+export async function bothPaths(cleanup: Cleanup): Promise<TerminalPath[]> {
+	const labSkip = await labPathUnavailable();
+	return [
+		{ name: 'podlab', gateway: () => startPodlab({ cleanup }), skip: null },
+		{ name: LAB_TARGET, gateway: () => startLabPath(cleanup), skip: labSkip },
+	];
+}
+
 /**
  * Opens terminals on the lab path: {@link TERMINALS_PER_LAB} to a reader (one lab), then the next
  * reader's. The first terminal of a reader makes its lab (from the warm pool).
