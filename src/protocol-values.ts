@@ -66,7 +66,7 @@ export const ERRORS = {
 	LAB_ERR_HOST_SETUP: { http: null, close: 4005, after: 'retry', text: 'Your lab host is missing something podlab needs (tmux 3.3 or later): tell your instructor.' },
 	LAB_ERR_LAB_ENGINE: { http: null, close: 4008, after: 'retry', text: 'The lab machines do not answer right now: podlab keeps trying, and this terminal reconnects by itself. Tell your trainer if it lasts.' },
 	LAB_ERR_LAB_IMAGE: { http: null, close: 4009, after: 'retry', text: 'Labs cannot start here yet: the lab image is missing. Tell your trainer (npm run lab:setup makes it).' },
-	LAB_ERR_LAB_OUTPUT: { http: null, close: 4010, after: 'ended', text: 'Your lab sent this terminal more than podlab takes (a line, a reply or error output past its limit), so it was ended. Open a new terminal; if a program in the lab changed podlab’s files there, reset the lab.' },
+	LAB_ERR_LAB_OUTPUT: { http: null, close: 4010, after: 'ended', text: 'Your lab sent this terminal data podlab does not accept (malformed, or past a limit), so it was ended. Open a new terminal; if a program in the lab changed podlab’s files there, reset the lab.' },
 	LAB_ERR_LAB_TIMEOUT: { http: null, close: 4011, after: 'retry', text: 'Your lab did not answer in time, so this terminal was ended: podlab tries again. If it lasts, reset the lab.' },
 	LAB_ERR_LAB_PREPARING: { http: 503, close: 4012, after: 'retry', text: 'This machine is preparing its labs (the first start takes a few minutes): your command runs as soon as the lab is ready.' },
 	LAB_ERR_LAB_RESET: { http: null, close: 4013, after: 'retry', text: 'Your lab was reset: this terminal reconnects to a shell in the fresh lab.' },

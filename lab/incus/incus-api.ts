@@ -348,7 +348,13 @@ export class IncusApi {
 		const operation = answer.metadata as IncusOperation;
 		const fds = (operation.metadata as { fds?: Record<string, string> } | null)?.fds;
 		if (!fds?.['0'] || !fds['1'] || !fds['2'] || !fds.control) throw new IncusError(`Incus gave no exec sockets for ${instance}`, 500);
-		const sockets = await Promise.allSettled(['0', '1', '2', 'control'].map((fd) => this.#websocket(`/1.0/operations/${encodeURIComponent(operation.id)}/websocket?secret=${fds[fd]}`, timeoutMs)));
+		// Incus starts the command once it has all four sockets, which may be before this side has seen
+		// the last of them open: output is taken from the moment each socket exists, or it would be lost.
+		const onMessage: Record<string, ((data: Buffer, binary: boolean) => void) | undefined> = {
+			'1': (data, binary) => binary && data.length > 0 && handlers.stdout(data),
+			'2': (data, binary) => binary && data.length > 0 && handlers.stderr(data),
+		};
+		const sockets = await Promise.allSettled(['0', '1', '2', 'control'].map((fd) => this.#websocket(`/1.0/operations/${encodeURIComponent(operation.id)}/websocket?secret=${fds[fd]}`, timeoutMs, onMessage[fd])));
 		const failed = sockets.find((socket) => socket.status === 'rejected');
 		if (failed) {
 			for (const socket of sockets) if (socket.status === 'fulfilled') socket.value.terminate();
@@ -358,12 +364,13 @@ export class IncusApi {
 		return new WebSocketExec(this, operation.id, { stdin, stdout, stderr, control }, handlers);
 	}
 
-	#websocket(path: string, timeoutMs: number): Promise<WebSocket> {
+	#websocket(path: string, timeoutMs: number, onMessage?: (data: Buffer, binary: boolean) => void): Promise<WebSocket> {
 		const endpoint = this.endpoint;
 		const socket =
 			'socketPath' in endpoint
 				? new WebSocket(`ws+unix://${endpoint.socketPath}:${path}`, { handshakeTimeout: timeoutMs, perMessageDeflate: false })
 				: new WebSocket(`${endpoint.url.replace(/^http/, 'ws')}${path}`, { handshakeTimeout: timeoutMs, perMessageDeflate: false, ...this.#tlsOptions() });
+		if (onMessage) socket.on('message', onMessage);
 		return new Promise((resolve, reject) => {
 			socket.once('open', () => {
 				socket.removeAllListeners('error');
@@ -419,14 +426,13 @@ class WebSocketExec implements ExecSession {
 	#drainPending = false;
 	#closed = false;
 
-	constructor(api: IncusApi, operation: string, sockets: ExecSockets, handlers: ExecHandlers) {
+	constructor(api: IncusApi, operation: string, sockets: ExecSockets, handlers: Pick<ExecHandlers, 'drain'>) {
 		this.#api = api;
 		this.#operation = operation;
 		this.#sockets = sockets;
+		// Output reaches `handlers` from the sockets' first message on (IncusApi.exec): Incus sends it as
+		// binary messages and marks the end of a stream with an empty text one.
 		this.#onDrain = handlers.drain;
-		// Incus sends output as binary messages and marks the end of a stream with an empty text one.
-		sockets.stdout.on('message', (data: Buffer, binary) => binary && data.length > 0 && handlers.stdout(data));
-		sockets.stderr.on('message', (data: Buffer, binary) => binary && data.length > 0 && handlers.stderr(data));
 		const ended = (socket: WebSocket) => new Promise<void>((resolve) => (socket.readyState === WebSocket.CLOSED ? resolve() : socket.once('close', () => resolve())));
 		this.exited = Promise.all([ended(sockets.stdout), ended(sockets.stderr)]).then(() => this.#exitStatus());
 		void this.exited.then(() => this.close());
