@@ -190,6 +190,15 @@ async function createHost(dir: string, number: number, subnet: number): Promise<
 		},
 		async setLink(linkState) {
 			await ipIn('link', 'set', 'eth0', linkState);
+			if (linkState === 'down') return;
+			// The kernel reports the carrier back on this side in its own time (linkwatch: up to a second),
+			// and keeps the failed neighbour entry of the down time: until both are done, connecting gives
+			// "No route to host". The host is up once they are.
+			await run('ip', ['neigh', 'flush', 'dev', rootSide]);
+			for (const deadline = Date.now() + 5000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 50))) {
+				if (readFileSync(`/sys/class/net/${rootSide}/operstate`, 'utf8').trim() === 'up') return;
+			}
+			throw new Error(`${rootSide} did not come up within 5 s`);
 		},
 	};
 	const state: HostState = { host, sshd: () => sshd };

@@ -10,7 +10,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_SOCKET } from '../../lab/incus/names.ts';
+import { LOCAL_SOCKET, TERMINAL_RELAY_BINARY } from '../../lab/incus/names.ts';
 import type { Labs } from '../../server/backends/incus/labs.ts';
 import { joinClass as joinAs, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
@@ -249,6 +249,36 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		expect((await labOf({ id }))!.name).toBe(second);
 		again.close();
 	}, 120_000);
+
+	it('removes a warm lab made from an older lab image (no terminal relay) when it takes over, and gives the student one that works', async () => {
+		const state = newStateDir();
+		const first = await gateway(state);
+		const warmOf = async () => (await labs.list()).filter((lab) => lab.stateDir === state && lab.owner === null && lab.running);
+		let old: string[] = [];
+		for (const deadline = Date.now() + 60_000; old.length === 0 && Date.now() < deadline; ) {
+			old = (await warmOf()).map((lab) => lab.name);
+			if (old.length === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+		}
+		expect(old.length, 'a warm lab').toBeGreaterThan(0);
+		expect(await first.stop()).toBe(0);
+		// As a lab made from the image before the relay was in it.
+		for (const name of old) expect((await labs.run(name, ['rm', TERMINAL_RELAY_BINARY])).code).toBe(0);
+
+		const second = await gateway(state);
+		const pia = await connect(second, state, 'pia');
+		const host = (await output(pia, 'hostname', 'h')).match(LAB_NAME)?.[0];
+		expect(host).toBeTruthy();
+		expect(old).not.toContain(host);
+		// Removed in the background once its check failed.
+		let left = old;
+		for (const deadline = Date.now() + 30_000; left.length > 0 && Date.now() < deadline; ) {
+			const names = new Set((await labs.list()).map((lab) => lab.name));
+			left = old.filter((name) => names.has(name));
+			if (left.length > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+		}
+		expect(left, 'old warm labs left').toEqual([]);
+		pia.close();
+	}, 180_000);
 
 	it('frees the labs of students the roster no longer has and of gateways that are gone, and never another gateway’s', async () => {
 		const mine = newStateDir();

@@ -7,6 +7,7 @@
  */
 import type { Logger } from 'pino';
 import { IncusError } from '../../../lab/incus/incus-api.ts';
+import { TERMINAL_RELAY_BINARY } from '../../../lab/incus/names.ts';
 import type { LabError } from '../../../src/protocol.ts';
 import { installProblem } from '../ssh/install.ts';
 import type { EngineLink } from './engine-link.ts';
@@ -256,6 +257,9 @@ export class ReaderLabs {
 		const script = [
 			`for i in $(seq ${BOOT_TIMEOUT_S * 20}); do [ -e /run/podlab-ready ] && break; sleep 0.05; done`,
 			'[ -e /run/podlab-ready ] || { echo "the lab did not finish booting" >&2; exit 1; }',
+			// A lab made from a lab image older than this gateway (before its terminal relay) cannot hold
+			// terminals: a warm one is then removed (take-over.ts), a reader's is replaced by a reset.
+			`[ -x ${TERMINAL_RELAY_BINARY} ] || { echo "the lab was made from an older lab image, without podlab's terminal relay: reset it" >&2; exit 1; }`,
 			'mkdir -p /etc/podlab',
 			`echo ${labLogDir(this.labs.gateway, lab.name)} > /etc/podlab/kernel-log`,
 			this.#options.installScript,
