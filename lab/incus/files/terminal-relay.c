@@ -83,11 +83,6 @@ static int write_all(int fd, const void *bytes, size_t length) {
 		ssize_t written = write(fd, at, length);
 		if (written < 0) {
 			if (errno == EINTR) continue;
-			if (errno == EAGAIN) {
-				struct pollfd wait = {fd, POLLOUT, 0};
-				poll(&wait, 1, -1);
-				continue;
-			}
 			return -1;
 		}
 		at += written;

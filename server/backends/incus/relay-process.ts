@@ -51,12 +51,6 @@ function frame(type: string, payload: Buffer): Buffer {
 	return Buffer.concat([header, payload]);
 }
 
-function sizeFrame(type: 'r', cols: number, rows: number): Buffer {
-	const payload = Buffer.alloc(4);
-	payload.writeUInt16BE(cols, 0);
-	payload.writeUInt16BE(rows, 2);
-	return frame(type, payload);
-}
 
 export interface RelayOptions {
 	nonce: string;
@@ -129,7 +123,10 @@ export class RelayProcess implements LabProcess {
 	}
 
 	resize(cols: number, rows: number): void {
-		this.#send(sizeFrame('r', cols, rows));
+		const size = Buffer.alloc(4);
+		size.writeUInt16BE(cols, 0);
+		size.writeUInt16BE(rows, 2);
+		this.#send(frame('r', size));
 	}
 
 	pauseOutput(): void {
