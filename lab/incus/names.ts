@@ -37,5 +37,13 @@ export const SUBID_FILE = `${INCUS_STATE_DIR}/subid`;
 export const KERNEL_LOG_DIR = `${LAB_STATE_DIR}/kernel-log`;
 /** Where a lab (read-only) and a kernel-log reader (writable) see KERNEL_LOG_DIR. */
 export const LAB_KERNEL_LOG_MOUNT = '/var/log/podlab';
+/**
+ * The gateways' terminal sockets on an Incus host: `<gateway>/<lab>/terminals.sock`, one listening
+ * socket of a gateway for each of its labs, each lab's directory mounted (read-only) in that lab
+ * alone (server/backends/incus/terminal-sockets.ts).
+ */
+export const TERMINAL_SOCKET_DIR = `${LAB_STATE_DIR}/terminals`;
+/** Where a lab sees its directory of TERMINAL_SOCKET_DIR. */
+export const LAB_TERMINAL_SOCKET_MOUNT = '/var/lib/podlab/gateway';
 /** Where the lab image has podlab's terminal relay (lab/incus/files/terminal-relay.c), which readers' terminals attach to. */
 export const TERMINAL_RELAY_BINARY = '/usr/local/sbin/podlab-terminal-relay';

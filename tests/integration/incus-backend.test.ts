@@ -5,13 +5,16 @@
  * stopped and comes back with its files and pods, nothing is orphaned and nothing shared by accident
  * between gateways, and Incus going away is a clear error the gateway recovers from by itself.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { LOCAL_SOCKET, TERMINAL_RELAY_BINARY } from '../../lab/incus/names.ts';
+import { readGatewayId } from '../../server/backends/incus/gateway-identity.ts';
 import type { Labs } from '../../server/backends/incus/labs.ts';
+import { terminalSocketDir } from '../../server/backends/incus/terminal-sockets.ts';
 import { joinClass as joinAs, TestClient } from '../helpers/client.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { incusLabProblem, localApi, removeInstancesOf, testLabs } from '../lab/incus/incus-required.ts';
@@ -142,6 +145,34 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		again.close();
 	}, 180_000);
 
+	it('carries a lab’s terminals over the gateway’s own socket, and over Incus for a lab that does not mount it', async () => {
+		const state = newStateDir();
+		const gw = await gateway(state);
+		const kai = await connect(gw, state, 'kai');
+		const lab = (await output(kai, 'hostname', 'h')).match(LAB_NAME)![0];
+		const socket = join(terminalSocketDir((await readGatewayId(state))!, lab), 'terminals.sock');
+		// The gateway's end of each terminal's connection (a unix socket accepted from a lab is in the lab's network namespace).
+		const init = (await labs.initPid(lab))!;
+		const connections = () => execFileSync('nsenter', [`--net=/proc/${init}/ns/net`, 'ss', '-xH', 'state', 'connected'], { encoding: 'utf8' }).split('\n').filter((line) => line.includes(` ${socket} `)).length;
+		expect(await output(kai, 'ls -l /var/lib/podlab/gateway/terminals.sock', 'mount')).toMatch(/^s.* \/var\/lib\/podlab\/gateway\/terminals\.sock$/m);
+		expect(connections()).toBe(1);
+
+		// As a lab on another member of a cluster, where the directory does not exist.
+		const instance = await labs.api.get<{ devices: Record<string, unknown> }>(`/1.0/instances/${lab}`);
+		const { terminals, ...devices } = instance.devices;
+		expect(terminals).toBeTruthy();
+		await labs.api.call('PUT', `/1.0/instances/${lab}`, { body: { ...instance, devices } });
+		const second = await connect(gw, state, 'kai', { term: 'second' });
+		expect(await output(second, 'echo over incus; hostname', 'h')).toContain(lab);
+		expect(connections()).toBe(1);
+		// Both kinds live side by side, each with its shell.
+		expect(await output(kai, 'echo still direct', 'again')).toContain('still direct');
+		// A gateway that stops lets go of its connections; the relay keeps the shell.
+		expect(await gw.stop()).toBe(0);
+		for (const deadline = Date.now() + 5_000; connections() > 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+		expect(connections()).toBe(0);
+	}, 120_000);
+
 	it('shows a container’s OOM report in its own lab’s dmesg at once, and in no other', async () => {
 		const state = newStateDir();
 		const gw = await gateway(state);
@@ -250,7 +281,7 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		again.close();
 	}, 120_000);
 
-	it('removes a warm lab made from an older lab image (no terminal relay) when it takes over, and gives the student one that works', async () => {
+	it('removes a warm lab made from an older lab image (a terminal relay that cannot use the gateway’s socket) when it takes over, and gives the student one that works', async () => {
 		const state = newStateDir();
 		const first = await gateway(state);
 		const warmOf = async () => (await labs.list()).filter((lab) => lab.stateDir === state && lab.owner === null && lab.running);
@@ -261,8 +292,9 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		}
 		expect(old.length, 'a warm lab').toBeGreaterThan(0);
 		expect(await first.stop()).toBe(0);
-		// As a lab made from the image before the relay was in it.
-		for (const name of old) expect((await labs.run(name, ['rm', TERMINAL_RELAY_BINARY])).code).toBe(0);
+		// As a lab made from the image before its relay spoke the gateway's socket (`protocol` was unknown to it).
+		const older = `#!/bin/sh\necho 'usage: podlab-terminal-relay attach SESSION NONCE COLS ROWS TERM | end PATTERN' >&2\nexit 2\n`;
+		for (const name of old) expect((await labs.run(name, ['sh', '-c', `cat > ${TERMINAL_RELAY_BINARY}`], { input: older })).code).toBe(0);
 
 		const second = await gateway(state);
 		const pia = await connect(second, state, 'pia');

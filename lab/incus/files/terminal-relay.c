@@ -5,10 +5,15 @@
  * holds the shell's pty and a ring of its recent output, and hands the pty's bytes to the gateway
  * as they come (server/backends/incus/relay-process.ts reads them).
  *
- *   podlab-terminal-relay attach SESSION NONCE COLS ROWS TERM
+ *   podlab-terminal-relay attach SESSION NONCE COLS ROWS TERM [SOCKET TOKEN]
  *       Run by the gateway over an Incus exec, one per terminal. Writes the nonce where the shell's
- *       rc file reads it, starts SESSION's daemon unless it runs, connects to it and relays frames
- *       between the exec's stdin/stdout and the daemon until either side closes.
+ *       rc file reads it, starts SESSION's daemon unless it runs, and hands the daemon the gateway's
+ *       end: with SOCKET and TOKEN, a connection to the gateway's own socket for this lab (mounted
+ *       from the gateway's host), which starts with TOKEN, and the exec ends at once; without them,
+ *       or when SOCKET cannot be reached (a lab on another member of a cluster), the exec's stdin and
+ *       stdout, and the exec lasts as long as the attach.
+ *   podlab-terminal-relay protocol
+ *       Prints the protocol this relay speaks (2: the gateway's socket), for the gateway's check of a lab.
  *   podlab-terminal-relay end PATTERN
  *       Ends every session whose name matches PATTERN (a shell pattern): its shell, its jobs and
  *       whatever else stayed in the shell's session, then its files.
@@ -67,6 +72,9 @@
 #define REATTACH_KEY "\033[9998~"
 /* How long a signal waits for a command to be in the foreground (FOREGROUND_WAIT_MS, server/backends/local/local.ts). */
 #define FOREGROUND_WAIT_MS 1000
+/* What `protocol` prints: 2 since the gateway's socket (TOKEN_LENGTH, relay-process.ts). */
+#define PROTOCOL "2"
+#define TOKEN_LENGTH 32
 
 static char dir[256];
 /* The session's lock while the attach starts its daemon (which must not keep it). */
@@ -276,8 +284,11 @@ static void signal_foreground(void) {
 static int take_frames(void);
 
 /*
- * Takes the attach frame from the attach's socket, with the exec's stdin and stdout when it passed
- * them (else the socket carries the frames both ways); false when it is not an attach frame.
+ * Takes the attach frame from the attach's socket, with the gateway's end when it passed it: 'A' with
+ * the exec's stdin and stdout (the attach stays, and its socket says when the exec is gone), 'D' with
+ * a connection to the gateway's socket twice (the attach is gone, and that connection says when the
+ * gateway is). Without descriptors the attach's socket carries the frames both ways. False when it
+ * is not an attach frame.
  */
 static int take_attach(void) {
 	unsigned char frame[HEADER + 4];
@@ -305,6 +316,12 @@ static int take_attach(void) {
 		set_nonblocking(client_out);
 	}
 	if (length != sizeof frame) return 0;
+	if (frame[0] == 'D') {
+		if (client_in == client) return 0;
+		close(client);
+		client = client_in;
+		frame[0] = 'A';
+	}
 	memcpy(rx, frame, sizeof frame);
 	rx_length = sizeof frame;
 	return take_frames();
@@ -619,7 +636,25 @@ static int connect_to(const char *session) {
 	return fd;
 }
 
-static int attach(const char *session, const char *nonce, int cols, int rows, const char *term) {
+/*
+ * A connection to the gateway's socket for this lab, which has been told TOKEN; -1 when the socket
+ * is not there or does not take it at once (the exec's pipes serve then).
+ */
+static int connect_gateway(const char *socket_path, const char *token) {
+	struct sockaddr_un address = {.sun_family = AF_UNIX};
+	if (strlen(socket_path) >= sizeof address.sun_path) return -1;
+	strcpy(address.sun_path, socket_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0) return -1;
+	// Non-blocking: a gateway whose queue is full is not waited for.
+	if (connect(fd, (struct sockaddr *)&address, sizeof address) < 0 || write(fd, token, TOKEN_LENGTH) != TOKEN_LENGTH) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int attach(const char *session, const char *nonce, int cols, int rows, const char *term, const char *socket_path, const char *token) {
 	char path[600], temporary[640];
 	path_of(path, sizeof path, session, "nonce");
 	snprintf(temporary, sizeof temporary, "%s.%d", path, getpid());
@@ -636,8 +671,9 @@ static int attach(const char *session, const char *nonce, int cols, int rows, co
 		if (session_fd < 0) die("cannot connect to the session");
 	}
 	close(lock);
-	// The attach frame, with this exec's stdin and stdout: the daemon reads and writes them itself.
-	unsigned char hello[HEADER + 4] = {'A', 0, 4, (unsigned char)(cols >> 8), (unsigned char)cols, (unsigned char)(rows >> 8), (unsigned char)rows};
+	int gateway = socket_path ? connect_gateway(socket_path, token) : -1;
+	// The attach frame, with the gateway's end: the daemon reads and writes it itself.
+	unsigned char hello[HEADER + 4] = {gateway >= 0 ? 'D' : 'A', 0, 4, (unsigned char)(cols >> 8), (unsigned char)cols, (unsigned char)(rows >> 8), (unsigned char)rows};
 	union {
 		char buffer[CMSG_SPACE(2 * sizeof(int))];
 		struct cmsghdr align;
@@ -649,9 +685,11 @@ static int attach(const char *session, const char *nonce, int cols, int rows, co
 	header->cmsg_level = SOL_SOCKET;
 	header->cmsg_type = SCM_RIGHTS;
 	header->cmsg_len = CMSG_LEN(2 * sizeof(int));
-	int pipes[2] = {0, 1};
-	memcpy(CMSG_DATA(header), pipes, sizeof pipes);
+	int ends[2] = {gateway >= 0 ? gateway : 0, gateway >= 0 ? gateway : 1};
+	memcpy(CMSG_DATA(header), ends, sizeof ends);
 	if (sendmsg(session_fd, &message, MSG_NOSIGNAL) != (ssize_t)sizeof hello) die("cannot reach the session");
+	// The daemon has the gateway's connection (queued with the frame): the exec is done.
+	if (gateway >= 0) return 0;
 	// Nothing more to do here: the exec lasts as long as this process, which the daemon ends by
 	// closing the socket once it lets go of the gateway (or the gateway ends the exec).
 	char byte;
@@ -730,12 +768,17 @@ int main(int argc, char **argv) {
 	if (!home || !*home) home = "/root";
 	snprintf(dir, sizeof dir, "%s/.podlab/sessions", home);
 	mkdir(dir, 0700);
-	if (argc == 7 && strcmp(argv[1], "attach") == 0) {
+	if ((argc == 7 || argc == 9) && strcmp(argv[1], "attach") == 0) {
 		int cols = number_in(argv[4], 1, 1000), rows = number_in(argv[5], 1, 1000);
-		if (valid_name(argv[2], 0) && valid_name(argv[3], 0) && cols > 0 && rows > 0 && valid_name(argv[6], 0)) return attach(argv[2], argv[3], cols, rows, argv[6]);
+		const char *socket_path = argc == 9 ? argv[7] : NULL, *token = argc == 9 ? argv[8] : NULL;
+		int direct_ok = !socket_path || (socket_path[0] == '/' && valid_name(token, 0) && strlen(token) == TOKEN_LENGTH);
+		if (valid_name(argv[2], 0) && valid_name(argv[3], 0) && cols > 0 && rows > 0 && valid_name(argv[6], 0) && direct_ok) return attach(argv[2], argv[3], cols, rows, argv[6], socket_path, token);
+	} else if (argc == 2 && strcmp(argv[1], "protocol") == 0) {
+		puts(PROTOCOL);
+		return 0;
 	} else if (argc == 3 && strcmp(argv[1], "end") == 0 && valid_name(argv[2], 1)) {
 		return end(argv[2]);
 	}
-	fprintf(stderr, "usage: podlab-terminal-relay attach SESSION NONCE COLS ROWS TERM | end PATTERN\n");
+	fprintf(stderr, "usage: podlab-terminal-relay attach SESSION NONCE COLS ROWS TERM [SOCKET TOKEN] | end PATTERN | protocol\n");
 	return 2;
 }

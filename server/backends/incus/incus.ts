@@ -6,8 +6,10 @@
  *
  * Inside the lab a terminal is a shell held by podlab's terminal relay (lab/incus/files/terminal-relay.c,
  * relay-process.ts), with the shell integration its ssh backend uses on a lab host (the rc file,
- * installed in the lab's /root/.podlab); the transport is an Incus exec. So a shell lives in its
- * relay's daemon in the lab and survives a restart or a crash of the gateway.
+ * installed in the lab's /root/.podlab); an Incus exec attaches it, and its frames go over a socket
+ * of the gateway's mounted in the lab (terminal-sockets.ts), or over the exec for a lab on another
+ * member of a cluster. So a shell lives in its relay's daemon in the lab and survives a restart or a
+ * crash of the gateway.
  *
  * What podlab decides, Incus does: labs are made ahead (warm-pool.ts); a lab whose reader has had
  * no terminal for PODLAB_LAB_IDLE_STOP_MS is stopped (its files and podman's state stay on disk) and
@@ -38,6 +40,7 @@ import { LabTerminals } from './lab-terminals.ts';
 import { Labs } from './labs.ts';
 import { ReaderLabs, type LabSummary } from './reader-labs.ts';
 import { takeOver } from './take-over.ts';
+import { TerminalSockets } from './terminal-sockets.ts';
 
 export type { LabSummary } from './reader-labs.ts';
 
@@ -72,6 +75,7 @@ export class IncusBackend implements LabBackend {
 	readonly #readerLabs: ReaderLabs;
 	readonly #terminals: LabTerminals;
 	readonly #kernelLog: KernelLog;
+	readonly #terminalSockets: TerminalSockets;
 	readonly #labStatus: () => Promise<LabStatus>;
 	#takenOver = false;
 
@@ -79,18 +83,20 @@ export class IncusBackend implements LabBackend {
 		this.#options = options;
 		this.labs = new Labs(options.api, options.identity, options.limits);
 		this.#kernelLog = new KernelLog({ api: options.api, identity: options.identity, logger: options.logger });
+		this.#terminalSockets = new TerminalSockets(options.identity.id, options.logger);
 		this.#engine = new EngineLink({ api: options.api, onUp: () => this.#up(), setupState: options.setupState, logger: options.logger });
 		this.#readerLabs = new ReaderLabs({
 			labs: this.labs,
 			engine: this.#engine,
 			kernelLog: this.#kernelLog,
+			terminalSockets: this.#terminalSockets,
 			installScript: script,
 			warmLabs: options.warmLabs,
 			idleStopMs: options.idleStopMs,
 			retainMs: options.retainMs,
 			logger: options.logger,
 		});
-		this.#terminals = new LabTerminals({ api: options.api, readerLabs: this.#readerLabs, logger: options.logger });
+		this.#terminals = new LabTerminals({ api: options.api, readerLabs: this.#readerLabs, sockets: this.#terminalSockets, logger: options.logger });
 		this.#labStatus = cachedLabStatus(() => detectLab({ incus: { endpoint: options.api.endpoint, project: options.api.project } }));
 	}
 
@@ -225,6 +231,7 @@ export class IncusBackend implements LabBackend {
 		this.#engine.close();
 		await this.#readerLabs.close();
 		await this.#kernelLog.close();
+		await this.#terminalSockets.close();
 		this.#options.api.close();
 	}
 

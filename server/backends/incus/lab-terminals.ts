@@ -1,6 +1,7 @@
 /**
  * A reader's terminals in their lab: each one an Incus exec of podlab's terminal relay
- * (relay-process.ts), attached once the lab is ready, and attached again in a lab started or made anew
+ * (relay-process.ts) that hands the relay a connection to the gateway's socket for the lab
+ * (terminal-sockets.ts) where it can, attached once the lab is ready, and attached again in a lab started or made anew
  * when the first try finds the lab stopped or gone behind podlab's back. Counts them for the idle
  * stop, and keeps their outputs for a reset's notice.
  */
@@ -11,6 +12,7 @@ import { sessionName } from '../ssh/ssh.ts';
 import { LAB_ENV } from './labs.ts';
 import type { ReaderLabs } from './reader-labs.ts';
 import { attachCommand, endCommand, RelayProcess } from './relay-process.ts';
+import type { TerminalSockets } from './terminal-sockets.ts';
 
 /** How long Incus may take to start a terminal's attach in a running lab. */
 const COMMAND_TIMEOUT_MS = 20_000;
@@ -23,6 +25,7 @@ const END_TIMEOUT_MS = 5_000;
 export interface LabTerminalsOptions {
 	api: IncusApi;
 	readerLabs: ReaderLabs;
+	sockets: TerminalSockets;
 	logger: Logger;
 }
 
@@ -63,13 +66,19 @@ export class LabTerminals {
 			const target = lab;
 			const relay = new RelayProcess({ nonce: request.nonce, endSession: endSession(target) }, counted);
 			failure = () => relay.failure?.what;
+			// Without the socket (it could not be listened on) the exec carries the frames.
+			const direct = await this.#options.sockets.expect(target).catch((error: unknown) => {
+				this.#options.logger.warn({ lab: target, err: error }, 'incus: no terminal socket for the lab');
+				return undefined;
+			});
 			try {
 				// In /root, so that new shells start there.
-				const exec = await this.#options.api.exec(target, { command: attachCommand(session, request.nonce, request.cols, request.rows, request.term), environment: { ...LAB_ENV, TERM: 'xterm-256color' }, cwd: '/root' }, relay.handlers, COMMAND_TIMEOUT_MS);
-				relay.start(exec);
+				const exec = await this.#options.api.exec(target, { command: attachCommand(session, request.nonce, request.cols, request.rows, request.term, direct), environment: { ...LAB_ENV, TERM: 'xterm-256color' }, cwd: '/root' }, relay.handlers, COMMAND_TIMEOUT_MS);
+				relay.start(exec, direct);
 				this.#options.logger.info({ reader: request.reader, terminal: request.id, lab: target, session }, 'incus terminal attaching');
 				return relay;
 			} catch (cause) {
+				direct?.cancel();
 				// Whatever broke, the next terminal looks again; a lab stopped behind podlab's back is started
 				// now, and one deleted behind its back (`null`) replaced by a new one.
 				readerLabs.unready(target);

@@ -9,9 +9,10 @@ import { randomBytes } from 'node:crypto';
 import type { IncusApi, IncusError, RunInInstanceResult } from '../../../lab/incus/incus-api.ts';
 import { removeInstance } from '../../../lab/incus/instances.ts';
 import type { LabLimits } from '../../../lab/incus/lab-profile.ts';
-import { LAB_IMAGE, LAB_PROFILE, STORAGE_POOL } from '../../../lab/incus/names.ts';
+import { LAB_IMAGE, LAB_PROFILE, LAB_TERMINAL_SOCKET_MOUNT, STORAGE_POOL } from '../../../lab/incus/names.ts';
 import { ROLE_KEY } from '../../../lab/incus/status.ts';
 import type { GatewayIdentity } from './gateway-identity.ts';
+import { makeTerminalSocketDir, removeTerminalSocketDir } from './terminal-sockets.ts';
 
 /** podlab's config keys on a lab. */
 export const LAB_KEYS = {
@@ -124,12 +125,15 @@ export class Labs {
 	}
 
 	/**
-	 * Makes a lab from the image (stopped); Incus's scheduler chooses its member.
+	 * Makes a lab from the image (stopped); Incus's scheduler chooses its member. It mounts its
+	 * directory of this gateway's terminal sockets (terminal-sockets.ts), where there is one: on
+	 * another member of a cluster the directory is not there, and the lab's terminals go over Incus.
 	 * @throws {IncusError} when Incus refuses (the image missing, no member online, a full pool).
 	 */
 	async create(): Promise<LabInfo> {
 		const name = `lab-${randomBytes(4).toString('hex')}`;
 		const limits = this.#limits;
+		const terminals = await makeTerminalSocketDir(this.#identity.id, name);
 		await this.api.call('POST', '/1.0/instances', {
 			body: {
 				name,
@@ -147,7 +151,10 @@ export class Labs {
 					'limits.cpu.allowance': `${Math.round((limits.cpuShares * 100) / 1024)}%`,
 					'limits.kernel.nofile': String(limits.openFiles),
 				},
-				devices: { root: { type: 'disk', path: '/', pool: STORAGE_POOL, size: String(limits.diskBytes) } },
+				devices: {
+					root: { type: 'disk', path: '/', pool: STORAGE_POOL, size: String(limits.diskBytes) },
+					terminals: { type: 'disk', source: terminals, path: LAB_TERMINAL_SOCKET_MOUNT, readonly: 'true', required: 'false' },
+				},
 			},
 			timeoutMs: 120_000,
 		});
@@ -172,8 +179,9 @@ export class Labs {
 	}
 
 	/** Stops lab `name` at once and deletes it with everything in it. Idempotent. */
-	destroy(name: string): Promise<void> {
-		return removeInstance(this.api, name);
+	async destroy(name: string): Promise<void> {
+		await removeInstance(this.api, name);
+		await removeTerminalSocketDir(this.#identity.id, name);
 	}
 
 	/** Sets podlab's keys on a lab (its owner, its last use). */

@@ -15,6 +15,8 @@ import { IdleStop } from './idle-stop.ts';
 import { labLogDir, type KernelLog } from './kernel-log.ts';
 import { sweepActions } from './lab-sweep.ts';
 import type { LabInfo, LabUsage, Labs } from './labs.ts';
+import { RELAY_PROTOCOL } from './relay-process.ts';
+import type { TerminalSockets } from './terminal-sockets.ts';
 import { WarmPool } from './warm-pool.ts';
 
 export interface ReaderLabsOptions {
@@ -23,6 +25,8 @@ export interface ReaderLabsOptions {
 	engine: EngineLink;
 	/** Gives each ready lab its kernel log. */
 	kernelLog: KernelLog;
+	/** The gateway's terminal sockets, closed with their labs. */
+	terminalSockets: TerminalSockets;
 	/** The script that installs podlab's files in a lab (../ssh/install.ts). */
 	installScript: string;
 	/** Ready labs kept ahead of need. */
@@ -257,9 +261,10 @@ export class ReaderLabs {
 		const script = [
 			`for i in $(seq ${BOOT_TIMEOUT_S * 20}); do [ -e /run/podlab-ready ] && break; sleep 0.05; done`,
 			'[ -e /run/podlab-ready ] || { echo "the lab did not finish booting" >&2; exit 1; }',
-			// A lab made from a lab image older than this gateway (before its terminal relay) cannot hold
-			// terminals: a warm one is then removed (take-over.ts), a reader's is replaced by a reset.
-			`[ -x ${TERMINAL_RELAY_BINARY} ] || { echo "the lab was made from an older lab image, without podlab's terminal relay: reset it" >&2; exit 1; }`,
+			// A lab made from a lab image older than this gateway (without its terminal relay, or with one
+			// that cannot use the gateway's socket) cannot hold terminals: a warm one is then removed
+			// (take-over.ts), a reader's is replaced by a reset.
+			`[ "$(${TERMINAL_RELAY_BINARY} protocol 2>/dev/null)" = ${RELAY_PROTOCOL} ] || { echo "the lab was made from an older lab image, without this gateway's terminal relay: reset it" >&2; exit 1; }`,
 			'mkdir -p /etc/podlab',
 			`echo ${labLogDir(this.labs.gateway, lab.name)} > /etc/podlab/kernel-log`,
 			this.#options.installScript,
@@ -310,6 +315,7 @@ export class ReaderLabs {
 		this.#ready.delete(lab);
 		this.#locations.delete(lab);
 		void this.#options.kernelLog.forget(lab);
+		this.#options.terminalSockets.forget(lab);
 	}
 
 	#track(work: Promise<void>): void {

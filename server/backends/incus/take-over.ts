@@ -1,6 +1,7 @@
 /**
  * What a gateway does once Incus first answers: it takes over what an earlier run of it left in
- * Incus (the record), and what a gateway that is gone left on this host.
+ * Incus (the record), and what a gateway that is gone left on this host (its labs, and the
+ * directories of terminal sockets of labs that are gone).
  */
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
@@ -8,6 +9,7 @@ import type { IncusApi } from '../../../lab/incus/incus-api.ts';
 import { readGatewayId, type GatewayIdentity } from './gateway-identity.ts';
 import type { KernelLog } from './kernel-log.ts';
 import type { ReaderLabs } from './reader-labs.ts';
+import { pruneTerminalSocketDirs } from './terminal-sockets.ts';
 
 export interface TakeOverOptions {
 	api: IncusApi;
@@ -45,6 +47,7 @@ export async function takeOver({ api, identity: me, readerLabs, kernelLog, logge
 		} else if (lab.running) warm.push(lab.name);
 		else readerLabs.remove(lab.name);
 	}
+	await pruneTerminalSocketDirs(instances).catch((error: unknown) => logger.warn({ err: error }, 'incus: could not remove the terminal sockets of labs that are gone'));
 	const info = await api.get<{ environment: { server_clustered: boolean } }>('/1.0', { project: null });
 	const members = info.environment.server_clustered ? (await api.get<Array<{ server_name: string }>>('/1.0/cluster/members', { project: null, query: { recursion: '1' } })).map((member) => member.server_name) : ['none'];
 	await kernelLog.start(members);

@@ -3,10 +3,15 @@
  * anywhere, of unknown types, a replay without end. The relay itself runs in real labs in the
  * conformance suite and tests/integration/hostile-lab.test.ts.
  */
-import { describe, expect, it } from 'vitest';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer, connect, type Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { ExecSession } from '../../../../lab/incus/incus-api.ts';
 import type { LabProblem } from '../../../../server/backends/backend.ts';
 import { RELAY_LIMITS, RelayProcess } from '../../../../server/backends/incus/relay-process.ts';
+import type { DirectAttach } from '../../../../server/backends/incus/terminal-sockets.ts';
 
 const NONCE = 'n0nce';
 
@@ -132,5 +137,143 @@ describe('the gateway reading a terminal relay', () => {
 		expect(terminal.exec.isClosed()).toBe(true);
 		await new Promise((resolve) => setImmediate(resolve));
 		expect(terminal.exit()?.problem).toBe('LAB_ERR_LAB_OUTPUT');
+	});
+});
+
+/** Two ends of a real unix socket: the gateway's (as the terminal sockets hand it over, paused) and the lab's. */
+const dir = await mkdtemp(join(tmpdir(), 'podlab-relay-'));
+afterAll(() => rm(dir, { recursive: true, force: true }));
+let pairs = 0;
+async function socketPair(): Promise<{ gateway: Socket; lab: Socket }> {
+	const path = join(dir, `${pairs++}.sock`);
+	const server = createServer({ pauseOnConnect: true });
+	await new Promise<void>((resolve) => server.listen(path, resolve));
+	const accepted = new Promise<Socket>((resolve) => server.once('connection', resolve));
+	const lab = connect(path);
+	const gateway = await accepted;
+	server.close();
+	return { gateway, lab };
+}
+
+/** An attach waiting for the gateway's socket, settled by the test. */
+function directAttach() {
+	let settle!: (socket: Socket | null) => void;
+	let cancelled = false;
+	const attach: DirectAttach = {
+		socket: '/var/lib/podlab/gateway/terminals.sock',
+		token: '0'.repeat(32),
+		connection: new Promise((resolve) => (settle = resolve)),
+		cancel: () => {
+			cancelled = true;
+			settle(null);
+		},
+	};
+	return { attach, connect: (socket: Socket) => settle(socket), isCancelled: () => cancelled };
+}
+
+function readFrom(socket: Socket, bytes: number): Promise<Buffer> {
+	return new Promise((resolve) => {
+		const chunks: Buffer[] = [];
+		socket.on('data', (chunk: Buffer) => {
+			chunks.push(chunk);
+			if (Buffer.concat(chunks).length >= bytes) resolve(Buffer.concat(chunks));
+		});
+	});
+}
+
+function directRelay(limits = RELAY_LIMITS) {
+	const output: Buffer[] = [];
+	let exit: { code: number; problem?: LabProblem } | null = null;
+	let exited!: () => void;
+	const ended = new Promise<void>((resolve) => (exited = resolve));
+	const process = new RelayProcess(
+		{ nonce: NONCE, endSession: async () => {} },
+		{
+			output: (chunk) => output.push(chunk),
+			drain: () => {},
+			exit: (code, problem) => {
+				exit = { code, problem };
+				exited();
+			},
+		},
+		limits,
+	);
+	const exec = execSession();
+	const direct = directAttach();
+	process.start(exec.session, direct.attach);
+	return { process, exec, direct, ended, text: () => Buffer.concat(output).toString('latin1'), exit: () => exit };
+}
+
+describe('the gateway reading a terminal relay over its own socket', () => {
+	it('takes the frames from the socket once the exec ended with status 0, with the keys typed before it came', async () => {
+		const terminal = directRelay();
+		terminal.process.write(Buffer.from('ls\r'));
+		terminal.exec.finish(0);
+		const { gateway, lab } = await socketPair();
+		terminal.direct.connect(gateway);
+		expect([...(await readFrom(lab, 6))]).toEqual([0x69, 0, 3, ...Buffer.from('ls\r')]);
+		expect(terminal.process.direct).toBe(true);
+		lab.write(Buffer.concat([frame('h'), frame('o', 'file\r\n'), frame('x', '0')]));
+		lab.end();
+		await terminal.ended;
+		expect(terminal.text()).toBe(`file\r\n\x1b]133;Z;0;nonce=${NONCE}\x07`);
+		expect(terminal.exit()).toEqual({ code: 0, problem: undefined });
+	});
+
+	it('uses the exec when the relay answered there (a lab without the socket), and stops waiting for the socket', async () => {
+		const terminal = directRelay();
+		terminal.process.handlers.stdout(Buffer.concat([frame('h'), frame('o', 'prompt$ ')]));
+		expect(terminal.direct.isCancelled()).toBe(true);
+		expect(terminal.process.direct).toBe(false);
+		terminal.process.write(Buffer.from('x'));
+		expect(Buffer.concat(terminal.exec.sent).toString('latin1')).toBe('i\0\x01x');
+		terminal.exec.finish(0);
+		await terminal.ended;
+		expect(terminal.text()).toBe('prompt$ ');
+	});
+
+	it('ends the attach when the exec failed before either path answered', async () => {
+		const terminal = directRelay();
+		terminal.process.handlers.stderr(Buffer.from('podlab-terminal-relay: cannot lock the session\n'));
+		terminal.exec.finish(1);
+		await terminal.ended;
+		expect(terminal.exit()).toEqual({ code: 1, problem: undefined });
+		expect(terminal.direct.isCancelled()).toBe(true);
+		expect(terminal.text()).toContain('cannot lock the session');
+	});
+
+	it('ends the attach in time when the exec ended well and no connection came', async () => {
+		const terminal = directRelay({ ...RELAY_LIMITS, firstReplyMs: 20 });
+		terminal.exec.finish(0);
+		await terminal.ended;
+		expect(terminal.exit()?.problem).toBe('LAB_ERR_LAB_TIMEOUT');
+		expect(terminal.direct.isCancelled()).toBe(true);
+	});
+
+	it('ends the attach on output on the exec after the frames went to the socket, and closes the socket', async () => {
+		const terminal = directRelay();
+		const { gateway, lab } = await socketPair();
+		terminal.direct.connect(gateway);
+		lab.write(frame('h'));
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		terminal.process.handlers.stdout(frame('o', 'from elsewhere'));
+		await terminal.ended;
+		expect(terminal.exit()?.problem).toBe('LAB_ERR_LAB_OUTPUT');
+		expect(terminal.text()).not.toContain('elsewhere');
+		lab.resume();
+		await new Promise((resolve) => (lab.closed ? resolve(undefined) : lab.once('close', resolve)));
+	});
+
+	it('lets go of the socket on detach, and the relay sees it gone', async () => {
+		const terminal = directRelay();
+		const { gateway, lab } = await socketPair();
+		terminal.direct.connect(gateway);
+		lab.write(frame('h'));
+		const labClosed = new Promise((resolve) => lab.once('close', resolve));
+		lab.resume();
+		await new Promise((resolve) => setTimeout(resolve, 20));
+		await terminal.process.detach();
+		await labClosed;
+		expect(terminal.exit()?.problem).toBeUndefined();
 	});
 });
