@@ -42,6 +42,9 @@ async function labRelayCpuSince(name: string, before: Map<string, number>): Prom
 	return seconds;
 }
 
+/** Connects to the gateway's socket (argument 1), says the token (argument 2), then writes 256 MiB of 'a'. */
+const SOCKET_FLOOD = 'my $s = IO::Socket::UNIX->new(Peer => $ARGV[0]) or die "no socket: $!"; print $s $ARGV[1]; my $a = "a" x 65536; print $s $a for 1 .. 4096';
+
 const p99 = (values: number[]) => [...values].sort((a, b) => a - b)[Math.ceil(values.length * 0.99) - 1]!;
 
 /** Echo round trips in `client` until `until` settles (at least `min` of them, so that p99 is not just the slowest one), 20 ms apart. */
@@ -136,6 +139,8 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		{ what: 'writes 256 MiB that are no frames', term: 'no-frames', program: "head -c 268435456 /dev/zero | tr '\\0' a" },
 		{ what: 'replays without end', term: 'endless-replay', program: "printf 'h\\0\\0'; while :; do printf 'p\\377\\377'; head -c 65535 /dev/zero; done" },
 		{ what: 'floods its standard error', term: 'stderr-flood', program: "yes 'a complaint on standard error' >&2" },
+		// The attach's last two arguments are the gateway's socket for the lab and the token it expects there.
+		{ what: 'writes 256 MiB that are no frames over the gateway’s socket', term: 'socket-no-frames', program: `exec perl -MIO::Socket::UNIX -e '${SOCKET_FLOOD}' "$8" "$9"` },
 	])('ends a terminal whose far side $what', async ({ term, program }) => {
 		await replaceRelay(program);
 		await expectBounded(term, 'LAB_ERR_LAB_OUTPUT');
