@@ -140,7 +140,7 @@ describe.skipIf(skip !== null)(`a hostile lab${skip ? ` (skipped: ${skip})` : ''
 		{ what: 'replays without end', term: 'endless-replay', program: "printf 'h\\0\\0'; while :; do printf 'p\\377\\377'; head -c 65535 /dev/zero; done" },
 		{ what: 'floods its standard error', term: 'stderr-flood', program: "yes 'a complaint on standard error' >&2" },
 		// The attach's last two arguments are the gateway's socket for the lab and the token it expects there.
-		{ what: 'writes 256 MiB that are no frames over the gateway’s socket', term: 'socket-no-frames', program: `exec perl -MIO::Socket::UNIX -e '${SOCKET_FLOOD}' "$8" "$9"` },
+		{ what: 'writes 256 MiB that are no frames over the gateway’s socket', term: 'socket-no-frames', program: `exec perl -MIO::Socket::UNIX -e '${SOCKET_FLOOD}' "$7" "$8"` },
 	])('ends a terminal whose far side $what', async ({ term, program }) => {
 		await replaceRelay(program);
 		await expectBounded(term, 'LAB_ERR_LAB_OUTPUT');
