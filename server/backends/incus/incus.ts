@@ -75,7 +75,7 @@ export class IncusBackend implements LabBackend {
 	readonly #readerLabs: ReaderLabs;
 	readonly #terminals: LabTerminals;
 	readonly #kernelLog: KernelLog;
-	readonly #terminalSockets: TerminalSockets;
+	readonly #terminalSockets: TerminalSockets | undefined;
 	readonly #labStatus: () => Promise<LabStatus>;
 	#takenOver = false;
 
@@ -83,7 +83,8 @@ export class IncusBackend implements LabBackend {
 		this.#options = options;
 		this.labs = new Labs(options.api, options.identity, options.limits);
 		this.#kernelLog = new KernelLog({ api: options.api, identity: options.identity, logger: options.logger });
-		this.#terminalSockets = new TerminalSockets(options.identity.id, options.logger);
+		// A remote Incus's labs cannot reach a socket on this machine.
+		this.#terminalSockets = 'socketPath' in options.api.endpoint ? new TerminalSockets(options.identity.id, options.logger) : undefined;
 		this.#engine = new EngineLink({ api: options.api, onUp: () => this.#up(), setupState: options.setupState, logger: options.logger });
 		this.#readerLabs = new ReaderLabs({
 			labs: this.labs,
@@ -231,7 +232,7 @@ export class IncusBackend implements LabBackend {
 		this.#engine.close();
 		await this.#readerLabs.close();
 		await this.#kernelLog.close();
-		await this.#terminalSockets.close();
+		await this.#terminalSockets?.close();
 		this.#options.api.close();
 	}
 

@@ -25,7 +25,8 @@ const END_TIMEOUT_MS = 5_000;
 export interface LabTerminalsOptions {
 	api: IncusApi;
 	readerLabs: ReaderLabs;
-	sockets: TerminalSockets;
+	/** The gateway's terminal sockets, with Incus on this machine. */
+	sockets?: TerminalSockets;
 	logger: Logger;
 }
 
@@ -67,7 +68,7 @@ export class LabTerminals {
 			const relay = new RelayProcess({ nonce: request.nonce, endSession: endSession(target) }, counted);
 			failure = () => relay.failure?.what;
 			// Without the socket (it could not be listened on) the exec carries the frames.
-			const direct = await this.#options.sockets.expect(target).catch((error: unknown) => {
+			const direct = await this.#options.sockets?.expect(target).catch((error: unknown) => {
 				this.#options.logger.warn({ lab: target, err: error }, 'incus: no terminal socket for the lab');
 				return undefined;
 			});

@@ -125,15 +125,16 @@ export class Labs {
 	}
 
 	/**
-	 * Makes a lab from the image (stopped); Incus's scheduler chooses its member. It mounts its
-	 * directory of this gateway's terminal sockets (terminal-sockets.ts), where there is one: on
-	 * another member of a cluster the directory is not there, and the lab's terminals go over Incus.
+	 * Makes a lab from the image (stopped); Incus's scheduler chooses its member. With Incus on this
+	 * machine it mounts its directory of this gateway's terminal sockets (terminal-sockets.ts), where
+	 * there is one: on another member of a cluster the directory is not there, and the lab's
+	 * terminals go over Incus (as they do with a remote Incus, or when the directory cannot be made).
 	 * @throws {IncusError} when Incus refuses (the image missing, no member online, a full pool).
 	 */
 	async create(): Promise<LabInfo> {
 		const name = `lab-${randomBytes(4).toString('hex')}`;
 		const limits = this.#limits;
-		const terminals = await makeTerminalSocketDir(this.#identity.id, name);
+		const terminals = 'socketPath' in this.api.endpoint ? await makeTerminalSocketDir(this.#identity.id, name).catch(() => null) : null;
 		await this.api.call('POST', '/1.0/instances', {
 			body: {
 				name,
@@ -153,7 +154,7 @@ export class Labs {
 				},
 				devices: {
 					root: { type: 'disk', path: '/', pool: STORAGE_POOL, size: String(limits.diskBytes) },
-					terminals: { type: 'disk', source: terminals, path: LAB_TERMINAL_SOCKET_MOUNT, readonly: 'true', required: 'false' },
+					...(terminals && { terminals: { type: 'disk', source: terminals, path: LAB_TERMINAL_SOCKET_MOUNT, readonly: 'true', required: 'false' } }),
 				},
 			},
 			timeoutMs: 120_000,

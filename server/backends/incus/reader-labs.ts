@@ -25,8 +25,8 @@ export interface ReaderLabsOptions {
 	engine: EngineLink;
 	/** Gives each ready lab its kernel log. */
 	kernelLog: KernelLog;
-	/** The gateway's terminal sockets, closed with their labs. */
-	terminalSockets: TerminalSockets;
+	/** The gateway's terminal sockets (with Incus on this machine), closed with their labs. */
+	terminalSockets?: TerminalSockets;
 	/** The script that installs podlab's files in a lab (../ssh/install.ts). */
 	installScript: string;
 	/** Ready labs kept ahead of need. */
@@ -315,7 +315,7 @@ export class ReaderLabs {
 		this.#ready.delete(lab);
 		this.#locations.delete(lab);
 		void this.#options.kernelLog.forget(lab);
-		this.#options.terminalSockets.forget(lab);
+		this.#options.terminalSockets?.forget(lab);
 	}
 
 	#track(work: Promise<void>): void {

@@ -47,7 +47,8 @@ export async function takeOver({ api, identity: me, readerLabs, kernelLog, logge
 		} else if (lab.running) warm.push(lab.name);
 		else readerLabs.remove(lab.name);
 	}
-	await pruneTerminalSocketDirs(instances).catch((error: unknown) => logger.warn({ err: error }, 'incus: could not remove the terminal sockets of labs that are gone'));
+	// Only this machine's Incus knows which labs the directories here are for.
+	if ('socketPath' in api.endpoint) await pruneTerminalSocketDirs(instances).catch((error: unknown) => logger.warn({ err: error }, 'incus: could not remove the terminal sockets of labs that are gone'));
 	const info = await api.get<{ environment: { server_clustered: boolean } }>('/1.0', { project: null });
 	const members = info.environment.server_clustered ? (await api.get<Array<{ server_name: string }>>('/1.0/cluster/members', { project: null, query: { recursion: '1' } })).map((member) => member.server_name) : ['none'];
 	await kernelLog.start(members);
