@@ -44,6 +44,6 @@ export const LAB_KERNEL_LOG_MOUNT = '/var/log/podlab';
  */
 export const TERMINAL_SOCKET_DIR = `${LAB_STATE_DIR}/terminals`;
 /** Where a lab sees its directory of TERMINAL_SOCKET_DIR. */
-export const LAB_TERMINAL_SOCKET_MOUNT = '/var/lib/podlab/gateway';
+export const LAB_TERMINAL_SOCKET_MOUNT = '/var/lib/podlab-gateway';
 /** Where the lab image has podlab's terminal relay (lab/incus/files/terminal-relay.c), which readers' terminals attach to. */
 export const TERMINAL_RELAY_BINARY = '/usr/local/sbin/podlab-terminal-relay';

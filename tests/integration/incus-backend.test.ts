@@ -154,7 +154,7 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		// The gateway's end of each terminal's connection (a unix socket accepted from a lab is in the lab's network namespace).
 		const init = (await labs.initPid(lab))!;
 		const connections = () => execFileSync('nsenter', [`--net=/proc/${init}/ns/net`, 'ss', '-xH', 'state', 'connected'], { encoding: 'utf8' }).split('\n').filter((line) => line.includes(` ${socket} `)).length;
-		expect(await output(kai, 'ls -l /var/lib/podlab/gateway/terminals.sock', 'mount')).toMatch(/^s.* \/var\/lib\/podlab\/gateway\/terminals\.sock$/m);
+		expect(await output(kai, 'ls -l /var/lib/podlab-gateway/terminals.sock', 'mount')).toMatch(/^s.* \/var\/lib\/podlab-gateway\/terminals\.sock$/m);
 		expect(connections()).toBe(1);
 
 		// As a lab on another member of a cluster, where the directory does not exist.

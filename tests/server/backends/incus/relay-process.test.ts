@@ -160,7 +160,7 @@ function directAttach() {
 	let settle!: (socket: Socket | null) => void;
 	let cancelled = false;
 	const attach: DirectAttach = {
-		socket: '/var/lib/podlab/gateway/terminals.sock',
+		socket: '/var/lib/podlab-gateway/terminals.sock',
 		token: '0'.repeat(32),
 		connection: new Promise((resolve) => (settle = resolve)),
 		cancel: () => {

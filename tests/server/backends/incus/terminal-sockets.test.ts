@@ -54,7 +54,7 @@ describe('the gateway’s terminal sockets', () => {
 	it('hands a lab’s connection to the attach whose token it says, with what followed the token', async () => {
 		const terminals = sockets();
 		const attach = await terminals.expect('lab-one');
-		expect(attach.socket).toBe('/var/lib/podlab/gateway/terminals.sock');
+		expect(attach.socket).toBe('/var/lib/podlab-gateway/terminals.sock');
 		expect(attach.token).toMatch(new RegExp(`^[0-9a-f]{${TOKEN_LENGTH}}$`));
 		const lab = await dial('lab-one', `${attach.token}h\0\0`);
 		const socket = await attach.connection;
