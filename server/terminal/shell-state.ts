@@ -17,6 +17,11 @@ export interface PendingRun {
 	typed: boolean;
 	/** Saw the command start (OSC 133 C): without it, nothing ran (an empty block). */
 	started: boolean;
+	/**
+	 * The gateway pressed Ctrl-C while it was typed and not started: the shell dropped the line
+	 * before running it, so it ended interrupted (130), not as an empty block.
+	 */
+	interrupted?: boolean;
 }
 
 export interface ShellState {
@@ -48,7 +53,9 @@ export type ShellAction =
 	/** The claimed Run was typed into the shell. */
 	| { kind: 'run-typed' }
 	/** The claimed Run gave up before it was typed (no prompt in time, the terminal ended). */
-	| { kind: 'run-abandoned' };
+	| { kind: 'run-abandoned' }
+	/** The gateway writes Ctrl-C into the shell (an interrupt, or the reader's SIGINT). */
+	| { kind: 'interrupt-sent' };
 
 export const INITIAL_SHELL_STATE: ShellState = { busy: false, atPrompt: false, run: null, typedCommand: null, exited: false };
 
@@ -70,6 +77,8 @@ export function reduceShell(state: ShellState, action: ShellAction): { state: Sh
 			return state.run ? next({ run: { ...state.run, typed: true } }) : next({});
 		case 'run-abandoned':
 			return state.run && !state.run.typed ? next({ run: null, busy: false }) : next({});
+		case 'interrupt-sent':
+			return state.run?.typed && !state.run.started ? next({ run: { ...state.run, interrupted: true } }) : next({});
 		case 'command-line': {
 			// A block is reported once, with its code, not as the lines the shell read from it.
 			if (state.run?.typed) return next({});
@@ -82,7 +91,7 @@ export function reduceShell(state: ShellState, action: ShellAction): { state: Sh
 		case 'command-end': {
 			const { run, typedCommand } = state;
 			if (run?.typed) {
-				effects.push({ kind: 'run-done', block: run.block, code: run.code.slice(0, COMMAND_MAX_CHARS), exit: run.started ? action.exit : 0 });
+				effects.push({ kind: 'run-done', block: run.block, code: run.code.slice(0, COMMAND_MAX_CHARS), exit: run.started ? action.exit : run.interrupted ? 130 : 0 });
 			} else if (typedCommand !== null) {
 				// Also when a run waits for the prompt: this is the typed command it interrupted.
 				effects.push({ kind: 'typed-done', command: typedCommand, exit: action.exit });

@@ -63,6 +63,16 @@ describe('the shell-state reducer', () => {
 		expect(effects).toContainEqual({ kind: 'run-done', block: 'b3', code: '# nothing', exit: 0 });
 	});
 
+	it('marks a run interrupted (130) when the gateway pressed Ctrl-C before it started, and a started one with its own status', () => {
+		const dropped = play([...prompt, { kind: 'run-claimed', block: 'b7', code: 'sleep 30' }, { kind: 'run-typed' }, { kind: 'interrupt-sent' }, { kind: 'command-end', exit: 0 }]);
+		expect(dropped.effects).toContainEqual({ kind: 'run-done', block: 'b7', code: 'sleep 30', exit: 130 });
+		const ran = play([...prompt, { kind: 'run-claimed', block: 'b8', code: 'sleep 30' }, { kind: 'run-typed' }, { kind: 'command-start' }, { kind: 'interrupt-sent' }, { kind: 'command-end', exit: 130 }]);
+		expect(ran.effects).toContainEqual({ kind: 'run-done', block: 'b8', code: 'sleep 30', exit: 130 });
+		// A Ctrl-C before anything was typed (the run still waits for the prompt) does not mark it.
+		const waiting = play([{ kind: 'run-claimed', block: 'b9', code: '# nothing' }, { kind: 'interrupt-sent' }, ...prompt, { kind: 'run-typed' }, { kind: 'command-end', exit: 0 }]);
+		expect(waiting.effects).toContainEqual({ kind: 'run-done', block: 'b9', code: '# nothing', exit: 0 });
+	});
+
 	it('gives back a run that never got a prompt, but not one already typed', () => {
 		const waiting = play([{ kind: 'run-claimed', block: 'b4', code: 'ls' }, { kind: 'run-abandoned' }]);
 		expect(waiting.state).toMatchObject({ run: null, busy: false });
