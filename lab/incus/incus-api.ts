@@ -354,7 +354,12 @@ export class IncusApi {
 			'1': (data, binary) => binary && data.length > 0 && handlers.stdout(data),
 			'2': (data, binary) => binary && data.length > 0 && handlers.stderr(data),
 		};
-		const sockets = await Promise.allSettled(['0', '1', '2', 'control'].map((fd) => this.#websocket(`/1.0/operations/${encodeURIComponent(operation.id)}/websocket?secret=${fds[fd]}`, timeoutMs, onMessage[fd])));
+		const socket = (fd: string) => this.#execSocket(`/1.0/operations/${encodeURIComponent(operation.id)}/websocket?secret=${fds[fd]}`, timeoutMs, onMessage[fd]);
+		// The control socket first: Incus starts the command once it has the three others, and a short
+		// command's operation can end before a control socket asked for after them is taken (Incus then
+		// refuses it: "Only running operations can be connected", 5 execs in 2000 here).
+		const first = await Promise.allSettled([socket('control')]);
+		const sockets = first[0]!.status === 'rejected' ? first : [...(await Promise.allSettled(['0', '1', '2'].map(socket))), ...first];
 		const failed = sockets.find((socket) => socket.status === 'rejected');
 		if (failed) {
 			for (const socket of sockets) if (socket.status === 'fulfilled') socket.value.terminate();
@@ -362,6 +367,24 @@ export class IncusApi {
 		}
 		const [stdin, stdout, stderr, control] = sockets.map((socket) => (socket as PromiseFulfilledResult<WebSocket>).value) as [WebSocket, WebSocket, WebSocket, WebSocket];
 		return new WebSocketExec(this, operation.id, { stdin, stdout, stderr, control }, handlers);
+	}
+
+	/**
+	 * One of an exec's websockets, asked for again (up to five times within the deadline) if Incus
+	 * refuses it because the operation is not running: one that is still being set up under load
+	 * will be; one that ended is refused each time.
+	 */
+	async #execSocket(path: string, timeoutMs: number, onMessage?: (data: Buffer, binary: boolean) => void): Promise<WebSocket> {
+		const deadline = Date.now() + timeoutMs;
+		for (let attempt = 0; ; attempt++) {
+			try {
+				return await this.#websocket(path, timeoutMs, onMessage);
+			} catch (error) {
+				const wait = 20 * 2 ** attempt;
+				if (!/Only running operations/.test((error as Error).message) || attempt >= 5 || Date.now() + wait > deadline) throw error;
+				await new Promise((resolve) => setTimeout(resolve, wait));
+			}
+		}
 	}
 
 	#websocket(path: string, timeoutMs: number, onMessage?: (data: Buffer, binary: boolean) => void): Promise<WebSocket> {
@@ -378,6 +401,23 @@ export class IncusApi {
 				resolve(socket);
 			});
 			socket.once('error', reject);
+			// Incus says why it refused (a JSON error of at most a few hundred bytes).
+			socket.once('unexpected-response', (_request, response) => {
+				let body = '';
+				response.setEncoding('utf8');
+				response.on('data', (chunk: string) => (body = (body + chunk).slice(0, 1024)));
+				response.on('end', () => {
+					const said = (() => {
+						try {
+							return (JSON.parse(body) as { error?: string }).error;
+						} catch {
+							return undefined;
+						}
+					})();
+					reject(new Error(`Unexpected server response: ${response.statusCode}${said ? ` (${said})` : ''}`));
+				});
+				response.on('error', () => reject(new Error(`Unexpected server response: ${response.statusCode}`)));
+			});
 		});
 	}
 
