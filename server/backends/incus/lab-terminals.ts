@@ -65,7 +65,9 @@ export class LabTerminals {
 		const endSession = (lab: string) => () => this.#endSessions(lab, session);
 		for (let attempt = 0; ; attempt++) {
 			const target = lab;
-			const relay = new RelayProcess({ nonce: request.nonce, endSession: endSession(target) }, counted);
+			// Which path a terminal took tells an operator whether the lab mounts the gateway's socket.
+			const onAttached = (direct: boolean) => this.#options.logger.info({ reader: request.reader, terminal: request.id, lab: target, path: direct ? 'socket' : 'exec' }, 'incus terminal attached');
+			const relay = new RelayProcess({ nonce: request.nonce, endSession: endSession(target), onAttached }, counted);
 			failure = () => relay.failure?.what;
 			// Without the socket (it could not be listened on) the exec carries the frames.
 			const direct = await this.#options.sockets?.expect(target).catch((error: unknown) => {

@@ -89,6 +89,8 @@ export interface RelayOptions {
 	nonce: string;
 	/** Ends the terminal's relay session in the lab, with its shell and what that left running. Logs, never throws. */
 	endSession(): Promise<void>;
+	/** The relay answered the attach, over the gateway's socket (`direct`) or the exec. */
+	onAttached?(direct: boolean): void;
 }
 
 /**
@@ -366,6 +368,7 @@ export class RelayProcess implements LabProcess {
 			if (type !== 'h' || payload.length !== 0) return `a frame of type ${JSON.stringify(type)} before the attach was answered`;
 			this.#attached = true;
 			this.#clearFirstReply();
+			this.#options.onAttached?.(this.direct === true);
 			return null;
 		}
 		switch (type) {

@@ -220,6 +220,23 @@ describe('the gateway reading a terminal relay over its own socket', () => {
 		expect(terminal.exit()).toEqual({ code: 0, problem: undefined });
 	});
 
+	it('says which path the relay answered on', async () => {
+		const paths: boolean[] = [];
+		for (const overSocket of [true, false]) {
+			const process = new RelayProcess({ nonce: NONCE, endSession: async () => {}, onAttached: (direct) => paths.push(direct) }, { output: () => {}, drain: () => {}, exit: () => {} });
+			const direct = directAttach();
+			process.start(execSession().session, direct.attach);
+			if (overSocket) {
+				const { gateway, lab } = await socketPair();
+				direct.connect(gateway);
+				lab.write(frame('h'));
+				await new Promise((resolve) => setTimeout(resolve, 20));
+				lab.destroy();
+			} else process.handlers.stdout(frame('h'));
+		}
+		expect(paths).toEqual([true, false]);
+	});
+
 	it('uses the exec when the relay answered there (a lab without the socket), and stops waiting for the socket', async () => {
 		const terminal = directRelay();
 		terminal.process.handlers.stdout(Buffer.concat([frame('h'), frame('o', 'prompt$ ')]));
