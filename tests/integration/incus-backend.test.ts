@@ -165,6 +165,9 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		const second = await connect(gw, state, 'kai', { term: 'second' });
 		expect(await output(second, 'echo over incus; hostname', 'h')).toContain(lab);
 		expect(connections()).toBe(1);
+		// The log says which path each took.
+		const paths = gw.logs().split('\n').filter((line) => line.includes('incus terminal attached')).map((line) => (JSON.parse(line) as { path: string }).path);
+		expect(paths).toEqual(['socket', 'exec']);
 		// Both kinds live side by side, each with its shell.
 		expect(await output(kai, 'echo still direct', 'again')).toContain('still direct');
 		// A gateway that stops lets go of its connections; the relay keeps the shell.
