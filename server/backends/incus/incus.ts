@@ -81,10 +81,10 @@ export class IncusBackend implements LabBackend {
 
 	private constructor(options: IncusBackendOptions, script: string) {
 		this.#options = options;
-		this.labs = new Labs(options.api, options.identity, options.limits);
-		this.#kernelLog = new KernelLog({ api: options.api, identity: options.identity, logger: options.logger });
 		// A remote Incus's labs cannot reach a socket on this machine.
 		this.#terminalSockets = 'socketPath' in options.api.endpoint ? new TerminalSockets(options.identity.id, options.logger) : undefined;
+		this.labs = new Labs(options.api, options.identity, options.limits, this.#terminalSockets);
+		this.#kernelLog = new KernelLog({ api: options.api, identity: options.identity, logger: options.logger });
 		this.#engine = new EngineLink({ api: options.api, onUp: () => this.#up(), setupState: options.setupState, logger: options.logger });
 		this.#readerLabs = new ReaderLabs({
 			labs: this.labs,
@@ -239,7 +239,7 @@ export class IncusBackend implements LabBackend {
 	/** Incus answers: the first time, takes over this gateway's labs and starts the kernel-log readers; every time, fills the warm pool. */
 	async #up(): Promise<void> {
 		if (!this.#takenOver) {
-			await takeOver({ api: this.#options.api, identity: this.#options.identity, readerLabs: this.#readerLabs, kernelLog: this.#kernelLog, logger: this.#options.logger });
+			await takeOver({ api: this.#options.api, identity: this.#options.identity, readerLabs: this.#readerLabs, kernelLog: this.#kernelLog, terminalSockets: this.#terminalSockets, logger: this.#options.logger });
 			this.#takenOver = true;
 		}
 		void this.#readerLabs.pool.fill();

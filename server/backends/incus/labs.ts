@@ -12,7 +12,7 @@ import type { LabLimits } from '../../../lab/incus/lab-profile.ts';
 import { LAB_IMAGE, LAB_PROFILE, LAB_TERMINAL_SOCKET_MOUNT, STORAGE_POOL } from '../../../lab/incus/names.ts';
 import { ROLE_KEY } from '../../../lab/incus/status.ts';
 import type { GatewayIdentity } from './gateway-identity.ts';
-import { makeTerminalSocketDir, removeTerminalSocketDir } from './terminal-sockets.ts';
+import type { TerminalSockets } from './terminal-sockets.ts';
 
 /** podlab's config keys on a lab. */
 export const LAB_KEYS = {
@@ -86,11 +86,14 @@ export class Labs {
 	readonly api: IncusApi;
 	readonly #identity: GatewayIdentity;
 	readonly #limits: LabLimits;
+	readonly #terminalSockets: TerminalSockets | undefined;
 
-	constructor(api: IncusApi, identity: GatewayIdentity, limits: LabLimits) {
+	/** @param terminalSockets the gateway's terminal sockets, with Incus on this machine: new labs mount their directory */
+	constructor(api: IncusApi, identity: GatewayIdentity, limits: LabLimits, terminalSockets?: TerminalSockets) {
 		this.api = api;
 		this.#identity = identity;
 		this.#limits = limits;
+		this.#terminalSockets = terminalSockets;
 	}
 
 	get gateway(): string {
@@ -125,16 +128,16 @@ export class Labs {
 	}
 
 	/**
-	 * Makes a lab from the image (stopped); Incus's scheduler chooses its member. With Incus on this
-	 * machine it mounts its directory of this gateway's terminal sockets (terminal-sockets.ts), where
-	 * there is one: on another member of a cluster the directory is not there, and the lab's
-	 * terminals go over Incus (as they do with a remote Incus, or when the directory cannot be made).
+	 * Makes a lab from the image (stopped); Incus's scheduler chooses its member. With terminal sockets
+	 * (Incus on this machine) it mounts its directory of them (terminal-sockets.ts), where there is one:
+	 * on another member of a cluster the directory is not there, and the lab's terminals go over Incus
+	 * (as they do with a remote Incus, or when the directory cannot be made).
 	 * @throws {IncusError} when Incus refuses (the image missing, no member online, a full pool).
 	 */
 	async create(): Promise<LabInfo> {
 		const name = `lab-${randomBytes(4).toString('hex')}`;
 		const limits = this.#limits;
-		const terminals = 'socketPath' in this.api.endpoint ? await makeTerminalSocketDir(this.#identity.id, name).catch(() => null) : null;
+		const terminals = (await this.#terminalSockets?.makeDir(name)) ?? null;
 		await this.api.call('POST', '/1.0/instances', {
 			body: {
 				name,
@@ -182,7 +185,7 @@ export class Labs {
 	/** Stops lab `name` at once and deletes it with everything in it. Idempotent. */
 	async destroy(name: string): Promise<void> {
 		await removeInstance(this.api, name);
-		await removeTerminalSocketDir(this.#identity.id, name);
+		await this.#terminalSockets?.removeDir(name);
 	}
 
 	/** Sets podlab's keys on a lab (its owner, its last use). */

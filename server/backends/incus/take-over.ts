@@ -9,13 +9,15 @@ import type { IncusApi } from '../../../lab/incus/incus-api.ts';
 import { readGatewayId, type GatewayIdentity } from './gateway-identity.ts';
 import type { KernelLog } from './kernel-log.ts';
 import type { ReaderLabs } from './reader-labs.ts';
-import { pruneTerminalSocketDirs } from './terminal-sockets.ts';
+import { pruneTerminalSocketDirs, type TerminalSockets } from './terminal-sockets.ts';
 
 export interface TakeOverOptions {
 	api: IncusApi;
 	identity: GatewayIdentity;
 	readerLabs: ReaderLabs;
 	kernelLog: KernelLog;
+	/** With Incus on this machine: the directories of labs that are gone are removed. */
+	terminalSockets?: TerminalSockets;
 	logger: Logger;
 }
 
@@ -25,7 +27,7 @@ export interface TakeOverOptions {
  * left alone, unless that gateway can never come back (its state directory on this host is gone
  * or holds another id). Then starts the kernel-log readers and the sweeps.
  */
-export async function takeOver({ api, identity: me, readerLabs, kernelLog, logger }: TakeOverOptions): Promise<void> {
+export async function takeOver({ api, identity: me, readerLabs, kernelLog, terminalSockets, logger }: TakeOverOptions): Promise<void> {
 	const instances = await readerLabs.labs.instances();
 	const labs = instances.filter((instance) => instance.role === 'lab');
 	const unknown = instances.filter((instance) => instance.role === 'unknown');
@@ -48,7 +50,7 @@ export async function takeOver({ api, identity: me, readerLabs, kernelLog, logge
 		else readerLabs.remove(lab.name);
 	}
 	// Only this machine's Incus knows which labs the directories here are for.
-	if ('socketPath' in api.endpoint) await pruneTerminalSocketDirs(instances).catch((error: unknown) => logger.warn({ err: error }, 'incus: could not remove the terminal sockets of labs that are gone'));
+	if (terminalSockets) await pruneTerminalSocketDirs(instances).catch((error: unknown) => logger.warn({ err: error }, 'incus: could not remove the terminal sockets of labs that are gone'));
 	const info = await api.get<{ environment: { server_clustered: boolean } }>('/1.0', { project: null });
 	const members = info.environment.server_clustered ? (await api.get<Array<{ server_name: string }>>('/1.0/cluster/members', { project: null, query: { recursion: '1' } })).map((member) => member.server_name) : ['none'];
 	await kernelLog.start(members);

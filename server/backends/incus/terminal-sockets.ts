@@ -101,6 +101,19 @@ export class TerminalSockets {
 		this.#limits = limits;
 	}
 
+	/** Makes `lab`'s directory, for its mount; null when it cannot be made (the lab's terminals then go over Incus). */
+	makeDir(lab: string): Promise<string | null> {
+		return makeTerminalSocketDir(this.#gateway, lab).catch((error: unknown) => {
+			this.#logger.warn({ lab, err: error }, 'incus: cannot make a lab’s terminal-socket directory');
+			return null;
+		});
+	}
+
+	/** Removes `lab`'s directory (the lab is gone). */
+	removeDir(lab: string): Promise<void> {
+		return removeTerminalSocketDir(this.#gateway, lab);
+	}
+
 	/** An attach to `lab` that will wait for its connection. @throws when the lab's socket cannot be listened on. */
 	async expect(lab: string): Promise<DirectAttach> {
 		const listener = await this.#listener(lab);
