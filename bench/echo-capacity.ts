@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { Benchmark, BenchContext } from './lib/context.ts';
 import { KNEE_CASE, KNEE_MS } from './lib/goals.ts';
 import { FLOOR_KEYSTROKES, FloorTerminal, startNetworkFloor } from './lib/network-floor.ts';
-import { LAB_TARGET, labPathUnavailable, labTerminals, startLabPath } from './lib/lab-path.ts';
+import { LAB_TARGET, labPathUnavailable, labTerminalProcesses, labTerminals, startLabPath } from './lib/lab-path.ts';
 import { PodlabTerminal, startPodlab, stopPodlab } from './lib/podlab.ts';
 import { PtyFloorTerminal } from './lib/pty-floor.ts';
 import { cpuSeconds, descendants, openFds, pssBytes, rssBytes } from './lib/proc.ts';
@@ -62,6 +62,8 @@ interface Fleet {
 	keystrokes: readonly Keystroke[];
 	/** A shell target: terminals start at a prompt and run `cat` to echo; the floor echoes by itself. */
 	shell: boolean;
+	/** The processes that hold the terminals (the shells and what holds them). @default the server's descendants */
+	shellProcesses?(): Promise<number[]>;
 	open(): Promise<BenchTerminal & { connectStartedAt: number; firstOutputAt: number }>;
 	/** Stops the server with every terminal attached; resolves with how long that took (ms), or null past {@link SHUTDOWN_LIMIT_MS}. */
 	stop(): Promise<number | null>;
@@ -126,6 +128,7 @@ export const echoCapacity: Benchmark = {
 					keystrokes: PTY_KEYSTROKES,
 					shell: true,
 					open: labTerminals(labGateway),
+					shellProcesses: () => labTerminalProcesses(labGateway),
 					stop: () => stopPodlab(labGateway, SHUTDOWN_LIMIT_MS),
 				},
 				labPlan,
@@ -262,7 +265,7 @@ async function ramp(context: BenchContext, fleet: Fleet, plan: Plan, floorEcho: 
 		const count = terminals.length;
 		const rss = rssBytes(fleet.serverPid);
 		const fds = openFds(fleet.serverPid);
-		const shells = descendants(fleet.serverPid);
+		const shells = fleet.shellProcesses ? await fleet.shellProcesses() : descendants(fleet.serverPid);
 		const shellPss = shells.reduce((total, pid) => total + pssBytes(pid), 0);
 		const common = { bench: 'capacity', target: fleet.target, terminals: count, n: count, p50: null, p99: null };
 		context.report.add({

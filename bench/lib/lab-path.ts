@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { newReader } from '../../tests/helpers/client.ts';
 import type { RunningGateway } from '../../tests/helpers/gateway.ts';
 import type { IncusApi } from '../../lab/incus/incus-api.ts';
+import { TERMINAL_RELAY_BINARY } from '../../lab/incus/names.ts';
 import { incusLabProblem, localApi, removeInstancesOf, startedLab, testLabs } from '../../tests/lab/incus/incus-required.ts';
 import type { Cleanup } from './cleanup.ts';
 import { PodlabTerminal, startPodlab, type AckPolicy } from './podlab.ts';
+import { commandName, descendants } from './proc.ts';
 
 /** The target name of the lab path in the benchmarks' JSON. */
 export const LAB_TARGET = 'podlab-lab';
@@ -25,8 +27,11 @@ export function labPathUnavailable(): Promise<string | null> {
 	return incusLabProblem();
 }
 
+/** A gateway on the lab path, with the state directory that marks its labs in Incus. */
+export type LabPathGateway = RunningGateway & { stateDir: string };
+
 /** Starts the gateway on the incus backend; its labs go with the benchmark's cleanup. */
-export async function startLabPath(cleanup: Cleanup, env: Record<string, string> = {}): Promise<RunningGateway> {
+export async function startLabPath(cleanup: Cleanup, env: Record<string, string> = {}): Promise<LabPathGateway> {
 	const stateDir = mkdtempSync(join(tmpdir(), 'podlab-bench-lab-path-'));
 	// Deferred first, so it runs last: after the gateway has stopped and let go of its labs.
 	cleanup.defer(
@@ -38,10 +43,31 @@ export async function startLabPath(cleanup: Cleanup, env: Record<string, string>
 		},
 		300_000,
 	);
-	return startPodlab({
+	const gateway = await startPodlab({
 		env: { PODLAB_LAB_BACKEND: 'incus', PODLAB_STATE_DIR: stateDir, PODLAB_LAB_WARM_LABS: '2', PODLAB_MAX_TERMINALS: '32', PODLAB_PREVIEW_PORT: 'off', ...env },
 		cleanup,
 	});
+	return Object.assign(gateway, { stateDir });
+}
+
+/** The name the kernel gives the terminal relay's processes (a command name is cut at 15 bytes). */
+const RELAY_COMMAND = TERMINAL_RELAY_BINARY.slice(TERMINAL_RELAY_BINARY.lastIndexOf('/') + 1).slice(0, 15);
+
+/**
+ * The processes that hold the lab path's terminals, as the host sees them: in each of the gateway's
+ * running labs, every terminal relay daemon and what runs under it (the shell, its commands). They
+ * are the lab's, not the gateway's children, so they are found from each lab's init.
+ */
+export async function labTerminalProcesses(gateway: LabPathGateway): Promise<number[]> {
+	const api = localApi();
+	try {
+		const instances = await api.get<Array<{ config: Record<string, string>; state: { pid: number } | null }>>('/1.0/instances', { query: { recursion: '2' } });
+		const inits = instances.filter((instance) => instance.config['user.podlab.state-dir'] === gateway.stateDir && (instance.state?.pid ?? 0) > 0).map((instance) => instance.state!.pid);
+		const relays = inits.flatMap((init) => descendants(init)).filter((pid) => commandName(pid) === RELAY_COMMAND);
+		return [...new Set(relays.flatMap((relay) => [relay, ...descendants(relay)]))];
+	} finally {
+		api.close();
+	}
 }
 
 /** A path a reader's terminal takes, for the benchmarks that measure both; `skip` says why it cannot be measured here. */

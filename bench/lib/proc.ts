@@ -23,6 +23,15 @@ export function pssBytes(pid: number): number {
 	}
 }
 
+/** The command name of a process (at most 15 bytes, as the kernel keeps it), or null once it is gone. */
+export function commandName(pid: number): string | null {
+	try {
+		return readFileSync(`/proc/${pid}/comm`, 'utf8').trimEnd();
+	} catch {
+		return null;
+	}
+}
+
 export function openFds(pid: number): number {
 	return readdirSync(`/proc/${pid}/fd`).length;
 }
