@@ -22,7 +22,7 @@ import { debianMirror, debianSuite, labImage, LAB_IMAGES } from '../lib/images.t
 import { CONTAINERS_CONF_PATH, LAB_SOURCE_DIR, SETUP_LOG_PATH } from '../lib/paths.ts';
 import type { IncusApi, RunInInstanceResult } from './incus-api.ts';
 import { removeInstance } from './instances.ts';
-import { INCUS_STATE_DIR, LAB_IMAGE, LAB_PROFILE, TERMINAL_RELAY_BINARY } from './names.ts';
+import { buildTerminalRelay, INCUS_STATE_DIR, LAB_IMAGE, LAB_PROFILE, TERMINAL_RELAY_SOURCE } from './names.ts';
 
 /** Bump when the image is assembled differently. */
 const RECIPE_VERSION = 3;
@@ -64,7 +64,6 @@ const STAGE_DIR = `${INCUS_STATE_DIR}/image-build`;
 const IMAGES_ARCHIVE = '/var/tmp/podlab-images.tar';
 const RELAY_SOURCE = '/usr/local/src/podlab/kernel-log-relay.c';
 export const RELAY_BINARY = '/usr/local/sbin/podlab-kernel-log-relay';
-const TERMINAL_RELAY_SOURCE = '/usr/local/src/podlab/terminal-relay.c';
 
 /** The files podlab puts in the image: source in lab/incus/files, target path, mode. */
 const PODLAB_FILES = [
@@ -276,7 +275,7 @@ async function buildIn(api: IncusApi, stage: string, log: (chunk: Buffer) => voi
 	};
 	await inBuilder('waiting for the builder to boot', 'for i in $(seq 300); do [ -e /run/podlab-ready ] && exit 0; sleep 0.1; done; echo "podlab-lab-init did not finish" >&2; exit 1', 40_000);
 	await inBuilder('building the kernel-log relay', `gcc -O2 -Wall -o ${RELAY_BINARY} ${RELAY_SOURCE}`, 120_000);
-	await inBuilder('building the terminal relay', `gcc -O2 -Wall -Werror -o ${TERMINAL_RELAY_BINARY} ${TERMINAL_RELAY_SOURCE}`, 120_000);
+	await inBuilder('building the terminal relay', buildTerminalRelay(), 120_000);
 	await pushHostImages(api, log);
 	await inBuilder('loading the images', `podman load -i ${IMAGES_ARCHIVE} && rm -f ${IMAGES_ARCHIVE}`, 600_000);
 	// The first pod builds podman's pause image; then check what the article needs: a pod, a 100 MiB limit.

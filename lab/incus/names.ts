@@ -47,3 +47,10 @@ export const TERMINAL_SOCKET_DIR = `${LAB_STATE_DIR}/terminals`;
 export const LAB_TERMINAL_SOCKET_MOUNT = '/var/lib/podlab-gateway';
 /** Where the lab image has podlab's terminal relay (lab/incus/files/terminal-relay.c), which readers' terminals attach to. */
 export const TERMINAL_RELAY_BINARY = '/usr/local/sbin/podlab-terminal-relay';
+/** Where the lab image has the relay's source, which it is built from. */
+export const TERMINAL_RELAY_SOURCE = '/usr/local/src/podlab/terminal-relay.c';
+
+/** The shell command that builds the terminal relay in a lab (the image's build, and an older lab's update). */
+export function buildTerminalRelay(output: string = TERMINAL_RELAY_BINARY, source: string = TERMINAL_RELAY_SOURCE): string {
+	return `gcc -O2 -Wall -Werror -o ${output} ${source}`;
+}

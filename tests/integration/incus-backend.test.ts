@@ -11,7 +11,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_SOCKET, TERMINAL_RELAY_BINARY } from '../../lab/incus/names.ts';
+import { LAB_IMAGE, LOCAL_SOCKET, TERMINAL_RELAY_BINARY } from '../../lab/incus/names.ts';
 import { readGatewayId } from '../../server/backends/incus/gateway-identity.ts';
 import type { Labs } from '../../server/backends/incus/labs.ts';
 import { terminalSocketDir } from '../../server/backends/incus/terminal-sockets.ts';
@@ -313,6 +313,57 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		}
 		expect(left, 'old warm labs left').toEqual([]);
 		pia.close();
+	}, 180_000);
+
+	it('replaces a warm lab made from an earlier lab image when it takes over (the image was rebuilt meanwhile), even when its relay would do', async () => {
+		const state = newStateDir();
+		const first = await gateway(state);
+		const warmOf = async () => (await labs.list()).filter((lab) => lab.stateDir === state && lab.owner === null && lab.running);
+		await expect.poll(async () => (await warmOf()).length, { timeout: 60_000 }).toBeGreaterThan(0);
+		const old = (await warmOf()).map((lab) => lab.name);
+		expect(await first.stop()).toBe(0);
+		// As Incus marks a lab made from another image: a `lab:setup` rebuilt the image since.
+		for (const name of old) await labs.api.call('PATCH', `/1.0/instances/${name}`, { body: { config: { 'volatile.base_image': 'f'.repeat(64) } } });
+
+		const second = await gateway(state);
+		const left = async () => {
+			const names = new Set((await labs.list()).map((lab) => lab.name));
+			return old.filter((name) => names.has(name));
+		};
+		await expect.poll(left, { timeout: 30_000 }).toEqual([]);
+		await expect.poll(async () => (await warmOf()).length, { timeout: 60_000 }).toBeGreaterThan(0);
+		const current = (await labs.api.get<{ target: string }>(`/1.0/images/aliases/${LAB_IMAGE}`)).target;
+		for (const lab of await warmOf()) expect(lab.image).toBe(current);
+		const ria = await connect(second, state, 'ria');
+		expect((await output(ria, 'hostname', 'h')).match(LAB_NAME)?.[0]).not.toBeOneOf(old);
+		ria.close();
+	}, 180_000);
+
+	it('builds this gateway’s terminal relay in a student’s lab made from an older lab image: the lab keeps its files, its old shells start anew', async () => {
+		const state = newStateDir();
+		const first = await gateway(state);
+		const quin = await connect(first, state, 'quin');
+		const before = await output(quin, 'echo kept > /root/kept.txt; echo "lab $(hostname) shell $$"', 'before');
+		const [, lab, oldShell] = before.match(/lab (lab-[0-9a-f]{8}) shell (\d+)/) ?? [];
+		expect(lab, before).toBeTruthy();
+		quin.close();
+		expect(await first.stop()).toBe(0);
+		// As a lab made from the image before its relay spoke the gateway's socket (`protocol` was
+		// unknown to it); its shell's daemon runs on.
+		const older = `#!/bin/sh\necho 'usage: podlab-terminal-relay attach SESSION NONCE COLS ROWS TERM | end PATTERN' >&2\nexit 2\n`;
+		const replace = `cat > ${TERMINAL_RELAY_BINARY}.old && chmod 755 ${TERMINAL_RELAY_BINARY}.old && mv ${TERMINAL_RELAY_BINARY}.old ${TERMINAL_RELAY_BINARY}`;
+		expect((await labs.run(lab!, ['sh', '-c', replace], { input: older })).code).toBe(0);
+
+		const second = await gateway(state);
+		const again = await connect(second, state, 'quin');
+		const after = await output(again, `echo "lab $(hostname) shell $$"; cat /root/kept.txt; ${TERMINAL_RELAY_BINARY} protocol; kill -0 ${oldShell} 2>/dev/null || echo old-shell-gone`, 'after');
+		expect(after).toContain(`lab ${lab} shell`);
+		expect(after).not.toContain(`shell ${oldShell}\r`);
+		expect(after).toMatch(/^kept\r?$/m);
+		expect(after).toMatch(/^2\r?$/m);
+		expect(after).toContain('old-shell-gone');
+		expect(second.logs()).toContain('built this gateway\u2019s terminal relay in a lab made by an older podlab');
+		again.close();
 	}, 180_000);
 
 	it('frees the labs of students the roster no longer has and of gateways that are gone, and never another gateway’s', async () => {

@@ -45,6 +45,8 @@ export interface LabInfo {
 	host: string | null;
 	/** The host uid that is root in the lab. */
 	rootUid: number | null;
+	/** The fingerprint of the lab image it was made from. */
+	image: string | null;
 }
 
 export interface LabUsage {
@@ -74,6 +76,7 @@ function infoOf(instance: Instance): LabInfo {
 		stateDir: config[LAB_KEYS.stateDir] ?? null,
 		host: config[LAB_KEYS.host] ?? null,
 		rootUid: number(config['volatile.idmap.base']),
+		image: config['volatile.base_image'] ?? null,
 	};
 }
 

@@ -5,9 +5,12 @@
  * (lab-sweep.ts). What Incus holds is the record (labs.ts); this is one gateway's view of whose lab is
  * which and which labs are ready now.
  */
+import { readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import type { Logger } from 'pino';
-import { IncusError } from '../../../lab/incus/incus-api.ts';
-import { TERMINAL_RELAY_BINARY } from '../../../lab/incus/names.ts';
+import { IncusError, type RunInInstanceResult } from '../../../lab/incus/incus-api.ts';
+import { buildTerminalRelay, TERMINAL_RELAY_BINARY, TERMINAL_RELAY_SOURCE } from '../../../lab/incus/names.ts';
+import { LAB_SOURCE_DIR } from '../../../lab/lib/paths.ts';
 import type { LabError } from '../../../src/protocol.ts';
 import { installProblem } from '../ssh/install.ts';
 import type { EngineLink } from './engine-link.ts';
@@ -46,6 +49,13 @@ export interface LabSummary {
 	location: string;
 	usage?: LabUsage;
 }
+
+/** The prepare script's status for a lab whose terminal relay is not this gateway's (an older lab image). */
+const OLDER_RELAY = 3;
+/** The terminal relay's source, which an older reader's lab is given to build (the lab image's copy is built from it too). */
+const TERMINAL_RELAY_SOURCE_FILE = join(LAB_SOURCE_DIR, 'incus/files/terminal-relay.c');
+/** How long building the relay in a lab may take (about a second of the lab's CPU). */
+const RELAY_BUILD_TIMEOUT_MS = 60_000;
 
 /** How long a started lab may take to finish booting (its init's /run/podlab-ready). */
 const BOOT_TIMEOUT_S = 15;
@@ -255,23 +265,66 @@ export class ReaderLabs {
 		await Promise.allSettled([...this.#background]);
 	}
 
-	/** Waits for the lab's init, installs podlab's files and gives it its kernel log (best effort: not waited for). */
+	/**
+	 * Waits for the lab's init, installs podlab's files and gives it its kernel log (best effort: not
+	 * waited for). A reader's lab made from an older lab image gets this gateway's terminal relay
+	 * first (a warm one is removed instead: take-over.ts).
+	 */
 	async #prepare(lab: LabInfo): Promise<void> {
 		if (lab.rootUid !== null) void this.#options.kernelLog.prepare(lab.name, lab.location, lab.rootUid);
+		let result = await this.#runPrepare(lab.name);
+		if (result.code === OLDER_RELAY && lab.owner !== null) {
+			await this.#updateRelay(lab.name);
+			result = await this.#runPrepare(lab.name);
+		}
+		const problem =
+			result.code === 0
+				? installProblem(result.stdout)
+				: result.code === OLDER_RELAY
+					? 'its terminal relay is older than this gateway\u2019s (the lab was made by an older podlab): reset it'
+					: result.stderr.trim() || `the install script failed with status ${result.code}`;
+		if (problem) throw new Error(`incus: cannot prepare ${lab.name} for terminals: ${problem}`);
+	}
+
+	#runPrepare(lab: string): Promise<RunInInstanceResult> {
 		const script = [
 			`for i in $(seq ${BOOT_TIMEOUT_S * 20}); do [ -e /run/podlab-ready ] && break; sleep 0.05; done`,
 			'[ -e /run/podlab-ready ] || { echo "the lab did not finish booting" >&2; exit 1; }',
 			// A lab made from a lab image older than this gateway (without its terminal relay, or with one
-			// that cannot use the gateway's socket) cannot hold terminals: a warm one is then removed
-			// (take-over.ts), a reader's is replaced by a reset.
-			`[ "$(${TERMINAL_RELAY_BINARY} protocol 2>/dev/null)" = ${RELAY_PROTOCOL} ] || { echo "the lab was made from an older lab image, without this gateway's terminal relay: reset it" >&2; exit 1; }`,
+			// that cannot use the gateway's socket) cannot hold terminals yet.
+			`[ "$(${TERMINAL_RELAY_BINARY} protocol 2>/dev/null)" = ${RELAY_PROTOCOL} ] || exit ${OLDER_RELAY}`,
 			'mkdir -p /etc/podlab',
-			`echo ${labLogDir(this.labs.gateway, lab.name)} > /etc/podlab/kernel-log`,
+			`echo ${labLogDir(this.labs.gateway, lab)} > /etc/podlab/kernel-log`,
 			this.#options.installScript,
 		].join('\n');
-		const result = await this.labs.run(lab.name, ['sh', '-s'], { input: script, timeoutMs: (BOOT_TIMEOUT_S + 15) * 1000 });
-		const problem = result.code === 0 ? installProblem(result.stdout) : result.stderr.trim() || `the install script failed with status ${result.code}`;
-		if (problem) throw new Error(`incus: cannot prepare ${lab.name} for terminals: ${problem}`);
+		return this.labs.run(lab, ['sh', '-s'], { input: script, timeoutMs: (BOOT_TIMEOUT_S + 15) * 1000 });
+	}
+
+	/**
+	 * Builds this gateway's terminal relay in a reader's lab made from an older lab image, from the
+	 * source the current image has it from (the lab image has gcc), and ends the older relay's
+	 * sessions: their shells start anew at the next attach, and the lab keeps everything else — its
+	 * files, containers and pods — where a reset would lose them.
+	 */
+	async #updateRelay(lab: string): Promise<void> {
+		const source = await readFile(TERMINAL_RELAY_SOURCE_FILE, 'utf8');
+		// gcc takes a file for C source by its name.
+		const newSource = TERMINAL_RELAY_SOURCE.replace(/\.c$/, '.new.c');
+		const script = [
+			'set -e',
+			`mkdir -p ${dirname(TERMINAL_RELAY_SOURCE)}`,
+			`cat > ${newSource}`,
+			buildTerminalRelay(`${TERMINAL_RELAY_BINARY}.new`, newSource),
+			`mv ${newSource} ${TERMINAL_RELAY_SOURCE}`,
+			`mv ${TERMINAL_RELAY_BINARY}.new ${TERMINAL_RELAY_BINARY}`,
+			`${TERMINAL_RELAY_BINARY} end '*'`,
+		].join('\n');
+		const result = await this.labs.run(lab, ['sh', '-c', script], { input: source, timeoutMs: RELAY_BUILD_TIMEOUT_MS });
+		if (result.code !== 0) {
+			const why = result.stderr.trim().slice(-500) || `status ${result.code}`;
+			throw new Error(`incus: cannot prepare ${lab} for terminals: it was made by an older podlab, and this gateway\u2019s terminal relay could not be built in it (${why}): reset it`);
+		}
+		this.#options.logger.info({ lab }, 'incus: built this gateway\u2019s terminal relay in a lab made by an older podlab; its shells start anew');
 	}
 
 	/** Makes a lab for the warm pool: made, started, ready. */

@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { IncusApi } from '../../../lab/incus/incus-api.ts';
+import { LAB_IMAGE } from '../../../lab/incus/names.ts';
 import { readGatewayId, type GatewayIdentity } from './gateway-identity.ts';
 import type { KernelLog } from './kernel-log.ts';
 import type { ReaderLabs } from './reader-labs.ts';
@@ -23,9 +24,10 @@ export interface TakeOverOptions {
 
 /**
  * Takes over what an earlier run of this gateway left: readers' labs are theirs again, running
- * ready labs join the warm pool, stopped ones without a reader go. Labs of another gateway are
- * left alone, unless that gateway can never come back (its state directory on this host is gone
- * or holds another id). Then starts the kernel-log readers and the sweeps.
+ * ready labs made from the current lab image join the warm pool, other labs without a reader go.
+ * Labs of another gateway are left alone, unless that gateway can never come back (its state
+ * directory on this host is gone or holds another id). Then starts the kernel-log readers and the
+ * sweeps.
  */
 export async function takeOver({ api, identity: me, readerLabs, kernelLog, terminalSockets, logger }: TakeOverOptions): Promise<void> {
 	const instances = await readerLabs.labs.instances();
@@ -33,6 +35,8 @@ export async function takeOver({ api, identity: me, readerLabs, kernelLog, termi
 	const unknown = instances.filter((instance) => instance.role === 'unknown');
 	// Their readers get a new lab meanwhile; the older one is removed once its member is back (lab-sweep.ts).
 	if (unknown.length > 0) logger.warn({ instances: unknown.map((instance) => `${instance.name}@${instance.location}`) }, 'incus: instances on offline members cannot be read now');
+	// A warm lab made from an older lab image (before the last `lab:setup`) is made anew from the current one.
+	const image = await currentLabImage(api);
 	const warm: string[] = [];
 	for (const instance of instances) {
 		if (instance.gateway === me.id || instance.host !== me.host || !instance.stateDir || !instance.gateway) continue;
@@ -46,7 +50,7 @@ export async function takeOver({ api, identity: me, readerLabs, kernelLog, termi
 		if (lab.owner) {
 			readerLabs.adopt(lab.owner, lab.name);
 			if (lab.running) readerLabs.idle.arm(lab.owner, lab.lastUsed);
-		} else if (lab.running) warm.push(lab.name);
+		} else if (lab.running && (image === null || lab.image === image)) warm.push(lab.name);
 		else readerLabs.remove(lab.name);
 	}
 	// Only this machine's Incus knows which labs the directories here are for.
@@ -65,4 +69,13 @@ export async function takeOver({ api, identity: me, readerLabs, kernelLog, termi
 	}
 	readerLabs.startSweeps();
 	logger.info({ labs: readerLabs.count, warm: warm.length, project: api.project, incus: api.address, host: hostname() }, 'incus: labs taken over');
+}
+
+/** The fingerprint of the lab image new labs are made from, or null when Incus does not say. */
+async function currentLabImage(api: IncusApi): Promise<string | null> {
+	try {
+		return (await api.get<{ target: string }>(`/1.0/images/aliases/${LAB_IMAGE}`)).target;
+	} catch {
+		return null;
+	}
 }
