@@ -76,6 +76,11 @@ async function output(client: TestClient, code: string, block: string): Promise<
 	return client.plainText.slice(start);
 }
 
+/** The warm labs (running, no owner yet) of the gateway with state directory `stateDir`. */
+async function warmLabs(stateDir: string) {
+	return (await labs.list()).filter((lab) => lab.stateDir === stateDir && lab.owner === null && lab.running);
+}
+
 async function labOf(owner: { id: string }) {
 	return (await labs.list()).find((lab) => lab.owner === owner.id) ?? null;
 }
@@ -287,7 +292,7 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 	it('removes a warm lab made from an older lab image (a terminal relay that cannot use the gateway’s socket) when it takes over, and gives the student one that works', async () => {
 		const state = newStateDir();
 		const first = await gateway(state);
-		const warmOf = async () => (await labs.list()).filter((lab) => lab.stateDir === state && lab.owner === null && lab.running);
+		const warmOf = () => warmLabs(state);
 		let old: string[] = [];
 		for (const deadline = Date.now() + 60_000; old.length === 0 && Date.now() < deadline; ) {
 			old = (await warmOf()).map((lab) => lab.name);
@@ -318,7 +323,7 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 	it('replaces a warm lab made from an earlier lab image when it takes over (the image was rebuilt meanwhile), even when its relay would do', async () => {
 		const state = newStateDir();
 		const first = await gateway(state);
-		const warmOf = async () => (await labs.list()).filter((lab) => lab.stateDir === state && lab.owner === null && lab.running);
+		const warmOf = () => warmLabs(state);
 		await expect.poll(async () => (await warmOf()).length, { timeout: 60_000 }).toBeGreaterThan(0);
 		const old = (await warmOf()).map((lab) => lab.name);
 		expect(await first.stop()).toBe(0);
