@@ -125,6 +125,11 @@ export async function currentImage(api: IncusApi): Promise<ImageInfo | null> {
 	}
 }
 
+/** The fingerprint of the lab image new labs are made from, or null when there is none or Incus does not say. */
+export async function labImageFingerprint(api: IncusApi): Promise<string | null> {
+	return (await currentImage(api).catch(() => null))?.fingerprint ?? null;
+}
+
 function buildFailure(what: string, detail: string): SetupError {
 	return new SetupError('LAB_SETUP_IMAGE_BUILD', `building the lab image failed while ${what}: ${detail}`, `read ${SETUP_LOG_PATH}, fix the cause, then rerun \`npm run lab:setup\``);
 }

@@ -11,7 +11,8 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { LAB_IMAGE, LOCAL_SOCKET, TERMINAL_RELAY_BINARY } from '../../lab/incus/names.ts';
+import { labImageFingerprint } from '../../lab/incus/base.ts';
+import { LOCAL_SOCKET, TERMINAL_RELAY_BINARY } from '../../lab/incus/names.ts';
 import { readGatewayId } from '../../server/backends/incus/gateway-identity.ts';
 import type { Labs } from '../../server/backends/incus/labs.ts';
 import { terminalSocketDir } from '../../server/backends/incus/terminal-sockets.ts';
@@ -337,7 +338,7 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 		};
 		await expect.poll(left, { timeout: 30_000 }).toEqual([]);
 		await expect.poll(async () => (await warmOf()).length, { timeout: 60_000 }).toBeGreaterThan(0);
-		const current = (await labs.api.get<{ target: string }>(`/1.0/images/aliases/${LAB_IMAGE}`)).target;
+		const current = await labImageFingerprint(labs.api);
 		for (const lab of await warmOf()) expect(lab.image).toBe(current);
 		const ria = await connect(second, state, 'ria');
 		expect((await output(ria, 'hostname', 'h')).match(LAB_NAME)?.[0]).not.toBeOneOf(old);
@@ -462,6 +463,26 @@ describe.skipIf(skip !== null)(`incus backend${skip ? ` (skipped: ${skip})` : ''
 			await api.call('DELETE', `/1.0/projects/${project}`, { project: null }).catch(() => {});
 			api.close();
 		}
+	}, 180_000);
+
+	it('makes its kernel-log reader anew when it was made from an earlier lab image, and a lab’s dmesg works through the new one', async () => {
+		const state = newStateDir();
+		const first = await gateway(state);
+		const readerOf = async () => (await labs.instances()).find((instance) => instance.stateDir === state && instance.role === 'kernel-log') ?? null;
+		await expect.poll(async () => (await readerOf())?.running ?? false, { timeout: 60_000 }).toBe(true);
+		const reader = (await readerOf())!;
+		expect(await first.stop()).toBe(0);
+		// As Incus marks an instance made from another image: a `lab:setup` rebuilt the image since.
+		await labs.api.call('PATCH', `/1.0/instances/${reader.name}`, { body: { config: { 'volatile.base_image': 'f'.repeat(64) } } });
+
+		const second = await gateway(state);
+		const current = await labImageFingerprint(labs.api);
+		expect(current).toBeTruthy();
+		await expect.poll(async () => { const now = await readerOf(); return now?.running ? now.image : null; }, { timeout: 60_000 }).toBe(current);
+		expect(second.logs()).toContain('the reader was made from an earlier lab image');
+		const sam = await connect(second, state, 'sam');
+		expect(await output(sam, 'dmesg > /dev/null && echo dmesg""-read', 'd')).toMatch(/^dmesg-read\r?$/m);
+		sam.close();
 	}, 180_000);
 
 	it('runs a kernel-log relay that takes only its own commands: no path outside a lab’s directory, no report the kernel did not count, no line past its bound', async () => {

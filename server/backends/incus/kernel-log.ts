@@ -21,7 +21,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { RELAY_BINARY } from '../../../lab/incus/base.ts';
+import { labImageFingerprint, RELAY_BINARY } from '../../../lab/incus/base.ts';
 import { removeInstance } from '../../../lab/incus/instances.ts';
 import { IncusError, type ExecSession, type IncusApi } from '../../../lab/incus/incus-api.ts';
 import { KERNEL_LOG_PROFILE, LAB_IMAGE } from '../../../lab/incus/names.ts';
@@ -249,14 +249,26 @@ export class KernelLog {
 		return relay;
 	}
 
-	/** Makes the reader instance on the relay's member if it is not there, and starts it. */
+	/**
+	 * Makes the reader instance on the relay's member if it is not there, or anew when it was made
+	 * from an earlier lab image (a `lab:setup` since may have changed its relay), and starts it.
+	 */
 	async ensureReader(relay: Relay): Promise<void> {
 		const path = `/1.0/instances/${relay.instance}`;
-		let status: string;
+		let status: string | null = null;
 		try {
-			status = (await this.api.get<{ status: string }>(path)).status;
+			const instance = await this.api.get<{ status: string; config: Record<string, string> }>(path);
+			const image = await labImageFingerprint(this.api);
+			if (image !== null && instance.config['volatile.base_image'] !== image) {
+				this.logger.info({ instance: relay.instance }, 'kernel log: the reader was made from an earlier lab image: making it anew');
+				await removeInstance(this.api, relay.instance);
+			} else {
+				status = instance.status;
+			}
 		} catch (error) {
 			if (!(error as IncusError).notFound) throw error;
+		}
+		if (status === null) {
 			await this.api.call('POST', '/1.0/instances', {
 				query: relay.member === 'none' ? {} : { target: relay.member },
 				body: {

@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Logger } from 'pino';
 import type { IncusApi } from '../../../lab/incus/incus-api.ts';
-import { LAB_IMAGE } from '../../../lab/incus/names.ts';
+import { labImageFingerprint } from '../../../lab/incus/base.ts';
 import { readGatewayId, type GatewayIdentity } from './gateway-identity.ts';
 import type { KernelLog } from './kernel-log.ts';
 import type { ReaderLabs } from './reader-labs.ts';
@@ -36,7 +36,7 @@ export async function takeOver({ api, identity: me, readerLabs, kernelLog, termi
 	// Their readers get a new lab meanwhile; the older one is removed once its member is back (lab-sweep.ts).
 	if (unknown.length > 0) logger.warn({ instances: unknown.map((instance) => `${instance.name}@${instance.location}`) }, 'incus: instances on offline members cannot be read now');
 	// A warm lab made from an older lab image (before the last `lab:setup`) is made anew from the current one.
-	const image = await currentLabImage(api);
+	const image = await labImageFingerprint(api);
 	const warm: string[] = [];
 	for (const instance of instances) {
 		if (instance.gateway === me.id || instance.host !== me.host || !instance.stateDir || !instance.gateway) continue;
@@ -69,13 +69,4 @@ export async function takeOver({ api, identity: me, readerLabs, kernelLog, termi
 	}
 	readerLabs.startSweeps();
 	logger.info({ labs: readerLabs.count, warm: warm.length, project: api.project, incus: api.address, host: hostname() }, 'incus: labs taken over');
-}
-
-/** The fingerprint of the lab image new labs are made from, or null when Incus does not say. */
-async function currentLabImage(api: IncusApi): Promise<string | null> {
-	try {
-		return (await api.get<{ target: string }>(`/1.0/images/aliases/${LAB_IMAGE}`)).target;
-	} catch {
-		return null;
-	}
 }
