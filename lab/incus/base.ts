@@ -56,6 +56,8 @@ export const IMAGE_BUILDER = 'podlab-image-builder';
 const STAGE_IMAGE = 'podlab-base-stage';
 
 const FILES_DIR = join(LAB_SOURCE_DIR, 'incus/files');
+/** The terminal relay's source in this checkout: the image's relay is built from it, and so is an older lab's update (reader-labs.ts). */
+export const TERMINAL_RELAY_SOURCE_FILE = join(FILES_DIR, 'terminal-relay.c');
 /** debootstrap's result, kept (read-only by convention) so that a change to podlab's files rebuilds in seconds. */
 const BOOTSTRAP_DIR = `${INCUS_STATE_DIR}/bootstrap`;
 const BOOTSTRAP_RECIPE_FILE = `${BOOTSTRAP_DIR}/etc/podlab-bootstrap-recipe`;

@@ -276,8 +276,7 @@ export class Terminal extends EventEmitter<TerminalEvents> {
 			// A Ctrl-C that lands while the shell is still handing the terminal to the command reaches the
 			// shell, not the command: press it again, as a person would.
 			for (let press = 0; press < INTERRUPT_PRESSES && this.busy && !this.ended; press++) {
-				this.#dispatch({ kind: 'interrupt-sent' });
-				this.#process.write(Buffer.from('\x03'));
+				this.#pressCtrlC();
 				await this.#waiters.waitFor(() => !this.busy, INTERRUPT_TIMEOUT_MS / INTERRUPT_PRESSES);
 			}
 			if (this.busy || this.ended) return 'busy';
@@ -297,12 +296,15 @@ export class Terminal extends EventEmitter<TerminalEvents> {
 		if (this.ended || !this.#process) return;
 		// Ctrl-C goes through the line discipline, exactly as if the reader pressed it: programs in
 		// raw mode (an editor) get the key instead of a signal, as they would in any terminal.
-		if (name === 'SIGINT') {
-			this.#dispatch({ kind: 'interrupt-sent' });
-			this.#process.write(Buffer.from('\x03'));
-		}
+		if (name === 'SIGINT') this.#pressCtrlC();
 		// At the prompt there is no job: the signal goes nowhere (never to the shell).
 		else if (this.busy) await this.#process.signalForeground(name);
+	}
+
+	/** Writes Ctrl-C into the shell; the shell's state learns of it first (a typed Run it stops before it starts ends with 130). */
+	#pressCtrlC(): void {
+		this.#dispatch({ kind: 'interrupt-sent' });
+		this.#process?.write(Buffer.from('\x03'));
 	}
 
 	/**

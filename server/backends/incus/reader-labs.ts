@@ -6,11 +6,11 @@
  * which and which labs are ready now.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Logger } from 'pino';
+import { TERMINAL_RELAY_SOURCE_FILE } from '../../../lab/incus/base.ts';
 import { IncusError, type RunInInstanceResult } from '../../../lab/incus/incus-api.ts';
 import { buildTerminalRelay, TERMINAL_RELAY_BINARY, TERMINAL_RELAY_SOURCE } from '../../../lab/incus/names.ts';
-import { LAB_SOURCE_DIR } from '../../../lab/lib/paths.ts';
 import type { LabError } from '../../../src/protocol.ts';
 import { installProblem } from '../ssh/install.ts';
 import type { EngineLink } from './engine-link.ts';
@@ -52,8 +52,6 @@ export interface LabSummary {
 
 /** The prepare script's status for a lab whose terminal relay is not this gateway's (an older lab image). */
 const OLDER_RELAY = 3;
-/** The terminal relay's source, which an older reader's lab is given to build (the lab image's copy is built from it too). */
-const TERMINAL_RELAY_SOURCE_FILE = join(LAB_SOURCE_DIR, 'incus/files/terminal-relay.c');
 /** How long building the relay in a lab may take (about a second of the lab's CPU). */
 const RELAY_BUILD_TIMEOUT_MS = 60_000;
 
