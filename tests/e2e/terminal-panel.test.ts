@@ -7,8 +7,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { Browser, BrowserContext, Page, Response } from 'playwright-core';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { buildSiteIfStale } from '../../scripts/site-build.ts';
 import { startGateway, type RunningGateway } from '../helpers/gateway.ts';
 import { launchChromium } from './browser.ts';
@@ -352,8 +352,17 @@ describe('a first Run whose terminal cannot be downloaded', () => {
 describe('before the first Run', () => {
 	it('loads no terminal code, and little JavaScript', async () => {
 		const scripts = new Map<string, string>();
-		page.on('response', async (response) => {
-			if (response.request().resourceType() === 'script') scripts.set(new URL(response.url()).pathname, await response.text());
+		// A body that can no longer be read (the page went on, or closed, after this test) is not counted.
+		const onResponse = (response: Response) => {
+			if (response.request().resourceType() !== 'script') return;
+			response.text().then(
+				(text) => scripts.set(new URL(response.url()).pathname, text),
+				() => {},
+			);
+		};
+		page.on('response', onResponse);
+		onTestFinished(() => {
+			page.off('response', onResponse);
 		});
 		await page.goto(url('/chapters/namespaces/'), { waitUntil: 'networkidle' });
 		const hasXterm = () => [...scripts.values()].some((source) => source.includes('xterm-helper-textarea'));
