@@ -5,7 +5,9 @@
  * 1. Keystroke echo round trip: `active` terminals each run `cat` and type about 10 keys/s; the
  *    client times each key until its echo is back. At 1, 100 and 500 active terminals, for the
  *    network floor (a `ws` echo server), the pty floor (`cat` on a pty of this process, no network),
- *    podlab and wetty: a WebSocket terminal's echo pays both floors, one after the other.
+ *    podlab and wetty: a WebSocket terminal's echo pays both floors, one after the other. At 1 and
+ *    100, the lab path and the relay-echo floor (the network floor with a relay process holding the
+ *    pty, bench/lib/relay-hop.c): what any terminal whose shell outlives its server pays.
  * 3. Capacity: the server's RSS and file descriptors per idle attached terminal (shells at their
  *    prompt) at 100 and 500; the shells' own memory; how long a terminal takes to start; the number of
  *    active terminals at which echo p99 passes 50 ms; how long the server takes to shut down with all
@@ -18,6 +20,7 @@ import { FLOOR_KEYSTROKES, FloorTerminal, startNetworkFloor } from './lib/networ
 import { LAB_TARGET, labPathUnavailable, labTerminalProcesses, labTerminals, startLabPath } from './lib/lab-path.ts';
 import { PodlabTerminal, startPodlab, stopPodlab } from './lib/podlab.ts';
 import { PtyFloorTerminal } from './lib/pty-floor.ts';
+import { buildRelayHop } from './lib/relay-hop.ts';
 import { cpuSeconds, descendants, openFds, pssBytes, rssBytes } from './lib/proc.ts';
 import type { BenchResult } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
@@ -27,6 +30,8 @@ import { measureTyping } from './lib/typing.ts';
 import { WettyTerminal, startWetty, stopWetty, wettyUnavailable } from './lib/wetty.ts';
 
 const KEYS_PER_SECOND = 10;
+/** The lab path is measured up to this many terminals (four labs of 25: lib/lab-path.ts), and the relay-echo floor with it. */
+const LAB_PATH_TERMINALS = 100;
 /** Terminals started at once while ramping up. */
 const SPAWN_CONCURRENCY = 8;
 /** How long the server may take to shut down before the benchmark kills it (and says so). */
@@ -74,7 +79,11 @@ export const echoCapacity: Benchmark = {
 	description: 'keystroke echo at 1/100/500 active terminals; RSS, fds, spawn time, the 50 ms knee, shutdown',
 	async run(context) {
 		const plan = context.quick ? QUICK : FULL;
-		const floor = await startNetworkFloor(context.cleanup);
+		const relayHop = await buildRelayHop().then(
+			(path) => ({ path, skipped: null }),
+			(error: Error) => ({ path: undefined, skipped: error.message }),
+		);
+		const floor = await startNetworkFloor(context.cleanup, { relayHop: relayHop.path });
 		const floorFleet: Fleet = {
 			target: 'network-floor',
 			serverPid: floor.pid,
@@ -94,6 +103,25 @@ export const echoCapacity: Benchmark = {
 			stop: async () => 0,
 		};
 		await ramp(context, ptyFloorFleet, floorPlan, new Map());
+		// The relay-echo floor: the network floor plus a process holding the pty, at the lab path's sizes.
+		const relayFloorPlan = { ...floorPlan, steps: floorPlan.steps.filter((size) => size <= LAB_PATH_TERMINALS) };
+		if (relayHop.skipped) {
+			for (const active of relayFloorPlan.steps) {
+				context.report.add({ bench: 'echo', target: 'relay-echo-floor', case: terminalsCase(active), terminals: active, n: 0, p50: null, p99: null, unit: 'ms', skipped: relayHop.skipped });
+			}
+		} else {
+			const relayFloorFleet: Fleet = {
+				...floorFleet,
+				target: 'relay-echo-floor',
+				keystrokes: PTY_KEYSTROKES,
+				async open() {
+					const terminal = await FloorTerminal.open(floor);
+					terminal.relayEcho();
+					return Object.assign(terminal, { connectStartedAt: 0, firstOutputAt: 0 });
+				},
+			};
+			await ramp(context, relayFloorFleet, relayFloorPlan, floorEcho);
+		}
 
 		// startPodlab lifts the per-address socket cap (every terminal's socket comes from 127.0.0.1).
 		const podlab = await startPodlab({ env: { PODLAB_MAX_READERS: String(maxTerminals(plan) + 10) }, cleanup: context.cleanup });
@@ -113,7 +141,7 @@ export const echoCapacity: Benchmark = {
 
 		// The lab path (the incus backend): 1 and 100 terminals, four labs of 25 (lib/lab-path.ts).
 		const labSkip = await labPathUnavailable();
-		const labPlan: Plan = { ...plan, steps: plan.steps.filter((size) => size <= 100), snapshots: plan.snapshots.filter((size) => size <= 100), between: [], beyond: [] };
+		const labPlan: Plan = { ...plan, steps: plan.steps.filter((size) => size <= LAB_PATH_TERMINALS), snapshots: plan.snapshots.filter((size) => size <= LAB_PATH_TERMINALS), between: [], beyond: [] };
 		if (labSkip) {
 			for (const active of labPlan.steps) {
 				context.report.add({ bench: 'echo', target: LAB_TARGET, case: terminalsCase(active), terminals: active, n: 0, p50: null, p99: null, unit: 'ms', skipped: labSkip });

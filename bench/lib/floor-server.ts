@@ -8,8 +8,14 @@
  * chunk read from it is sent as a binary frame as it comes, the pty paused while the socket holds
  * more than 1 MiB: a pty and a WebSocket and nothing else (no batching, scrollback, acks).
  *
- * Run by bench/lib/network-floor.ts: `node bench/lib/floor-server.ts`.
+ * The relay-echo floor, `{"relayEcho": true}`: from then on the connection's binary frames go to a
+ * relay process (bench/lib/relay-hop.c, its path the server's first argument) that types them into
+ * `cat` on a pty of its own, and what the relay writes back is sent as it comes: the network floor
+ * plus one process holding the pty, as podlab's lab path has one (its terminal relay, in the lab).
+ *
+ * Run by bench/lib/network-floor.ts: `node bench/lib/floor-server.ts [relay-hop]`.
  */
+import { spawn } from 'node:child_process';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { floodCommand } from './flood.ts';
 import { spawnFloorPty } from './pty-floor.ts';
@@ -21,16 +27,36 @@ const RELAY_QUEUE_BYTES = 1024 * 1024;
 
 const server = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
 
+const RELAY_HOP = process.argv[2];
+
 server.on('connection', (socket) => {
-	socket.on('message', (data, isBinary) => {
-		if (isBinary) socket.send(data, { binary: true });
+	let echo = (data: Buffer) => socket.send(data, { binary: true });
+	socket.on('message', (data: Buffer, isBinary) => {
+		if (isBinary) echo(data);
 		else {
-			const request = JSON.parse(data.toString()) as { flood: number; frameBytes: number } | { ptyFlood: number };
+			const request = JSON.parse(data.toString()) as { flood: number; frameBytes: number } | { ptyFlood: number } | { relayEcho: true };
 			if ('ptyFlood' in request) relay(socket, request.ptyFlood);
+			else if ('relayEcho' in request) echo = relayEcho(socket);
 			else flood(socket, request.flood, request.frameBytes);
 		}
 	});
 });
+
+/** Hands the connection's keys to a relay process of its own; returns what takes a key. */
+function relayEcho(socket: WebSocket): (data: Buffer) => void {
+	if (!RELAY_HOP) {
+		socket.close(1011, 'the floor server was started without a relay');
+		return () => {};
+	}
+	const hop = spawn(RELAY_HOP, [], { stdio: ['pipe', 'pipe', 'inherit'] });
+	hop.stdout.on('data', (chunk: Buffer) => socket.send(chunk, { binary: true }));
+	// A relay that fails or ends closes the connection, which the benchmark reports as its failure.
+	hop.stdin.on('error', () => {});
+	hop.once('error', (error) => socket.close(1011, error.message.slice(0, 100)));
+	hop.once('exit', (code, signal) => socket.close(1011, `the relay exited: ${code ?? signal}`));
+	socket.once('close', () => hop.kill('SIGKILL'));
+	return (data) => hop.stdin.write(data);
+}
 
 function relay(socket: WebSocket, bytes: number): void {
 	// `sleep` keeps the pty open until its last byte is read; the socket's close ends it.

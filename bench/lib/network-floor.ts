@@ -24,8 +24,9 @@ export interface RunningFloor {
 	process: ChildProcess;
 }
 
-export async function startNetworkFloor(cleanup: Cleanup): Promise<RunningFloor> {
-	const child = spawn(NODE, [SERVER], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** Starts the floor server; with `relayHop` (bench/lib/relay-hop.ts's binary) it serves the relay-echo floor too. */
+export async function startNetworkFloor(cleanup: Cleanup, { relayHop }: { relayHop?: string } = {}): Promise<RunningFloor> {
+	const child = spawn(NODE, [SERVER, ...(relayHop ? [relayHop] : [])], { stdio: ['ignore', 'pipe', 'inherit'] });
 	cleanup.defer('network floor server', async () => {
 		if (child.exitCode !== null || child.signalCode !== null) return;
 		const exited = once(child, 'exit');
@@ -86,6 +87,11 @@ export class FloorTerminal implements BenchTerminal {
 	/** Asks the server to relay the flood command's output from a pty of its own, between its markers. */
 	requestPtyFlood(bytes: number): void {
 		this.socket.send(JSON.stringify({ ptyFlood: bytes }));
+	}
+
+	/** From now on, keys go to `cat` on a pty behind a relay process of the server's (the relay-echo floor). */
+	relayEcho(): void {
+		this.socket.send(JSON.stringify({ relayEcho: true }));
 	}
 
 	onOutput(listener: (chunk: OutputChunk) => void): () => void {

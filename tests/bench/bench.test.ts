@@ -46,6 +46,8 @@ it('prints one well-formed JSON result per line for every benchmark (npm run ben
 	for (const floor of ['network-floor', 'pty-floor']) {
 		expect(results.some((result) => result.bench === 'echo' && result.target === floor && (result.n as number) > 0), `no echo from ${floor}`).toBe(true);
 	}
+	// And, where a C compiler is (CI installs one), against a relay process holding the pty.
+	expect(results.some((result) => result.bench === 'echo' && result.target === 'relay-echo-floor' && (result.n as number) > 0), 'no echo from relay-echo-floor').toBe(true);
 	// Throughput against all three: the pty's, the network's and the relay's.
 	for (const floor of ['pty-floor', 'network-floor', 'relay-floor']) {
 		expect(results.some((result) => result.bench === 'throughput' && result.target === floor && (result.value as number) > 0), `no throughput from ${floor}`).toBe(true);

@@ -99,6 +99,8 @@ describe('the lab path’s goals', () => {
 	it('holds lab-path echo at 100 terminals to 2.5× the network floor', () => {
 		expect(goal([echo('podlab-lab', 100, 10), echo('network-floor', 100, 5)], ECHO)).toMatchObject({ met: true, value: 2 });
 		expect(goal([echo('podlab-lab', 100, 13), echo('network-floor', 100, 5)], ECHO).met).toBe(false);
+		// The relay-echo floor is shown beside it, and judged against nothing.
+		expect(goal([echo('podlab-lab', 100, 13), echo('network-floor', 100, 5), echo('relay-echo-floor', 100, 12)], ECHO)).toMatchObject({ met: false, measured: '2.6× (13 ms vs 5 ms; the relay-echo floor 2.4×, 12 ms)' });
 	});
 });
 
