@@ -8,8 +8,8 @@
  *    podlab and wetty: a WebSocket terminal's echo pays both floors, one after the other. At 1 and
  *    100, the lab path and the relay-echo floor (the network floor with a relay process holding the
  *    pty, bench/lib/relay-hop.c): what any terminal whose shell outlives its server pays.
- * 3. Capacity: the server's RSS and file descriptors per idle attached terminal (shells at their
- *    prompt) at 100 and 500; the shells' own memory; how long a terminal takes to start; the number of
+ * 3. Capacity: the server's RSS (after a full garbage collection, over the inspector) and file
+ *    descriptors per idle attached terminal (shells at their prompt) at 100 and 500; the shells' own memory; how long a terminal takes to start; the number of
  *    active terminals at which echo p99 passes 50 ms; how long the server takes to shut down with all
  *    of them.
  */
@@ -21,6 +21,7 @@ import { LAB_TARGET, labPathUnavailable, labTerminalProcesses, labTerminals, sta
 import { PodlabTerminal, startPodlab, stopPodlab } from './lib/podlab.ts';
 import { PtyFloorTerminal } from './lib/pty-floor.ts';
 import { buildRelayHop } from './lib/relay-hop.ts';
+import { collectGarbage, inspectOption, inspectorUrl } from './lib/inspector.ts';
 import { cpuSeconds, descendants, openFds, pssBytes, rssBytes } from './lib/proc.ts';
 import type { BenchResult } from './lib/report.ts';
 import { summarize } from './lib/stats.ts';
@@ -69,6 +70,8 @@ interface Fleet {
 	shell: boolean;
 	/** The processes that hold the terminals (the shells and what holds them). @default the server's descendants */
 	shellProcesses?(): Promise<number[]>;
+	/** A full garbage collection in the server, before its RSS is read (a Node server's inspector). */
+	collectGarbage?(): Promise<void>;
 	open(): Promise<BenchTerminal & { connectStartedAt: number; firstOutputAt: number }>;
 	/** Stops the server with every terminal attached; resolves with how long that took (ms), or null past {@link SHUTDOWN_LIMIT_MS}. */
 	stop(): Promise<number | null>;
@@ -124,7 +127,7 @@ export const echoCapacity: Benchmark = {
 		}
 
 		// startPodlab lifts the per-address socket cap (every terminal's socket comes from 127.0.0.1).
-		const podlab = await startPodlab({ env: { PODLAB_MAX_READERS: String(maxTerminals(plan) + 10) }, cleanup: context.cleanup });
+		const podlab = await startPodlab({ env: { PODLAB_MAX_READERS: String(maxTerminals(plan) + 10), NODE_OPTIONS: inspectOption() }, cleanup: context.cleanup });
 		await ramp(
 			context,
 			{
@@ -133,6 +136,7 @@ export const echoCapacity: Benchmark = {
 				keystrokes: PTY_KEYSTROKES,
 				shell: true,
 				open: () => PodlabTerminal.open(podlab),
+				collectGarbage: garbageCollector(podlab.logs()),
 				stop: () => stopPodlab(podlab, SHUTDOWN_LIMIT_MS),
 			},
 			plan,
@@ -147,7 +151,7 @@ export const echoCapacity: Benchmark = {
 				context.report.add({ bench: 'echo', target: LAB_TARGET, case: terminalsCase(active), terminals: active, n: 0, p50: null, p99: null, unit: 'ms', skipped: labSkip });
 			}
 		} else {
-			const labGateway = await startLabPath(context.cleanup, { PODLAB_MAX_READERS: String(maxTerminals(plan) + 10) });
+			const labGateway = await startLabPath(context.cleanup, { PODLAB_MAX_READERS: String(maxTerminals(plan) + 10), NODE_OPTIONS: inspectOption() });
 			await ramp(
 				context,
 				{
@@ -157,6 +161,7 @@ export const echoCapacity: Benchmark = {
 					shell: true,
 					open: labTerminals(labGateway),
 					shellProcesses: () => labTerminalProcesses(labGateway),
+					collectGarbage: garbageCollector(labGateway.logs()),
 					stop: () => stopPodlab(labGateway, SHUTDOWN_LIMIT_MS),
 				},
 				labPlan,
@@ -171,7 +176,7 @@ export const echoCapacity: Benchmark = {
 			}
 			return;
 		}
-		const wetty = await startWetty(context.cleanup);
+		const wetty = await startWetty(context.cleanup, { inspect: true });
 		await ramp(
 			context,
 			{
@@ -180,6 +185,7 @@ export const echoCapacity: Benchmark = {
 				keystrokes: PTY_KEYSTROKES,
 				shell: true,
 				open: () => WettyTerminal.open(wetty),
+				collectGarbage: () => collectGarbage(wetty.inspector!),
 				stop: () => stopWetty(wetty),
 			},
 			plan,
@@ -200,6 +206,13 @@ function messageCounts(terminals: readonly BenchTerminal[]): { frames: number; a
 	return { frames, acks };
 }
 
+/** Collects the garbage of the server whose output is `logs` (started with {@link inspectOption}). */
+function garbageCollector(logs: string): () => Promise<void> {
+	const url = inspectorUrl(logs);
+	if (!url) throw new Error('the gateway did not print its inspector address');
+	return () => collectGarbage(url);
+}
+
 function terminalsCase(active: number): string {
 	return active === 1 ? '1 terminal' : `${active} terminals`;
 }
@@ -217,6 +230,7 @@ async function ramp(context: BenchContext, fleet: Fleet, plan: Plan, floorEcho: 
 	const terminals: Array<BenchTerminal & { connectStartedAt: number; firstOutputAt: number }> = [];
 	const spawnMs: number[] = [];
 	const echo = new Map<number, BenchResult>();
+	await fleet.collectGarbage?.();
 	const baseline = { rss: rssBytes(fleet.serverPid), fds: openFds(fleet.serverPid) };
 	let previousSnapshot: { terminals: number; rss: number } | null = null;
 
@@ -288,8 +302,9 @@ async function ramp(context: BenchContext, fleet: Fleet, plan: Plan, floorEcho: 
 	};
 
 	const snapshot = async () => {
-		// Let the shells settle and the server collect what the ramp-up left behind.
+		// Let the shells settle, and the server drop what the ramp-up left behind, as before the baseline.
 		await sleep(2000);
+		await fleet.collectGarbage?.();
 		const count = terminals.length;
 		const rss = rssBytes(fleet.serverPid);
 		const fds = openFds(fleet.serverPid);

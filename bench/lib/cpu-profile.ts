@@ -11,9 +11,9 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import WebSocket from 'ws';
 import type { RunningGateway } from '../../tests/helpers/gateway.ts';
 import type { Cleanup } from './cleanup.ts';
+import { inspectOption, inspectorUrl, openInspector } from './inspector.ts';
 import { startPodlab } from './podlab.ts';
 
 interface ProfileNode {
@@ -74,37 +74,16 @@ export function bucketProfile(profile: CpuProfile): Map<string, number> {
 	return totals;
 }
 
-/** The inspector's WebSocket address in a process's output (`node --inspect=127.0.0.1:0` prints it). */
-export function inspectorUrl(output: string): string | null {
-	return /Debugger listening on (ws:\/\/\S+)/.exec(output)?.[1] ?? null;
-}
-
 /** A CPU profile being taken in the process behind `url`; `stop()` ends it and returns it. */
 export async function startProfiling(url: string, samplingIntervalUs = 200): Promise<{ stop(): Promise<CpuProfile> }> {
-	const socket = new WebSocket(url);
-	await new Promise<void>((resolve, reject) => {
-		socket.once('open', resolve);
-		socket.once('error', reject);
-	});
-	let nextId = 1;
-	const pending = new Map<number, (result: unknown) => void>();
-	socket.on('message', (data) => {
-		const message = JSON.parse(String(data)) as { id?: number; result?: unknown };
-		if (message.id !== undefined) pending.get(message.id)?.(message.result);
-	});
-	const call = (method: string, params: object = {}) =>
-		new Promise<unknown>((resolve) => {
-			const id = nextId++;
-			pending.set(id, resolve);
-			socket.send(JSON.stringify({ id, method, params }));
-		});
-	await call('Profiler.enable');
-	await call('Profiler.setSamplingInterval', { interval: samplingIntervalUs });
-	await call('Profiler.start');
+	const session = await openInspector(url);
+	await session.call('Profiler.enable');
+	await session.call('Profiler.setSamplingInterval', { interval: samplingIntervalUs });
+	await session.call('Profiler.start');
 	return {
 		async stop() {
-			const { profile } = (await call('Profiler.stop')) as { profile: CpuProfile };
-			socket.close();
+			const { profile } = (await session.call('Profiler.stop')) as { profile: CpuProfile };
+			session.close();
 			return profile;
 		},
 	};
@@ -112,7 +91,7 @@ export async function startProfiling(url: string, samplingIntervalUs = 200): Pro
 
 /** A gateway started as the benchmarks start it, with its inspector open for {@link startProfiling}. */
 export async function startProfiledPodlab(env: Record<string, string>, cleanup: Cleanup): Promise<{ gateway: RunningGateway; url: string }> {
-	const gateway = await startPodlab({ env: { ...env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --inspect=127.0.0.1:0`.trim() }, cleanup });
+	const gateway = await startPodlab({ env: { ...env, NODE_OPTIONS: inspectOption() }, cleanup });
 	const url = inspectorUrl(gateway.logs());
 	if (!url) throw new Error('the gateway did not print its inspector address');
 	return { gateway, url };

@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
 import { NODE } from '../../tests/helpers/gateway.ts';
 import type { Cleanup } from './cleanup.ts';
+import { inspectOption, inspectorUrl } from './inspector.ts';
 import { descendants } from './proc.ts';
 import type { BenchTerminal, OutputChunk } from './terminal.ts';
 
@@ -30,6 +31,8 @@ export interface RunningWetty {
 	url: string;
 	pid: number;
 	process: ChildProcess;
+	/** Its inspector's address, when started with `inspect`. */
+	inspector?: string;
 }
 
 /** Why wetty cannot be measured here, or null when it can. */
@@ -42,12 +45,14 @@ export function wettyUnavailable(): string | null {
 }
 
 /** Starts wetty on 127.0.0.1 running `bash` in a scratch directory, with a clean environment. */
-export async function startWetty(cleanup: Cleanup): Promise<RunningWetty> {
+/** Starts wetty; with `inspect`, its inspector listens on loopback (inspector.ts). */
+export async function startWetty(cleanup: Cleanup, { inspect = false } = {}): Promise<RunningWetty> {
 	const workdir = mkdtempSync(join(tmpdir(), 'podlab-bench-wetty-'));
 	cleanup.defer('wetty scratch directory', () => rmSync(workdir, { recursive: true, force: true }));
 	const port = await freePort();
 	const env: Record<string, string> = { LANG: 'C.UTF-8', NODE_ENV: 'production' };
 	for (const name of ['PATH', 'HOME', 'USER', 'LOGNAME', 'SHELL', 'TZ']) if (process.env[name]) env[name] = process.env[name]!;
+	if (inspect) env.NODE_OPTIONS = inspectOption();
 	const child = spawn(NODE, [WETTY_MAIN, '--host', '127.0.0.1', '--port', String(port), '--command', 'bash'], {
 		cwd: workdir,
 		env,
@@ -70,6 +75,10 @@ export async function startWetty(cleanup: Cleanup): Promise<RunningWetty> {
 		);
 		if (listening) break;
 		await new Promise((resolve) => setTimeout(resolve, 100));
+	}
+	if (inspect) {
+		running.inspector = inspectorUrl(logs) ?? undefined;
+		if (!running.inspector) throw new Error(`wetty did not print its inspector address:\n${logs}`);
 	}
 	return running;
 }
