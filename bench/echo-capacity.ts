@@ -9,9 +9,9 @@
  *    100, the lab path and the relay-echo floor (the network floor with a relay process holding the
  *    pty, bench/lib/relay-hop.c): what any terminal whose shell outlives its server pays.
  * 3. Capacity: the server's RSS (after a full garbage collection, over the inspector) and file
- *    descriptors per idle attached terminal (shells at their prompt) at 100 and 500; the shells' own memory; how long a terminal takes to start; the number of
- *    active terminals at which echo p99 passes 50 ms; how long the server takes to shut down with all
- *    of them.
+ *    descriptors per idle attached terminal (shells at their prompt) at 100 and 500; the shells' own
+ *    memory; how long a terminal takes to start; the number of active terminals at which echo p99
+ *    passes 50 ms; how long the server takes to shut down with all of them.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Benchmark, BenchContext } from './lib/context.ts';
