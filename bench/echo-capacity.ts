@@ -82,7 +82,7 @@ export const echoCapacity: Benchmark = {
 	description: 'keystroke echo at 1/100/500 active terminals; RSS, fds, spawn time, the 50 ms knee, shutdown',
 	async run(context) {
 		const plan = context.quick ? QUICK : FULL;
-		const relayHop = await buildRelayHop().then(
+		const relayHop = await buildRelayHop(context.cleanup).then(
 			(path) => ({ path, skipped: null }),
 			(error: Error) => ({ path: undefined, skipped: error.message }),
 		);
